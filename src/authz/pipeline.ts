@@ -1,0 +1,286 @@
+import type { IdentityInput, IdentityOutcome, IdentityVerifier } from '../identity/types.js';
+import type { CompiledPolicySet, Decision, EndUser, PeerIdentity, RequestAttributes } from '../policy/types.js';
+import { type CheckInput, DEFAULT_INPUT_LIMITS, type InputLimits, InvalidCheckRequest, toCheckInput } from './input.js';
+import type { CheckOutcome, CheckPhase, CheckStatus } from './outcome.js';
+import { buildResponse } from './response.js';
+import { type CheckSpan, type CheckTracer, type DecisionCache, type DecisionObserver, NOOP_TRACER } from './seams.js';
+import type { MalformedRequest, WireCheckRequest, WireCheckResponse } from './wire.js';
+
+export interface PipelineOptions {
+  /** The current policy set, or null until one has loaded (every check is then denied UNAVAILABLE). */
+  readonly policies: () => CompiledPolicySet | null;
+  readonly identity: IdentityVerifier;
+  /** `dry-run`: decide and report, but allow. */
+  readonly mode: 'enforce' | 'dry-run';
+  readonly cache?: DecisionCache | null;
+  readonly tracer?: CheckTracer;
+  readonly observers?: readonly DecisionObserver[];
+  readonly limits?: InputLimits;
+  /** `remote.ip` comes from X-Forwarded-For when this many proxies in front are trusted (Istio numTrustedProxies). */
+  readonly trustedProxies?: number;
+  /** Internal deadline for one Check, in ms, when the caller sent none. */
+  readonly defaultTimeoutMs?: number;
+}
+
+export interface CheckResult {
+  readonly outcome: CheckOutcome;
+  readonly response: WireCheckResponse;
+}
+
+let sequence = 0;
+const idPrefix = `${Date.now().toString(36)}${process.pid.toString(36)}`;
+
+/** A cheap, process-unique decision id (no randomness needed: it correlates, it does not authenticate). */
+export function nextDecisionId(): string {
+  sequence = (sequence + 1) % Number.MAX_SAFE_INTEGER;
+  return `${idPrefix}-${sequence.toString(36)}`;
+}
+
+class DeadlineExceeded extends Error {}
+
+/**
+ * The Check pipeline: input → identity → decision → response. The phase that fails decides the answer:
+ * input → PERMISSION_DENIED (malformed), identity → UNAUTHENTICATED, policy → PERMISSION_DENIED,
+ * internal error or deadline → UNAVAILABLE. Fail closed: no path out of here allows by accident.
+ */
+export class CheckPipeline {
+  private readonly tracer: CheckTracer;
+  private readonly observers: readonly DecisionObserver[];
+  private readonly limits: InputLimits;
+
+  constructor(private readonly options: PipelineOptions) {
+    this.tracer = options.tracer ?? NOOP_TRACER;
+    this.observers = options.observers ?? [];
+    this.limits = options.limits ?? DEFAULT_INPUT_LIMITS;
+  }
+
+  /** Decides one request. Never rejects. `deadline` is an absolute time in ms (from grpc-timeout), if any. */
+  async check(request: WireCheckRequest | MalformedRequest, deadline?: number): Promise<CheckResult> {
+    const started = process.hrtime.bigint();
+    const decisionId = nextDecisionId();
+    const headers = 'malformed' in request ? {} : (request.attributes?.request?.http?.headers ?? {});
+    const span = this.tracer.start(headers);
+    let outcome: CheckOutcome;
+    try {
+      outcome = await this.decide(request, decisionId, span, started, deadline);
+    } catch (err) {
+      const deadlineHit = err instanceof DeadlineExceeded;
+      outcome = makeOutcome(decisionId, started, {
+        status: 'UNAVAILABLE',
+        phase: 'internal',
+        reasonCode: deadlineHit ? 'deadline' : 'internal',
+        reason: deadlineHit ? 'the check did not finish before its deadline' : 'internal error while checking',
+        error: err,
+      });
+    }
+    const response = buildResponse(outcome);
+    span.end(outcome);
+    for (const observer of this.observers) {
+      try {
+        observer.onDecision(outcome, span);
+      } catch {
+        // An observer must never change or delay the decision.
+      }
+    }
+    return { outcome, response };
+  }
+
+  private async decide(
+    request: WireCheckRequest | MalformedRequest,
+    decisionId: string,
+    span: CheckSpan,
+    started: bigint,
+    deadline: number | undefined,
+  ): Promise<CheckOutcome> {
+    // Phase 1: input.
+    if ('malformed' in request) {
+      return makeOutcome(decisionId, started, {
+        status: 'PERMISSION_DENIED',
+        phase: 'input',
+        reasonCode: 'invalid_request',
+        reason: `malformed CheckRequest: ${request.malformed}`,
+      });
+    }
+    let input: CheckInput;
+    try {
+      input = toCheckInput(request, this.limits);
+    } catch (err) {
+      if (!(err instanceof InvalidCheckRequest)) throw err;
+      return makeOutcome(decisionId, started, {
+        status: 'PERMISSION_DENIED',
+        phase: 'input',
+        reasonCode: 'invalid_request',
+        reason: `invalid CheckRequest: ${err.message}`,
+      });
+    }
+    const policies = this.options.policies();
+    if (policies === null) {
+      return makeOutcome(decisionId, started, {
+        status: 'UNAVAILABLE',
+        phase: 'internal',
+        reasonCode: 'not_ready',
+        reason: 'no policy set has loaded yet',
+        input,
+      });
+    }
+
+    // Phase 2: identity.
+    span.event('identity.start');
+    const identityInput: IdentityInput = {
+      certificate: input.source.certificate,
+      principal: input.source.principal,
+      headers: input.headers,
+      filterMetadata: input.filterMetadata,
+      now: input.time,
+    };
+    const pending = this.options.identity.verify(identityInput);
+    const identity: IdentityOutcome = isPromise(pending) ? await withDeadline(pending, this.budget(deadline)) : pending;
+    if (!identity.ok) {
+      span.event('identity.end', { 'identity.error': identity.error.code });
+      return makeOutcome(decisionId, started, {
+        status: 'UNAUTHENTICATED',
+        phase: 'identity',
+        reasonCode: identity.error.code,
+        reason: identity.error.safeMessage,
+        input,
+        wwwAuthenticate: identity.error.wwwAuthenticate,
+        generation: policies.generation,
+      });
+    }
+    span.event('identity.end', {
+      'identity.peer': identity.peer?.spiffeId ?? '',
+      'identity.user': identity.user ? `${identity.user.issuer}/${identity.user.subject}` : '',
+    });
+
+    // Phase 3: decision.
+    const attrs = toRequestAttributes(input, identity.peer, identity.user, this.options.trustedProxies ?? 0);
+    const cache = this.options.cache;
+    let decision = cache ? cache.get(policies, input.workload, attrs) : undefined;
+    const cacheHit = decision !== undefined;
+    if (decision === undefined) {
+      decision = policies.evaluate(input.workload, attrs);
+      cache?.set(policies, input.workload, attrs, decision);
+    }
+    span.event('decision.end', { 'decision.code': decision.code, 'cache.hit': cacheHit });
+    const dryRun = this.options.mode === 'dry-run' && !decision.allowed;
+    return makeOutcome(decisionId, started, {
+      status: decision.allowed || dryRun ? 'OK' : 'PERMISSION_DENIED',
+      phase: 'decision',
+      reasonCode: decision.code,
+      reason: dryRun ? `dry-run (would deny): ${decision.reason}` : decision.reason,
+      input,
+      decision,
+      dryRun,
+      peer: identity.peer,
+      user: identity.user,
+      cacheHit,
+      generation: policies.generation,
+    });
+  }
+
+  private budget(deadline: number | undefined): number {
+    const fallback = this.options.defaultTimeoutMs ?? 1000;
+    if (deadline === undefined || !Number.isFinite(deadline)) return fallback;
+    return Math.max(0, deadline - Date.now());
+  }
+}
+
+function isPromise<T>(value: T | Promise<T>): value is Promise<T> {
+  return typeof (value as { then?: unknown }).then === 'function';
+}
+
+function withDeadline<T>(promise: Promise<T>, ms: number): Promise<T> {
+  return new Promise<T>((resolve, reject) => {
+    const timer = setTimeout(() => reject(new DeadlineExceeded()), ms);
+    promise.then(
+      (v) => {
+        clearTimeout(timer);
+        resolve(v);
+      },
+      (e: unknown) => {
+        clearTimeout(timer);
+        reject(e);
+      },
+    );
+  });
+}
+
+/** The policy engine's view of a request: wire-free, with verified identities only. */
+export function toRequestAttributes(
+  input: CheckInput,
+  peer: PeerIdentity | null,
+  user: EndUser | null,
+  trustedProxies: number,
+): RequestAttributes {
+  return {
+    method: input.method,
+    path: input.rawPath,
+    host: input.host,
+    headers: input.headers,
+    sourceIp: input.source.address,
+    remoteIp: remoteIp(input, trustedProxies),
+    destinationIp: input.destination.address,
+    destinationPort: input.destination.port,
+    sni: input.sni,
+    peer,
+    user,
+    filterMetadata: input.filterMetadata,
+  };
+}
+
+/**
+ * The original client IP. With no trusted proxies (the default) it is the direct peer: X-Forwarded-For is
+ * client-controlled and must not be believed. With N trusted proxies, the Nth address from the right.
+ */
+function remoteIp(input: CheckInput, trustedProxies: number): string {
+  if (trustedProxies <= 0) return input.source.address;
+  const xff = input.headers['x-forwarded-for'];
+  if (!xff) return input.source.address;
+  const hops = xff.split(',');
+  const pick = hops[hops.length - trustedProxies];
+  return pick === undefined ? input.source.address : pick.trim();
+}
+
+interface OutcomeParts {
+  status: CheckStatus;
+  phase: CheckPhase;
+  reasonCode: string;
+  reason: string;
+  input?: CheckInput;
+  decision?: Decision;
+  dryRun?: boolean;
+  peer?: PeerIdentity | null;
+  user?: EndUser | null;
+  cacheHit?: boolean;
+  generation?: number;
+  wwwAuthenticate?: string | null;
+  error?: unknown;
+}
+
+const HTTP_STATUS: Readonly<Record<CheckStatus, number>> = {
+  OK: 200,
+  PERMISSION_DENIED: 403,
+  UNAUTHENTICATED: 401,
+  UNAVAILABLE: 403,
+};
+
+function makeOutcome(decisionId: string, started: bigint, p: OutcomeParts): CheckOutcome {
+  return {
+    decisionId,
+    allowed: p.status === 'OK',
+    status: p.status,
+    httpStatus: HTTP_STATUS[p.status],
+    phase: p.phase,
+    reasonCode: p.reasonCode,
+    reason: p.reason,
+    decision: p.decision ?? null,
+    dryRun: p.dryRun ?? false,
+    input: p.input ?? null,
+    peer: p.peer ?? null,
+    user: p.user ?? null,
+    cacheHit: p.cacheHit ?? false,
+    policyGeneration: p.generation ?? 0,
+    durationUs: Number(process.hrtime.bigint() - started) / 1000,
+    wwwAuthenticate: p.wwwAuthenticate ?? null,
+  };
+}

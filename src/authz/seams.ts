@@ -1,0 +1,42 @@
+import type { CompiledPolicySet, Decision, RequestAttributes, WorkloadRef } from '../policy/types.js';
+import type { CheckOutcome } from './outcome.js';
+
+/**
+ * The points where the Check pipeline calls out to optional parts (cache, tracing, logging, metrics, discovery).
+ * Each has a no-op default so the pipeline runs without them.
+ */
+
+/** A decision cache. The implementation builds keys from `set.attributesFor(workload)`. */
+export interface DecisionCache {
+  get(set: CompiledPolicySet, workload: WorkloadRef, request: RequestAttributes): Decision | undefined;
+  set(set: CompiledPolicySet, workload: WorkloadRef, request: RequestAttributes, decision: Decision): void;
+}
+
+/** The span of one Check. */
+export interface CheckSpan {
+  /** '' when tracing is off. */
+  readonly traceId: string;
+  readonly spanId: string;
+  /** Marks a phase boundary (`identity.start`, `identity.end`, `decision.end`…) with optional attributes. */
+  event(name: string, attributes?: Readonly<Record<string, string | number | boolean>>): void;
+  end(outcome: CheckOutcome): void;
+}
+
+export interface CheckTracer {
+  /** Starts the Check span, continuing the trace the request headers carry (W3C, B3). */
+  start(headers: Readonly<Record<string, string>>): CheckSpan;
+}
+
+/** Told of every decided Check, after the response is built. Must not block. */
+export interface DecisionObserver {
+  onDecision(outcome: CheckOutcome, span: CheckSpan): void;
+}
+
+export const NOOP_SPAN: CheckSpan = {
+  traceId: '',
+  spanId: '',
+  event() {},
+  end() {},
+};
+
+export const NOOP_TRACER: CheckTracer = { start: () => NOOP_SPAN };

@@ -1,0 +1,161 @@
+import { join } from 'node:path';
+import protobuf from 'protobufjs';
+import { protosDir } from '../config/paths.js';
+
+/**
+ * The ext_authz v3 wire messages, loaded once from `protos/`. Only `authz/` touches these shapes; the rest of the
+ * product reads the plain `CheckInput` that `toCheckInput` builds.
+ */
+
+/** google.protobuf.Value as protobufjs decodes it. */
+export interface WireValue {
+  nullValue?: number;
+  numberValue?: number;
+  stringValue?: string;
+  boolValue?: boolean;
+  structValue?: WireStruct;
+  listValue?: { values?: WireValue[] };
+}
+export interface WireStruct {
+  fields?: Record<string, WireValue>;
+}
+export interface WireSocketAddress {
+  address?: string;
+  portValue?: number;
+}
+export interface WireAddress {
+  socketAddress?: WireSocketAddress;
+  pipe?: { path?: string };
+}
+export interface WirePeer {
+  address?: WireAddress;
+  service?: string;
+  labels?: Record<string, string>;
+  principal?: string;
+  certificate?: string;
+}
+export interface WireHeaderValue {
+  key?: string;
+  value?: string;
+  rawValue?: Uint8Array;
+}
+export interface WireHttpRequest {
+  id?: string;
+  method?: string;
+  headers?: Record<string, string>;
+  path?: string;
+  host?: string;
+  scheme?: string;
+  query?: string;
+  fragment?: string;
+  size?: number | { toNumber(): number };
+  protocol?: string;
+  body?: string;
+  rawBody?: Uint8Array;
+  headerMap?: { headers?: WireHeaderValue[] };
+}
+export interface WireMetadata {
+  filterMetadata?: Record<string, WireStruct>;
+}
+export interface WireAttributeContext {
+  source?: WirePeer;
+  destination?: WirePeer;
+  request?: { time?: { seconds?: number | { toNumber(): number }; nanos?: number }; http?: WireHttpRequest };
+  contextExtensions?: Record<string, string>;
+  metadataContext?: WireMetadata;
+  tlsSession?: { sni?: string };
+  routeMetadataContext?: WireMetadata;
+}
+export interface WireCheckRequest {
+  attributes?: WireAttributeContext;
+}
+
+export interface WireHeaderValueOption {
+  header: { key: string; value: string };
+  append?: { value: boolean };
+  appendAction?: number;
+}
+export interface WireCheckResponse {
+  status: { code: number; message?: string };
+  deniedResponse?: { status: { code: number }; headers?: WireHeaderValueOption[]; body?: string };
+  okResponse?: {
+    headers?: WireHeaderValueOption[];
+    headersToRemove?: string[];
+    responseHeadersToAdd?: WireHeaderValueOption[];
+  };
+  dynamicMetadata?: WireStruct;
+}
+
+const root = new protobuf.Root();
+root.resolvePath = (_origin, target) => {
+  // google/protobuf/* are protobufjs' built-in common types; everything else is ours.
+  if (target.startsWith('google/protobuf/')) return target;
+  return join(protosDir(), target);
+};
+root.loadSync(['envoy/service/auth/v3/external_auth.proto', 'grpc/health/v1/health.proto'], { keepCase: false });
+root.resolveAll();
+
+export const CheckRequestType = root.lookupType('envoy.service.auth.v3.CheckRequest');
+export const CheckResponseType = root.lookupType('envoy.service.auth.v3.CheckResponse');
+export const HealthCheckRequestType = root.lookupType('grpc.health.v1.HealthCheckRequest');
+export const HealthCheckResponseType = root.lookupType('grpc.health.v1.HealthCheckResponse');
+export const protoRoot = root;
+
+/** A request whose bytes did not decode: it is denied with this reason rather than failing the RPC. */
+export interface MalformedRequest {
+  readonly malformed: string;
+}
+
+/**
+ * Decodes a CheckRequest. Never throws: a malformed message becomes a {@link MalformedRequest}, so the service
+ * can still answer gRPC OK with a deny (a gRPC error would hand the decision to Envoy's failure mode).
+ */
+export function decodeCheckRequest(bytes: Uint8Array): WireCheckRequest | MalformedRequest {
+  try {
+    return CheckRequestType.decode(bytes) as unknown as WireCheckRequest;
+  } catch (err) {
+    return { malformed: err instanceof Error ? err.message : String(err) };
+  }
+}
+
+export function encodeCheckResponse(response: WireCheckResponse): Buffer {
+  const writer = CheckResponseType.encode(response as unknown as protobuf.Message);
+  const bytes = writer.finish();
+  return Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+}
+
+/** Plain JSON from a google.protobuf.Struct (for metadata the policy and identity layers read). */
+export function structToJson(struct: WireStruct | undefined): Record<string, unknown> {
+  const out: Record<string, unknown> = {};
+  const fields = struct?.fields;
+  if (!fields) return out;
+  for (const key of Object.keys(fields)) out[key] = valueToJson(fields[key]);
+  return out;
+}
+
+function valueToJson(value: WireValue | undefined): unknown {
+  if (!value) return null;
+  if (value.structValue !== undefined && value.structValue !== null) return structToJson(value.structValue);
+  if (value.listValue !== undefined && value.listValue !== null) return (value.listValue.values ?? []).map(valueToJson);
+  if (value.stringValue !== undefined && value.stringValue !== null) return value.stringValue;
+  if (value.numberValue !== undefined && value.numberValue !== null) return value.numberValue;
+  if (value.boolValue !== undefined && value.boolValue !== null) return value.boolValue;
+  return null;
+}
+
+/** A google.protobuf.Struct from plain JSON (for dynamic_metadata). */
+export function jsonToStruct(json: Record<string, unknown>): WireStruct {
+  const fields: Record<string, WireValue> = {};
+  for (const [key, value] of Object.entries(json)) fields[key] = jsonToValue(value);
+  return { fields };
+}
+
+function jsonToValue(value: unknown): WireValue {
+  if (value === null || value === undefined) return { nullValue: 0 };
+  if (typeof value === 'string') return { stringValue: value };
+  if (typeof value === 'number') return { numberValue: value };
+  if (typeof value === 'boolean') return { boolValue: value };
+  if (Array.isArray(value)) return { listValue: { values: value.map(jsonToValue) } };
+  if (typeof value === 'object') return { structValue: jsonToStruct(value as Record<string, unknown>) };
+  return { stringValue: String(value) };
+}

@@ -1,0 +1,11 @@
+import type { Command } from './args.js';
+
+/** Placeholder until issue 2 lands; replaced wholesale by that work. */
+export const serveCommand: Command = {
+  summary: '(arrives with issue 2)',
+  help: 'mesh-authz serve: arrives with issue 2',
+  async run() {
+    process.stderr.write('mesh-authz serve: arrives with issue 2\n');
+    return 2;
+  },
+};

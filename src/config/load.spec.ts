@@ -1,0 +1,39 @@
+import { describe, expect, it } from 'vitest';
+import { ConfigError } from './errors.js';
+import { parseConfigText } from './load.js';
+
+describe('parseConfigText', () => {
+  it('gives every section its defaults for an empty file', () => {
+    const config = parseConfigText('', 'c.yaml');
+    expect(config.server.listen).toBe('127.0.0.1:9191');
+    expect(config.policy.rootNamespace).toBe('istio-system');
+    expect(config.policy.pathNormalization).toBe('BASE');
+    expect(config.cache.enabled).toBe(true);
+  });
+
+  it('names the file, line and key of an unknown key', () => {
+    const err = (() => {
+      try {
+        parseConfigText('server:\n  listen: 127.0.0.1:1\n  bogus: 1\n', 'c.yaml');
+      } catch (e) {
+        return e;
+      }
+    })();
+    expect(err).toBeInstanceOf(ConfigError);
+    expect((err as ConfigError).message).toMatch(/^c\.yaml:3: server: unknown key\(s\) 'bogus'/);
+  });
+
+  it('names the line of a bad value', () => {
+    expect(() => parseConfigText('policy:\n  mode: maybe\n', 'c.yaml')).toThrow(/c\.yaml:2: policy\.mode/);
+  });
+
+  it('reports YAML syntax errors with their line', () => {
+    expect(() => parseConfigText('a: [1,\n', 'c.yaml')).toThrow(/c\.yaml:\d+: YAML syntax error/);
+  });
+
+  it('refuses an issuer with an empty audience list rather than accepting any audience', () => {
+    const text =
+      'identity:\n  jwt:\n    issuers:\n      - issuer: https://idp\n        jwks: { file: j.json }\n        audiences: []\n';
+    expect(() => parseConfigText(text, 'c.yaml')).toThrow(/audiences/);
+  });
+});

@@ -1,0 +1,144 @@
+/**
+ * The plain types the policy engine reads and returns. `policy/` is a pure library: these types carry no gRPC,
+ * Envoy or Kubernetes objects. `authz/` builds a {@link RequestAttributes} from the wire message and the verified
+ * identities; the engine returns a {@link Decision}.
+ */
+
+/** The calling workload, proven by an X.509-SVID, a trusted Envoy principal, trusted XFCC or a JWT-SVID. */
+export interface PeerIdentity {
+  /** The full SPIFFE ID, `spiffe://<trust-domain><path>`. */
+  readonly spiffeId: string;
+  readonly trustDomain: string;
+  /** `<ns>` of a Kubernetes-form path `/ns/<ns>/sa/<sa>`, else null. */
+  readonly namespace: string | null;
+  /** `<sa>` of a Kubernetes-form path `/ns/<ns>/sa/<sa>`, else null. */
+  readonly serviceAccount: string | null;
+  /** When the credential that proved this identity expires (ms since epoch); caches never outlive it. */
+  readonly expiresAt: number;
+  /** A stable fingerprint of the credential (e.g. certificate SHA-256), for cache keys. */
+  readonly credentialId: string;
+}
+
+/** The end user, proven by a verified JWT. */
+export interface EndUser {
+  readonly issuer: string;
+  readonly subject: string;
+  readonly audiences: readonly string[];
+  /** `azp`, when present. */
+  readonly presenter: string | null;
+  /** The verified claims (never the token itself). */
+  readonly claims: Readonly<Record<string, unknown>>;
+  /** Groups taken from the configured claim(s). */
+  readonly groups: readonly string[];
+  readonly expiresAt: number;
+  /** A stable fingerprint of the token, for cache keys. */
+  readonly credentialId: string;
+}
+
+/** The destination workload a request is for. */
+export interface WorkloadRef {
+  readonly namespace: string;
+  readonly labels: Readonly<Record<string, string>>;
+}
+
+/** Everything an AuthorizationPolicy rule can match on, as plain values. */
+export interface RequestAttributes {
+  readonly method: string;
+  /** The raw `:path` as Envoy sent it: query included, not decoded. The engine normalizes it. */
+  readonly path: string;
+  /** `:authority`, as sent (port not stripped). */
+  readonly host: string;
+  /** Request headers, lowercase names. */
+  readonly headers: Readonly<Record<string, string>>;
+  /** The direct peer's IP (`source.ip`, `ipBlocks`). Empty when unknown. */
+  readonly sourceIp: string;
+  /** The original client IP (`remote.ip`, `remoteIpBlocks`). */
+  readonly remoteIp: string;
+  readonly destinationIp: string;
+  /** 0 when unknown. */
+  readonly destinationPort: number;
+  /** `connection.sni`. */
+  readonly sni: string;
+  readonly peer: PeerIdentity | null;
+  readonly user: EndUser | null;
+  /** `metadata_context.filter_metadata` as plain JSON, for `experimental.envoy.filters.*` keys. */
+  readonly filterMetadata: Readonly<Record<string, unknown>>;
+}
+
+export type PolicyAction = 'ALLOW' | 'DENY' | 'AUDIT' | 'CUSTOM';
+
+/** Where a policy came from, for messages. */
+export interface SourceLocation {
+  readonly file: string;
+  readonly line: number;
+}
+
+export interface PolicyRef {
+  readonly namespace: string;
+  readonly name: string;
+  readonly action: PolicyAction;
+  readonly source: SourceLocation | null;
+}
+
+/** Why a decision came out as it did. */
+export type DecisionCode =
+  | 'DENY_MATCHED'
+  | 'ALLOW_MATCHED'
+  | 'NO_ALLOW_MATCHED'
+  | 'NO_ALLOW_POLICY'
+  | 'INVALID_REQUEST';
+
+/** The would-be outcome of a dry-run policy (never enforced). */
+export interface ShadowResult {
+  readonly policy: PolicyRef;
+  /** The rule that matched, or null when none did. */
+  readonly ruleIndex: number | null;
+  /** What the decision would have been had this policy been enforced. */
+  readonly wouldAllow: boolean;
+}
+
+export interface Decision {
+  readonly allowed: boolean;
+  readonly code: DecisionCode;
+  /** One sentence a developer understands. */
+  readonly reason: string;
+  /** The deciding policy, or null (no policy selects the workload / no ALLOW matched). */
+  readonly policy: PolicyRef | null;
+  /** Index of the deciding rule within `policy.spec.rules`, or null. */
+  readonly ruleIndex: number | null;
+  /** Dry-run policies' results. */
+  readonly shadow: readonly ShadowResult[];
+  /** AUDIT policies whose rules matched. */
+  readonly audit: readonly PolicyRef[];
+}
+
+/**
+ * Which request attributes the policies selecting one workload read. Known at compile time; the decision cache
+ * key is built from exactly these.
+ */
+export interface AttributeUse {
+  readonly method: boolean;
+  readonly path: boolean;
+  readonly host: boolean;
+  readonly sourceIp: boolean;
+  readonly remoteIp: boolean;
+  readonly destinationIp: boolean;
+  readonly destinationPort: boolean;
+  readonly sni: boolean;
+  /** principals, namespaces, serviceAccounts, source.* when keys. */
+  readonly peer: boolean;
+  /** requestPrincipals, request.auth.* when keys. */
+  readonly user: boolean;
+  /** Lowercase header names read by `request.headers[...]`. */
+  readonly headers: readonly string[];
+  /** `experimental.envoy.filters.*` keys read. */
+  readonly metadata: boolean;
+}
+
+/** A loaded, validated and compiled set of policies; immutable once built. */
+export interface CompiledPolicySet {
+  /** Increases with each successful load; retires cached decisions. */
+  readonly generation: number;
+  evaluate(workload: WorkloadRef, request: RequestAttributes): Decision;
+  attributesFor(workload: WorkloadRef): AttributeUse;
+}
