@@ -50,7 +50,7 @@ describe('gRPC server (grpc-js client over loopback)', () => {
 
 describe('before a policy set has loaded', () => {
   it('denies every check UNAVAILABLE and reports NOT_SERVING (fail closed)', async () => {
-    const { service, addresses } = await startService('', { policies: staticPolicySource(null) });
+    const { service, addresses } = await startService({}, { policies: staticPolicySource(null) });
     const client = connect(addresses.grpc);
     try {
       const res = await client.check(httpCheck('/allowed/x'));

@@ -14,12 +14,14 @@ import { prefixPolicySet } from './prefix-policy.js';
 
 /** Starts an in-process service on ephemeral loopback ports. */
 export async function startService(
-  yaml = '',
+  overrides: { server?: Record<string, unknown>; [section: string]: unknown } = {},
   parts: Partial<ServiceParts> = {},
   dir = process.cwd(),
 ): Promise<{ service: AuthzService; addresses: ListeningAddresses }> {
-  const text = `server:\n  listen: 127.0.0.1:0\nadmin:\n  listen: 127.0.0.1:0\n${yaml}`;
-  const config = parseConfigText(text, `${dir}/test-config.yaml`);
+  const { server, ...rest } = overrides;
+  const raw = { server: { listen: '127.0.0.1:0', ...server }, admin: { listen: '127.0.0.1:0' }, ...rest };
+  // JSON is YAML: the config goes through the same parser and schema as a file.
+  const config = parseConfigText(JSON.stringify(raw), `${dir}/test-config.yaml`);
   const service = new Service(
     { config, file: `${dir}/test-config.yaml`, dir },
     {
