@@ -19,6 +19,13 @@ const LATENCY_BUCKETS = [0.00005, 0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005,
 /** Reason codes are identifiers we define; anything else (should never happen) collapses into one label value. */
 const REASON_LABEL = /^[a-z][a-z0-9_]{0,47}$/;
 
+/** prom-client default gauges whose names break Prometheus naming rules. */
+const MISNAMED_DEFAULT_METRICS = [
+  'nodejs_active_handles_total',
+  'nodejs_active_requests_total',
+  'nodejs_active_resources_total',
+];
+
 type DecisionLabels = 'result' | 'status' | 'policy' | 'dry_run';
 
 export interface MetricsOptions {
@@ -111,7 +118,11 @@ export class ServiceMetrics implements DecisionObserver {
       labelNames: ['version'],
       registers,
     }).set({ version: options.version }, 1);
-    if (this.enabled && (options.processMetrics ?? true)) collectDefaultMetrics({ register: this.registry });
+    if (this.enabled && (options.processMetrics ?? true)) {
+      collectDefaultMetrics({ register: this.registry });
+      // prom-client names these gauges `*_total`, which Prometheus reserves for counters (promtool flags them).
+      for (const name of MISNAMED_DEFAULT_METRICS) this.registry.removeSingleMetric(name);
+    }
     this.allowLatency = this.latency.labels('allow');
     this.denyLatency = this.latency.labels('deny');
   }
