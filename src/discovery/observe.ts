@@ -46,12 +46,18 @@ export function flowDestination(workload: WorkloadRef): FlowDestination {
   return { namespace: workload.namespace, workload: first === undefined ? '*' : labels[first]!, labels };
 }
 
-/** How the policy treated the request: dry-run (global, or a staged policy that would deny) is `wouldDeny`. */
+/**
+ * How the enforced policy treated the request: `wouldDeny` when global dry-run let a denied request through.
+ * A staged (dry-run annotated) policy's verdict is kept apart ({@link shadowDenied}): it is not the mesh's
+ * decision today, only what it would become.
+ */
 export function flowOutcome(outcome: CheckOutcome): FlowObservation['outcome'] {
   if (!outcome.allowed) return 'denied';
-  if (outcome.dryRun) return 'wouldDeny';
-  if (outcome.decision?.shadow.some((s) => !s.wouldAllow)) return 'wouldDeny';
-  return 'allowed';
+  return outcome.dryRun ? 'wouldDeny' : 'allowed';
+}
+
+export function shadowDenied(outcome: CheckOutcome): boolean {
+  return outcome.decision?.shadow.some((s) => !s.wouldAllow) ?? false;
 }
 
 /**
@@ -70,6 +76,7 @@ export function observe(outcome: CheckOutcome): FlowObservation | null {
     path: pathTemplate(input.path),
     groups: outcome.user?.groups ?? [],
     outcome: flowOutcome(outcome),
+    shadowDenied: shadowDenied(outcome),
     policy: policy ? `${policy.namespace}/${policy.name}` : '',
     at: input.time,
   };

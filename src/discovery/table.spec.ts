@@ -12,6 +12,7 @@ function obs(over: Partial<FlowObservation> = {}): FlowObservation {
     path: '/x',
     groups: [],
     outcome: 'allowed',
+    shadowDenied: false,
     policy: 'b/allow',
     at: T0,
     ...over,

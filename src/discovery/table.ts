@@ -16,6 +16,8 @@ export interface FlowObservation {
   readonly path: string;
   readonly groups: readonly string[];
   readonly outcome: 'allowed' | 'denied' | 'wouldDeny';
+  /** A staged (dry-run annotated) policy would have denied this request. */
+  readonly shadowDenied: boolean;
   /** `ns/name` of the deciding policy, or ''. */
   readonly policy: string;
   /** ms since epoch. */
@@ -51,9 +53,11 @@ interface Entry {
   allowed: number;
   denied: number;
   wouldDeny: number;
+  shadowDenied: number;
   flushedAllowed: number;
   flushedDenied: number;
   flushedWouldDeny: number;
+  flushedShadowDenied: number;
   policy: string;
   firstSeen: number;
   lastSeen: number;
@@ -141,6 +145,7 @@ export class FlowTable {
     if (o.outcome === 'allowed') entry.allowed++;
     else if (o.outcome === 'denied') entry.denied++;
     else entry.wouldDeny++;
+    if (o.shadowDenied) entry.shadowDenied++;
     entry.policy = o.policy;
     if (o.at < entry.firstSeen) entry.firstSeen = o.at;
     if (o.at > entry.lastSeen) entry.lastSeen = o.at;
@@ -223,6 +228,7 @@ export class FlowTable {
       e.flushedAllowed = e.allowed;
       e.flushedDenied = e.denied;
       e.flushedWouldDeny = e.wouldDeny;
+      e.flushedShadowDenied = e.shadowDenied;
       e.windowStart = Number.POSITIVE_INFINITY;
     }
     return out;
@@ -240,9 +246,11 @@ function newEntry(key: string, op: Operation, path: string, at: number): Entry {
     allowed: 0,
     denied: 0,
     wouldDeny: 0,
+    shadowDenied: 0,
     flushedAllowed: 0,
     flushedDenied: 0,
     flushedWouldDeny: 0,
+    flushedShadowDenied: 0,
     policy: '',
     firstSeen: at,
     lastSeen: at,
@@ -256,9 +264,11 @@ function mergeInto(into: Entry, e: Entry, maxGroups: number): void {
   into.allowed += e.allowed;
   into.denied += e.denied;
   into.wouldDeny += e.wouldDeny;
+  into.shadowDenied += e.shadowDenied;
   into.flushedAllowed += e.flushedAllowed;
   into.flushedDenied += e.flushedDenied;
   into.flushedWouldDeny += e.flushedWouldDeny;
+  into.flushedShadowDenied += e.flushedShadowDenied;
   into.firstSeen = Math.min(into.firstSeen, e.firstSeen);
   into.lastSeen = Math.max(into.lastSeen, e.lastSeen);
   into.windowStart = Math.min(into.windowStart, e.windowStart);
@@ -282,8 +292,9 @@ function toRecord(e: Entry, delta: boolean): FlowRecord {
           allowed: e.allowed - e.flushedAllowed,
           denied: e.denied - e.flushedDenied,
           wouldDeny: e.wouldDeny - e.flushedWouldDeny,
+          shadowDenied: e.shadowDenied - e.flushedShadowDenied,
         }
-      : { allowed: e.allowed, denied: e.denied, wouldDeny: e.wouldDeny },
+      : { allowed: e.allowed, denied: e.denied, wouldDeny: e.wouldDeny, shadowDenied: e.shadowDenied },
     policy: e.policy,
     firstSeen: new Date(first).toISOString(),
     lastSeen: new Date(e.lastSeen).toISOString(),

@@ -31,6 +31,8 @@ export interface FlowDecisionCounts {
   readonly denied: number;
   /** Allowed only because dry-run was on: the policy would have denied them. */
   readonly wouldDeny: number;
+  /** Of the allowed ones, those a staged (`istio.io/dry-run`) policy would have denied. */
+  readonly shadowDenied: number;
 }
 
 export interface FlowRecord {

@@ -40,6 +40,7 @@ describe('flow table under a flood of distinct paths', () => {
         path: pathTemplate(wordPath(i)),
         groups: [],
         outcome: 'denied',
+        shadowDenied: false,
         policy: '',
         at: T0 + i,
       });
@@ -73,6 +74,7 @@ describe('flow table under a flood of distinct paths', () => {
           path: pathTemplate(wordPath(s * 1000 + p)),
           groups: [],
           outcome: 'allowed',
+          shadowDenied: false,
           policy: '',
           at: T0 + seen,
         });

@@ -66,8 +66,13 @@ describe('FlowRecorder (monitor mode)', () => {
       source: { spiffeId: '' },
       decisions: { denied: 1 },
     });
-    // Global dry-run and a staged (dry-run annotated) policy that would deny both count as would-be denials.
-    expect(flows.filter((f) => f.path === '/q').map((f) => f.decisions.wouldDeny)).toEqual([1, 1]);
+    // Global dry-run lets a denied request through: a would-be denial. A staged (dry-run annotated) policy's
+    // verdict is kept apart: the enforced decision was an allow.
+    const q = flows.filter((f) => f.path === '/q').map((f) => f.decisions);
+    expect(q).toEqual([
+      { allowed: 0, denied: 0, wouldDeny: 1, shadowDenied: 0 },
+      { allowed: 1, denied: 0, wouldDeny: 0, shadowDenied: 1 },
+    ]);
     expect(flows.some((f) => f.path === '/late')).toBe(false);
   });
 
