@@ -73,7 +73,8 @@ export function mergeFlows(records: Iterable<FlowRecord>): FlowRecord[] {
       },
       groups: [...new Set([...prev.groups, ...r.groups])].sort(),
       policy: later ? r.policy : prev.policy,
-      firstSeen: r.firstSeen < prev.firstSeen ? r.firstSeen : prev.firstSeen,
+      // ISO-8601 UTC strings order as the instants they name.
+      firstSeen: [r.firstSeen, prev.firstSeen].sort()[0]!,
       lastSeen: later ? r.lastSeen : prev.lastSeen,
     });
   }

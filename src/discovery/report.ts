@@ -106,7 +106,8 @@ function rulesApplying(current: readonly PolicyEntry[], w: WorkloadRef, root: st
   const out: RuleRef[] = [];
   for (const e of applying) {
     if (actionOf(e.policy) !== 'ALLOW' && actionOf(e.policy) !== 'DENY') continue;
-    (e.policy.spec.rules ?? []).forEach((_, i) => out.push({ policy: policyName(e.policy), ruleIndex: i }));
+    const n = e.policy.spec.rules?.length ?? 0;
+    for (let i = 0; i < n; i++) out.push({ policy: policyName(e.policy), ruleIndex: i });
   }
   return out;
 }
