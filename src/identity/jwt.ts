@@ -190,14 +190,14 @@ export class JwtVerifier {
     if (typeof payload.iat === 'number' && payload.iat > nowS + ic.leewaySeconds) {
       throw tokenError('jwt_not_yet_valid', 'the token was issued in the future (iat)');
     }
-    const claims = Object.freeze({ ...payload }) as Readonly<Record<string, unknown>>;
+    const groups = readGroups(payload, ic.groupsClaims);
     const user: EndUser = {
       issuer: ic.issuer,
       subject: payload.sub!,
       audiences: audiences(payload.aud),
       presenter: typeof payload.azp === 'string' ? payload.azp : null,
-      claims,
-      groups: readGroups(claims, ic.groupsClaims),
+      claims: withGroups(payload, ic.groupsClaims, groups),
+      groups,
       expiresAt: payload.exp! * 1000,
       credentialId: `jwt:${key}`,
     };
@@ -292,20 +292,34 @@ export class JwtVerifier {
     const payload = payloads[0]!;
     const iss = payload.iss as string;
     const groupsClaims = this.issuers.get(iss)?.config.groupsClaims ?? ['groups'];
-    const claims = Object.freeze({ ...payload });
+    const groups = readGroups(payload, groupsClaims);
     const user: EndUser = {
       issuer: iss,
       subject: payload.sub as string,
       audiences: audiences(payload.aud),
       presenter: typeof payload.azp === 'string' ? payload.azp : null,
-      claims,
-      groups: readGroups(claims, groupsClaims),
+      claims: withGroups(payload, groupsClaims, groups),
+      groups,
       // Envoy re-verifies on every request: this identity is only as old as the request.
       expiresAt: typeof payload.exp === 'number' ? payload.exp * 1000 : now + 60_000,
       credentialId: `jwt_authn:${createHash('sha256').update(JSON.stringify(payload)).digest('base64url')}`,
     };
     return { user, svidPeer: null };
   }
+}
+
+/**
+ * The verified claims as policies see them. When groups come from other claims than `groups` (e.g. `roles`,
+ * `realm_access.roles`), `groups` is set to the configured groups, so `request.auth.claims[groups]` always means
+ * "the groups this config recognises", whatever the IdP calls them.
+ */
+function withGroups(
+  payload: Readonly<Record<string, unknown>>,
+  groupsClaims: readonly string[],
+  groups: readonly string[],
+): Readonly<Record<string, unknown>> {
+  if (groupsClaims.length === 1 && groupsClaims[0] === 'groups') return Object.freeze({ ...payload });
+  return Object.freeze({ ...payload, groups: [...groups] });
 }
 
 function audiences(aud: unknown): string[] {

@@ -99,6 +99,8 @@ describe('valid end-user tokens', () => {
     expect(out.peer).toBeNull();
     expect(out.user).toMatchObject({ issuer: IDP, subject: 'alice', audiences: ['orders'], presenter: 'web' });
     expect(out.user?.groups).toEqual(['admins', 'dev', 'auditor']);
+    // Policies read request.auth.claims[groups]: it carries every configured groups claim.
+    expect(out.user?.claims.groups).toEqual(['admins', 'dev', 'auditor']);
     expect(out.user?.expiresAt).toBe((NOW_S + 3600) * 1000);
     expect(JSON.stringify(out.user)).not.toContain(token);
   });
@@ -175,8 +177,11 @@ const attacks: readonly TokenAttack[] = [
     why: 'the per-issuer algorithm allow-list is fixed by config',
     code: 'jwt_alg_not_allowed',
     headers: async () => {
-      const rs = await createTokenIssuer(IDP, { kid: 'idp-1', alg: 'RS256' });
-      return bearer(await rs.sign({ sub: 'mallory', aud: 'orders' }));
+      // Signed with a real RSA key (the other issuer's), claiming this issuer.
+      const t = await new SignJWT({ iss: IDP, sub: 'mallory', aud: 'orders', exp: NOW_S + 60 })
+        .setProtectedHeader({ alg: 'RS256', kid: 'idp-1' })
+        .sign(other.keys.privateKey);
+      return bearer(t);
     },
   },
   {
