@@ -13,7 +13,7 @@ export { unifiedDiff } from './diff.js';
 export { formatServiceError, ReconcileError, type ServiceError, type ServiceErrorCode } from './errors.js';
 export { type GenerateOptions, generateDefaultDeny, generateForService, policyNames } from './generate.js';
 export { applyChanges, diffOutput, type FileChange, renderChanges } from './gitops.js';
-export { createKubeApi, type KubeApi, type KubeClientKind, Resources } from './kube.js';
+export { clientNodeSupported, createKubeApi, type KubeApi, type KubeClientKind, Resources } from './kube.js';
 export { type KubeConnection, loadKubeConnection } from './kube-connection.js';
 export { Annotations, isOwned, Labels, MANAGER } from './labels.js';
 export { type LiveOptions, LiveReconciler } from './live.js';
