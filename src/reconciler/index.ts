@@ -24,6 +24,5 @@ export { type ClusterState, defaultOptions, type Plan, planPolicies, type Reconc
 export {
   type ValidationIssue,
   validateAuthorizationPolicy,
-  validateIstiodRules,
   validateStructure,
 } from './validate.js';
