@@ -5,8 +5,8 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { AuthzService } from '../../src/authz/service.js';
 import type { IdentitySource } from '../../src/authz/sources.js';
 import { startService } from '../support/harness.js';
-import { issueLeaf, makeCa } from '../support/pki.js';
 import { python, runPython } from '../support/python.js';
+import { issueLeaf, makeCa } from '../support/tls-pki.js';
 
 /**
  * The real-client end-to-end suite: Debian's python3-grpcio (a C-core gRPC, nothing shared with grpc-js) with a

@@ -6,7 +6,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ServiceError } from '../../src/authz/errors.js';
 import type { AuthzService } from '../../src/authz/service.js';
 import { connect, httpCheck, startService } from '../support/harness.js';
-import { type Issued, issueLeaf, makeCa, type TestCa } from '../support/pki.js';
+import { type Issued, issueLeaf, makeCa, type TestCa } from '../support/tls-pki.js';
 
 /** Real TLS over loopback: server-only TLS, mTLS with required client certificates, and hot certificate reload. */
 

@@ -1,0 +1,119 @@
+import { compileCondition, compileOperation, compileSource, type FieldCheck } from './checks.js';
+import { actionOf, type LoadedPolicy } from './model.js';
+import type { ResolvedCompileOptions } from './options.js';
+import type { PolicyAction, PolicyRef, RequestAttributes } from './types.js';
+
+/**
+ * One policy compiled to closures. Compilation happens once per load; evaluation then only calls `test`
+ * functions. Rule semantics (istio/api authorization_policy.proto, Rule): the rule matches when (no `from` or
+ * some `from` entry matches) AND (no `to` or some `to` entry matches) AND every `when` condition holds; inside
+ * one source or operation all fields must hold.
+ */
+export interface CompiledRule {
+  readonly policy: CompiledPolicy;
+  /** Index in `spec.rules`. */
+  readonly index: number;
+  /** Each entry is one `from[i].source` (AND of its checks); null when the rule has no `from`. */
+  readonly from: readonly (readonly FieldCheck[])[] | null;
+  readonly to: readonly (readonly FieldCheck[])[] | null;
+  readonly when: readonly FieldCheck[];
+  /** Every check, for attribute tracking. */
+  readonly checks: readonly FieldCheck[];
+  /** The SPIFFE IDs the rule requires (every `from` entry names exact principals), for the index; else null. */
+  readonly principalKeys: readonly string[] | null;
+  /** The normalized paths the rule requires (every `to` entry lists exact paths), for the index; else null. */
+  readonly pathKeys: readonly string[] | null;
+}
+
+export interface CompiledPolicy {
+  readonly loaded: LoadedPolicy;
+  readonly ref: PolicyRef;
+  readonly action: PolicyAction;
+  readonly dryRun: boolean;
+  readonly namespace: string;
+  /** `selector.matchLabels` as pairs; empty = every workload of the namespace (root namespace: the mesh). */
+  readonly selector: readonly (readonly [string, string])[];
+  readonly rules: readonly CompiledRule[];
+  /** Sort key: root namespace first, then namespace, then name. */
+  readonly order: string;
+}
+
+export function compilePolicy(loaded: LoadedPolicy, options: ResolvedCompileOptions): CompiledPolicy {
+  const { policy } = loaded;
+  const namespace = policy.metadata.namespace;
+  const action = actionOf(policy);
+  const rules: CompiledRule[] = [];
+  const compiled: CompiledPolicy = {
+    loaded,
+    ref: Object.freeze({ namespace, name: policy.metadata.name, action, source: loaded.source }),
+    action,
+    dryRun: loaded.dryRun,
+    namespace,
+    selector: Object.entries(policy.spec.selector?.matchLabels ?? {}),
+    rules,
+    order: `${namespace === options.rootNamespace ? '0' : '1'}${namespace}\u0000${policy.metadata.name}`,
+  };
+  (policy.spec.rules ?? []).forEach((rule, index) => {
+    const base = `spec.rules[${index}]`;
+    const from = rule.from
+      ? rule.from.map((f, i) => compileSource(f.source, `${base}.from[${i}].source`, namespace, options))
+      : null;
+    const to = rule.to ? rule.to.map((t, i) => compileOperation(t.operation, `${base}.to[${i}].operation`)) : null;
+    const when = (rule.when ?? []).map((c, i) => compileCondition(c, `${base}.when[${i}]`, namespace, options));
+    rules.push({
+      policy: compiled,
+      index,
+      from,
+      to,
+      when,
+      checks: [...(from ?? []).flat(), ...(to ?? []).flat(), ...when],
+      principalKeys: keysOf(from, (c) => c.exactPrincipals),
+      pathKeys: keysOf(to, (c) => c.exactPaths),
+    });
+  });
+  return compiled;
+}
+
+/** The union of the keys every clause requires, or null when some clause does not pin the attribute down. */
+function keysOf(
+  clauses: readonly (readonly FieldCheck[])[] | null,
+  pick: (c: FieldCheck) => readonly string[] | undefined,
+): string[] | null {
+  if (clauses === null || clauses.length === 0) return null;
+  const keys = new Set<string>();
+  for (const clause of clauses) {
+    const pinned = clause.find((c) => pick(c) !== undefined);
+    if (!pinned) return null;
+    for (const k of pick(pinned)!) keys.add(k);
+  }
+  return [...keys];
+}
+
+function allHold(checks: readonly FieldCheck[], r: RequestAttributes, path: string): boolean {
+  for (const c of checks) if (!c.test(r, path)) return false;
+  return true;
+}
+
+function someHolds(clauses: readonly (readonly FieldCheck[])[], r: RequestAttributes, path: string): boolean {
+  for (const clause of clauses) if (allHold(clause, r, path)) return true;
+  return false;
+}
+
+/** Does the rule match the request? `path` is the normalized path. */
+export function ruleMatches(rule: CompiledRule, r: RequestAttributes, path: string): boolean {
+  if (rule.from !== null && !someHolds(rule.from, r, path)) return false;
+  if (rule.to !== null && !someHolds(rule.to, r, path)) return false;
+  return allHold(rule.when, r, path);
+}
+
+/** The index of the first matching rule of a policy, or null. */
+export function firstMatchingRule(policy: CompiledPolicy, r: RequestAttributes, path: string): number | null {
+  for (const rule of policy.rules) if (ruleMatches(rule, r, path)) return rule.index;
+  return null;
+}
+
+/** Does the policy select a workload with these labels? (`matchLabels` ⊆ labels.) */
+export function selects(policy: CompiledPolicy, labels: Readonly<Record<string, string>>): boolean {
+  for (const [k, v] of policy.selector) if (labels[k] !== v) return false;
+  return true;
+}

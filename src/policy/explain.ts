@@ -1,0 +1,183 @@
+import type { FieldCheck } from './checks.js';
+import { type CompiledPolicy, type CompiledRule, ruleMatches } from './compile.js';
+import { normalizePath } from './normalize.js';
+import type { PolicySet } from './set.js';
+import type { Decision, PolicyRef, RequestAttributes, WorkloadRef } from './types.js';
+
+/**
+ * Why a request got its decision, in words a developer understands: for each policy that selects the workload,
+ * each rule, and for rules that did not match the first condition that failed. The decision is the one
+ * `evaluate()` returns (it is computed by it), so explanation and enforcement can never disagree.
+ */
+
+export interface RuleExplanation {
+  readonly index: number;
+  readonly matched: boolean;
+  /** The first condition that failed, or null when the rule matched. */
+  readonly failure: string | null;
+}
+
+export interface PolicyExplanation {
+  readonly policy: PolicyRef;
+  readonly dryRun: boolean;
+  /** What this policy does with a match, in words. */
+  readonly role: string;
+  readonly rules: readonly RuleExplanation[];
+}
+
+export interface Explanation {
+  readonly workload: WorkloadRef;
+  readonly decision: Decision;
+  /** The path rules were matched against, or null when it could not be normalized. */
+  readonly normalizedPath: string | null;
+  readonly pathNormalization: string;
+  readonly policies: readonly PolicyExplanation[];
+}
+
+const ACTION_ORDER = { CUSTOM: 0, DENY: 1, ALLOW: 2, AUDIT: 3 } as const;
+
+export function explain(set: PolicySet, workload: WorkloadRef, request: RequestAttributes): Explanation {
+  const decision = set.evaluate(workload, request);
+  const plan = set.planFor(workload);
+  const normalized = normalizePath(request.path, set.options.pathNormalization);
+  const path = normalized.ok ? normalized.path : '';
+  const policies = [...plan.policies]
+    .sort((a, b) => ACTION_ORDER[a.action] - ACTION_ORDER[b.action])
+    .map((p) => explainPolicy(p, request, path));
+  return {
+    workload,
+    decision,
+    normalizedPath: normalized.ok ? normalized.path : null,
+    pathNormalization: set.options.pathNormalization,
+    policies,
+  };
+}
+
+function roleOf(p: CompiledPolicy): string {
+  const provider = p.loaded.policy.spec.provider?.name ?? '';
+  switch (p.action) {
+    case 'CUSTOM':
+      return `CUSTOM: decided by the external provider '${provider}', not by mesh-authz (its rules are not evaluated here)`;
+    case 'DENY':
+      return p.dryRun ? 'DENY (dry-run: reported, never enforced)' : 'DENY: a matching rule denies';
+    case 'ALLOW':
+      return p.dryRun ? 'ALLOW (dry-run: reported, never enforced)' : 'ALLOW: a matching rule allows';
+    default:
+      return 'AUDIT: a match only marks the request for audit logging';
+  }
+}
+
+function explainPolicy(p: CompiledPolicy, r: RequestAttributes, path: string): PolicyExplanation {
+  const rules =
+    p.action === 'CUSTOM'
+      ? []
+      : p.rules.map((rule) => {
+          const matched = ruleMatches(rule, r, path);
+          return { index: rule.index, matched, failure: matched ? null : firstFailure(rule, r, path) };
+        });
+  return { policy: p.ref, dryRun: p.dryRun, role: roleOf(p), rules };
+}
+
+function firstFailure(rule: CompiledRule, r: RequestAttributes, path: string): string {
+  for (const [name, clauses] of [
+    ['from', rule.from],
+    ['to', rule.to],
+  ] as const) {
+    if (clauses === null) continue;
+    const failures: string[] = [];
+    for (const clause of clauses) {
+      const failed = clause.find((c) => !c.test(r, path));
+      if (failed === undefined) break;
+      failures.push(describe(failed, r, path));
+    }
+    if (failures.length === clauses.length) {
+      return failures.length === 1 ? failures[0]! : `no \`${name}\` entry matched: ${failures.join('; ')}`;
+    }
+  }
+  const failed = rule.when.find((c) => !c.test(r, path));
+  return failed ? describe(failed, r, path) : 'no condition failed';
+}
+
+const q = (s: string) => `'${s}'`;
+const list = (values: readonly string[]) => `[${values.join(', ')}]`;
+
+/** The request value a check looked at, in words. */
+function actual(c: FieldCheck, r: RequestAttributes, path: string): string {
+  switch (c.reads) {
+    case 'peer':
+      return r.peer ? `the peer is ${r.peer.spiffeId}` : 'the request has no peer identity (no mTLS)';
+    case 'user':
+      return r.user
+        ? `the end user is ${r.user.issuer}/${r.user.subject}`
+        : 'the request has no verified end-user token';
+    case 'sourceIp':
+      return `the source IP is ${q(r.sourceIp)}`;
+    case 'remoteIp':
+      return `the remote (original client) IP is ${q(r.remoteIp)}`;
+    case 'destinationIp':
+      return `the destination IP is ${q(r.destinationIp)}`;
+    case 'destinationPort':
+      return `the destination port is ${r.destinationPort}`;
+    case 'host':
+      return `the host is ${q(r.host)}`;
+    case 'method':
+      return `the method is ${q(r.method)}`;
+    case 'path':
+      return `the normalized path is ${q(path)}`;
+    case 'header': {
+      const v = r.headers[c.header!];
+      return v === undefined ? `the request has no ${c.header} header` : `header ${c.header} is ${q(v)}`;
+    }
+    case 'sni':
+      return `the SNI is ${q(r.sni)}`;
+    default:
+      return 'the filter metadata did not match';
+  }
+}
+
+function describe(c: FieldCheck, r: RequestAttributes, path: string): string {
+  const seen = actual(c, r, path);
+  if (c.at.includes('.when[')) {
+    const parts: string[] = [];
+    if (c.values.length) parts.push(`one of ${list(c.values)}`);
+    if (c.notValues.length) parts.push(`none of ${list(c.notValues)}`);
+    return `${c.at} (${c.field}) requires ${parts.join(' and ')}, but ${seen}`;
+  }
+  if (c.notValues.length) return `${c.at} excludes ${list(c.notValues)}, and ${seen}`;
+  return `${c.at} requires one of ${list(c.values)}, but ${seen}`;
+}
+
+/** Plain text for a terminal. */
+export function formatExplanation(e: Explanation): string {
+  const lines: string[] = [];
+  const d = e.decision;
+  const labels = Object.entries(e.workload.labels)
+    .map(([k, v]) => `${k}=${v}`)
+    .join(',');
+  lines.push(`workload: namespace ${e.workload.namespace || '(none)'}${labels ? `, labels ${labels}` : ''}`);
+  lines.push(
+    e.normalizedPath === null
+      ? `path: cannot be normalized (${e.pathNormalization})`
+      : `path: ${e.normalizedPath} (normalization ${e.pathNormalization})`,
+  );
+  lines.push(`decision: ${d.allowed ? 'ALLOW' : 'DENY'} (${d.code}): ${d.reason}`);
+  if (e.policies.length === 0) lines.push('no policy selects this workload');
+  for (const p of e.policies) {
+    const ref = p.policy;
+    const where = ref.source ? ` at ${ref.source.file}:${ref.source.line}` : '';
+    lines.push('', `policy ${ref.namespace}/${ref.name}${where}`, `  ${p.role}`);
+    if (p.rules.length === 0 && ref.action !== 'CUSTOM') lines.push('  (no rules: matches nothing)');
+    for (const rule of p.rules) {
+      lines.push(`  rule ${rule.index}: ${rule.matched ? 'MATCHED' : `no match: ${rule.failure}`}`);
+    }
+  }
+  for (const s of d.shadow) {
+    const rule = s.ruleIndex === null ? 'no rule matched' : `rule ${s.ruleIndex} matched`;
+    lines.push(
+      '',
+      `dry-run ${s.policy.namespace}/${s.policy.name}: ${rule}; if enforced: ${s.wouldAllow ? 'ALLOW' : 'DENY'}`,
+    );
+  }
+  for (const a of d.audit) lines.push('', `audit: ${a.namespace}/${a.name} matched (request marked for audit)`);
+  return lines.join('\n');
+}

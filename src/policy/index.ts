@@ -1,0 +1,55 @@
+/**
+ * The policy engine: Istio AuthorizationPolicy (security.istio.io/v1 and v1beta1) loaded, validated as the
+ * cluster would, compiled into a per-workload index and evaluated with Istio's semantics.
+ *
+ * - Model: {@link AuthorizationPolicy}, {@link LoadedPolicy} (with its `file:line`), {@link PolicyIssue},
+ *   {@link PolicyLoadError}.
+ * - Load: {@link parsePolicyText}, {@link loadPolicyPaths}; validate: {@link validatePolicy} (the reconciler and
+ *   discovery call it so they never emit a policy the cluster would reject).
+ * - Compile and evaluate: {@link compilePolicySet} → {@link PolicySet} (`evaluate`, `attributesFor`,
+ *   `policiesFor`); {@link PolicyStore} reloads atomically with a new generation.
+ * - Explain and lint: {@link explain}, {@link formatExplanation}, {@link lintPolicies}, {@link uncoveredWorkloads}.
+ * - {@link normalizePath}: Istio's path normalization options.
+ *
+ * Evaluation is synchronous and pure: no I/O, no logging, no network. Only `PolicyStore` and `loadPolicyPaths`
+ * read files.
+ */
+export {
+  type Explanation,
+  explain,
+  formatExplanation,
+  type PolicyExplanation,
+  type RuleExplanation,
+} from './explain.js';
+export { describeWorkload, type LintOptions, lintPolicies, uncoveredWorkloads } from './lint.js';
+export {
+  type AuthorizationPolicy,
+  type AuthorizationPolicySpec,
+  actionOf,
+  DRY_RUN_ANNOTATION,
+  formatIssue,
+  type LoadedPolicy,
+  POLICY_API_VERSIONS,
+  type PolicyApiVersion,
+  type PolicyCondition,
+  type PolicyIssue,
+  type PolicyIssueCode,
+  PolicyLoadError,
+  type PolicyLoadErrorCode,
+  type PolicyOperation,
+  type PolicyRule,
+  type PolicySource,
+} from './model.js';
+export {
+  type NormalizedPath,
+  normalizePath,
+  PATH_NORMALIZATIONS,
+  type PathNormalization,
+  stripQuery,
+} from './normalize.js';
+export { type CompileOptions, type ResolvedCompileOptions, resolveCompileOptions } from './options.js';
+export { duplicateIssues, formatIssues, loadPolicyPaths, type ParsedPolicies, parsePolicyText } from './parse.js';
+export { compilePolicySet, PolicySet } from './set.js';
+export { PolicyStore, type PolicyStoreOptions, type ReloadEvent } from './store.js';
+export type * from './types.js';
+export { validatePolicy } from './validate.js';

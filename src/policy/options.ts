@@ -1,0 +1,47 @@
+import type { PathNormalization } from './normalize.js';
+
+/** How a policy set is compiled; every field has Istio's default. */
+export interface CompileOptions {
+  /** The mesh root namespace: its policies apply to every workload. Default `istio-system`. */
+  readonly rootNamespace?: string;
+  /** meshConfig.pathNormalization. Default `BASE`. */
+  readonly pathNormalization?: PathNormalization;
+  /** The local trust domain. Default `cluster.local`. */
+  readonly trustDomain?: string;
+  /** Other names of the local trust domain (meshConfig.trustDomainAliases). */
+  readonly trustDomainAliases?: readonly string[];
+  /** Global mode, carried for reporting; the Check pipeline applies it. */
+  readonly mode?: 'enforce' | 'dry-run';
+}
+
+export type ResolvedCompileOptions = Required<CompileOptions>;
+
+export function resolveCompileOptions(options: CompileOptions = {}): ResolvedCompileOptions {
+  return {
+    rootNamespace: options.rootNamespace ?? 'istio-system',
+    pathNormalization: options.pathNormalization ?? 'BASE',
+    trustDomain: options.trustDomain ?? 'cluster.local',
+    trustDomainAliases: options.trustDomainAliases ?? [],
+    mode: options.mode ?? 'enforce',
+  };
+}
+
+const CLUSTER_LOCAL = 'cluster.local';
+
+/**
+ * A principal value as the set of principals Istio generates for it (`spiffe://` not included). A value whose
+ * trust domain is the local one, an alias, or `cluster.local` (which always means "the local trust domain") is
+ * written out for the local trust domain and every alias; other values are kept as they are; values starting with
+ * `*` do not name a trust domain. Source: istio/istio `pilot/pkg/security/trustdomain/bundle.go`
+ * (ReplaceTrustDomainAliases).
+ */
+export function expandPrincipal(value: string, options: ResolvedCompileOptions): string[] {
+  if (value.startsWith('*')) return [value];
+  const cut = value.indexOf('/ns/');
+  if (cut <= 0) return [value];
+  const td = value.slice(0, cut);
+  const domains = [options.trustDomain, ...options.trustDomainAliases];
+  if (td !== CLUSTER_LOCAL && !domains.includes(td)) return [value];
+  const rest = value.slice(cut);
+  return [...new Set(domains.map((d) => `${d}${rest}`))];
+}

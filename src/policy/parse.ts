@@ -1,0 +1,168 @@
+import { readdir, readFile, stat } from 'node:fs/promises';
+import { extname, join, resolve } from 'node:path';
+import { isMap, isSeq, LineCounter, type Node, parseAllDocuments } from 'yaml';
+import type { FieldPath } from './issues.js';
+import { formatIssue, type LoadedPolicy, type PolicyIssue } from './model.js';
+import { validateDocument } from './validate.js';
+
+/**
+ * Reading policies from YAML/JSON text, files and folders: multi-document YAML and `kind: List`, other kinds
+ * skipped with a note, every policy and every issue carrying its file and line.
+ */
+
+export interface ParsedPolicies {
+  readonly policies: LoadedPolicy[];
+  readonly issues: PolicyIssue[];
+  readonly notes: string[];
+}
+
+const POLICY_GROUP = 'security.istio.io/';
+
+/** Parses every document of a YAML (or JSON) text; `file` is used in issues and sources. */
+export function parsePolicyText(text: string, file: string): ParsedPolicies {
+  const out: ParsedPolicies = { policies: [], issues: [], notes: [] };
+  const lineCounter = new LineCounter();
+  const docs = parseAllDocuments(text, { lineCounter, prettyErrors: false });
+  const line = (offset: number | undefined) => (offset === undefined ? 1 : lineCounter.linePos(offset).line);
+  for (const doc of docs) {
+    if (doc.errors.length > 0) {
+      for (const e of doc.errors) {
+        out.issues.push({
+          severity: 'error',
+          file,
+          line: line(e.pos[0]),
+          path: '',
+          message: `YAML syntax error: ${e.message.split('\n')[0]}`,
+          code: 'yaml_syntax',
+        });
+      }
+      continue;
+    }
+    const root = doc.contents as Node | null;
+    const value: unknown = doc.toJS();
+    if (value === null || value === undefined) continue;
+    const lineIn = (base: FieldPath) => (path: FieldPath) => line(offsetOf(root, [...base, ...path]));
+    const obj = value as { kind?: unknown; items?: unknown };
+    if (obj.kind === 'List' && Array.isArray(obj.items)) {
+      obj.items.forEach((item, i) => {
+        addObject(item, file, lineIn(['items', i]), out);
+      });
+    } else addObject(value, file, lineIn([]), out);
+  }
+  return out;
+}
+
+function addObject(obj: unknown, file: string, lineOf: (path: FieldPath) => number, out: ParsedPolicies): void {
+  const o = (typeof obj === 'object' && obj !== null ? obj : {}) as Record<string, unknown>;
+  const apiVersion = typeof o.apiVersion === 'string' ? o.apiVersion : '';
+  if (o.kind !== 'AuthorizationPolicy' || !apiVersion.startsWith(POLICY_GROUP)) {
+    const name = (o.metadata as { name?: unknown } | undefined)?.name;
+    out.notes.push(
+      `${file}:${lineOf([])}: skipped ${String(o.kind ?? 'a document without kind')}${name ? ` '${String(name)}'` : ''} (not an AuthorizationPolicy)`,
+    );
+    return;
+  }
+  const result = validateDocument(obj, file, lineOf);
+  out.issues.push(...result.issues);
+  if (result.loaded) out.policies.push(result.loaded);
+}
+
+/** The source offset of the deepest node along `path` that exists (the key's position for mapping entries). */
+function offsetOf(root: Node | null, path: FieldPath): number | undefined {
+  let node: unknown = root;
+  let offset: number | undefined = (root as { range?: number[] } | null)?.range?.[0];
+  for (const key of path) {
+    if (isMap(node)) {
+      const pair = node.items.find((p) => (p.key as { value?: unknown } | null)?.value === key);
+      if (!pair) break;
+      offset = (pair.key as { range?: number[] } | null)?.range?.[0] ?? offset;
+      node = pair.value;
+    } else if (isSeq(node) && typeof key === 'number') {
+      node = node.items[key];
+      offset = (node as { range?: number[] } | null)?.range?.[0] ?? offset;
+    } else break;
+  }
+  return offset;
+}
+
+const EXTENSIONS = new Set(['.yaml', '.yml', '.json']);
+
+/** Loads files and folders (recursively: *.yaml, *.yml, *.json, in name order). Never throws. */
+export async function loadPolicyPaths(paths: readonly string[]): Promise<ParsedPolicies> {
+  const out: ParsedPolicies = { policies: [], issues: [], notes: [] };
+  const files: string[] = [];
+  for (const p of paths) {
+    try {
+      await collect(resolve(p), files, true);
+    } catch (err) {
+      out.issues.push(readIssue(resolve(p), err));
+    }
+  }
+  for (const file of files) {
+    let text: string;
+    try {
+      text = await readFile(file, 'utf8');
+    } catch (err) {
+      out.issues.push(readIssue(file, err));
+      continue;
+    }
+    const parsed = parsePolicyText(text, file);
+    out.policies.push(...parsed.policies);
+    out.issues.push(...parsed.issues);
+    out.notes.push(...parsed.notes);
+  }
+  out.issues.push(...duplicateIssues(out.policies));
+  return out;
+}
+
+async function collect(path: string, files: string[], explicit: boolean): Promise<void> {
+  const info = await stat(path);
+  if (info.isDirectory()) {
+    const entries = (await readdir(path)).sort();
+    for (const name of entries) {
+      if (name.startsWith('.')) continue; // editor swap files, Kubernetes ConfigMap ..data links
+      await collect(join(path, name), files, false);
+    }
+  } else if (explicit || EXTENSIONS.has(extname(path).toLowerCase())) files.push(path);
+}
+
+function readIssue(file: string, err: unknown): PolicyIssue {
+  const code = (err as NodeJS.ErrnoException).code;
+  return {
+    severity: 'error',
+    file,
+    line: 0,
+    path: '',
+    message: code === 'ENOENT' ? 'no such file or directory' : `cannot read: ${(err as Error).message}`,
+    code: 'read_failed',
+  };
+}
+
+/** Two documents with the same namespace/name: the cluster would keep only the last one applied. */
+export function duplicateIssues(policies: readonly LoadedPolicy[]): PolicyIssue[] {
+  const seen = new Map<string, LoadedPolicy>();
+  const issues: PolicyIssue[] = [];
+  for (const p of policies) {
+    const key = `${p.policy.metadata.namespace}/${p.policy.metadata.name}`;
+    const first = seen.get(key);
+    if (first) {
+      issues.push({
+        severity: 'error',
+        file: p.source.file,
+        line: p.source.line,
+        path: 'metadata.name',
+        message: `policy ${key} is already defined at ${first.source.file}:${first.source.line}`,
+        code: 'duplicate_policy',
+      });
+    } else seen.set(key, p);
+  }
+  return issues;
+}
+
+/** Issues as lines, errors first. */
+export function formatIssues(issues: readonly PolicyIssue[]): string {
+  return [...issues]
+    .sort((a, b) => (a.severity === b.severity ? 0 : a.severity === 'error' ? -1 : 1))
+    .map(formatIssue)
+    .join('\n');
+}

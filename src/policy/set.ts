@@ -1,0 +1,200 @@
+import { type CompiledPolicy, type CompiledRule, compilePolicy, firstMatchingRule, selects } from './compile.js';
+import type { LoadedPolicy } from './model.js';
+import { normalizePath } from './normalize.js';
+import { type CompileOptions, type ResolvedCompileOptions, resolveCompileOptions } from './options.js';
+import { buildPlan, type WorkloadPlan } from './plan.js';
+import type {
+  AttributeUse,
+  CompiledPolicySet,
+  Decision,
+  PolicyRef,
+  RequestAttributes,
+  ShadowResult,
+  WorkloadRef,
+} from './types.js';
+
+/** How many distinct workloads keep a cached plan; past this the cache starts over (plans are cheap to rebuild). */
+const PLAN_CACHE_LIMIT = 10_000;
+const NONE: readonly never[] = Object.freeze([]);
+
+/**
+ * A compiled, immutable policy set. Decision order (istio.io "Authorization policy" concept page; istio/istio
+ * `pilot/pkg/security/authz/builder`): CUSTOM is left to its provider; any enforced DENY rule that matches denies;
+ * with no enforced ALLOW policy on the workload the request is allowed; otherwise some ALLOW rule must match.
+ * AUDIT never changes the result; dry-run policies are evaluated and reported as shadow results only.
+ */
+export class PolicySet implements CompiledPolicySet {
+  readonly options: ResolvedCompileOptions;
+  readonly policies: readonly LoadedPolicy[];
+  private readonly compiled: readonly CompiledPolicy[];
+  private readonly root: readonly CompiledPolicy[];
+  private readonly byNamespace = new Map<string, CompiledPolicy[]>();
+  private readonly plans = new Map<string, WorkloadPlan>();
+
+  constructor(
+    policies: readonly LoadedPolicy[],
+    options: CompileOptions,
+    readonly generation: number,
+  ) {
+    this.options = resolveCompileOptions(options);
+    this.policies = Object.freeze([...policies]);
+    this.compiled = policies
+      .map((p) => compilePolicy(p, this.options))
+      .sort((a, b) => (a.order < b.order ? -1 : a.order > b.order ? 1 : 0));
+    for (const p of this.compiled) {
+      if (p.namespace === this.options.rootNamespace) continue;
+      const list = this.byNamespace.get(p.namespace);
+      if (list) list.push(p);
+      else this.byNamespace.set(p.namespace, [p]);
+    }
+    this.root = this.compiled.filter((p) => p.namespace === this.options.rootNamespace);
+  }
+
+  /** The policies that select the workload (root namespace first), CUSTOM included. */
+  policiesFor(workload: WorkloadRef): LoadedPolicy[] {
+    return this.planFor(workload).policies.map((p) => p.loaded);
+  }
+
+  /** @internal The compiled per-workload plan (explain and lint read it). */
+  planFor(workload: WorkloadRef): WorkloadPlan {
+    const key = planKey(workload);
+    let plan = this.plans.get(key);
+    if (plan === undefined) {
+      const candidates =
+        workload.namespace === this.options.rootNamespace
+          ? this.root
+          : [...this.root, ...(this.byNamespace.get(workload.namespace) ?? NONE)];
+      plan = buildPlan(candidates.filter((p) => selects(p, workload.labels)));
+      if (this.plans.size >= PLAN_CACHE_LIMIT) this.plans.clear();
+      this.plans.set(key, plan);
+    }
+    return plan;
+  }
+
+  attributesFor(workload: WorkloadRef): AttributeUse {
+    return this.planFor(workload).uses;
+  }
+
+  /** Synchronous, no I/O; allocates only the Decision when shadow or audit results must be attached. */
+  evaluate(workload: WorkloadRef, request: RequestAttributes): Decision {
+    const plan = this.planFor(workload);
+    let path = '';
+    if (plan.readsPath) {
+      const normalized = normalizePath(request.path, this.options.pathNormalization);
+      if (!normalized.ok) return invalidRequest(normalized.reason);
+      path = normalized.path;
+    }
+    const decision = decide(plan, request, path);
+    if (plan.shadow.length === 0 && plan.audit.length === 0) return decision;
+    return {
+      ...decision,
+      shadow: plan.shadow.length === 0 ? NONE : shadowResults(plan, decision, request, path),
+      audit: plan.audit.length === 0 ? NONE : auditResults(plan, request, path),
+    };
+  }
+}
+
+/** Compiles loaded policies into a set. */
+export function compilePolicySet(
+  policies: readonly LoadedPolicy[],
+  options: CompileOptions,
+  generation: number,
+): PolicySet {
+  return new PolicySet(policies, options, generation);
+}
+
+function planKey(workload: WorkloadRef): string {
+  let key = workload.namespace;
+  const labels = workload.labels;
+  for (const k in labels) key += `\u0000${k}\u0001${labels[k]}`;
+  return key;
+}
+
+function decide(plan: WorkloadPlan, request: RequestAttributes, path: string): Decision {
+  const denied = plan.deny.firstMatch(request, path);
+  if (denied !== null) return ruleDecision(denied, false);
+  if (!plan.hasEnforcedAllow) return plan.policies.length === 0 ? NO_POLICY : NO_ALLOW_POLICY;
+  const allowed = plan.allow.firstMatch(request, path);
+  if (allowed !== null) return ruleDecision(allowed, true);
+  return NO_ALLOW_MATCHED;
+}
+
+const decisionCache = new WeakMap<CompiledRule, Decision>();
+
+/** The decision a matching rule makes, built once per rule (the common case allocates nothing). */
+function ruleDecision(rule: CompiledRule, allowed: boolean): Decision {
+  let d = decisionCache.get(rule);
+  if (d === undefined) {
+    const ref = rule.policy.ref;
+    const where = ref.source ? ` (${ref.source.file}:${ref.source.line})` : '';
+    d = Object.freeze({
+      allowed,
+      code: allowed ? 'ALLOW_MATCHED' : 'DENY_MATCHED',
+      reason: `${allowed ? 'allowed' : 'denied'} by ${ref.action} policy ${ref.namespace}/${ref.name} rule ${rule.index}${where}`,
+      policy: ref,
+      ruleIndex: rule.index,
+      shadow: NONE,
+      audit: NONE,
+    });
+    decisionCache.set(rule, d);
+  }
+  return d;
+}
+
+const NO_POLICY: Decision = Object.freeze({
+  allowed: true,
+  code: 'NO_ALLOW_POLICY',
+  reason: 'no policy selects this workload (allowed: Istio allows when no ALLOW policy applies)',
+  policy: null,
+  ruleIndex: null,
+  shadow: NONE,
+  audit: NONE,
+});
+
+const NO_ALLOW_POLICY: Decision = Object.freeze({
+  ...NO_POLICY,
+  reason: 'no ALLOW policy selects this workload and no DENY rule matched (allowed)',
+});
+
+const NO_ALLOW_MATCHED: Decision = Object.freeze({
+  allowed: false,
+  code: 'NO_ALLOW_MATCHED',
+  reason: 'no ALLOW policy matched (ALLOW policies select this workload, so anything they do not allow is denied)',
+  policy: null,
+  ruleIndex: null,
+  shadow: NONE,
+  audit: NONE,
+});
+
+function invalidRequest(reason: string): Decision {
+  return {
+    allowed: false,
+    code: 'INVALID_REQUEST',
+    reason: `invalid request path: ${reason}`,
+    policy: null,
+    ruleIndex: null,
+    shadow: NONE,
+    audit: NONE,
+  };
+}
+
+/**
+ * What each dry-run policy would have done had it been enforced. A dry-run DENY that matches would deny; a dry-run
+ * ALLOW would allow when it (or an enforced ALLOW) matches and no enforced DENY did, and deny otherwise, because
+ * enforcing it would make the workload default-deny.
+ */
+function shadowResults(plan: WorkloadPlan, actual: Decision, r: RequestAttributes, path: string): ShadowResult[] {
+  return plan.shadow.map((p) => {
+    const ruleIndex = firstMatchingRule(p, r, path);
+    let wouldAllow: boolean;
+    if (p.action === 'DENY') wouldAllow = ruleIndex === null && actual.allowed;
+    else wouldAllow = actual.code !== 'DENY_MATCHED' && (ruleIndex !== null || actual.code === 'ALLOW_MATCHED');
+    return { policy: p.ref, ruleIndex, wouldAllow };
+  });
+}
+
+function auditResults(plan: WorkloadPlan, r: RequestAttributes, path: string): PolicyRef[] {
+  const out: PolicyRef[] = [];
+  for (const p of plan.audit) if (firstMatchingRule(p, r, path) !== null) out.push(p.ref);
+  return out;
+}
