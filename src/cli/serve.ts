@@ -5,7 +5,7 @@ import { AuthzService, type ListeningAddresses } from '../authz/service.js';
 import { shutdownOnSignals } from '../authz/signals.js';
 import { type LoadedConfig, loadConfigFile } from '../config/load.js';
 import type { Config } from '../config/schema.js';
-import { createTelemetry } from '../telemetry/index.js';
+import { createTelemetry, telemetryServiceParts } from '../telemetry/index.js';
 import { type Command, parseCommandArgs, UsageError } from './args.js';
 import { packageVersion } from './version.js';
 
@@ -36,14 +36,7 @@ export const serveCommand: Command = {
     const telemetry = await createTelemetry(config.telemetry, { version: packageVersion() });
     const logger = telemetry.logger;
     const parts = await assembleParts(loaded);
-    const service = new AuthzService(loaded, {
-      ...parts,
-      logger,
-      tracer: telemetry.tracer,
-      observers: [telemetry.observer],
-      adminRoutes: { '/metrics': (req, res) => telemetry.metrics.handleMetrics(req, res) },
-      onClosed: () => telemetry.shutdown(),
-    });
+    const service = new AuthzService(loaded, { ...parts, ...telemetryServiceParts(telemetry) });
     let addresses: ListeningAddresses;
     try {
       addresses = await service.start();
