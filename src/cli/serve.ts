@@ -1,6 +1,7 @@
 import { relative } from 'node:path';
 import pino from 'pino';
 import { assembleParts } from '../authz/assemble.js';
+import { createDecisionCache } from '../authz/cache.js';
 import { ServiceError } from '../authz/errors.js';
 import { AuthzService, type ListeningAddresses } from '../authz/service.js';
 import { shutdownOnSignals } from '../authz/signals.js';
@@ -33,7 +34,7 @@ export const serveCommand: Command = {
     const { config } = loaded;
     const logger = pino({ level: config.telemetry.log.level, base: { service: 'mesh-authz' } }, destination(config));
     const parts = await assembleParts(loaded);
-    const service = new AuthzService(loaded, { ...parts, logger });
+    const service = new AuthzService(loaded, { ...parts, cache: createDecisionCache(config.cache), logger });
     let addresses: ListeningAddresses;
     try {
       addresses = await service.start();
