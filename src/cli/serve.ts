@@ -1,5 +1,6 @@
 import { relative } from 'node:path';
 import { assembleParts } from '../authz/assemble.js';
+import { createDecisionCache } from '../authz/cache.js';
 import { ServiceError } from '../authz/errors.js';
 import { AuthzService, type ListeningAddresses } from '../authz/service.js';
 import { shutdownOnSignals } from '../authz/signals.js';
@@ -36,7 +37,11 @@ export const serveCommand: Command = {
     const telemetry = await createTelemetry(config.telemetry, { version: packageVersion() });
     const logger = telemetry.logger;
     const parts = await assembleParts(loaded);
-    const service = new AuthzService(loaded, { ...parts, ...telemetryServiceParts(telemetry) });
+    const service = new AuthzService(loaded, {
+      ...parts,
+      ...telemetryServiceParts(telemetry),
+      cache: createDecisionCache(config.cache),
+    });
     let addresses: ListeningAddresses;
     try {
       addresses = await service.start();
