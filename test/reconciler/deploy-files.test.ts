@@ -65,7 +65,7 @@ describe('istio/ deploy files', () => {
     }
     expect(find('PeerAuthentication', 'strict')?.spec).toEqual({ mtls: { mode: 'STRICT' } });
     const custom = all.find((o) => (o.obj.spec as { action?: string } | undefined)?.action === 'CUSTOM')?.obj;
-    expect((custom?.spec as { provider: { name: string } }).provider.name).toBe(defaultOptions.provider);
+    expect((custom!.spec as { provider: { name: string } }).provider.name).toBe(defaultOptions.provider);
     expect(find('AuthorizationPolicy', 'allow-nothing')).toMatchObject({
       metadata: { namespace: 'istio-system' },
       spec: {},

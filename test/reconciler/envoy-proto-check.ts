@@ -88,7 +88,7 @@ export function checkMessage(root: protobuf.Root, type: protobuf.Type, value: un
       for (const [k, item] of Object.entries((v ?? {}) as Record<string, unknown>)) check(item, `${at}[${k}]`);
     } else if (field.repeated) {
       if (!Array.isArray(v)) issues.push(`${at}: expected a list`);
-      else v.forEach((item, i) => check(item, `${at}[${i}]`));
+      else for (const [i, item] of v.entries()) check(item, `${at}[${i}]`);
     } else check(v, at);
   }
   for (const oneof of type.oneofsArray) {
