@@ -2,10 +2,11 @@ import { relative } from 'node:path';
 import pino from 'pino';
 import { assembleParts } from '../authz/assemble.js';
 import { ServiceError } from '../authz/errors.js';
-import { AuthzService, type ListeningAddresses } from '../authz/service.js';
+import { AuthzService, type ListeningAddresses, type ServiceParts } from '../authz/service.js';
 import { shutdownOnSignals } from '../authz/signals.js';
-import { type LoadedConfig, loadConfigFile } from '../config/load.js';
+import { type LoadedConfig, loadConfigFile, resolveFrom } from '../config/load.js';
 import type { Config } from '../config/schema.js';
+import { createFlowRecorder } from '../discovery/recorder.js';
 import { type Command, parseCommandArgs, UsageError } from './args.js';
 
 const HELP = `mesh-authz serve: run the ext_authz gRPC service
@@ -33,7 +34,23 @@ export const serveCommand: Command = {
     const { config } = loaded;
     const logger = pino({ level: config.telemetry.log.level, base: { service: 'mesh-authz' } }, destination(config));
     const parts = await assembleParts(loaded);
-    const service = new AuthzService(loaded, { ...parts, logger });
+    // Monitor mode (discovery): record every decided Check into the bounded flow table, flushed off the Check path.
+    const recorder = config.discovery.enabled
+      ? createFlowRecorder(config.discovery, {
+          resolvePath: (p) => resolveFrom(loaded, p),
+          onError: (err) => logger.warn({ err: (err as Error).message }, 'discovery: flow flush failed'),
+        })
+      : null;
+    const base: Partial<ServiceParts> = parts;
+    const service = new AuthzService(loaded, {
+      ...parts,
+      logger,
+      observers: [...(base.observers ?? []), ...(recorder ? [recorder] : [])],
+      onClosed: async () => {
+        await base.onClosed?.();
+        await recorder?.close();
+      },
+    });
     let addresses: ListeningAddresses;
     try {
       addresses = await service.start();
