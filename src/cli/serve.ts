@@ -2,11 +2,14 @@ import { relative } from 'node:path';
 import { assembleParts } from '../authz/assemble.js';
 import { createDecisionCache } from '../authz/cache.js';
 import { ServiceError } from '../authz/errors.js';
-import { AuthzService, type ListeningAddresses } from '../authz/service.js';
+import { AuthzService, type ListeningAddresses, type ServiceParts } from '../authz/service.js';
 import { shutdownOnSignals } from '../authz/signals.js';
-import { type LoadedConfig, loadConfigFile } from '../config/load.js';
+import { type LoadedConfig, loadConfigFile, resolveFrom } from '../config/load.js';
 import type { Config } from '../config/schema.js';
+
+import { createFlowRecorder } from '../discovery/recorder.js';
 import { createTelemetry, telemetryServiceParts } from '../telemetry/index.js';
+
 import { type Command, parseCommandArgs, UsageError } from './args.js';
 import { packageVersion } from './version.js';
 
@@ -37,10 +40,23 @@ export const serveCommand: Command = {
     const telemetry = await createTelemetry(config.telemetry, { version: packageVersion() });
     const logger = telemetry.logger;
     const parts = await assembleParts(loaded);
+    // Monitor mode (discovery): record every decided Check into the bounded flow table, flushed off the Check path.
+    const recorder = config.discovery.enabled
+      ? createFlowRecorder(config.discovery, {
+          resolvePath: (p) => resolveFrom(loaded, p),
+          onError: (err) => logger.warn({ err: (err as Error).message }, 'discovery: flow flush failed'),
+        })
+      : null;
+    const telemetryParts = telemetryServiceParts(telemetry);
     const service = new AuthzService(loaded, {
       ...parts,
-      ...telemetryServiceParts(telemetry),
+      ...telemetryParts,
       cache: createDecisionCache(config.cache),
+      observers: [...telemetryParts.observers, ...(recorder ? [recorder] : [])],
+      onClosed: async () => {
+        await recorder?.close();
+        await telemetryParts.onClosed?.();
+      },
     });
     let addresses: ListeningAddresses;
     try {
