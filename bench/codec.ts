@@ -67,7 +67,9 @@ class Reader {
   }
 }
 
-function stringMapEntry(r: Reader, into: Record<string, string>): void {
+/** Reads one map<string,string> entry into `into` (created on first use) and returns the map. */
+function stringMapEntry(r: Reader, into: Record<string, string> | undefined): Record<string, string> {
+  const map = into ?? {};
   const e = r.sub();
   let key = '';
   let value = '';
@@ -77,7 +79,8 @@ function stringMapEntry(r: Reader, into: Record<string, string>): void {
     else if (tag === 0x12) value = e.string();
     else e.skip(tag & 7);
   }
-  into[key] = value;
+  map[key] = value;
+  return map;
 }
 
 function value(r: Reader): WireValue {
@@ -172,7 +175,7 @@ function peer(r: Reader): Peer {
         out.service = r.string();
         break;
       case 0x1a:
-        stringMapEntry(r, (out.labels ??= {}));
+        out.labels = stringMapEntry(r, out.labels);
         break;
       case 0x22:
         out.principal = r.string();
@@ -207,7 +210,7 @@ function http(r: Reader): Http {
     const tag = r.varint();
     const name = HTTP_STRINGS[tag];
     if (name !== undefined) o[name] = r.string();
-    else if (tag === 0x1a) stringMapEntry(r, (out.headers ??= {}));
+    else if (tag === 0x1a) out.headers = stringMapEntry(r, out.headers);
     else if (tag === 0x48) out.size = r.varint();
     else if (tag === 0x62) out.rawBody = r.bytes();
     else if (tag === 0x6a) {
@@ -279,7 +282,7 @@ export function decodeCheckRequestFast(buf: Buffer): WireCheckRequest {
           break;
         }
         case 0x52:
-          stringMapEntry(r, (attrs.contextExtensions ??= {}));
+          attrs.contextExtensions = stringMapEntry(r, attrs.contextExtensions);
           break;
         case 0x5a: {
           const m = r.sub();
