@@ -135,11 +135,14 @@ export function structToJson(struct: WireStruct | undefined): Record<string, unk
 
 function valueToJson(value: WireValue | undefined): unknown {
   if (!value) return null;
-  if (value.structValue !== undefined && value.structValue !== null) return structToJson(value.structValue);
-  if (value.listValue !== undefined && value.listValue !== null) return (value.listValue.values ?? []).map(valueToJson);
-  if (value.stringValue !== undefined && value.stringValue !== null) return value.stringValue;
-  if (value.numberValue !== undefined && value.numberValue !== null) return value.numberValue;
-  if (value.boolValue !== undefined && value.boolValue !== null) return value.boolValue;
+  // Own properties only: a protobufjs-decoded message inherits a default ('' / 0 / false) for EVERY member of the
+  // `kind` oneof from its prototype, so `value.stringValue !== undefined` is true even for a number or a null.
+  const has = (key: keyof WireValue) => Object.hasOwn(value, key) && value[key] !== undefined && value[key] !== null;
+  if (has('structValue')) return structToJson(value.structValue);
+  if (has('listValue')) return (value.listValue?.values ?? []).map(valueToJson);
+  if (has('stringValue')) return value.stringValue;
+  if (has('numberValue')) return value.numberValue;
+  if (has('boolValue')) return value.boolValue;
   return null;
 }
 

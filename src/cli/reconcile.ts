@@ -1,11 +1,149 @@
-import type { Command } from './args.js';
+import { loadConfigFile } from '../config/load.js';
+import {
+  applyChanges,
+  createKubeApi,
+  defaultOptions,
+  diffOutput,
+  formatServiceError,
+  LiveReconciler,
+  loadKubeConnection,
+  planPolicies,
+  ReconcileError,
+  type ReconcileOptions,
+  readClusterState,
+  renderChanges,
+  startHealthServer,
+} from '../reconciler/index.js';
+import { type Command, parseCommandArgs, UsageError } from './args.js';
 
-/** Placeholder until issue 7 lands; replaced wholesale by that work. */
+const help = `mesh-authz reconcile: annotated Services → Istio AuthorizationPolicy
+
+GitOps (files in, files out):
+  mesh-authz reconcile --from <dir|file> --out <dir> [--check] [--diff]
+    Writes <out>/mesh/<ns>.<name>.yaml (apply to the cluster) and <out>/mesh-authz/<ns>.<name>.yaml (load into
+    mesh-authz); removes stale files it owns. --check: write nothing, exit 1 when <out> is out of date.
+    --diff: print what would change (with --check, or alone: print and write nothing).
+
+Live (against the Kubernetes API):
+  mesh-authz reconcile --kube [--namespace ns]... [--kubeconfig file] [--listen 127.0.0.1:9902]
+    Watches Services, applies with server-side apply, prunes owned policies, records Events for invalid
+    annotations, serves /healthz, /readyz and /metrics on --listen.
+
+Options:
+  --config <file>              read policy.trustDomain and policy.rootNamespace from the mesh-authz config
+  --trust-domain <td>          local trust domain for principals (default cluster.local)
+  --root-namespace <ns>        mesh root namespace (default istio-system)
+  --provider <name>            meshConfig extension provider for CUSTOM delegation (default mesh-authz)
+  --groups-claim <claim>       end-user JWT claim holding groups (default groups)
+  --default-deny               add an allow-nothing policy to every namespace with an annotated Service
+  --default-deny-namespace ns  add it to this namespace (repeatable)
+  --field-manager <name>       server-side apply field manager (default mesh-authz)
+  --authz-namespace <ns>       namespace of the ConfigMap of server-evaluated policies (default mesh-authz)
+  --resync-seconds <n>         full pass at least this often (default 300)`;
+
+const options = {
+  from: { type: 'string' },
+  out: { type: 'string' },
+  check: { type: 'boolean' },
+  diff: { type: 'boolean' },
+  kube: { type: 'boolean' },
+  namespace: { type: 'string', multiple: true },
+  kubeconfig: { type: 'string' },
+  listen: { type: 'string' },
+  config: { type: 'string' },
+  'trust-domain': { type: 'string' },
+  'root-namespace': { type: 'string' },
+  provider: { type: 'string' },
+  'groups-claim': { type: 'string' },
+  'default-deny': { type: 'boolean' },
+  'default-deny-namespace': { type: 'string', multiple: true },
+  'field-manager': { type: 'string' },
+  'authz-namespace': { type: 'string' },
+  'resync-seconds': { type: 'string' },
+} as const;
+
+type Values = ReturnType<typeof parseCommandArgs<typeof options>>['values'];
+
 export const reconcileCommand: Command = {
-  summary: '(arrives with issue 7)',
-  help: 'mesh-authz reconcile: arrives with issue 7',
-  async run() {
-    process.stderr.write('mesh-authz reconcile: arrives with issue 7\n');
-    return 2;
+  summary: 'turn annotated Services into AuthorizationPolicies (files or live)',
+  help,
+  async run(argv) {
+    const { values } = parseCommandArgs(argv, options);
+    const opts = reconcileOptions(values);
+    if (!values.kube && (!values.from || !values.out)) {
+      throw new UsageError('give --from and --out (GitOps), or --kube (live)');
+    }
+    try {
+      if (values.kube) return await runLive(values, opts);
+      return runGitOps(values.from!, values.out!, Boolean(values.check), Boolean(values.diff), opts);
+    } catch (err) {
+      if (!(err instanceof ReconcileError)) throw err;
+      process.stderr.write(`mesh-authz reconcile: ${err.message}\n`);
+      return 2;
+    }
   },
 };
+
+function reconcileOptions(values: Values): ReconcileOptions {
+  const fromConfig = values.config ? loadConfigFile(values.config).config.policy : undefined;
+  return {
+    trustDomain: values['trust-domain'] ?? fromConfig?.trustDomain ?? defaultOptions.trustDomain,
+    rootNamespace: values['root-namespace'] ?? fromConfig?.rootNamespace ?? defaultOptions.rootNamespace,
+    provider: values.provider ?? defaultOptions.provider,
+    groupsClaim: values['groups-claim'] ?? defaultOptions.groupsClaim,
+    defaultDenyAll: Boolean(values['default-deny']),
+    defaultDenyNamespaces: values['default-deny-namespace'] ?? [],
+  };
+}
+
+/** Exit 0: up to date / written. 1: Service errors (the rest is written) or, with --check, out of date. */
+export function runGitOps(from: string, out: string, check: boolean, diff: boolean, opts: ReconcileOptions): number {
+  const plan = planPolicies(readClusterState(from), opts);
+  const result = diffOutput(plan, out);
+  const errors = [...plan.errors, ...result.errors];
+  for (const e of errors) process.stderr.write(`mesh-authz reconcile: ${formatServiceError(e)}\n`);
+  if (diff) process.stdout.write(renderChanges(result.changes));
+  if (check) {
+    for (const c of result.changes) process.stderr.write(`mesh-authz reconcile: out of date: ${c.op} ${c.file}\n`);
+    return result.changes.length > 0 || errors.length > 0 ? 1 : 0;
+  }
+  if (!diff) {
+    applyChanges(out, result.changes);
+    const counts = ['create', 'update', 'delete'].map((op) => result.changes.filter((c) => c.op === op).length);
+    process.stderr.write(
+      `mesh-authz reconcile: ${plan.policies.length} policies; ${counts[0]} created, ${counts[1]} updated, ${counts[2]} removed\n`,
+    );
+  }
+  return errors.length > 0 ? 1 : 0;
+}
+
+async function runLive(values: Values, opts: ReconcileOptions): Promise<number> {
+  const listen = values.listen ?? '127.0.0.1:9902';
+  const at = listen.lastIndexOf(':');
+  const port = Number(listen.slice(at + 1));
+  if (at < 0 || !Number.isInteger(port)) throw new UsageError(`--listen: expected host:port, got '${listen}'`);
+  const resync = Number(values['resync-seconds'] ?? '300');
+  if (!Number.isFinite(resync) || resync < 0) throw new UsageError('--resync-seconds: expected a number ≥ 0');
+  const { api, kind } = await createKubeApi(loadKubeConnection(values.kubeconfig));
+  const reconciler = new LiveReconciler(api, {
+    ...opts,
+    namespaces: values.namespace ?? [],
+    fieldManager: values['field-manager'] ?? 'mesh-authz',
+    authzNamespace: values['authz-namespace'] ?? 'mesh-authz',
+    configMapName: 'mesh-authz-generated',
+    debounceMs: 200,
+    resyncMs: resync * 1000,
+    log: (level, msg, fields) =>
+      process.stderr.write(`${JSON.stringify({ level, time: new Date().toISOString(), msg, ...fields })}\n`),
+  });
+  const health = await startHealthServer(reconciler, listen.slice(0, at).replace(/^\[|\]$/g, ''), port);
+  reconciler.start();
+  process.stderr.write(`mesh-authz reconcile: live (${kind} client); health and metrics on ${listen}\n`);
+  await new Promise<void>((resolve) => {
+    process.once('SIGTERM', resolve);
+    process.once('SIGINT', resolve);
+  });
+  await reconciler.stop();
+  await health.close();
+  return 0;
+}

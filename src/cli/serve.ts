@@ -1,11 +1,119 @@
-import type { Command } from './args.js';
+import { relative } from 'node:path';
+import { assembleParts } from '../authz/assemble.js';
+import { createDecisionCache } from '../authz/cache.js';
+import { ServiceError } from '../authz/errors.js';
+import { AuthzService, type ListeningAddresses, type ServiceParts } from '../authz/service.js';
+import { shutdownOnSignals } from '../authz/signals.js';
+import { type LoadedConfig, loadConfigFile, resolveFrom } from '../config/load.js';
+import type { Config } from '../config/schema.js';
 
-/** Placeholder until issue 2 lands; replaced wholesale by that work. */
+import { createFlowRecorder } from '../discovery/recorder.js';
+import { createTelemetry, telemetryServiceParts } from '../telemetry/index.js';
+
+import { type Command, parseCommandArgs, UsageError } from './args.js';
+import { packageVersion } from './version.js';
+
+const HELP = `mesh-authz serve: run the ext_authz gRPC service
+
+Usage: mesh-authz serve --config <file> [--listen <host:port>] [--admin <host:port>]
+
+  --config, -c   the config file (YAML); see docs/configuration.md
+  --listen       override server.listen (gRPC: envoy.service.auth.v3.Authorization, grpc.health.v1.Health)
+  --admin        override admin.listen (HTTP: /healthz, /readyz, /metrics)
+
+Stops gracefully on SIGTERM/SIGINT: health turns NOT_SERVING, in-flight checks finish (up to
+server.drainTimeoutMs), then the process exits 0.`;
+
 export const serveCommand: Command = {
-  summary: '(arrives with issue 2)',
-  help: 'mesh-authz serve: arrives with issue 2',
-  async run() {
-    process.stderr.write('mesh-authz serve: arrives with issue 2\n');
-    return 2;
+  summary: 'run the ext_authz gRPC service',
+  help: HELP,
+  async run(argv) {
+    const { values } = parseCommandArgs(argv, {
+      config: { type: 'string', short: 'c' },
+      listen: { type: 'string' },
+      admin: { type: 'string' },
+    });
+    if (!values.config) throw new UsageError('--config is required');
+    const loaded = withOverrides(loadConfigFile(values.config), values.listen, values.admin);
+    const { config } = loaded;
+    // Logger, decision log, tracing (OTLP, from config and OTEL_* env) and /metrics; flushed when the service closes.
+    const telemetry = await createTelemetry(config.telemetry, { version: packageVersion() });
+    const logger = telemetry.logger;
+    const parts = await assembleParts(loaded);
+    // Monitor mode (discovery): record every decided Check into the bounded flow table, flushed off the Check path.
+    const recorder = config.discovery.enabled
+      ? createFlowRecorder(config.discovery, {
+          resolvePath: (p) => resolveFrom(loaded, p),
+          onError: (err) => logger.warn({ err: (err as Error).message }, 'discovery: flow flush failed'),
+        })
+      : null;
+    const telemetryParts = telemetryServiceParts(telemetry);
+    const service = new AuthzService(loaded, {
+      ...parts,
+      ...telemetryParts,
+      cache: createDecisionCache(config.cache),
+      observers: [...telemetryParts.observers, ...(recorder ? [recorder] : [])],
+      onClosed: async () => {
+        await recorder?.close();
+        await telemetryParts.onClosed?.();
+      },
+    });
+    let addresses: ListeningAddresses;
+    try {
+      addresses = await service.start();
+    } catch (err) {
+      if (err instanceof ServiceError) {
+        process.stderr.write(`mesh-authz serve: ${err.message}\n`);
+        await service.shutdown('startup failed');
+        return 1;
+      }
+      throw err;
+    }
+    process.stderr.write(banner(loaded, addresses, service.ready()));
+    // The exit code is decided by the signal handler; keep the process alive until then.
+    return await new Promise<number>((resolve) => {
+      shutdownOnSignals(service, {
+        onSignal: (signal) => logger.info({ signal }, 'signal received'),
+        exit: (code) => {
+          logger.flush?.();
+          resolve(code);
+        },
+      });
+    });
   },
 };
+
+function withOverrides(loaded: LoadedConfig, listen?: string, admin?: string): LoadedConfig {
+  if (!listen && !admin) return loaded;
+  const config: Config = {
+    ...loaded.config,
+    server: { ...loaded.config.server, ...(listen ? { listen } : {}) },
+    admin: { ...loaded.config.admin, ...(admin ? { listen: admin } : {}) },
+  };
+  return { ...loaded, config };
+}
+
+/** What a newcomer needs: where it listens, whether it is ready, and commands to try. */
+function banner(loaded: LoadedConfig, a: ListeningAddresses, ready: boolean): string {
+  const cfg = relative(process.cwd(), loaded.file) || loaded.file;
+  const scheme = a.mtls ? 'mTLS' : a.tls ? 'TLS' : 'plaintext';
+  const lines = [
+    '',
+    `mesh-authz listening: gRPC ${a.grpc} (${scheme})${a.admin ? `, admin http://${a.admin}` : ''}`,
+    `policies: ${ready ? 'loaded, SERVING' : 'none loaded yet: every check is denied UNAVAILABLE, health NOT_SERVING'}`,
+    '',
+    'Try it (offline, same evaluation as the server):',
+    `  node dist/src/cli/main.js check --config ${cfg} --request examples/requests/allowed.json`,
+    `  node dist/src/cli/main.js check --config ${cfg} --request examples/requests/denied.json`,
+  ];
+  if (!a.tls) {
+    lines.push(
+      'Against this running server (Python grpcio client used by the tests):',
+      `  /usr/bin/python3 test/python/authz_client.py --target ${a.grpc} check --request examples/requests/allowed.json`,
+      `  /usr/bin/python3 test/python/authz_client.py --target ${a.grpc} check --request examples/requests/denied.json`,
+    );
+  }
+  if (a.admin) lines.push(`  curl -s http://${a.admin}/readyz`);
+  lines.push('Stop with Ctrl-C (graceful drain).', '');
+  return `${lines.join('\n')}\n`;
+}

@@ -1,0 +1,130 @@
+import type { AttributeUse, CompiledPolicySet, RequestAttributes, WorkloadRef } from '../policy/types.js';
+
+/**
+ * Decision cache keys. A key is the policy generation, the destination workload, and exactly the request
+ * attributes the workload's policies read (`CompiledPolicySet.attributesFor`), plus the verified identities when
+ * a policy reads them.
+ *
+ * Security: two requests that differ in any attribute a policy reads must never get the same key, or one would be
+ * served the other's decision. Every variable part is therefore written length-prefixed (`<len>:<value>`) or as a
+ * one-character marker that cannot start a length (`~` absent, `-` no identity), so the encoding is injective for
+ * a given plan: no choice of values (separators, NULs, digits in values…) can make two different tuples collide.
+ * The plan (which parts, in which order) is fixed per (generation, workload), and the workload itself is part of
+ * the key, so keys of different plans cannot be confused either.
+ *
+ * Speed: the plan is computed once per (generation, workload) and reused; per request the work is one string
+ * concatenation over the read attributes: no JSON.stringify of whole objects, no sorting, no hashing.
+ */
+
+/** What the key of one workload's requests is built from; computed once per (generation, workload). */
+export interface KeyPlan {
+  /** `<generation>|<workload key>|`: the constant head of every key for this workload. */
+  readonly prefix: string;
+  readonly use: AttributeUse;
+  /** `use.headers`, deduplicated. */
+  readonly headers: readonly string[];
+}
+
+/** Why a request's decision cannot be cached (counted, never an error). */
+export type UncacheableReason = 'identity_without_credential_id' | 'metadata_too_large' | 'key_too_large';
+
+export interface KeyLimits {
+  /** Longer keys are not cached: a flood of huge unique requests must not crowd out useful entries. */
+  readonly maxKeyChars: number;
+  /** Serialized `filterMetadata` above this is not cached (only read when a policy reads metadata). */
+  readonly maxMetadataChars: number;
+}
+
+export const DEFAULT_KEY_LIMITS: KeyLimits = { maxKeyChars: 16_384, maxMetadataChars: 4096 };
+
+/** `<len>:<value>`: the one encoding used for every variable-length part. */
+function lp(value: string): string {
+  return value.length + ':' + value;
+}
+
+/**
+ * The workload part of a key: namespace and labels, length-prefixed, labels in the order the request carried them.
+ * Not sorting is deliberate: the same labels in another order only cost a miss, never a wrong hit.
+ */
+export function workloadKey(workload: WorkloadRef): string {
+  let key = lp(workload.namespace);
+  const labels = workload.labels;
+  for (const name in labels) {
+    if (!Object.hasOwn(labels, name)) continue;
+    key += lp(name) + lp(labels[name] ?? '');
+  }
+  return key;
+}
+
+export function makeKeyPlan(set: CompiledPolicySet, workload: WorkloadRef, wkey: string): KeyPlan {
+  const use = set.attributesFor(workload);
+  return {
+    prefix: set.generation + '|' + lp(wkey) + '|',
+    use,
+    headers: [...new Set(use.headers.map((h) => h.toLowerCase()))],
+  };
+}
+
+/**
+ * The key of one request under `plan`, or an {@link UncacheableReason}. Callers must pass the same request
+ * object the policy engine evaluates.
+ */
+export function buildKey(plan: KeyPlan, request: RequestAttributes, limits: KeyLimits): string | UncacheableReason {
+  const use = plan.use;
+  let key = plan.prefix;
+  if (use.method) key += lp(request.method);
+  // The raw path, query included: a superset of what the engine reads after stripping the query, so it can only
+  // split entries the engine would treat alike (a miss), never merge ones it would treat apart.
+  if (use.path) key += lp(request.path);
+  if (use.host) key += lp(request.host);
+  if (use.sourceIp) key += lp(request.sourceIp);
+  if (use.remoteIp) key += lp(request.remoteIp);
+  if (use.destinationIp) key += lp(request.destinationIp);
+  if (use.destinationPort) key += lp(String(request.destinationPort));
+  if (use.sni) key += lp(request.sni);
+  if (use.peer) {
+    const peer = request.peer;
+    if (peer === null) key += '-';
+    else {
+      // The credential fingerprint pins the certificate (and so everything derived from it); the SPIFFE ID is
+      // added so that a verifier handing out a weak fingerprint still cannot merge two different identities.
+      if (peer.credentialId === '') return 'identity_without_credential_id';
+      key += lp(peer.credentialId) + lp(peer.spiffeId);
+    }
+  }
+  if (use.user) {
+    const user = request.user;
+    if (user === null) key += '-';
+    else {
+      // The token fingerprint pins every claim (groups included); issuer and subject are belt and braces.
+      if (user.credentialId === '') return 'identity_without_credential_id';
+      key += lp(user.credentialId) + lp(user.issuer) + lp(user.subject);
+    }
+  }
+  const headers = request.headers;
+  for (const name of plan.headers) {
+    // hasOwn: a header named like an Object.prototype member must read as absent, not as a function.
+    const value = Object.hasOwn(headers, name) ? headers[name] : undefined;
+    key += typeof value === 'string' ? lp(value) : '~';
+  }
+  if (use.metadata) {
+    // Rare (only `experimental.envoy.filters.*` keys), so plain JSON is acceptable here; a different key order
+    // only costs a miss.
+    const json = JSON.stringify(request.filterMetadata);
+    if (json.length > limits.maxMetadataChars) return 'metadata_too_large';
+    key += lp(json);
+  }
+  if (key.length > limits.maxKeyChars) return 'key_too_large';
+  return key;
+}
+
+const REASONS: ReadonlySet<string> = new Set<UncacheableReason>([
+  'identity_without_credential_id',
+  'metadata_too_large',
+  'key_too_large',
+]);
+
+/** Distinguishes a built key from an {@link UncacheableReason} (a key always starts with the generation digits). */
+export function isUncacheable(value: string): value is UncacheableReason {
+  return REASONS.has(value);
+}

@@ -1,0 +1,231 @@
+import { LRUCache } from 'lru-cache';
+import type { CacheConfig } from '../config/schema.js';
+import type { CompiledPolicySet, Decision, RequestAttributes, WorkloadRef } from '../policy/types.js';
+import {
+  buildKey,
+  DEFAULT_KEY_LIMITS,
+  isUncacheable,
+  type KeyLimits,
+  type KeyPlan,
+  makeKeyPlan,
+  type UncacheableReason,
+  workloadKey,
+} from './cache-key.js';
+import type { DecisionCache } from './seams.js';
+
+/**
+ * The decision cache: an LRU of decisions keyed by generation + workload + exactly the attributes the workload's
+ * policies read (see cache-key.ts). Allows and denies are both cached, with their dry-run (shadow) and audit results.
+ *
+ * What makes it safe:
+ * - a new policy generation retires every entry (the generation is in the key, and the cache is cleared when it
+ *   sees a newer set), and a check still running against an older set neither reads nor writes;
+ * - an entry never outlives the identities it was computed for: its expiry is min(now + ttl, peer.expiresAt,
+ *   user.expiresAt), checked on every hit against the injected clock;
+ * - bounded by entry count and by an estimate of bytes, so memory stays flat however many distinct requests come.
+ */
+
+export interface DecisionCacheOptions {
+  readonly maxEntries: number;
+  readonly maxBytes: number;
+  readonly ttlMs: number;
+  /** The clock (ms since epoch); tests freeze it. */
+  readonly now?: () => number;
+  readonly limits?: KeyLimits;
+  /** Key plans kept (one per distinct workload seen in the current generation). */
+  readonly maxPlans?: number;
+}
+
+export interface DecisionCacheStats {
+  readonly hits: number;
+  /** Every lookup that did not return a decision (including the reasons counted below). */
+  readonly misses: number;
+  readonly sets: number;
+  /** Entries found but past their expiry (TTL or identity). */
+  readonly expired: number;
+  /** Requests whose key could not be built safely (see UncacheableReason). */
+  readonly uncacheable: number;
+  /** Lookups or stores for an older policy generation than the cache's, skipped. */
+  readonly stale: number;
+  /** Entries pushed out by the entry or byte bound. */
+  readonly evictions: number;
+  /** Times a new policy set retired the whole cache. */
+  readonly retirements: number;
+  readonly entries: number;
+  /** Estimated bytes held (the figure `maxBytes` bounds). */
+  readonly bytes: number;
+  readonly generation: number;
+}
+
+interface Entry {
+  readonly decision: Decision;
+  readonly expiresAt: number;
+}
+
+/** Fixed per-entry cost estimate (LRU slots, the Entry, the Map slot), in bytes. */
+const ENTRY_OVERHEAD = 200;
+
+/** Rough heap cost of one entry: the key and the decision's strings (UTF-16) plus fixed overhead. */
+function entrySize(entry: Entry, key: string): number {
+  const d = entry.decision;
+  return ENTRY_OVERHEAD + 2 * (key.length + d.reason.length) + 96 * (d.shadow.length + d.audit.length);
+}
+
+export class LruDecisionCache implements DecisionCache {
+  private readonly lru: LRUCache<string, Entry>;
+  private readonly plans = new Map<string, KeyPlan>();
+  private readonly now: () => number;
+  private readonly ttlMs: number;
+  private readonly limits: KeyLimits;
+  private readonly maxPlans: number;
+  private current: CompiledPolicySet | null = null;
+  // The pipeline calls get() then, on a miss, set() with the same objects and nothing in between (evaluate is
+  // synchronous), so the key of the last get() is remembered to avoid building it twice.
+  private memoRequest: RequestAttributes | null = null;
+  private memoWorkload: WorkloadRef | null = null;
+  private memoKey: string | null = null;
+  private counters = { hits: 0, misses: 0, sets: 0, expired: 0, uncacheable: 0, stale: 0, evictions: 0, retire: 0 };
+  private readonly uncacheableByReason = new Map<UncacheableReason, number>();
+
+  constructor(options: DecisionCacheOptions) {
+    this.now = options.now ?? Date.now;
+    this.ttlMs = options.ttlMs;
+    this.limits = options.limits ?? DEFAULT_KEY_LIMITS;
+    this.maxPlans = options.maxPlans ?? 65_536;
+    this.lru = new LRUCache<string, Entry>({
+      max: options.maxEntries,
+      maxSize: options.maxBytes,
+      sizeCalculation: entrySize,
+      dispose: (_value, _key, reason) => {
+        if (reason === 'evict') this.counters.evictions++;
+      },
+    });
+  }
+
+  get(set: CompiledPolicySet, workload: WorkloadRef, request: RequestAttributes): Decision | undefined {
+    const c = this.counters;
+    if (!this.adopt(set)) {
+      c.stale++;
+      c.misses++;
+      return undefined;
+    }
+    const key = this.keyFor(set, workload, request);
+    if (key === null) {
+      c.misses++;
+      return undefined;
+    }
+    const entry = this.lru.get(key);
+    if (entry === undefined) {
+      c.misses++;
+      return undefined;
+    }
+    if (entry.expiresAt <= this.now()) {
+      this.lru.delete(key);
+      c.expired++;
+      c.misses++;
+      return undefined;
+    }
+    c.hits++;
+    return entry.decision;
+  }
+
+  set(set: CompiledPolicySet, workload: WorkloadRef, request: RequestAttributes, decision: Decision): void {
+    if (!this.adopt(set)) {
+      this.counters.stale++;
+      return;
+    }
+    const key =
+      request === this.memoRequest && workload === this.memoWorkload
+        ? this.memoKey
+        : this.keyFor(set, workload, request);
+    if (key === null) return;
+    const now = this.now();
+    let expiresAt = now + this.ttlMs;
+    if (request.peer !== null && request.peer.expiresAt < expiresAt) expiresAt = request.peer.expiresAt;
+    if (request.user !== null && request.user.expiresAt < expiresAt) expiresAt = request.user.expiresAt;
+    if (expiresAt <= now) return;
+    this.lru.set(key, { decision, expiresAt });
+    this.counters.sets++;
+  }
+
+  /** Drops every entry and key plan. */
+  clear(): void {
+    this.lru.clear();
+    this.plans.clear();
+    this.memoRequest = null;
+    this.memoWorkload = null;
+  }
+
+  stats(): DecisionCacheStats {
+    const c = this.counters;
+    return {
+      hits: c.hits,
+      misses: c.misses,
+      sets: c.sets,
+      expired: c.expired,
+      uncacheable: c.uncacheable,
+      stale: c.stale,
+      evictions: c.evictions,
+      retirements: c.retire,
+      entries: this.lru.size,
+      bytes: this.lru.calculatedSize,
+      generation: this.current?.generation ?? -1,
+    };
+  }
+
+  /** Uncacheable requests by reason (for metrics and tests). */
+  uncacheableReasons(): ReadonlyMap<UncacheableReason, number> {
+    return this.uncacheableByReason;
+  }
+
+  /**
+   * Makes `set` the cache's policy set when it is the current one or newer; returns false for an older set (a check
+   * that started before a reload), which must neither read nor write. A different set object with the same
+   * generation is treated as new: nothing tells their decisions apart, so none is served across them.
+   */
+  private adopt(set: CompiledPolicySet): boolean {
+    const current = this.current;
+    if (set === current) return true;
+    if (current !== null && set.generation < current.generation) return false;
+    if (current !== null) this.counters.retire++;
+    this.clear();
+    this.current = set;
+    return true;
+  }
+
+  private keyFor(set: CompiledPolicySet, workload: WorkloadRef, request: RequestAttributes): string | null {
+    const wkey = workloadKey(workload);
+    let plan = this.plans.get(wkey);
+    if (plan === undefined) {
+      plan = makeKeyPlan(set, workload, wkey);
+      // Workloads come from Envoy's route config, but bound the plans anyway; rebuilding one is cheap.
+      if (this.plans.size >= this.maxPlans) this.plans.clear();
+      this.plans.set(wkey, plan);
+    }
+    const key = buildKey(plan, request, this.limits);
+    this.memoRequest = request;
+    this.memoWorkload = workload;
+    if (isUncacheable(key)) {
+      this.counters.uncacheable++;
+      this.uncacheableByReason.set(key, (this.uncacheableByReason.get(key) ?? 0) + 1);
+      this.memoKey = null;
+      return null;
+    }
+    this.memoKey = key;
+    return key;
+  }
+}
+
+/** The cache `config.cache` describes, or null when it is switched off. */
+export function createDecisionCache(
+  config: CacheConfig,
+  options: { now?: () => number; limits?: KeyLimits } = {},
+): LruDecisionCache | null {
+  if (!config.enabled) return null;
+  return new LruDecisionCache({
+    maxEntries: config.maxEntries,
+    maxBytes: config.maxBytes,
+    ttlMs: config.ttlSeconds * 1000,
+    ...options,
+  });
+}

@@ -1,0 +1,174 @@
+import type { PolicyDoc, PolicyOperationDoc, PolicyRuleDoc } from './policy-model.js';
+import { destinationKey, destinationName, type FlowDestination, type FlowRecord, sourceName } from './types.js';
+
+/**
+ * Observed flows → least-privilege ALLOW policies, at one of three granularities:
+ * - `namespace`: one policy per destination namespace (no selector), one rule per calling namespace;
+ * - `workload`: one policy per destination workload (its selector labels), one rule per caller identity;
+ * - `operation`: as `workload`, with each rule limited to the ports, methods and path templates observed.
+ *
+ * Only flows the current policy let through are learned (`decisions.allowed > 0`): a flow that was only ever
+ * denied, or allowed only because of dry-run, is not a dependency the mesh has today, and learning it would turn
+ * a stray caller into a permanent one. Callers with no verified identity cannot be named in a policy; they are
+ * reported, never allowed. The result is exact at its granularity: it allows every learned flow and no other
+ * (caller, destination[, operation]) combination, which the tests check with the policy engine.
+ */
+
+export type Granularity = 'namespace' | 'workload' | 'operation';
+export const GRANULARITIES: readonly Granularity[] = ['namespace', 'workload', 'operation'];
+
+export type SkipReason = 'denied' | 'anonymous' | 'excluded';
+
+export interface SuggestOptions {
+  readonly granularity: Granularity;
+  /** Also learn flows that were only denied or would-be denied (not the default; see above). */
+  readonly learnDenied?: boolean;
+  /** Caller identities never to learn (`ns/sa`, a SPIFFE ID, or a `*` prefix/suffix pattern of either). */
+  readonly excludeSources?: readonly string[];
+}
+
+export interface SuggestedPolicy {
+  readonly policy: PolicyDoc;
+  /** Parallel to `policy.spec.rules`: the flows each rule was made from. */
+  readonly covers: readonly (readonly FlowRecord[])[];
+}
+
+export interface Suggestion {
+  readonly granularity: Granularity;
+  readonly policies: readonly SuggestedPolicy[];
+  readonly learned: readonly FlowRecord[];
+  readonly skipped: readonly { readonly flow: FlowRecord; readonly reason: SkipReason }[];
+}
+
+const API_VERSION = 'security.istio.io/v1';
+
+export function principalOf(f: FlowRecord): string {
+  const id = f.source.spiffeId;
+  return id.startsWith('spiffe://') ? id.slice('spiffe://'.length) : id;
+}
+
+function excluded(f: FlowRecord, patterns: readonly string[]): boolean {
+  const names = [sourceName(f.source), f.source.spiffeId];
+  return patterns.some((p) =>
+    names.some((n) =>
+      p.startsWith('*') ? n.endsWith(p.slice(1)) : p.endsWith('*') ? n.startsWith(p.slice(0, -1)) : n === p,
+    ),
+  );
+}
+
+function classify(flows: readonly FlowRecord[], o: SuggestOptions): Pick<Suggestion, 'learned' | 'skipped'> {
+  const learned: FlowRecord[] = [];
+  const skipped: { flow: FlowRecord; reason: SkipReason }[] = [];
+  for (const f of flows) {
+    if (f.source.spiffeId === '') skipped.push({ flow: f, reason: 'anonymous' });
+    else if (excluded(f, o.excludeSources ?? [])) skipped.push({ flow: f, reason: 'excluded' });
+    else if (f.decisions.allowed === 0 && !o.learnDenied) skipped.push({ flow: f, reason: 'denied' });
+    else learned.push(f);
+  }
+  return { learned, skipped };
+}
+
+function groupBy<T>(items: readonly T[], key: (t: T) => string): Map<string, T[]> {
+  const m = new Map<string, T[]>();
+  for (const it of [...items].sort((a, b) => (key(a) < key(b) ? -1 : key(a) > key(b) ? 1 : 0))) {
+    const k = key(it);
+    const list = m.get(k);
+    if (list) list.push(it);
+    else m.set(k, [it]);
+  }
+  return m;
+}
+
+/** A DNS-1123 label: lowercase alphanumerics and `-`, at most 63 characters. */
+export function dnsLabel(s: string): string {
+  const l = s
+    .toLowerCase()
+    .replace(/[^a-z0-9-]+/g, '-')
+    .replace(/^-+|-+$/g, '')
+    .slice(0, 63)
+    .replace(/-+$/g, '');
+  return l === '' ? 'x' : l;
+}
+
+function policyDoc(name: string, namespace: string, dest: FlowDestination | null, rules: PolicyRuleDoc[]): PolicyDoc {
+  const labels = dest?.labels ?? {};
+  return {
+    apiVersion: API_VERSION,
+    kind: 'AuthorizationPolicy',
+    metadata: { name, namespace, labels: { 'app.kubernetes.io/managed-by': 'mesh-authz-discover' } },
+    spec: {
+      ...(Object.keys(labels).length > 0 ? { selector: { matchLabels: { ...labels } } } : {}),
+      action: 'ALLOW',
+      rules,
+    },
+  };
+}
+
+/** The `from` of a rule admitting one caller identity (or one calling namespace). */
+function fromFor(f: FlowRecord, granularity: Granularity): PolicyRuleDoc['from'] {
+  if (granularity === 'namespace' && f.source.namespace !== '') {
+    return [{ source: { namespaces: [f.source.namespace] } }];
+  }
+  return [{ source: { principals: [principalOf(f)] } }];
+}
+
+/** Operations for one caller: one per (port, method), with its paths, so no method is allowed on another's paths. */
+function operationsFor(flows: readonly FlowRecord[]): { operation: PolicyOperationDoc }[] {
+  const out: { operation: PolicyOperationDoc }[] = [];
+  for (const [, group] of groupBy(flows, (f) => `${String(f.port).padStart(5, '0')} ${f.method}`)) {
+    const first = group[0]!;
+    const paths = [...new Set(group.map((f) => f.path))].sort();
+    out.push({
+      operation: {
+        ...(first.port > 0 ? { ports: [String(first.port)] } : {}),
+        methods: [first.method],
+        paths,
+      },
+    });
+  }
+  return out;
+}
+
+export function suggestPolicies(flows: readonly FlowRecord[], o: SuggestOptions): Suggestion {
+  const { learned, skipped } = classify(flows, o);
+  const policies: SuggestedPolicy[] = [];
+  const callerKey = (f: FlowRecord): string =>
+    o.granularity === 'namespace' && f.source.namespace !== '' ? `ns:${f.source.namespace}` : `id:${f.source.spiffeId}`;
+
+  if (o.granularity === 'namespace') {
+    for (const [ns, inNs] of groupBy(learned, (f) => f.destination.namespace)) {
+      const rules: PolicyRuleDoc[] = [];
+      const covers: FlowRecord[][] = [];
+      for (const [, fromOne] of groupBy(inNs, callerKey)) {
+        rules.push({ from: fromFor(fromOne[0]!, 'namespace') });
+        covers.push(fromOne);
+      }
+      policies.push({ policy: policyDoc('discovered-namespace', ns, null, rules), covers });
+    }
+    return { granularity: o.granularity, policies, learned, skipped };
+  }
+
+  const usedNames = new Set<string>();
+  for (const [, toOne] of groupBy(learned, (f) => destinationKey(f.destination))) {
+    const dest = toOne[0]!.destination;
+    const rules: PolicyRuleDoc[] = [];
+    const covers: FlowRecord[][] = [];
+    for (const [, fromOne] of groupBy(toOne, callerKey)) {
+      const from = fromFor(fromOne[0]!, o.granularity);
+      rules.push(o.granularity === 'operation' ? { from, to: operationsFor(fromOne) } : { from });
+      covers.push(fromOne);
+    }
+    let name = dnsLabel(`discovered-${dest.workload === '*' ? 'all' : dest.workload}`);
+    for (let i = 2; usedNames.has(`${dest.namespace}/${name}`); i++) name = dnsLabel(`${name.slice(0, 58)}-${i}`);
+    usedNames.add(`${dest.namespace}/${name}`);
+    policies.push({ policy: policyDoc(name, dest.namespace, dest, rules), covers });
+  }
+  return { granularity: o.granularity, policies, learned, skipped };
+}
+
+/** One comment line per covered flow, for the YAML written above each rule. */
+export function describeFlow(f: FlowRecord): string {
+  const port = f.port > 0 ? `:${f.port}` : '';
+  const groups = f.groups.length > 0 ? ` groups=${f.groups.join(',')}` : '';
+  return `${sourceName(f.source)} -> ${destinationName(f.destination)}${port} ${f.method} ${f.path} (${f.count} requests, ${f.firstSeen} .. ${f.lastSeen})${groups}`;
+}

@@ -1,0 +1,182 @@
+import { request as httpRequest, type IncomingMessage } from 'node:http';
+import { request as httpsRequest } from 'node:https';
+import { createInterface } from 'node:readline';
+import { ReconcileError } from './errors.js';
+import type { KubeApi, ListResult, ResourceType, WatchEventType, WatchHandle } from './kube.js';
+import type { KubeConnection } from './kube-connection.js';
+import type { KubeObject } from './model.js';
+
+/**
+ * {@link KubeApi} on node:http/https, speaking the same REST wire format as client-node: used where client-node
+ * cannot load (Node < 22.19). Paths are built from the static resource table, so no discovery round-trip.
+ */
+export class HttpKubeApi implements KubeApi {
+  constructor(private readonly conn: KubeConnection) {}
+
+  async list(type: ResourceType, namespace: string | null, labelSelector?: string): Promise<ListResult> {
+    const query = labelSelector ? `?labelSelector=${encodeURIComponent(labelSelector)}` : '';
+    const body = (await this.json('GET', `${collection(type, namespace)}${query}`)) as {
+      items?: KubeObject[];
+      metadata?: { resourceVersion?: string };
+    };
+    const items = (body.items ?? []).map((o) => ({ apiVersion: type.apiVersion, kind: type.kind, ...o }));
+    return { items, resourceVersion: body.metadata?.resourceVersion ?? '' };
+  }
+
+  async watch(
+    type: ResourceType,
+    namespace: string | null,
+    resourceVersion: string,
+    onEvent: (type: WatchEventType, object: KubeObject) => void,
+    done: (err: unknown) => void,
+  ): Promise<WatchHandle> {
+    const q = new URLSearchParams({ watch: 'true', allowWatchBookmarks: 'true', timeoutSeconds: '300' });
+    if (resourceVersion) q.set('resourceVersion', resourceVersion);
+    let finished = false;
+    const finish = (err: unknown) => {
+      if (finished) return;
+      finished = true;
+      done(err);
+    };
+    const req = this.request('GET', `${collection(type, namespace)}?${q}`, undefined, undefined, (res) => {
+      if (res.statusCode !== 200) {
+        res.resume();
+        finish(
+          new ReconcileError('KUBE_API', `watch ${type.plural}: HTTP ${res.statusCode}`, {
+            status: res.statusCode ?? null,
+          }),
+        );
+        return;
+      }
+      const lines = createInterface({ input: res });
+      // readline re-emits the stream's errors (e.g. 'aborted' when we cut the watch): handled by `finish`.
+      lines.on('error', finish);
+      lines.on('line', (line) => {
+        if (line.trim() === '') return;
+        try {
+          const ev = JSON.parse(line) as { type: WatchEventType; object: KubeObject };
+          onEvent(ev.type, ev.object);
+        } catch {
+          // A torn line can only come from a broken connection; the close below ends the watch.
+        }
+      });
+      res.on('close', () => finish(res.complete ? null : new Error('watch connection closed mid-stream')));
+      res.on('error', finish);
+    });
+    req.on('error', (err) => finish(err));
+    req.end();
+    return {
+      abort: () => {
+        finish(null);
+        req.destroy();
+      },
+    };
+  }
+
+  async apply(obj: KubeObject, fieldManager: string, force: boolean): Promise<KubeObject> {
+    const type = { apiVersion: obj.apiVersion ?? 'v1', plural: pluralOf(obj) };
+    const path = `${collection(type, obj.metadata?.namespace ?? null)}/${encodeURIComponent(obj.metadata?.name ?? '')}`;
+    const q = new URLSearchParams({ fieldManager, force: String(force) });
+    // JSON is valid YAML: the apply-patch+yaml content type is what makes this a server-side apply.
+    return (await this.json(
+      'PATCH',
+      `${path}?${q}`,
+      JSON.stringify(obj),
+      'application/apply-patch+yaml',
+    )) as KubeObject;
+  }
+
+  async delete(type: ResourceType, namespace: string, name: string): Promise<void> {
+    await this.json('DELETE', `${collection(type, namespace)}/${encodeURIComponent(name)}`);
+  }
+
+  async create(obj: KubeObject, fieldManager: string): Promise<KubeObject> {
+    const type = { apiVersion: obj.apiVersion ?? 'v1', plural: pluralOf(obj) };
+    const path = `${collection(type, obj.metadata?.namespace ?? null)}?fieldManager=${encodeURIComponent(fieldManager)}`;
+    return (await this.json('POST', path, JSON.stringify(obj), 'application/json')) as KubeObject;
+  }
+
+  private json(method: string, path: string, body?: string, contentType?: string): Promise<unknown> {
+    return new Promise((resolve, reject) => {
+      const req = this.request(method, path, body, contentType, (res) => {
+        const chunks: Buffer[] = [];
+        res.on('data', (c: Buffer) => chunks.push(c));
+        res.on('error', reject);
+        res.on('end', () => {
+          const text = Buffer.concat(chunks).toString('utf8');
+          const status = res.statusCode ?? 0;
+          if (status >= 200 && status < 300) {
+            try {
+              resolve(text ? JSON.parse(text) : {});
+            } catch (err) {
+              reject(new ReconcileError('KUBE_API', `${method} ${path}: invalid JSON`, { cause: err, status }));
+            }
+            return;
+          }
+          let message = text;
+          try {
+            message = (JSON.parse(text) as { message?: string }).message ?? text;
+          } catch {
+            // Not a Status object: keep the raw text.
+          }
+          reject(new ReconcileError('KUBE_API', `${method} ${path}: ${status} ${message}`, { status }));
+        });
+      });
+      req.on('error', (err) =>
+        reject(new ReconcileError('KUBE_API', `${method} ${path}: ${err.message}`, { cause: err })),
+      );
+      req.end(body);
+    });
+  }
+
+  private request(
+    method: string,
+    path: string,
+    body: string | undefined,
+    contentType: string | undefined,
+    onResponse: (res: IncomingMessage) => void,
+  ) {
+    const url = new URL(path, this.conn.server);
+    const headers: Record<string, string> = { accept: 'application/json' };
+    if (this.conn.token) headers['authorization'] = `Bearer ${this.conn.token}`;
+    if (body !== undefined) {
+      headers['content-type'] = contentType ?? 'application/json';
+      headers['content-length'] = String(Buffer.byteLength(body));
+    }
+    if (url.protocol === 'http:') return httpRequest(url, { method, headers }, onResponse);
+    return httpsRequest(
+      url,
+      {
+        method,
+        headers,
+        ...(this.conn.ca ? { ca: this.conn.ca } : {}),
+        ...(this.conn.cert ? { cert: this.conn.cert } : {}),
+        ...(this.conn.key ? { key: this.conn.key } : {}),
+        rejectUnauthorized: this.conn.skipTLSVerify !== true,
+      },
+      onResponse,
+    );
+  }
+}
+
+const PLURALS: Record<string, string> = {
+  Service: 'services',
+  Namespace: 'namespaces',
+  ConfigMap: 'configmaps',
+  Event: 'events',
+  AuthorizationPolicy: 'authorizationpolicies',
+  RequestAuthentication: 'requestauthentications',
+};
+
+function pluralOf(obj: KubeObject): string {
+  const plural = PLURALS[obj.kind ?? ''];
+  if (!plural) throw new ReconcileError('KUBE_API', `no resource mapping for kind ${obj.kind}`);
+  return plural;
+}
+
+function collection(type: { apiVersion: string; plural: string }, namespace: string | null): string {
+  const api = type.apiVersion.includes('/') ? `/apis/${type.apiVersion}` : `/api/${type.apiVersion}`;
+  return namespace && type.plural !== 'namespaces'
+    ? `${api}/namespaces/${encodeURIComponent(namespace)}/${type.plural}`
+    : `${api}/${type.plural}`;
+}

@@ -1,0 +1,233 @@
+import {
+  type Attributes,
+  type Context,
+  isSpanContextValid,
+  ROOT_CONTEXT,
+  type Span,
+  SpanKind,
+  SpanStatusCode,
+  type TextMapGetter,
+  type TextMapPropagator,
+  TraceFlags,
+  type Tracer,
+  trace,
+} from '@opentelemetry/api';
+import type { CheckOutcome } from '../authz/outcome.js';
+import type { CheckSpan, CheckTracer } from '../authz/seams.js';
+import { ATTR, CHECK_SPAN_NAME } from './attributes.js';
+import { isWouldDeny, toDecisionRecord } from './record.js';
+
+/**
+ * The {@link CheckTracer} the Check pipeline calls. It depends on `@opentelemetry/api` only: the SDK (exporter,
+ * sampling, resource) is set up in `tracing.ts` and handed in as a plain API `Tracer`, so the core never loads
+ * the SDK and costs nothing extra when tracing is off.
+ */
+
+/** Envoy's headers arrive as a plain object with lowercase names. */
+const headerGetter: TextMapGetter<Readonly<Record<string, string>>> = {
+  get: (carrier, key) => carrier[key.toLowerCase()],
+  keys: (carrier) => Object.keys(carrier),
+};
+
+/** A span started with the Check: the trace is sampled, so it is exported whatever the decision. */
+class EagerSpan implements CheckSpan {
+  readonly traceId: string;
+  readonly spanId: string;
+
+  constructor(private readonly span: Span) {
+    const ctx = span.spanContext();
+    this.traceId = ctx.traceId;
+    this.spanId = ctx.spanId;
+  }
+
+  event(name: string, attributes?: Readonly<Record<string, string | number | boolean>>): void {
+    this.span.addEvent(name, attributes);
+  }
+
+  end(outcome: CheckOutcome): void {
+    finish(this.span, outcome);
+  }
+}
+
+type PhaseEvent = [
+  name: string,
+  attributes: Readonly<Record<string, string | number | boolean>> | undefined,
+  at: number,
+];
+
+/**
+ * A Check whose trace is not sampled. Nothing touches the SDK while the Check runs: phase events are buffered
+ * with their times. At the end an allow is simply forgotten (no span, no cost), while a deny or would-deny
+ * becomes a real span with the original start and event times, so every denial is exported.
+ */
+class DeferredSpan implements CheckSpan {
+  private readonly startedAt = performance.now();
+  private events: PhaseEvent[] | null = null;
+  private span: Span | null = null;
+
+  constructor(
+    private readonly owner: OtelCheckTracer,
+    private readonly parent: Context,
+    private readonly parentTraceId: string,
+  ) {}
+
+  /** The caller's trace id until a span exists (the log still joins Envoy's trace), then the span's. */
+  get traceId(): string {
+    return this.span === null ? this.parentTraceId : this.span.spanContext().traceId;
+  }
+
+  /** '' unless the span was exported: a log line never points at a span that does not exist. */
+  get spanId(): string {
+    return this.span === null ? '' : this.span.spanContext().spanId;
+  }
+
+  event(name: string, attributes?: Readonly<Record<string, string | number | boolean>>): void {
+    const event: PhaseEvent = [name, attributes, performance.now()];
+    if (this.events === null) this.events = [event];
+    else this.events.push(event);
+  }
+
+  end(outcome: CheckOutcome): void {
+    if (!isWouldDeny(outcome)) return;
+    const span = this.owner.startSpan(this.parent, this.startedAt);
+    for (const [name, attributes, at] of this.events ?? []) span.addEvent(name, attributes, at);
+    this.span = span;
+    finish(span, outcome, performance.now());
+  }
+}
+
+function finish(span: Span, outcome: CheckOutcome, at?: number): void {
+  const ctx = span.spanContext();
+  span.setAttributes(spanAttributes(outcome, ctx.traceId, ctx.spanId));
+  if (!outcome.allowed) {
+    // ERROR status is what trace UIs filter on ("error=true" in Jaeger, status in Tempo): one click finds denials.
+    span.setStatus({ code: SpanStatusCode.ERROR, message: `${outcome.status}: ${outcome.reasonCode}` });
+  }
+  span.end(at);
+}
+
+/**
+ * The decision as span attributes. Built from the same secret-free {@link toDecisionRecord} the decision log
+ * uses, so the span and the log line always say the same thing.
+ */
+export function spanAttributes(outcome: CheckOutcome, traceId: string, spanId: string): Attributes {
+  const r = toDecisionRecord(outcome, traceId, spanId);
+  const attrs: Attributes = {
+    [ATTR.decisionId]: r.decision_id,
+    [ATTR.allowed]: r.allowed,
+    [ATTR.denied]: !r.allowed,
+    [ATTR.status]: r.status,
+    [ATTR.httpStatus]: r.http_status,
+    [ATTR.phase]: r.phase,
+    [ATTR.reasonCode]: r.reason_code,
+    [ATTR.reason]: r.reason,
+    [ATTR.dryRun]: r.dry_run,
+    [ATTR.cacheHit]: r.cache_hit,
+    [ATTR.generation]: r.policy_generation,
+  };
+  if (r.policy !== null) attrs[ATTR.policy] = r.policy;
+  if (r.policy_action !== null) attrs[ATTR.policyAction] = r.policy_action;
+  if (r.rule !== null) attrs[ATTR.rule] = r.rule;
+  if (r.shadow.length > 0) {
+    attrs[ATTR.shadow] = r.shadow.map((s) => `${s.policy}#${s.rule ?? '-'}:${s.would_allow ? 'allow' : 'deny'}`);
+  }
+  if (r.audit.length > 0) attrs[ATTR.audit] = [...r.audit];
+  if (r.source_principal !== null) attrs[ATTR.principal] = r.source_principal;
+  if (r.user_subject !== null) attrs[ATTR.userSubject] = r.user_subject;
+  if (r.user_issuer !== null) attrs[ATTR.userIssuer] = r.user_issuer;
+  if (r.user_groups.length > 0) attrs[ATTR.userGroups] = [...r.user_groups];
+  if (r.workload !== null) {
+    attrs[ATTR.workloadNamespace] = r.workload.namespace;
+    attrs[ATTR.workload] = formatLabels(r.workload.labels);
+  }
+  if (r.method !== null) attrs[ATTR.method] = r.method;
+  if (r.path !== null) attrs[ATTR.path] = r.path;
+  if (r.request_id !== '') attrs[ATTR.requestId] = r.request_id;
+  return attrs;
+}
+
+function formatLabels(labels: Readonly<Record<string, string>>): string {
+  let out = '';
+  for (const key of Object.keys(labels).sort()) out += `${out === '' ? '' : ','}${key}=${labels[key]}`;
+  return out;
+}
+
+/**
+ * A tracer that continues the caller's trace (W3C `traceparent`/`tracestate` or B3, as the propagator reads them)
+ * and records one SERVER span per Check, under this export rule:
+ * - every deny, dry-run would-deny and dry-run policy would-deny is exported;
+ * - an allow is exported when the caller already sampled the trace (so a sampled trace stays whole), or when the
+ *   trace falls under `allowSampleRate` (decided from the trace id, so every replica agrees for one trace; a
+ *   request that arrives without a trace gets a random draw).
+ * The choice for allows is made when the Check starts; the other Checks run with a {@link DeferredSpan}, which
+ * costs nothing when the Check is allowed. That keeps tracing cheap at a 1% allow rate.
+ */
+export class OtelCheckTracer implements CheckTracer {
+  constructor(
+    private readonly tracer: Tracer,
+    private readonly propagator: TextMapPropagator,
+    private readonly allowSampleRate: number,
+    private readonly random: () => number = Math.random,
+  ) {}
+
+  start(headers: Readonly<Record<string, string>>): CheckSpan {
+    const parent = this.propagator.extract(ROOT_CONTEXT, headers, headerGetter);
+    const caller = trace.getSpanContext(parent);
+    const traced = caller !== undefined && isSpanContextValid(caller);
+    const sampled = traced
+      ? (caller.traceFlags & TraceFlags.SAMPLED) !== 0 || traceIdUnderRate(caller.traceId, this.allowSampleRate)
+      : this.random() < this.allowSampleRate;
+    if (sampled) return new EagerSpan(this.startSpan(parent));
+    return new DeferredSpan(this, parent, traced ? caller.traceId : '');
+  }
+
+  /** @internal */
+  startSpan(parent: Context, startTime?: number): Span {
+    return this.tracer.startSpan(CHECK_SPAN_NAME, { kind: SpanKind.SERVER, startTime }, parent);
+  }
+}
+
+/**
+ * True for a fraction `rate` of trace ids. Uses the low 32 bits: W3C trace ids are random there (and the
+ * `random` trace flag promises the low 56 bits are), so this is a fair, reproducible coin per trace.
+ */
+export function traceIdUnderRate(traceId: string, rate: number): boolean {
+  if (rate >= 1) return true;
+  if (rate <= 0) return false;
+  const low = Number.parseInt(traceId.slice(-8), 16);
+  if (!Number.isFinite(low)) return false;
+  return low / 0x1_0000_0000 < rate;
+}
+
+const TRACEPARENT = /^[0-9a-f]{2}-([0-9a-f]{32})-([0-9a-f]{16})-[0-9a-f]{2}/;
+const B3_SINGLE = /^([0-9a-f]{32}|[0-9a-f]{16})-([0-9a-f]{16})/;
+const HEX_ID = /^([0-9a-f]{32}|[0-9a-f]{16})$/;
+const ZERO_TRACE = /^0+$/;
+
+/**
+ * The caller's trace id from W3C or B3 headers, without the SDK: used when tracing is off so decision log lines
+ * still join the trace Envoy started. A 64-bit B3 id is left-padded to 128 bits, as OpenTelemetry does.
+ */
+export function callerTraceId(headers: Readonly<Record<string, string>>): string {
+  const tp = headers.traceparent;
+  let id: string | undefined;
+  if (tp !== undefined) id = TRACEPARENT.exec(tp.trim().toLowerCase())?.[1];
+  if (id === undefined && headers.b3 !== undefined) id = B3_SINGLE.exec(headers.b3.trim().toLowerCase())?.[1];
+  if (id === undefined && headers['x-b3-traceid'] !== undefined) {
+    id = HEX_ID.exec(headers['x-b3-traceid'].trim().toLowerCase())?.[1];
+  }
+  if (id === undefined || ZERO_TRACE.test(id)) return '';
+  return id.padStart(32, '0');
+}
+
+class CorrelationSpan implements CheckSpan {
+  readonly spanId = '';
+  constructor(readonly traceId: string) {}
+  event(): void {}
+  end(): void {}
+}
+
+/** Tracing off: no spans, but the caller's trace id is kept for the decision log. */
+export const CORRELATION_TRACER: CheckTracer = {
+  start: (headers) => new CorrelationSpan(callerTraceId(headers)),
+};

@@ -1,0 +1,112 @@
+import type { TextMapPropagator } from '@opentelemetry/api';
+import { CompositePropagator, W3CTraceContextPropagator } from '@opentelemetry/core';
+import { OTLPTraceExporter } from '@opentelemetry/exporter-trace-otlp-proto';
+import { B3Propagator } from '@opentelemetry/propagator-b3';
+import { defaultResource, detectResources, envDetector, resourceFromAttributes } from '@opentelemetry/resources';
+import {
+  AlwaysOnSampler,
+  BasicTracerProvider,
+  BatchSpanProcessor,
+  SimpleSpanProcessor,
+  type SpanExporter,
+  type SpanProcessor,
+} from '@opentelemetry/sdk-trace-base';
+import { ATTR_SERVICE_NAME, ATTR_SERVICE_VERSION } from '@opentelemetry/semantic-conventions';
+import type { CheckTracer } from '../authz/seams.js';
+import type { TelemetryConfig } from '../config/schema.js';
+import { CORRELATION_TRACER, OtelCheckTracer } from './tracer.js';
+
+/**
+ * The OpenTelemetry SDK setup `serve` uses: provider, OTLP/HTTP (protobuf) exporter, batching and propagation
+ * (the deny-keeping sampling rule lives in {@link OtelCheckTracer}). Only this file loads the SDK; the Check path sees an API-level {@link CheckTracer}.
+ *
+ * Configuration: the config file's `telemetry.tracing` section, plus the standard environment variables, which
+ * the SDK reads itself: `OTEL_EXPORTER_OTLP_TRACES_ENDPOINT` / `OTEL_EXPORTER_OTLP_ENDPOINT` (used when the
+ * config sets no `endpoint`), `OTEL_EXPORTER_OTLP_HEADERS`, `OTEL_EXPORTER_OTLP_TIMEOUT`,
+ * `OTEL_EXPORTER_OTLP_COMPRESSION`, `OTEL_BSP_*` (batching), `OTEL_SERVICE_NAME` and `OTEL_RESOURCE_ATTRIBUTES`
+ * (these win over the config's `serviceName`), and `OTEL_SDK_DISABLED=true` / `OTEL_TRACES_EXPORTER=none` to
+ * turn tracing off.
+ */
+
+export type TracingConfig = TelemetryConfig['tracing'];
+
+export interface TracingOptions {
+  readonly version: string;
+  /** Replaces the OTLP exporter (tests use an in-memory exporter). */
+  readonly exporter?: SpanExporter;
+  /** `simple` exports each span as it ends (tests); `batch` (default) batches off the Check path. */
+  readonly processor?: 'batch' | 'simple';
+  /** Random source for allows that arrive without a trace (tests freeze it). */
+  readonly random?: () => number;
+  /** Environment to read `OTEL_*` switches from; defaults to `process.env`. */
+  readonly env?: Readonly<Record<string, string | undefined>>;
+}
+
+export interface Tracing {
+  readonly enabled: boolean;
+  readonly tracer: CheckTracer;
+  /** Exports every ended span now. */
+  forceFlush(): Promise<void>;
+  /** Flushes, then stops the exporter. */
+  shutdown(): Promise<void>;
+}
+
+/** Reads W3C `traceparent`/`tracestate` and B3 (single `b3` header or multi `x-b3-*`); W3C wins when both. */
+export function createPropagator(): TextMapPropagator {
+  // CompositePropagator extracts in order, each on the previous result, so the last one found wins.
+  return new CompositePropagator({ propagators: [new B3Propagator(), new W3CTraceContextPropagator()] });
+}
+
+function tracingDisabledByEnv(env: Readonly<Record<string, string | undefined>>): boolean {
+  if ((env.OTEL_SDK_DISABLED ?? '').trim().toLowerCase() === 'true') return true;
+  return (env.OTEL_TRACES_EXPORTER ?? '').trim().toLowerCase() === 'none';
+}
+
+const NO_TRACING: Tracing = {
+  enabled: false,
+  tracer: CORRELATION_TRACER,
+  forceFlush: async () => {},
+  shutdown: async () => {},
+};
+
+/**
+ * Builds tracing from config. When tracing is off the tracer still reads the caller's trace id from the headers
+ * (no SDK, no spans), so decision log lines join the trace Envoy started.
+ */
+export function createTracing(config: TracingConfig, options: TracingOptions): Tracing {
+  const env = options.env ?? process.env;
+  if (!config.enabled || tracingDisabledByEnv(env)) return NO_TRACING;
+
+  const exporter =
+    options.exporter ?? new OTLPTraceExporter(config.endpoint === undefined ? {} : { url: config.endpoint });
+  const processor: SpanProcessor =
+    options.processor === 'simple' ? new SimpleSpanProcessor(exporter) : new BatchSpanProcessor(exporter);
+  const resource = defaultResource()
+    .merge(resourceFromAttributes({ [ATTR_SERVICE_NAME]: config.serviceName, [ATTR_SERVICE_VERSION]: options.version }))
+    .merge(detectResources({ detectors: [envDetector] }));
+  const provider = new BasicTracerProvider({
+    resource,
+    // The export decision is OtelCheckTracer's (it only starts spans it means to export, including denies in
+    // traces the caller did not sample). The SDK's default ParentBased sampler would drop those denies, so: always on.
+    sampler: new AlwaysOnSampler(),
+    spanProcessors: [processor],
+    // Bounds what one hostile request can put in a span (reasons quote request data such as a path).
+    spanLimits: { attributeValueLengthLimit: 1024, attributeCountLimit: 64, eventCountLimit: 16 },
+  });
+  const tracer = new OtelCheckTracer(
+    provider.getTracer('mesh-authz', options.version),
+    createPropagator(),
+    config.allowSampleRate,
+    options.random,
+  );
+  let stopped: Promise<void> | null = null;
+  return {
+    enabled: true,
+    tracer,
+    forceFlush: () => provider.forceFlush(),
+    shutdown: () => {
+      stopped ??= provider.shutdown();
+      return stopped;
+    },
+  };
+}

@@ -1,0 +1,127 @@
+import type {
+  AttributeUse,
+  CompiledPolicySet,
+  Decision,
+  EndUser,
+  PeerIdentity,
+  RequestAttributes,
+  WorkloadRef,
+} from '../../src/policy/types.js';
+
+/** Shared fixtures for the decision cache suites: a tiny policy set whose decision depends on what it says it reads. */
+
+export const NOTHING: AttributeUse = {
+  method: false,
+  path: false,
+  host: false,
+  sourceIp: false,
+  remoteIp: false,
+  destinationIp: false,
+  destinationPort: false,
+  sni: false,
+  peer: false,
+  user: false,
+  headers: [],
+  metadata: false,
+};
+
+export const EVERYTHING: AttributeUse = {
+  method: true,
+  path: true,
+  host: true,
+  sourceIp: true,
+  remoteIp: true,
+  destinationIp: true,
+  destinationPort: true,
+  sni: true,
+  peer: true,
+  user: true,
+  headers: ['x-role', 'x-tenant'],
+  metadata: true,
+};
+
+export function decision(allowed: boolean, reason: string): Decision {
+  return {
+    allowed,
+    code: allowed ? 'ALLOW_MATCHED' : 'NO_ALLOW_MATCHED',
+    reason,
+    policy: null,
+    ruleIndex: null,
+    shadow: [],
+    audit: [],
+  };
+}
+
+/**
+ * A policy set that reads exactly `use` and allows when a fingerprint of the read attributes is in `allowed`
+ * (so any read attribute can flip the decision). Counts evaluations, so tests can tell hits from misses.
+ */
+export class FakePolicySet implements CompiledPolicySet {
+  evaluations = 0;
+  constructor(
+    readonly generation: number,
+    readonly use: AttributeUse,
+    readonly allow: (request: RequestAttributes, workload: WorkloadRef) => boolean,
+  ) {}
+
+  evaluate(workload: WorkloadRef, request: RequestAttributes): Decision {
+    this.evaluations++;
+    const allowed = this.allow(request, workload);
+    return decision(allowed, `gen ${this.generation}: ${allowed ? 'allowed' : 'denied'}`);
+  }
+
+  attributesFor(): AttributeUse {
+    return this.use;
+  }
+}
+
+export const T0 = Date.UTC(2026, 0, 1);
+
+export function peer(id: string, expiresAt = T0 + 3_600_000, credentialId = `cert-${id}`): PeerIdentity {
+  return {
+    spiffeId: `spiffe://cluster.local/ns/shop/sa/${id}`,
+    trustDomain: 'cluster.local',
+    namespace: 'shop',
+    serviceAccount: id,
+    expiresAt,
+    credentialId,
+  };
+}
+
+export function user(
+  subject: string,
+  groups: string[],
+  expiresAt = T0 + 600_000,
+  credentialId = `tok-${subject}`,
+): EndUser {
+  return {
+    issuer: 'https://issuer.example',
+    subject,
+    audiences: ['shop'],
+    presenter: null,
+    claims: { sub: subject, groups },
+    groups,
+    expiresAt,
+    credentialId,
+  };
+}
+
+export function request(overrides: Partial<RequestAttributes> = {}): RequestAttributes {
+  return {
+    method: 'GET',
+    path: '/api/orders?limit=5',
+    host: 'orders.shop.svc:8080',
+    headers: { 'x-role': 'reader' },
+    sourceIp: '10.0.0.1',
+    remoteIp: '10.0.0.1',
+    destinationIp: '10.0.0.2',
+    destinationPort: 8080,
+    sni: 'outbound_.8080_._.orders.shop.svc.cluster.local',
+    peer: peer('frontend'),
+    user: user('alice', ['shoppers']),
+    filterMetadata: {},
+    ...overrides,
+  };
+}
+
+export const ORDERS: WorkloadRef = { namespace: 'shop', labels: { app: 'orders' } };

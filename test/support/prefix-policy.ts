@@ -1,0 +1,68 @@
+import type {
+  AttributeUse,
+  CompiledPolicySet,
+  Decision,
+  RequestAttributes,
+  WorkloadRef,
+} from '../../src/policy/types.js';
+
+/**
+ * A tiny real CompiledPolicySet for server tests: allows a request when its path starts with one of the allowed
+ * prefixes, denies paths under `/deny` with an explicit DENY, and default-denies the rest. Enough to exercise the
+ * service without the policy engine.
+ */
+export function prefixPolicySet(allowed: readonly string[], generation = 1): CompiledPolicySet {
+  const use: AttributeUse = {
+    method: false,
+    path: true,
+    host: false,
+    sourceIp: false,
+    remoteIp: false,
+    destinationIp: false,
+    destinationPort: false,
+    sni: false,
+    peer: false,
+    user: false,
+    headers: [],
+    metadata: false,
+  };
+  const allow = { namespace: 'test', name: 'allow-prefix', action: 'ALLOW' as const, source: null };
+  const deny = { namespace: 'test', name: 'deny-prefix', action: 'DENY' as const, source: null };
+  return {
+    generation,
+    attributesFor: () => use,
+    evaluate(_workload: WorkloadRef, request: RequestAttributes): Decision {
+      if (request.path.startsWith('/deny')) {
+        return {
+          allowed: false,
+          code: 'DENY_MATCHED',
+          reason: 'denied by test/deny-prefix',
+          policy: deny,
+          ruleIndex: 0,
+          shadow: [],
+          audit: [],
+        };
+      }
+      const hit = allowed.some((p) => request.path.startsWith(p));
+      return hit
+        ? {
+            allowed: true,
+            code: 'ALLOW_MATCHED',
+            reason: 'allowed by test/allow-prefix',
+            policy: allow,
+            ruleIndex: 0,
+            shadow: [],
+            audit: [],
+          }
+        : {
+            allowed: false,
+            code: 'NO_ALLOW_MATCHED',
+            reason: 'no ALLOW policy matched',
+            policy: null,
+            ruleIndex: null,
+            shadow: [],
+            audit: [],
+          };
+    },
+  };
+}
