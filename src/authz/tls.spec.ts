@@ -2,7 +2,7 @@ import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { issueLeaf, makeCa } from '../../test/support/pki.js';
+import { issueLeaf, makeCa } from '../../test/support/tls-pki.js';
 import { ReloadingServerCredentials, readTlsMaterial } from './tls.js';
 
 describe('TLS material', () => {
