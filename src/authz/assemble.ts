@@ -1,5 +1,6 @@
-import type { LoadedConfig } from '../config/load.js';
-import { ANONYMOUS_IDENTITY, type IdentitySource, type PolicySource, staticPolicySource } from './sources.js';
+import { type LoadedConfig, resolveFrom } from '../config/load.js';
+import { createIdentityVerifier } from '../identity/index.js';
+import { type IdentitySource, type PolicySource, staticPolicySource } from './sources.js';
 
 /**
  * The one place that builds the pluggable parts (policy source, identity verifier) from a config, used by both
@@ -22,6 +23,15 @@ export interface AssembledParts {
   readonly identity: IdentitySource;
 }
 
-export async function assembleParts(_loaded: LoadedConfig, _overrides: PartsOverrides = {}): Promise<AssembledParts> {
-  return { policies: staticPolicySource(null), identity: ANONYMOUS_IDENTITY };
+export async function assembleParts(loaded: LoadedConfig, overrides: PartsOverrides = {}): Promise<AssembledParts> {
+  const identity = await buildIdentity(loaded, overrides);
+  return { policies: staticPolicySource(null), identity };
+}
+
+/** The identity verifier of `identity:` in the config (bundle/JWKS paths relative to the config file). */
+function buildIdentity(loaded: LoadedConfig, overrides: PartsOverrides): Promise<IdentitySource> {
+  return createIdentityVerifier(loaded.config.identity, {
+    resolvePath: (p) => resolveFrom(loaded, p),
+    watch: overrides.watch ?? true,
+  });
 }
