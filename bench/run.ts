@@ -39,8 +39,8 @@ function parseArgs(argv: string[]): Options {
   };
   return {
     quick,
-    warmupMs: value('--warmup', quick ? 1000 : 3000),
-    durationMs: value('--duration', quick ? 2000 : 8000),
+    warmupMs: value('--warmup', quick ? 1000 : 2000),
+    durationMs: value('--duration', quick ? 2000 : 5000),
     processes: value('--processes', 8),
     streams: value('--streams', 4),
     freshConcurrency: value('--fresh', 2),
@@ -357,6 +357,7 @@ async function main(): Promise<void> {
   const microResults: Record<string, unknown> = {};
   if (options.micro) {
     for (const [key, file, fn] of [
+      ['pipeline', 'pipeline.js', options.quick ? 'runPipelineBenchQuick' : 'runPipelineBench'],
       ['codec', 'codec.js', 'runCodecBench'],
       ['policy', 'policy.js', 'runPolicyBench'],
       ['identity', 'identity.js', 'runIdentityBench'],
