@@ -272,6 +272,28 @@ describe('live mode plumbing', () => {
     expect(fake.requests.some((r) => r.path === '/api/v1/services')).toBe(false);
   });
 
+  it('sees a mesh-wide RequestAuthentication in the root namespace even when watching selected namespaces', async () => {
+    const fake = new FakeKubeApi();
+    await fake.start();
+    cleanup.push(() => fake.stop());
+    fake.put({
+      apiVersion: 'security.istio.io/v1',
+      kind: 'RequestAuthentication',
+      metadata: { name: 'mesh-jwt', namespace: 'istio-system' },
+      spec: { jwtRules: [{ issuer: 'https://idp.example.com' }] },
+    });
+    fake.put(
+      service('a', 'shop', { 'authz.mesh-authz.io/allow-from': 'shop/x', 'authz.mesh-authz.io/allow-groups': 'g' }),
+    );
+    const reconciler = await startReconciler(fake, 'http', { namespaces: ['shop'] });
+    await until(() => reconciler.ready, 'synced');
+    // Envoy verifies the JWT, so the group check is in the mesh ALLOW and nothing is delegated.
+    expect(JSON.stringify(fake.get('AuthorizationPolicy', 'shop', 'mesh-authz-a')?.['spec'])).toContain(
+      'request.auth.claims[groups]',
+    );
+    expect(fake.get('AuthorizationPolicy', 'shop', 'mesh-authz-a-custom')).toBeUndefined();
+  });
+
   it('connects with a kubeconfig file (token auth) and picks the client this Node can load', async () => {
     const fake = new FakeKubeApi();
     await fake.start();
