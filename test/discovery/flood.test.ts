@@ -54,6 +54,7 @@ describe('flow table under a flood of distinct paths', () => {
 
   it('a thousand callers × a thousand paths each: at most maxFlows entries, evictions counted', () => {
     const maxFlows = 500;
+    expect(pathTemplate(wordPath(123_456))).toBe(wordPath(123_456));
     const t = new FlowTable({ maxFlows });
     let peak = 0;
     let seen = 0;
@@ -65,13 +66,14 @@ describe('flow table under a flood of distinct paths', () => {
         serviceAccount: `s${s}`,
       };
       for (let p = 0; p < 1000; p++) {
-        // Paths differ across the whole run: a million distinct ones.
+        // Paths differ across the whole run: a million distinct ones. Letter-only paths are their own template
+        // (the first test runs them through pathTemplate), so the template step is skipped here.
         t.add({
           source,
           destination: dest,
           port: 8080,
           method: 'GET',
-          path: pathTemplate(wordPath(s * 1000 + p)),
+          path: wordPath(s * 1000 + p),
           groups: [],
           outcome: 'allowed',
           shadowDenied: false,
