@@ -148,6 +148,11 @@ export class AuthzService {
     return addresses;
   }
 
+  /** Checks received and not yet answered. */
+  inFlight(): number {
+    return this.server.inFlight();
+  }
+
   /** Mounts an admin route after construction (telemetry's `/metrics`). */
   mountAdminRoute(path: string, handler: AdminHandler): void {
     this.admin?.route(path, handler);

@@ -1,13 +1,17 @@
 import { relative } from 'node:path';
-import pino from 'pino';
 import { assembleParts } from '../authz/assemble.js';
+import { createDecisionCache } from '../authz/cache.js';
 import { ServiceError } from '../authz/errors.js';
 import { AuthzService, type ListeningAddresses, type ServiceParts } from '../authz/service.js';
 import { shutdownOnSignals } from '../authz/signals.js';
 import { type LoadedConfig, loadConfigFile, resolveFrom } from '../config/load.js';
 import type { Config } from '../config/schema.js';
+
 import { createFlowRecorder } from '../discovery/recorder.js';
+import { createTelemetry, telemetryServiceParts } from '../telemetry/index.js';
+
 import { type Command, parseCommandArgs, UsageError } from './args.js';
+import { packageVersion } from './version.js';
 
 const HELP = `mesh-authz serve: run the ext_authz gRPC service
 
@@ -32,7 +36,9 @@ export const serveCommand: Command = {
     if (!values.config) throw new UsageError('--config is required');
     const loaded = withOverrides(loadConfigFile(values.config), values.listen, values.admin);
     const { config } = loaded;
-    const logger = pino({ level: config.telemetry.log.level, base: { service: 'mesh-authz' } }, destination(config));
+    // Logger, decision log, tracing (OTLP, from config and OTEL_* env) and /metrics; flushed when the service closes.
+    const telemetry = await createTelemetry(config.telemetry, { version: packageVersion() });
+    const logger = telemetry.logger;
     const parts = await assembleParts(loaded);
     // Monitor mode (discovery): record every decided Check into the bounded flow table, flushed off the Check path.
     const recorder = config.discovery.enabled
@@ -41,14 +47,15 @@ export const serveCommand: Command = {
           onError: (err) => logger.warn({ err: (err as Error).message }, 'discovery: flow flush failed'),
         })
       : null;
-    const base: Partial<ServiceParts> = parts;
+    const telemetryParts = telemetryServiceParts(telemetry);
     const service = new AuthzService(loaded, {
       ...parts,
-      logger,
-      observers: [...(base.observers ?? []), ...(recorder ? [recorder] : [])],
+      ...telemetryParts,
+      cache: createDecisionCache(config.cache),
+      observers: [...telemetryParts.observers, ...(recorder ? [recorder] : [])],
       onClosed: async () => {
-        await base.onClosed?.();
         await recorder?.close();
+        await telemetryParts.onClosed?.();
       },
     });
     let addresses: ListeningAddresses;
@@ -75,13 +82,6 @@ export const serveCommand: Command = {
     });
   },
 };
-
-function destination(config: Config): pino.DestinationStream {
-  const to = config.telemetry.log.destination;
-  if (to === 'stdout') return pino.destination({ fd: 1, sync: false });
-  if (to === 'stderr') return pino.destination({ fd: 2, sync: false });
-  return pino.destination({ dest: to, sync: false, mkdir: true });
-}
 
 function withOverrides(loaded: LoadedConfig, listen?: string, admin?: string): LoadedConfig {
   if (!listen && !admin) return loaded;

@@ -1,8 +1,8 @@
-import { pino } from 'pino';
 import { describe, expect, it } from 'vitest';
 import { LogSink, outcome } from '../../test/telemetry/fixtures.js';
 import type { CheckSpan } from '../authz/seams.js';
 import { DecisionLog, type DecisionLogOptions } from './decision-log.js';
+import { createLogger } from './logger.js';
 
 const span: CheckSpan = { traceId: 't'.repeat(32), spanId: 's'.repeat(16), event() {}, end() {} };
 const allow = outcome({ decisionId: 'allow', allowed: true, status: 'OK', httpStatus: 200 });
@@ -10,7 +10,11 @@ const deny = outcome({ decisionId: 'deny' });
 
 function setup(options: DecisionLogOptions) {
   const sink = new LogSink();
-  const log = new DecisionLog(pino(sink), options);
+  const { decisions, logger } = createLogger(
+    { level: 'info', decisions: options.mode, allowSampleRate: options.allowSampleRate, destination: 'stdout' },
+    { version: 'spec', destination: sink },
+  );
+  const log = new DecisionLog(decisions, { ...options, warn: (m, f) => logger.warn(f, m) });
   return { sink, log };
 }
 

@@ -1,7 +1,7 @@
-import type { Logger } from 'pino';
 import type { CheckOutcome } from '../authz/outcome.js';
 import type { CheckSpan, DecisionObserver } from '../authz/seams.js';
 import type { TelemetryConfig } from '../config/schema.js';
+import type { DecisionWriter } from './logger.js';
 import { isWouldDeny, toDecisionRecord } from './record.js';
 
 /**
@@ -26,6 +26,8 @@ export interface DecisionLogOptions {
   readonly onDropped?: (count: number) => void;
   /** A [0, 1) random source (tests freeze it). */
   readonly random?: () => number;
+  /** Told when lines were dropped (the service logger warns). */
+  readonly warn?: (message: string, fields: Record<string, unknown>) => void;
 }
 
 interface Pending {
@@ -44,7 +46,7 @@ export class DecisionLog implements DecisionObserver {
   private readonly random: () => number;
 
   constructor(
-    private readonly logger: Logger,
+    private readonly writer: DecisionWriter,
     private readonly options: DecisionLogOptions,
   ) {
     this.maxQueue = options.maxQueue ?? DEFAULT_MAX_QUEUE;
@@ -85,7 +87,7 @@ export class DecisionLog implements DecisionObserver {
     this.queue = [];
     for (const p of batch) {
       try {
-        this.logger.info(toDecisionRecord(p.outcome, p.traceId, p.spanId), 'decision');
+        this.writer.write(toDecisionRecord(p.outcome, p.traceId, p.spanId));
       } catch {
         // A logging failure must never surface on the Check path or stop the rest of the batch.
       }
@@ -94,7 +96,7 @@ export class DecisionLog implements DecisionObserver {
       const count = this.dropped;
       this.dropped = 0;
       this.options.onDropped?.(count);
-      this.logger.warn({ dropped: count }, 'decision log queue full; lines dropped');
+      this.options.warn?.('decision log queue full; lines dropped', { dropped: count });
     }
   }
 }

@@ -11,6 +11,7 @@
 import type { Logger } from 'pino';
 import type { CheckOutcome } from '../authz/outcome.js';
 import type { CheckSpan, CheckTracer, DecisionObserver } from '../authz/seams.js';
+import type { ServiceParts } from '../authz/service.js';
 import type { TelemetryConfig } from '../config/schema.js';
 import { DecisionLog } from './decision-log.js';
 import { createLogger } from './logger.js';
@@ -19,11 +20,10 @@ import { createTracing, type TracingOptions } from './tracing.js';
 
 export { ATTR, CHECK_SPAN_NAME } from './attributes.js';
 export { DecisionLog, type DecisionLogMode, type DecisionLogOptions } from './decision-log.js';
-export { createLogger, type LogConfig, type ServiceLogger } from './logger.js';
+export { createLogger, type DecisionWriter, type LogConfig, type ServiceLogger } from './logger.js';
 export { type MetricsOptions, ServiceMetrics } from './metrics.js';
 export { type DecisionRecord, isWouldDeny, policyName, type ShadowRecord, toDecisionRecord } from './record.js';
-export { DenyKeepingSpanProcessor, shouldExport, traceIdUnderRate } from './sampling.js';
-export { CORRELATION_TRACER, callerTraceId, OtelCheckTracer, spanAttributes } from './tracer.js';
+export { CORRELATION_TRACER, callerTraceId, OtelCheckTracer, spanAttributes, traceIdUnderRate } from './tracer.js';
 export { createPropagator, createTracing, type Tracing, type TracingConfig, type TracingOptions } from './tracing.js';
 
 export interface TelemetryOptions {
@@ -35,7 +35,7 @@ export interface TelemetryOptions {
   readonly spanExporter?: TracingOptions['exporter'];
   /** Environment for the `OTEL_*` switches; defaults to `process.env`. */
   readonly env?: TracingOptions['env'];
-  /** Random source for sampling allows in the decision log (tests freeze it). */
+  /** Random source for sampling allows in the decision log and untraced requests' spans (tests freeze it). */
   readonly random?: () => number;
 }
 
@@ -59,18 +59,18 @@ export interface Telemetry {
 export async function createTelemetry(config: TelemetryConfig, options: TelemetryOptions): Promise<Telemetry> {
   const log = createLogger(config.log, { version: options.version, destination: options.logDestination });
   const metrics = new ServiceMetrics({ version: options.version, enabled: config.metrics.enabled });
-  // Decision lines are written whatever the service log level: their volume is governed by `log.decisions`.
-  const decisionLogger = log.logger.child({ log: 'decision' }, { level: 'info' });
-  const decisionLog = new DecisionLog(decisionLogger, {
+  const decisionLog = new DecisionLog(log.decisions, {
     mode: config.log.decisions,
     allowSampleRate: config.log.allowSampleRate,
     onDropped: (n) => metrics.decisionLogDropped(n),
+    warn: (message, fields) => log.logger.warn(fields, message),
     random: options.random,
   });
   const tracing = createTracing(config.tracing, {
     version: options.version,
     exporter: options.spanExporter,
     env: options.env,
+    random: options.random,
   });
   const observer: DecisionObserver = {
     onDecision(outcome: CheckOutcome, span: CheckSpan): void {
@@ -95,9 +95,25 @@ export async function createTelemetry(config: TelemetryConfig, options: Telemetr
       stopped ??= (async () => {
         decisionLog.drain();
         await tracing.shutdown();
-        await log.flush();
+        await log.close();
       })();
       return stopped;
     },
+  };
+}
+
+/**
+ * The parts of an `AuthzService` telemetry provides: its logger, the tracer, the observer, the admin `/metrics`
+ * route, and a flush of logs and spans once the service has closed. `serve` spreads these into the service parts.
+ */
+export function telemetryServiceParts(
+  telemetry: Telemetry,
+): Required<Pick<ServiceParts, 'logger' | 'tracer' | 'observers' | 'adminRoutes' | 'onClosed'>> {
+  return {
+    logger: telemetry.logger,
+    tracer: telemetry.tracer,
+    observers: [telemetry.observer],
+    adminRoutes: { '/metrics': (req, res) => telemetry.metrics.handleMetrics(req, res) },
+    onClosed: () => telemetry.shutdown(),
   };
 }

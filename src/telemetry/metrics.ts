@@ -1,8 +1,8 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import { Counter, collectDefaultMetrics, Gauge, Histogram, Registry } from 'prom-client';
+import { Counter, collectDefaultMetrics, Gauge, Registry } from 'prom-client';
 import type { CheckOutcome } from '../authz/outcome.js';
 import type { CheckSpan, DecisionObserver } from '../authz/seams.js';
-import { policyName } from './record.js';
+import { DecisionCounts, FastHistogram } from './accumulators.js';
 
 /**
  * Prometheus metrics, in a dedicated {@link Registry} (never prom-client's global one, so tests and embedders can
@@ -40,52 +40,72 @@ export interface MetricsOptions {
 export class ServiceMetrics implements DecisionObserver {
   readonly registry = new Registry();
   readonly enabled: boolean;
-  private readonly decisions: Counter<DecisionLabels>;
-  private readonly latency: Histogram<'result'>;
+  private readonly decisionCounts = new DecisionCounts();
+  private pendingCacheHits = 0;
+  private pendingCacheMisses = 0;
   private readonly identityFailures: Counter<'reason'>;
-  private readonly cacheHits: Counter;
-  private readonly cacheMisses: Counter;
   private readonly generation: Gauge;
   private readonly reloads: Counter;
   private readonly reloadFailures: Counter;
   private readonly uncovered: Gauge;
   private readonly logDropped: Counter;
-  /** Label lookups cost a key sort and a string join in prom-client; children are cached per label tuple. */
-  private readonly decisionChildren = new Map<string, { inc(): void }>();
   private readonly allowLatency: { observe(v: number): void };
   private readonly denyLatency: { observe(v: number): void };
 
   constructor(options: MetricsOptions) {
     this.enabled = options.enabled ?? true;
     const registers = [this.registry];
-    this.decisions = new Counter({
+    const counts = this.decisionCounts;
+    new Counter<DecisionLabels>({
       name: 'mesh_authz_decisions_total',
       help: 'Check decisions by result (allow/deny), gRPC status, deciding policy (namespace/name) and dry-run.',
       labelNames: ['result', 'status', 'policy', 'dry_run'],
       registers,
+      collect() {
+        counts.flush(this);
+      },
     });
-    this.latency = new Histogram({
-      name: 'mesh_authz_check_duration_seconds',
-      help: 'Time to decide one Check, from request to response, in seconds.',
-      labelNames: ['result'],
-      buckets: LATENCY_BUCKETS,
-      registers,
-    });
+    const latency = new FastHistogram(
+      'mesh_authz_check_duration_seconds',
+      'Time to decide one Check, from request to response, in seconds.',
+      'result',
+      LATENCY_BUCKETS,
+      ['allow', 'deny'],
+    );
+    this.registry.registerMetric(latency.asMetric());
+    this.allowLatency = latency.seriesFor('allow');
+    this.denyLatency = latency.seriesFor('deny');
     this.identityFailures = new Counter({
       name: 'mesh_authz_identity_failures_total',
       help: 'Checks denied UNAUTHENTICATED, by identity error code.',
       labelNames: ['reason'],
       registers,
     });
-    this.cacheHits = new Counter({
+    const takeHits = () => {
+      const n = this.pendingCacheHits;
+      this.pendingCacheHits = 0;
+      return n;
+    };
+    const takeMisses = () => {
+      const n = this.pendingCacheMisses;
+      this.pendingCacheMisses = 0;
+      return n;
+    };
+    new Counter({
       name: 'mesh_authz_decision_cache_hits_total',
       help: 'Decisions served from the decision cache.',
       registers,
+      collect() {
+        this.inc(takeHits());
+      },
     });
-    this.cacheMisses = new Counter({
+    new Counter({
       name: 'mesh_authz_decision_cache_misses_total',
       help: 'Decisions evaluated because the decision cache had no entry.',
       registers,
+      collect() {
+        this.inc(takeMisses());
+      },
     });
     this.generation = new Gauge({
       name: 'mesh_authz_policy_generation',
@@ -123,28 +143,18 @@ export class ServiceMetrics implements DecisionObserver {
       // prom-client names these gauges `*_total`, which Prometheus reserves for counters (promtool flags them).
       for (const name of MISNAMED_DEFAULT_METRICS) this.registry.removeSingleMetric(name);
     }
-    this.allowLatency = this.latency.labels('allow');
-    this.denyLatency = this.latency.labels('deny');
   }
 
   /** DecisionObserver: counts the decision, its latency, identity failures and cache use. */
   onDecision(outcome: CheckOutcome, _span: CheckSpan): void {
     if (!this.enabled) return;
-    const result = outcome.allowed ? 'allow' : 'deny';
-    const policy = outcome.decision?.policy ? policyName(outcome.decision.policy) : '';
-    const dryRun = outcome.dryRun ? 'true' : 'false';
-    const key = `${result}\u0000${outcome.status}\u0000${policy}\u0000${dryRun}`;
-    let child = this.decisionChildren.get(key);
-    if (child === undefined) {
-      child = this.decisions.labels(result, outcome.status, policy, dryRun);
-      this.decisionChildren.set(key, child);
-    }
-    child.inc();
+    this.decisionCounts.add(outcome.decision?.policy, outcome.status, outcome.allowed, outcome.dryRun);
     (outcome.allowed ? this.allowLatency : this.denyLatency).observe(outcome.durationUs / 1e6);
     if (outcome.phase === 'identity') {
       this.identityFailures.inc({ reason: REASON_LABEL.test(outcome.reasonCode) ? outcome.reasonCode : 'other' });
     } else if (outcome.phase === 'decision') {
-      (outcome.cacheHit ? this.cacheHits : this.cacheMisses).inc();
+      if (outcome.cacheHit) this.pendingCacheHits++;
+      else this.pendingCacheMisses++;
     }
   }
 

@@ -2,7 +2,7 @@ import { InMemorySpanExporter } from '@opentelemetry/sdk-trace-base';
 import { describe, expect, it } from 'vitest';
 import { ALLOW_ORDERS, outcome } from '../../test/telemetry/fixtures.js';
 import { ATTR } from './attributes.js';
-import { CORRELATION_TRACER, callerTraceId } from './tracer.js';
+import { CORRELATION_TRACER, callerTraceId, traceIdUnderRate } from './tracer.js';
 import { createTracing } from './tracing.js';
 
 const TRACE = '4bf92f3577b34da6a3ce929d0e0e4736';
@@ -66,5 +66,81 @@ describe('OtelCheckTracer via createTracing', () => {
     expect(createTracing(config, { version: 't', env: { OTEL_SDK_DISABLED: 'true' } }).enabled).toBe(false);
     expect(createTracing(config, { version: 't', env: { OTEL_TRACES_EXPORTER: 'none' } }).enabled).toBe(false);
     expect(createTracing({ ...config, enabled: false }, { version: 't', env: {} }).tracer).toBe(CORRELATION_TRACER);
+  });
+});
+
+const LOW = `${'a'.repeat(24)}00000001`; // low 32 bits ≈ 0
+const HIGH = `${'a'.repeat(24)}ffffffff`; // low 32 bits ≈ 1
+
+describe('traceIdUnderRate', () => {
+  it('is deterministic per trace id and honours the bounds', () => {
+    expect(traceIdUnderRate(LOW, 0.01)).toBe(true);
+    expect(traceIdUnderRate(HIGH, 0.99)).toBe(false);
+    expect(traceIdUnderRate(HIGH, 1)).toBe(true);
+    expect(traceIdUnderRate(LOW, 0)).toBe(false);
+  });
+
+  it('samples close to the configured fraction of well-spread trace ids', () => {
+    let hits = 0;
+    for (let i = 0; i < 10_000; i++) {
+      const id = (Math.imul(i, 2654435761) >>> 0).toString(16).padStart(8, '0');
+      if (traceIdUnderRate(`${'0'.repeat(24)}${id}`, 0.1)) hits++;
+    }
+    expect(hits).toBeGreaterThan(800);
+    expect(hits).toBeLessThan(1200);
+  });
+});
+
+describe('export rule', () => {
+  const denied = outcome();
+  const allowed = outcome({ allowed: true, status: 'OK', httpStatus: 200, decision: null });
+  const dryRun = outcome({ allowed: true, status: 'OK', httpStatus: 200, dryRun: true });
+
+  async function exported(rate: number, headers: Record<string, string>, o: typeof denied, random = 0.5) {
+    const exporter = new InMemorySpanExporter();
+    const tracing = createTracing(
+      { ...config, allowSampleRate: rate },
+      { version: 't', exporter, processor: 'simple', env: {}, random: () => random },
+    );
+    const span = tracing.tracer.start(headers);
+    span.event('identity.start');
+    span.end(o);
+    await tracing.forceFlush();
+    const spans = exporter.getFinishedSpans();
+    await tracing.shutdown();
+    return { spans, span };
+  }
+  const tp = (id: string, flags: string) => ({ traceparent: `00-${id}-00f067aa0ba902b7-${flags}` });
+
+  it('exports every deny and would-deny at rate 0, in the caller trace, with buffered events', async () => {
+    for (const o of [denied, dryRun]) {
+      const { spans, span } = await exported(0, tp(HIGH, '00'), o);
+      expect(spans).toHaveLength(1);
+      expect(spans[0]?.spanContext().traceId).toBe(HIGH);
+      expect(spans[0]?.parentSpanContext?.spanId).toBe('00f067aa0ba902b7');
+      expect(spans[0]?.events.map((e) => e.name)).toEqual(['identity.start']);
+      // The CheckSpan reports the exported span's ids, for the decision log.
+      expect(span.spanId).toBe(spans[0]?.spanContext().spanId);
+    }
+  });
+
+  it('drops an unsampled allow (no span, log keeps only the caller trace id)', async () => {
+    const { spans, span } = await exported(0.5, tp(HIGH, '00'), allowed);
+    expect(spans).toHaveLength(0);
+    expect(span.traceId).toBe(HIGH);
+    expect(span.spanId).toBe('');
+  });
+
+  it('exports an allow when the caller sampled the trace or the trace id is under the rate', async () => {
+    expect((await exported(0, tp(HIGH, '01'), allowed)).spans).toHaveLength(1);
+    expect((await exported(0.5, tp(LOW, '00'), allowed)).spans).toHaveLength(1);
+  });
+
+  it('draws at random for a request that carries no trace', async () => {
+    expect((await exported(0.5, {}, allowed, 0.4)).spans).toHaveLength(1);
+    expect((await exported(0.5, {}, allowed, 0.6)).spans).toHaveLength(0);
+    const root = await exported(0.5, {}, denied, 0.6);
+    expect(root.spans).toHaveLength(1);
+    expect(root.span.traceId).toBe(root.spans[0]?.spanContext().traceId);
   });
 });

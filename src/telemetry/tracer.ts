@@ -1,17 +1,21 @@
 import {
   type Attributes,
+  type Context,
+  isSpanContextValid,
   ROOT_CONTEXT,
   type Span,
   SpanKind,
   SpanStatusCode,
   type TextMapGetter,
   type TextMapPropagator,
+  TraceFlags,
   type Tracer,
+  trace,
 } from '@opentelemetry/api';
 import type { CheckOutcome } from '../authz/outcome.js';
 import type { CheckSpan, CheckTracer } from '../authz/seams.js';
 import { ATTR, CHECK_SPAN_NAME } from './attributes.js';
-import { toDecisionRecord } from './record.js';
+import { isWouldDeny, toDecisionRecord } from './record.js';
 
 /**
  * The {@link CheckTracer} the Check pipeline calls. It depends on `@opentelemetry/api` only: the SDK (exporter,
@@ -25,7 +29,8 @@ const headerGetter: TextMapGetter<Readonly<Record<string, string>>> = {
   keys: (carrier) => Object.keys(carrier),
 };
 
-class OtelCheckSpan implements CheckSpan {
+/** A span started with the Check: the trace is sampled, so it is exported whatever the decision. */
+class EagerSpan implements CheckSpan {
   readonly traceId: string;
   readonly spanId: string;
 
@@ -40,13 +45,65 @@ class OtelCheckSpan implements CheckSpan {
   }
 
   end(outcome: CheckOutcome): void {
-    this.span.setAttributes(spanAttributes(outcome, this.traceId, this.spanId));
-    if (!outcome.allowed) {
-      // ERROR status is what trace UIs filter on ("error=true" in Jaeger, status in Tempo): one click finds denials.
-      this.span.setStatus({ code: SpanStatusCode.ERROR, message: `${outcome.status}: ${outcome.reasonCode}` });
-    }
-    this.span.end();
+    finish(this.span, outcome);
   }
+}
+
+type PhaseEvent = [
+  name: string,
+  attributes: Readonly<Record<string, string | number | boolean>> | undefined,
+  at: number,
+];
+
+/**
+ * A Check whose trace is not sampled. Nothing touches the SDK while the Check runs: phase events are buffered
+ * with their times. At the end an allow is simply forgotten (no span, no cost), while a deny or would-deny
+ * becomes a real span with the original start and event times, so every denial is exported.
+ */
+class DeferredSpan implements CheckSpan {
+  private readonly startedAt = performance.now();
+  private events: PhaseEvent[] | null = null;
+  private span: Span | null = null;
+
+  constructor(
+    private readonly owner: OtelCheckTracer,
+    private readonly parent: Context,
+    private readonly parentTraceId: string,
+  ) {}
+
+  /** The caller's trace id until a span exists (the log still joins Envoy's trace), then the span's. */
+  get traceId(): string {
+    return this.span === null ? this.parentTraceId : this.span.spanContext().traceId;
+  }
+
+  /** '' unless the span was exported: a log line never points at a span that does not exist. */
+  get spanId(): string {
+    return this.span === null ? '' : this.span.spanContext().spanId;
+  }
+
+  event(name: string, attributes?: Readonly<Record<string, string | number | boolean>>): void {
+    const event: PhaseEvent = [name, attributes, performance.now()];
+    if (this.events === null) this.events = [event];
+    else this.events.push(event);
+  }
+
+  end(outcome: CheckOutcome): void {
+    if (!isWouldDeny(outcome)) return;
+    const span = this.owner.startSpan(this.parent, this.startedAt);
+    for (const [name, attributes, at] of this.events ?? []) span.addEvent(name, attributes, at);
+    this.span = span;
+    finish(span, outcome, performance.now());
+  }
+}
+
+function finish(span: Span, outcome: CheckOutcome, at?: number): void {
+  const ctx = span.spanContext();
+  span.setAttributes(spanAttributes(outcome, ctx.traceId, ctx.spanId));
+  if (!outcome.allowed) {
+    // ERROR status is what trace UIs filter on ("error=true" in Jaeger, status in Tempo): one click finds denials.
+    span.setStatus({ code: SpanStatusCode.ERROR, message: `${outcome.status}: ${outcome.reasonCode}` });
+  }
+  span.end(at);
 }
 
 /**
@@ -97,19 +154,49 @@ function formatLabels(labels: Readonly<Record<string, string>>): string {
 
 /**
  * A tracer that continues the caller's trace (W3C `traceparent`/`tracestate` or B3, as the propagator reads them)
- * and records one SERVER span per Check. Which spans are exported is decided by the SDK side (`sampling.ts`).
+ * and records one SERVER span per Check, under this export rule:
+ * - every deny, dry-run would-deny and dry-run policy would-deny is exported;
+ * - an allow is exported when the caller already sampled the trace (so a sampled trace stays whole), or when the
+ *   trace falls under `allowSampleRate` (decided from the trace id, so every replica agrees for one trace; a
+ *   request that arrives without a trace gets a random draw).
+ * The choice for allows is made when the Check starts; the other Checks run with a {@link DeferredSpan}, which
+ * costs nothing when the Check is allowed. That keeps tracing cheap at a 1% allow rate.
  */
 export class OtelCheckTracer implements CheckTracer {
   constructor(
     private readonly tracer: Tracer,
     private readonly propagator: TextMapPropagator,
+    private readonly allowSampleRate: number,
+    private readonly random: () => number = Math.random,
   ) {}
 
   start(headers: Readonly<Record<string, string>>): CheckSpan {
     const parent = this.propagator.extract(ROOT_CONTEXT, headers, headerGetter);
-    const span = this.tracer.startSpan(CHECK_SPAN_NAME, { kind: SpanKind.SERVER }, parent);
-    return new OtelCheckSpan(span);
+    const caller = trace.getSpanContext(parent);
+    const traced = caller !== undefined && isSpanContextValid(caller);
+    const sampled = traced
+      ? (caller.traceFlags & TraceFlags.SAMPLED) !== 0 || traceIdUnderRate(caller.traceId, this.allowSampleRate)
+      : this.random() < this.allowSampleRate;
+    if (sampled) return new EagerSpan(this.startSpan(parent));
+    return new DeferredSpan(this, parent, traced ? caller.traceId : '');
   }
+
+  /** @internal */
+  startSpan(parent: Context, startTime?: number): Span {
+    return this.tracer.startSpan(CHECK_SPAN_NAME, { kind: SpanKind.SERVER, startTime }, parent);
+  }
+}
+
+/**
+ * True for a fraction `rate` of trace ids. Uses the low 32 bits: W3C trace ids are random there (and the
+ * `random` trace flag promises the low 56 bits are), so this is a fair, reproducible coin per trace.
+ */
+export function traceIdUnderRate(traceId: string, rate: number): boolean {
+  if (rate >= 1) return true;
+  if (rate <= 0) return false;
+  const low = Number.parseInt(traceId.slice(-8), 16);
+  if (!Number.isFinite(low)) return false;
+  return low / 0x1_0000_0000 < rate;
 }
 
 const TRACEPARENT = /^[0-9a-f]{2}-([0-9a-f]{32})-([0-9a-f]{16})-[0-9a-f]{2}/;

@@ -14,12 +14,11 @@ import {
 import { ATTR_SERVICE_NAME, ATTR_SERVICE_VERSION } from '@opentelemetry/semantic-conventions';
 import type { CheckTracer } from '../authz/seams.js';
 import type { TelemetryConfig } from '../config/schema.js';
-import { DenyKeepingSpanProcessor } from './sampling.js';
 import { CORRELATION_TRACER, OtelCheckTracer } from './tracer.js';
 
 /**
- * The OpenTelemetry SDK setup `serve` uses: provider, OTLP/HTTP (protobuf) exporter, propagation and tail
- * sampling. Only this file loads the SDK; the Check path sees an API-level {@link CheckTracer}.
+ * The OpenTelemetry SDK setup `serve` uses: provider, OTLP/HTTP (protobuf) exporter, batching and propagation
+ * (the deny-keeping sampling rule lives in {@link OtelCheckTracer}). Only this file loads the SDK; the Check path sees an API-level {@link CheckTracer}.
  *
  * Configuration: the config file's `telemetry.tracing` section, plus the standard environment variables, which
  * the SDK reads itself: `OTEL_EXPORTER_OTLP_TRACES_ENDPOINT` / `OTEL_EXPORTER_OTLP_ENDPOINT` (used when the
@@ -37,6 +36,8 @@ export interface TracingOptions {
   readonly exporter?: SpanExporter;
   /** `simple` exports each span as it ends (tests); `batch` (default) batches off the Check path. */
   readonly processor?: 'batch' | 'simple';
+  /** Random source for allows that arrive without a trace (tests freeze it). */
+  readonly random?: () => number;
   /** Environment to read `OTEL_*` switches from; defaults to `process.env`. */
   readonly env?: Readonly<Record<string, string | undefined>>;
 }
@@ -78,20 +79,26 @@ export function createTracing(config: TracingConfig, options: TracingOptions): T
 
   const exporter =
     options.exporter ?? new OTLPTraceExporter(config.endpoint === undefined ? {} : { url: config.endpoint });
-  const inner: SpanProcessor =
+  const processor: SpanProcessor =
     options.processor === 'simple' ? new SimpleSpanProcessor(exporter) : new BatchSpanProcessor(exporter);
   const resource = defaultResource()
     .merge(resourceFromAttributes({ [ATTR_SERVICE_NAME]: config.serviceName, [ATTR_SERVICE_VERSION]: options.version }))
     .merge(detectResources({ detectors: [envDetector] }));
   const provider = new BasicTracerProvider({
     resource,
-    // Record every Check span; DenyKeepingSpanProcessor makes the export decision once the outcome is known.
+    // The export decision is OtelCheckTracer's (it only starts spans it means to export, including denies in
+    // traces the caller did not sample). The SDK's default ParentBased sampler would drop those denies, so: always on.
     sampler: new AlwaysOnSampler(),
-    spanProcessors: [new DenyKeepingSpanProcessor(inner, config.allowSampleRate)],
+    spanProcessors: [processor],
     // Bounds what one hostile request can put in a span (reasons quote request data such as a path).
     spanLimits: { attributeValueLengthLimit: 1024, attributeCountLimit: 64, eventCountLimit: 16 },
   });
-  const tracer = new OtelCheckTracer(provider.getTracer('mesh-authz', options.version), createPropagator());
+  const tracer = new OtelCheckTracer(
+    provider.getTracer('mesh-authz', options.version),
+    createPropagator(),
+    config.allowSampleRate,
+    options.random,
+  );
   let stopped: Promise<void> | null = null;
   return {
     enabled: true,
