@@ -4,10 +4,11 @@ import { createDecisionCache } from '../authz/cache.js';
 import { ServiceError } from '../authz/errors.js';
 import { AuthzService, type ListeningAddresses } from '../authz/service.js';
 import { shutdownOnSignals } from '../authz/signals.js';
-import { type LoadedConfig, loadConfigFile } from '../config/load.js';
+import { type LoadedConfig, loadConfigFile, resolveFrom } from '../config/load.js';
 import type { Config } from '../config/schema.js';
+import { createFlowRecorder } from '../discovery/recorder.js';
 import { PolicyLoadError } from '../policy/model.js';
-import { createTelemetry } from '../telemetry/index.js';
+import { createTelemetry, telemetryServiceParts } from '../telemetry/index.js';
 import { type Command, parseCommandArgs, UsageError } from './args.js';
 import { packageVersion } from './version.js';
 
@@ -34,6 +35,7 @@ export const serveCommand: Command = {
     if (!values.config) throw new UsageError('--config is required');
     const loaded = withOverrides(loadConfigFile(values.config), values.listen, values.admin);
     const { config } = loaded;
+    // Logger, decision log, tracing (OTLP, from config and OTEL_* env) and /metrics; flushed when the service closes.
     const telemetry = await createTelemetry(config.telemetry, { version: packageVersion() });
     const logger = telemetry.logger;
     const fail = async (message: string, code: number) => {
@@ -51,14 +53,23 @@ export const serveCommand: Command = {
     } catch (err) {
       return fail(`invalid identity configuration in ${loaded.file}: ${(err as Error).message}`, 2);
     }
+    // Monitor mode (discovery): record every decided Check into the bounded flow table, flushed off the Check path.
+    const recorder = config.discovery.enabled
+      ? createFlowRecorder(config.discovery, {
+          resolvePath: (p) => resolveFrom(loaded, p),
+          onError: (err) => logger.warn({ err: (err as Error).message }, 'discovery: flow flush failed'),
+        })
+      : null;
+    const telemetryParts = telemetryServiceParts(telemetry);
     const service = new AuthzService(loaded, {
       ...parts,
+      ...telemetryParts,
       cache: createDecisionCache(config.cache),
-      tracer: telemetry.tracer,
-      observers: [telemetry.observer],
-      adminRoutes: { '/metrics': (req, res) => telemetry.metrics.handleMetrics(req, res) },
-      logger,
-      onClosed: () => telemetry.shutdown(),
+      observers: [...telemetryParts.observers, ...(recorder ? [recorder] : [])],
+      onClosed: async () => {
+        await recorder?.close();
+        await telemetryParts.onClosed?.();
+      },
     });
     let addresses: ListeningAddresses;
     try {

@@ -73,7 +73,8 @@ export function compileNamespaceMatch(values: readonly string[]): StringTest {
   for (const v of values) {
     if (v.includes('*')) {
       const body = v.split('*').map(escapeRegExp).join('.*');
-      patterns.push(new RegExp(`^.*/ns/${body}/.*$`, 's'));
+      // `.*X.*` fully matching is "contains X": an unanchored search avoids backtracking over the prefix.
+      patterns.push(new RegExp(`/ns/${body}/`, 's'));
     } else literals.push(`/ns/${v}/`);
   }
   return (principal) => {
