@@ -8,7 +8,7 @@ import { type LoadedConfig, loadConfigFile, resolveFrom } from '../config/load.j
 import type { Config } from '../config/schema.js';
 import { createFlowRecorder } from '../discovery/recorder.js';
 import { PolicyLoadError } from '../policy/model.js';
-import { createTelemetry, telemetryServiceParts } from '../telemetry/index.js';
+import { createTelemetry } from '../telemetry/index.js';
 import { type Command, parseCommandArgs, UsageError } from './args.js';
 import { packageVersion } from './version.js';
 
@@ -35,7 +35,6 @@ export const serveCommand: Command = {
     if (!values.config) throw new UsageError('--config is required');
     const loaded = withOverrides(loadConfigFile(values.config), values.listen, values.admin);
     const { config } = loaded;
-    // Logger, decision log, tracing (OTLP, from config and OTEL_* env) and /metrics; flushed when the service closes.
     const telemetry = await createTelemetry(config.telemetry, { version: packageVersion() });
     const logger = telemetry.logger;
     const fail = async (message: string, code: number) => {
@@ -60,15 +59,16 @@ export const serveCommand: Command = {
           onError: (err) => logger.warn({ err: (err as Error).message }, 'discovery: flow flush failed'),
         })
       : null;
-    const telemetryParts = telemetryServiceParts(telemetry);
     const service = new AuthzService(loaded, {
       ...parts,
-      ...telemetryParts,
       cache: createDecisionCache(config.cache),
-      observers: [...telemetryParts.observers, ...(recorder ? [recorder] : [])],
+      tracer: telemetry.tracer,
+      observers: recorder ? [telemetry.observer, recorder] : [telemetry.observer],
+      adminRoutes: { '/metrics': (req, res) => telemetry.metrics.handleMetrics(req, res) },
+      logger,
       onClosed: async () => {
         await recorder?.close();
-        await telemetryParts.onClosed?.();
+        await telemetry.shutdown();
       },
     });
     let addresses: ListeningAddresses;
