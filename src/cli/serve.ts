@@ -1,6 +1,7 @@
 import { relative } from 'node:path';
 import { type AssembledParts, assembleParts } from '../authz/assemble.js';
 import { createDecisionCache } from '../authz/cache.js';
+import { reportCoverage } from '../authz/coverage.js';
 import { ServiceError } from '../authz/errors.js';
 import { AuthzService, type ListeningAddresses } from '../authz/service.js';
 import { shutdownOnSignals } from '../authz/signals.js';
@@ -42,12 +43,20 @@ export const serveCommand: Command = {
       await telemetry.shutdown();
       return code;
     };
+    const coverageSink = {
+      warn: (fields: Record<string, unknown>, message: string) => logger.warn(fields, message),
+      setUncoveredWorkloads: (n: number) => telemetry.metrics.setUncoveredWorkloads(n),
+    };
     let parts: AssembledParts;
     try {
       parts = await assembleParts(loaded, {
         logger,
-        onPolicyReload: (event) =>
-          event.ok ? telemetry.metrics.policyLoaded(event.generation) : telemetry.metrics.policyReloadFailed(),
+        onPolicyReload: (event) => {
+          if (!event.ok) return telemetry.metrics.policyReloadFailed();
+          telemetry.metrics.policyLoaded(event.generation);
+          // The new set is swapped in right after this event; report its coverage once it is current.
+          queueMicrotask(() => reportCoverage(parts.policies.current(), config.policy, coverageSink));
+        },
       });
     } catch (err) {
       return fail(`invalid identity configuration in ${loaded.file}: ${(err as Error).message}`, 2);
@@ -82,6 +91,12 @@ export const serveCommand: Command = {
     }
     const set = parts.policies.current();
     if (set) telemetry.metrics.policyLoaded(set.generation);
+    const uncovered = reportCoverage(set, config.policy, coverageSink);
+    if (uncovered.length > 0) {
+      process.stderr.write(
+        `warning: no enforced ALLOW policy covers ${uncovered.join(', ')}: they accept every request\n`,
+      );
+    }
     process.stderr.write(banner(loaded, addresses, service.ready()));
     // The exit code is decided by the signal handler; keep the process alive until then.
     return await new Promise<number>((resolve) => {
