@@ -125,7 +125,7 @@ describe('serve (failures before listening)', () => {
     expect(err).toContain(join(policies, 'bad.yaml'));
   });
 
-  describe('admin port in use', () => {
+  describe('a port in use', () => {
     let blocker: Server;
     let port: number;
     beforeAll(async () => {
@@ -135,7 +135,7 @@ describe('serve (failures before listening)', () => {
     });
     afterAll(() => new Promise<void>((r) => blocker.close(() => r())));
 
-    it('says so clearly and exits 1', async () => {
+    it('admin: says so clearly and exits 1', async () => {
       const config = join(dir, 'quiet.yaml');
       writeFileSync(config, 'policy: { paths: [] }\ntelemetry: { log: { level: silent } }\n');
       const { code, err } = await capture(() =>
@@ -143,6 +143,16 @@ describe('serve (failures before listening)', () => {
       );
       expect(code).toBe(1);
       expect(err).toContain(`admin listener: 127.0.0.1:${port} is already in use`);
+    });
+
+    it('gRPC: says so clearly and exits 1', async () => {
+      const config = join(dir, 'quiet.yaml');
+      writeFileSync(config, 'policy: { paths: [] }\ntelemetry: { log: { level: silent } }\n');
+      const { code, err } = await capture(() =>
+        serveCommand.run(['--config', config, '--listen', `127.0.0.1:${port}`, '--admin', '127.0.0.1:0']),
+      );
+      expect(code).toBe(1);
+      expect(err).toContain(`cannot listen on 127.0.0.1:${port}: the port is already in use by another process`);
     });
   });
 
