@@ -262,23 +262,24 @@ export async function generateFixture(dir: string, options: FixtureOptions = DEF
     const r = ruleOf(i, j, k, options.callers, groups);
     let caller: Caller | null = callers[r.caller]!;
     let user = pickUser(r.group);
-    let path = `${r.pathPrefix}item-${n}`;
+    let pathFor = (item: string) => `${r.pathPrefix}item-${item}`;
     let allowed = true;
     if (rand() < options.denyShare) {
       const how = Math.floor(rand() * 3);
       if (how === 0)
-        path = `/admin/item-${n}`; // the DENY policy
+        pathFor = (item) => `/admin/item-${item}`; // the DENY policy
       else if (how === 1)
-        path = `/api/v1/r9/item-${n}`; // no ALLOW rule has r9
+        pathFor = (item) => `/api/v1/r9/item-${item}`; // no ALLOW rule has r9
       else caller = null; // no client certificate: anonymous, and every ALLOW rule names a principal
       user = how === 2 ? null : user;
       allowed = false;
     }
-    hot.push(checkRequestBody(request(i, j, caller, user, rand() < 0.8 ? 'GET' : 'POST', path)));
+    const method = rand() < 0.8 ? 'GET' : 'POST';
+    hot.push(checkRequestBody(request(i, j, caller, user, method, pathFor(String(n)))));
     hotAllowed.push(allowed);
-    if (n < 200 && allowed) {
-      const templatePath = `${r.pathPrefix}item-${FRESH_PLACEHOLDER}`;
-      const body = checkRequestBody(request(i, j, caller, user, 'GET', templatePath));
+    if (n < 200) {
+      // A template of the same request with a patchable path: fresh requests keep the allow/deny mix.
+      const body = checkRequestBody(request(i, j, caller, user, method, pathFor(FRESH_PLACEHOLDER)));
       const offsets: number[] = [];
       const needle = Buffer.from(FRESH_PLACEHOLDER);
       for (let at = body.indexOf(needle); at >= 0; at = body.indexOf(needle, at + 1)) offsets.push(at);

@@ -7,7 +7,7 @@ import { GRPC_CHECK_PATH } from './frame.js';
  * The load generator (its own process, so it never shares an event loop with what it measures): closed loop at a
  * fixed concurrency over a few HTTP/2 connections, sending pre-encoded gRPC CheckRequest bodies. Each request is,
  * with probability `freshRatio`, a never-seen one (a template with a counter patched into its path, same length so
- * no protobuf length changes) that then joins the ring of recent requests; otherwise a repeat drawn from that ring.
+ * no protobuf length changes); otherwise a repeat drawn from the fixed set of recent requests.
  * Per-request work is a buffer pick (or one copy + 10 digit writes), so the generator stays cheap.
  *
  * Protocol: argv[2] is a job JSON file. Prints `MEASURE_START` after the warm-up and `MEASURE_END <json>` at the end.
@@ -107,17 +107,13 @@ export async function runLoad(job: LoadJob, onMeasureStart: () => void = () => {
   let measuring = false;
   let stopping = false;
   const latencies: number[] = [];
-  let ringAt = 0;
   let freshCounter = 0;
   const counts = { requests: 0, errors: 0, allowed: 0, denied: 0, fresh: 0 };
 
   const next = (): { body: Buffer; fresh: boolean } => {
     if (templates.length > 0 && rand() < job.freshRatio) {
       const t = freshCounter % templates.length;
-      const body = patchCounter(templates[t]!, job.freshOffsets[t]!, freshCounter++);
-      ring[ringAt] = body;
-      ringAt = (ringAt + 1) % ring.length;
-      return { body, fresh: true };
+      return { body: patchCounter(templates[t]!, job.freshOffsets[t]!, freshCounter++), fresh: true };
     }
     return { body: ring[Math.floor(rand() * ring.length)]!, fresh: false };
   };

@@ -1,6 +1,6 @@
 import { audit, formatAudit } from '../discovery/audit.js';
 import { loadDiscoveryContext, PolicyInputError } from '../discovery/context.js';
-import { EngineError, loadPolicyEngine } from '../discovery/engine.js';
+import { policyEngine } from '../discovery/engine.js';
 import { FlowFileError, readFlowFiles } from '../discovery/flows-file.js';
 import { type Command, parseCommandArgs, UsageError } from './args.js';
 
@@ -54,7 +54,7 @@ export const auditCommand: Command = {
     const maxDryRunDays = ratio(values['max-dry-run-days'], '--max-dry-run-days', 14, 36500);
     const flowFiles = [...(values.flows ?? []), ...positionals];
     try {
-      const engine = await loadPolicyEngine();
+      const engine = policyEngine;
       const ctx = await loadDiscoveryContext(values.config, engine);
       const flows = flowFiles.length > 0 ? (await readFlowFiles(flowFiles)).flows : null;
       const set = ctx.policies.length > 0 ? engine.compile(ctx.policies, ctx.compile) : null;
@@ -71,7 +71,7 @@ export const auditCommand: Command = {
       process.stdout.write(format === 'json' ? `${JSON.stringify(report, null, 2)}\n` : formatAudit(report));
       return report.passed ? 0 : 1;
     } catch (err) {
-      if (err instanceof FlowFileError || err instanceof PolicyInputError || err instanceof EngineError) {
+      if (err instanceof FlowFileError || err instanceof PolicyInputError) {
         process.stderr.write(`mesh-authz audit: ${err.message}\n`);
         return 2;
       }

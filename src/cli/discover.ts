@@ -1,7 +1,7 @@
 import { relative } from 'node:path';
 import { loadDiscoveryContext, PolicyInputError } from '../discovery/context.js';
 import { DiscoverError, runDiscover } from '../discovery/discover.js';
-import { EngineError, loadPolicyEngine } from '../discovery/engine.js';
+import { policyEngine } from '../discovery/engine.js';
 import { FlowFileError, readFlowFiles } from '../discovery/flows-file.js';
 import { GRANULARITIES, type Granularity } from '../discovery/suggest.js';
 import { type Command, parseCommandArgs, UsageError } from './args.js';
@@ -46,7 +46,7 @@ export const discoverCommand: Command = {
       throw new UsageError(`--granularity must be one of ${GRANULARITIES.join(', ')}`);
     }
     try {
-      const engine = await loadPolicyEngine();
+      const engine = policyEngine;
       const ctx = await loadDiscoveryContext(values.config, engine);
       const { flows, drops } = await readFlowFiles(files);
       const result = await runDiscover(
@@ -78,7 +78,7 @@ export const discoverCommand: Command = {
       process.stdout.write(`${out.join('\n')}\n`);
       return 0;
     } catch (err) {
-      if (err instanceof FlowFileError || err instanceof PolicyInputError || err instanceof EngineError) {
+      if (err instanceof FlowFileError || err instanceof PolicyInputError) {
         process.stderr.write(`mesh-authz discover: ${err.message}\n`);
         return 2;
       }

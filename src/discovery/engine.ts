@@ -1,10 +1,11 @@
+import { compilePolicySet, type LoadedPolicy, loadPolicyPaths, validatePolicy } from '../policy/index.js';
 import type { CompiledPolicySet, SourceLocation } from '../policy/types.js';
 import type { PolicyEntry, PolicyProblem } from './policy-model.js';
 
 /**
  * What discovery needs from the policy engine (`src/policy`): load the current policies, validate what it
- * writes exactly as the cluster would, and compile policies to evaluate flows. Passed in, so the analysis code
- * stays testable with any engine and the CLI decides which one to use.
+ * writes exactly as the cluster would, and compile policies to evaluate flows. An interface, so the analysis code
+ * can be exercised with any engine; {@link policyEngine} is the real one.
  */
 export interface PolicyEngine {
   loadPolicyPaths(paths: readonly string[]): Promise<{
@@ -22,36 +23,19 @@ export interface EngineCompileOptions {
   readonly trustDomainAliases: readonly string[];
 }
 
-export type EngineErrorCode = 'engine_unavailable';
-
-export class EngineError extends Error {
-  override readonly name = 'EngineError';
-  readonly code: EngineErrorCode = 'engine_unavailable';
-}
-
-type Fn = (...args: unknown[]) => unknown;
+const GENERATED: SourceLocation = { file: '<discovered>', line: 0 };
 
 /**
- * Binds the policy engine module. The specifier is resolved at run time so that this folder builds on its own;
- * the module's shape is checked before use and a missing function is an {@link EngineError}, never a crash later.
+ * Discovery's entries mirror the engine's `LoadedPolicy` field for field; the only gap is the document type's
+ * literal `apiVersion`. Entries reach `compile` either from the engine's own loader or, for suggestions, after
+ * `validatePolicy` accepted them, so the conversion below only fills a missing source location.
  */
-export async function loadPolicyEngine(specifier = '../policy/index.js'): Promise<PolicyEngine> {
-  let mod: Record<string, unknown>;
-  try {
-    mod = (await import(specifier)) as Record<string, unknown>;
-  } catch (err) {
-    throw new EngineError(`the policy engine is not available: ${(err as Error).message}`, { cause: err });
-  }
-  const need = ['loadPolicyPaths', 'validatePolicy', 'compilePolicySet'] as const;
-  for (const name of need) {
-    if (typeof mod[name] !== 'function') throw new EngineError(`the policy engine does not export ${name}()`);
-  }
-  const load = mod['loadPolicyPaths'] as Fn;
-  const validate = mod['validatePolicy'] as Fn;
-  const compile = mod['compilePolicySet'] as Fn;
-  return {
-    loadPolicyPaths: async (paths) => (await load(paths)) as Awaited<ReturnType<PolicyEngine['loadPolicyPaths']>>,
-    validatePolicy: (obj, source) => validate(obj, source) as readonly PolicyProblem[],
-    compile: (policies, options) => compile(policies, options, 1) as CompiledPolicySet,
-  };
+function toLoaded(policies: readonly PolicyEntry[]): LoadedPolicy[] {
+  return policies.map((e) => ({ ...e, source: e.source ?? GENERATED }) as LoadedPolicy);
 }
+
+export const policyEngine: PolicyEngine = {
+  loadPolicyPaths: (paths) => loadPolicyPaths(paths),
+  validatePolicy: (obj, source) => validatePolicy(obj, source),
+  compile: (policies, options) => compilePolicySet(toLoaded(policies), options, 1),
+};

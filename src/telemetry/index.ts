@@ -11,6 +11,7 @@
 import type { Logger } from 'pino';
 import type { CheckOutcome } from '../authz/outcome.js';
 import type { CheckSpan, CheckTracer, DecisionObserver } from '../authz/seams.js';
+import type { ServiceParts } from '../authz/service.js';
 import type { TelemetryConfig } from '../config/schema.js';
 import { DecisionLog } from './decision-log.js';
 import { createLogger } from './logger.js';
@@ -98,5 +99,21 @@ export async function createTelemetry(config: TelemetryConfig, options: Telemetr
       })();
       return stopped;
     },
+  };
+}
+
+/**
+ * The parts of an `AuthzService` telemetry provides: its logger, the tracer, the observer, the admin `/metrics`
+ * route, and a flush of logs and spans once the service has closed. `serve` spreads these into the service parts.
+ */
+export function telemetryServiceParts(
+  telemetry: Telemetry,
+): Required<Pick<ServiceParts, 'logger' | 'tracer' | 'observers' | 'adminRoutes' | 'onClosed'>> {
+  return {
+    logger: telemetry.logger,
+    tracer: telemetry.tracer,
+    observers: [telemetry.observer],
+    adminRoutes: { '/metrics': (req, res) => telemetry.metrics.handleMetrics(req, res) },
+    onClosed: () => telemetry.shutdown(),
   };
 }

@@ -22,7 +22,8 @@ function wordPath(i: number): string {
   return `/${s}/${s}x/${s}y`;
 }
 
-describe('flow table under a flood of distinct paths', () => {
+// A million inserts take seconds on a loaded 2-core machine: a generous limit, since time is not what is tested.
+describe('flow table under a flood of distinct paths', { timeout: 180_000 }, () => {
   it('one caller, a million distinct paths: the operation coarsens to one entry', () => {
     const t = new FlowTable({ maxFlows: 1000 });
     const source = {

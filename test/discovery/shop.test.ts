@@ -7,6 +7,7 @@ import { parseAllDocuments } from 'yaml';
 import { peerOf } from '../../src/discovery/attributes.js';
 import { runDiscover } from '../../src/discovery/discover.js';
 import type { PolicyEngine } from '../../src/discovery/engine.js';
+import { policyEngine } from '../../src/discovery/engine.js';
 import { buildMap, DOT_BINARY, renderSvg, toDot, toMermaid } from '../../src/discovery/map.js';
 import { flowSource } from '../../src/discovery/observe.js';
 import { DEFAULT_REACH_OPTIONS } from '../../src/discovery/reach.js';
@@ -27,9 +28,8 @@ import {
   web,
   workloads,
 } from './shop.js';
-import { standInEngine } from './standin-engine.js';
 
-const engine: PolicyEngine = standInEngine;
+const engine: PolicyEngine = policyEngine;
 const compile = { ...DEFAULT_REACH_OPTIONS, pathNormalization: 'BASE' as const };
 const identities: PeerIdentity[] = [ingress, web, api, peer('shop', 'db'), batch, stray];
 

@@ -54,11 +54,14 @@ describe('python grpcio client, plaintext', () => {
   });
 
   it('reads health: SERVING, and NOT_FOUND for an unknown service', async () => {
-    expect(await python(['--target', target, 'health'])).toEqual({ status: 'SERVING' });
-    expect(await python(['--target', target, 'health', '--service', 'envoy.service.auth.v3.Authorization'])).toEqual({
-      status: 'SERVING',
-    });
-    expect(await python(['--target', target, 'health', '--service', 'nope'])).toMatchObject({ rpcError: 'NOT_FOUND' });
+    const [all, authz, unknown] = await Promise.all([
+      python(['--target', target, 'health']),
+      python(['--target', target, 'health', '--service', 'envoy.service.auth.v3.Authorization']),
+      python(['--target', target, 'health', '--service', 'nope']),
+    ]);
+    expect(all).toEqual({ status: 'SERVING' });
+    expect(authz).toEqual({ status: 'SERVING' });
+    expect(unknown).toMatchObject({ rpcError: 'NOT_FOUND' });
   });
 });
 
@@ -93,9 +96,14 @@ describe('python grpcio client, mTLS', () => {
   const mtlsArgs = () => [...tlsArgs(), '--cert', join(dir, 'client.pem'), '--key', join(dir, 'client.key')];
 
   it('allows and denies over mTLS', async () => {
-    expect(await python([...mtlsArgs(), ...ALLOWED])).toMatchObject({ status: 'OK' });
-    expect(await python([...mtlsArgs(), ...DENIED])).toMatchObject({ status: 'PERMISSION_DENIED', httpStatus: 403 });
-    expect(await python([...mtlsArgs(), 'health'])).toEqual({ status: 'SERVING' });
+    const [allowed, denied, health] = await Promise.all([
+      python([...mtlsArgs(), ...ALLOWED]),
+      python([...mtlsArgs(), ...DENIED]),
+      python([...mtlsArgs(), 'health']),
+    ]);
+    expect(allowed).toMatchObject({ status: 'OK' });
+    expect(denied).toMatchObject({ status: 'PERMISSION_DENIED', httpStatus: 403 });
+    expect(health).toEqual({ status: 'SERVING' });
   });
 
   it('refuses a client without a certificate (handshake fails, nothing is decided)', async () => {
