@@ -8,6 +8,7 @@ import {
   LiveReconciler,
   loadKubeConnection,
   planPolicies,
+  ReconcileError,
   type ReconcileOptions,
   readClusterState,
   renderChanges,
@@ -69,9 +70,17 @@ export const reconcileCommand: Command = {
   async run(argv) {
     const { values } = parseCommandArgs(argv, options);
     const opts = reconcileOptions(values);
-    if (values.kube) return runLive(values, opts);
-    if (!values.from || !values.out) throw new UsageError('give --from and --out (GitOps), or --kube (live)');
-    return runGitOps(values.from, values.out, Boolean(values.check), Boolean(values.diff), opts);
+    if (!values.kube && (!values.from || !values.out)) {
+      throw new UsageError('give --from and --out (GitOps), or --kube (live)');
+    }
+    try {
+      if (values.kube) return await runLive(values, opts);
+      return runGitOps(values.from!, values.out!, Boolean(values.check), Boolean(values.diff), opts);
+    } catch (err) {
+      if (!(err instanceof ReconcileError)) throw err;
+      process.stderr.write(`mesh-authz reconcile: ${err.message}\n`);
+      return 2;
+    }
   },
 };
 

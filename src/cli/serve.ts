@@ -1,11 +1,14 @@
 import { relative } from 'node:path';
-import { assembleParts } from '../authz/assemble.js';
+import { type AssembledParts, assembleParts } from '../authz/assemble.js';
+import { createDecisionCache } from '../authz/cache.js';
 import { ServiceError } from '../authz/errors.js';
 import { AuthzService, type ListeningAddresses } from '../authz/service.js';
 import { shutdownOnSignals } from '../authz/signals.js';
-import { type LoadedConfig, loadConfigFile } from '../config/load.js';
+import { type LoadedConfig, loadConfigFile, resolveFrom } from '../config/load.js';
 import type { Config } from '../config/schema.js';
-import { createTelemetry, telemetryServiceParts } from '../telemetry/index.js';
+import { createFlowRecorder } from '../discovery/recorder.js';
+import { PolicyLoadError } from '../policy/model.js';
+import { createTelemetry } from '../telemetry/index.js';
 import { type Command, parseCommandArgs, UsageError } from './args.js';
 import { packageVersion } from './version.js';
 
@@ -32,31 +35,59 @@ export const serveCommand: Command = {
     if (!values.config) throw new UsageError('--config is required');
     const loaded = withOverrides(loadConfigFile(values.config), values.listen, values.admin);
     const { config } = loaded;
-    // Logger, decision log, tracing (OTLP, from config and OTEL_* env) and /metrics; flushed when the service closes.
     const telemetry = await createTelemetry(config.telemetry, { version: packageVersion() });
     const logger = telemetry.logger;
-    const parts = await assembleParts(loaded);
-    const service = new AuthzService(loaded, { ...parts, ...telemetryServiceParts(telemetry) });
+    const fail = async (message: string, code: number) => {
+      process.stderr.write(`mesh-authz serve: ${message}\n`);
+      await telemetry.shutdown();
+      return code;
+    };
+    let parts: AssembledParts;
+    try {
+      parts = await assembleParts(loaded, {
+        logger,
+        onPolicyReload: (event) =>
+          event.ok ? telemetry.metrics.policyLoaded(event.generation) : telemetry.metrics.policyReloadFailed(),
+      });
+    } catch (err) {
+      return fail(`invalid identity configuration in ${loaded.file}: ${(err as Error).message}`, 2);
+    }
+    // Monitor mode (discovery): record every decided Check into the bounded flow table, flushed off the Check path.
+    const recorder = config.discovery.enabled
+      ? createFlowRecorder(config.discovery, {
+          resolvePath: (p) => resolveFrom(loaded, p),
+          onError: (err) => logger.warn({ err: (err as Error).message }, 'discovery: flow flush failed'),
+        })
+      : null;
+    const service = new AuthzService(loaded, {
+      ...parts,
+      cache: createDecisionCache(config.cache),
+      tracer: telemetry.tracer,
+      observers: recorder ? [telemetry.observer, recorder] : [telemetry.observer],
+      adminRoutes: { '/metrics': (req, res) => telemetry.metrics.handleMetrics(req, res) },
+      logger,
+      onClosed: async () => {
+        await recorder?.close();
+        await telemetry.shutdown();
+      },
+    });
     let addresses: ListeningAddresses;
     try {
       addresses = await service.start();
     } catch (err) {
-      if (err instanceof ServiceError) {
-        process.stderr.write(`mesh-authz serve: ${err.message}\n`);
-        await service.shutdown('startup failed');
-        return 1;
-      }
+      await service.shutdown('startup failed');
+      if (err instanceof ServiceError) return fail(err.message, 1);
+      if (err instanceof PolicyLoadError) return fail(err.message, 2);
       throw err;
     }
+    const set = parts.policies.current();
+    if (set) telemetry.metrics.policyLoaded(set.generation);
     process.stderr.write(banner(loaded, addresses, service.ready()));
     // The exit code is decided by the signal handler; keep the process alive until then.
     return await new Promise<number>((resolve) => {
       shutdownOnSignals(service, {
         onSignal: (signal) => logger.info({ signal }, 'signal received'),
-        exit: (code) => {
-          logger.flush?.();
-          resolve(code);
-        },
+        exit: resolve,
       });
     });
   },

@@ -126,8 +126,16 @@ const identitySchema = z
     jwt: z
       .object({
         issuers: z.array(issuerSchema).default([]),
+        /** JWT-SVIDs (bearer tokens whose `sub` is a SPIFFE ID), verified with the `sub` trust domain's jwt-svid keys. */
         jwtSvid: z
-          .object({ audiences: z.array(z.string().min(1)).min(1, 'list at least one expected audience') })
+          .object({
+            audiences: z.array(z.string().min(1)).min(1, 'list at least one expected audience'),
+            fromHeaders: z
+              .array(z.object({ name: z.string().min(1), prefix: z.string().default('') }).strict())
+              .default([{ name: 'authorization', prefix: 'Bearer ' }]),
+            /** The JWT-SVID standard allows at most one minute of clock skew. */
+            leewaySeconds: z.number().int().min(0).max(60).default(30),
+          })
           .strict()
           .optional(),
         /** Claims Envoy's jwt_authn filter already verified, from metadata_context. */

@@ -26,6 +26,8 @@ export interface ReportInput {
   readonly current: readonly PolicyEntry[];
   /** When given, flows are re-evaluated against the current policies (denials, unused rules). */
   readonly evaluate?: Evaluate | undefined;
+  /** The suggestion, compiled: decides which flows it would deny. Without it, pair reachability decides. */
+  readonly evaluateSuggested?: Evaluate | undefined;
   readonly workloads?: readonly KnownWorkload[];
   readonly reach: ReachOptions;
 }
@@ -55,8 +57,10 @@ export interface DiscoveryReport {
   readonly requests: number;
   readonly learned: number;
   readonly skipped: Readonly<Record<SkipReason, number>>;
-  /** Flows not learned because the current policy denied them: stray callers to look at. */
+  /** Observed flows the suggestion would deny (they were not learned): stray callers to look at. */
   readonly wouldBeDenied: readonly string[];
+  /** Flows not learned that the suggestion still allows (its granularity is too coarse to exclude them). */
+  readonly notLearnedButAllowed: readonly string[];
   readonly identities: number;
   readonly workloads: readonly WorkloadReport[];
   readonly surface: SurfaceFigure;
@@ -164,6 +168,14 @@ export function buildReport(input: ReportInput): DiscoveryReport {
       callersAfter: identities.filter((s) => canReach(suggested, s, w, input.reach)).length,
     });
   }
+  const allowedBySuggestion = (f: FlowRecord): boolean =>
+    input.evaluateSuggested !== undefined
+      ? input.evaluateSuggested(workloadOf(f), flowRequest(f)).allowed
+      : canReach(suggested, f.source, workloadOf(f), input.reach);
+  const notLearned = input.suggestion.skipped.map((s) => ({
+    text: `${sourceName(s.flow.source)} -> ${destinationName(s.flow.destination)} ${s.flow.method} ${s.flow.path} (${s.reason}, ${s.flow.count} requests)`,
+    allowed: allowedBySuggestion(s.flow),
+  }));
   const skipped: Record<SkipReason, number> = { denied: 0, anonymous: 0, excluded: 0 };
   for (const s of input.suggestion.skipped) skipped[s.reason]++;
   return {
@@ -172,11 +184,8 @@ export function buildReport(input: ReportInput): DiscoveryReport {
     requests: input.flows.reduce((n, f) => n + f.count, 0),
     learned: input.suggestion.learned.length,
     skipped,
-    wouldBeDenied: input.suggestion.skipped
-      .filter((s) => s.reason === 'denied')
-      .map(
-        (s) => `${sourceName(s.flow.source)} -> ${destinationName(s.flow.destination)} ${s.flow.method} ${s.flow.path}`,
-      ),
+    wouldBeDenied: notLearned.filter((s) => !s.allowed).map((s) => s.text),
+    notLearnedButAllowed: notLearned.filter((s) => s.allowed).map((s) => s.text),
     identities: identities.length,
     workloads: reports,
     surface: surface(input.current, suggested, identities, [...workloads.values()], input.reach),
@@ -214,7 +223,15 @@ export function formatReport(r: DiscoveryReport): string {
     );
   }
   if (r.wouldBeDenied.length > 0) {
-    lines.push('', '## Would-be denied (not learned)', '', ...r.wouldBeDenied.map((f) => `- ${f}`));
+    lines.push('', '## Would be denied by the suggestion (not learned)', '', ...r.wouldBeDenied.map((f) => `- ${f}`));
+  }
+  if (r.notLearnedButAllowed.length > 0) {
+    lines.push(
+      '',
+      '## Not learned, yet still allowed by the suggestion (use a finer granularity to exclude them)',
+      '',
+      ...r.notLearnedButAllowed.map((f) => `- ${f}`),
+    );
   }
   return `${lines.join('\n')}\n`;
 }

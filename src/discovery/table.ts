@@ -42,6 +42,9 @@ export const DEFAULT_TABLE_LIMITS: FlowTableLimits = {
   maxGroupLength: 128,
 };
 
+/** Counts above this share the top histogram bucket when choosing what to evict (they are never the least seen). */
+const EVICT_BUCKETS = 1024;
+
 interface Entry {
   readonly key: string;
   readonly op: Operation;
@@ -183,18 +186,38 @@ export class FlowTable {
     if (op.entries.size >= this.limits.maxPathsPerOperation && level === 1) this.coarsenOperation(op);
   }
 
-  /** Evicts the least-seen tenth of the table (older last-seen first among equals). */
+  /**
+   * Evicts the least-seen tenth of the table. Two linear passes and no sort: a histogram of counts finds the
+   * threshold, then entries below it go, and entries at it go in insertion order (oldest first) until a tenth is
+   * gone. O(n) per sweep, one sweep per n/10 new entries: O(1) amortized per insert.
+   */
   private evict(): void {
-    const all = [...this.entries.values()];
-    all.sort((a, b) => a.count - b.count || a.lastSeen - b.lastSeen);
-    const n = Math.max(1, Math.ceil(all.length / 10));
-    for (let i = 0; i < n; i++) {
-      const e = all[i]!;
+    const n = Math.max(1, Math.ceil(this.entries.size / 10));
+    const hist = new Uint32Array(EVICT_BUCKETS + 1);
+    for (const e of this.entries.values()) hist[Math.min(e.count, EVICT_BUCKETS)]!++;
+    let threshold = 0;
+    for (let seen = 0; threshold <= EVICT_BUCKETS; threshold++) {
+      seen += hist[threshold]!;
+      if (seen >= n) break;
+    }
+    let below = 0;
+    for (let c = 0; c < threshold; c++) below += hist[c]!;
+    let atThreshold = n - below;
+    let evicted = 0;
+    for (const e of this.entries.values()) {
+      if (evicted >= n) break;
+      const c = Math.min(e.count, EVICT_BUCKETS);
+      if (c > threshold) continue;
+      if (c === threshold) {
+        if (atThreshold <= 0) continue;
+        atThreshold--;
+      }
       this.entries.delete(e.key);
       e.op.entries.delete(e.path);
       if (e.op.entries.size === 0) this.operations.delete(e.op.key);
       this.evictedFlows++;
       this.evictedRequests += e.count - e.flushed;
+      evicted++;
     }
   }
 

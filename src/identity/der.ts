@@ -14,6 +14,8 @@ export class DerError extends Error {
 
 export interface Tlv {
   readonly tag: number;
+  /** Where the tag byte is (the TLV's whole encoding is `pos..end`). */
+  readonly pos: number;
   /** Content start and end (exclusive) within the buffer. */
   readonly start: number;
   readonly end: number;
@@ -47,7 +49,7 @@ export function readTlv(buf: Uint8Array, pos: number, limit: number): Tlv {
   }
   const end = start + len;
   if (end > limit) throw new DerError('DER content runs past its parent');
-  return { tag, start, end };
+  return { tag, pos, start, end };
 }
 
 /** The children of a constructed TLV. */

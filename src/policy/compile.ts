@@ -1,7 +1,8 @@
-import { compileCondition, compileOperation, compileSource, type FieldCheck } from './checks.js';
+import { compileOperation, compileSource, type FieldCheck } from './checks.js';
+import { compileCondition } from './conditions.js';
 import { actionOf, type LoadedPolicy } from './model.js';
 import type { ResolvedCompileOptions } from './options.js';
-import type { PolicyAction, PolicyRef, RequestAttributes } from './types.js';
+import type { Decision, PolicyAction, PolicyRef, RequestAttributes } from './types.js';
 
 /**
  * One policy compiled to closures. Compilation happens once per load; evaluation then only calls `test`
@@ -23,6 +24,8 @@ export interface CompiledRule {
   readonly principalKeys: readonly string[] | null;
   /** The normalized paths the rule requires (every `to` entry lists exact paths), for the index; else null. */
   readonly pathKeys: readonly string[] | null;
+  /** The frozen Decision this rule makes when it decides (ALLOW allows, DENY denies): built once, never per request. */
+  readonly decision: Decision;
 }
 
 export interface CompiledPolicy {
@@ -66,9 +69,10 @@ export function compilePolicy(loaded: LoadedPolicy, options: ResolvedCompileOpti
       from,
       to,
       when,
-      checks: [...(from ?? []).flat(), ...(to ?? []).flat(), ...when],
+      checks: flatten(from, to, when),
       principalKeys: keysOf(from, (c) => c.exactPrincipals),
       pathKeys: keysOf(to, (c) => c.exactPaths),
+      decision: ruleDecision(compiled.ref, index),
     });
   });
   return compiled;
@@ -116,4 +120,33 @@ export function firstMatchingRule(policy: CompiledPolicy, r: RequestAttributes, 
 export function selects(policy: CompiledPolicy, labels: Readonly<Record<string, string>>): boolean {
   for (const [k, v] of policy.selector) if (labels[k] !== v) return false;
   return true;
+}
+
+const NO_RESULTS: readonly never[] = Object.freeze([]);
+
+function ruleDecision(ref: PolicyRef, index: number): Decision {
+  const allowed = ref.action === 'ALLOW';
+  const where = ref.source ? ` (${ref.source.file}:${ref.source.line})` : '';
+  return Object.freeze({
+    allowed,
+    code: allowed ? 'ALLOW_MATCHED' : 'DENY_MATCHED',
+    reason: `${allowed ? 'allowed' : 'denied'} by ${ref.action} policy ${ref.namespace}/${ref.name} rule ${index}${where}`,
+    policy: ref,
+    ruleIndex: index,
+    shadow: NO_RESULTS,
+    audit: NO_RESULTS,
+  });
+}
+
+/** All checks of a rule in one array (a plain loop: Array.prototype.flat is slow for many small arrays). */
+function flatten(
+  from: readonly (readonly FieldCheck[])[] | null,
+  to: readonly (readonly FieldCheck[])[] | null,
+  when: readonly FieldCheck[],
+): FieldCheck[] {
+  const out: FieldCheck[] = [];
+  for (const clause of from ?? []) for (const c of clause) out.push(c);
+  for (const clause of to ?? []) for (const c of clause) out.push(c);
+  for (const c of when) out.push(c);
+  return out;
 }

@@ -1,4 +1,4 @@
-import { type CompiledPolicy, type CompiledRule, compilePolicy, firstMatchingRule, selects } from './compile.js';
+import { type CompiledPolicy, compilePolicy, firstMatchingRule, selects } from './compile.js';
 import type { LoadedPolicy } from './model.js';
 import { normalizePath } from './normalize.js';
 import { type CompileOptions, type ResolvedCompileOptions, resolveCompileOptions } from './options.js';
@@ -16,6 +16,20 @@ import type {
 /** How many distinct workloads keep a cached plan; past this the cache starts over (plans are cheap to rebuild). */
 const PLAN_CACHE_LIMIT = 10_000;
 const NONE: readonly never[] = Object.freeze([]);
+/** Stands for "label not set" (distinct from an empty value; label values cannot contain NUL). */
+const ABSENT = '\u0000';
+
+/** Per destination namespace: the candidate policies and the label keys their selectors read. */
+interface NamespaceIndex {
+  readonly candidates: readonly CompiledPolicy[];
+  readonly keys: readonly string[];
+  readonly root: PlanNode;
+}
+
+interface PlanNode {
+  plan?: WorkloadPlan;
+  next?: Map<string, PlanNode>;
+}
 
 /**
  * A compiled, immutable policy set. Decision order (istio.io "Authorization policy" concept page; istio/istio
@@ -29,7 +43,8 @@ export class PolicySet implements CompiledPolicySet {
   private readonly compiled: readonly CompiledPolicy[];
   private readonly root: readonly CompiledPolicy[];
   private readonly byNamespace = new Map<string, CompiledPolicy[]>();
-  private readonly plans = new Map<string, WorkloadPlan>();
+  private readonly byWorkloadNs = new Map<string, NamespaceIndex>();
+  private planCount = 0;
 
   constructor(
     policies: readonly LoadedPolicy[],
@@ -57,18 +72,47 @@ export class PolicySet implements CompiledPolicySet {
 
   /** @internal The compiled per-workload plan (explain and lint read it). */
   planFor(workload: WorkloadRef): WorkloadPlan {
-    const key = planKey(workload);
-    let plan = this.plans.get(key);
-    if (plan === undefined) {
-      const candidates =
-        workload.namespace === this.options.rootNamespace
-          ? this.root
-          : [...this.root, ...(this.byNamespace.get(workload.namespace) ?? NONE)];
-      plan = buildPlan(candidates.filter((p) => selects(p, workload.labels)));
-      if (this.plans.size >= PLAN_CACHE_LIMIT) this.plans.clear();
-      this.plans.set(key, plan);
+    let ns = this.byWorkloadNs.get(workload.namespace);
+    if (ns === undefined) {
+      if (this.planCount >= PLAN_CACHE_LIMIT) this.resetPlans();
+      ns = this.namespaceIndex(workload.namespace);
+      this.byWorkloadNs.set(workload.namespace, ns);
     }
-    return plan;
+    // Walk the label values the selectors of this namespace read (usually one or two keys): a few Map lookups on
+    // short strings, instead of building and hashing a key from every label on every request.
+    let node = ns.root;
+    const labels = workload.labels;
+    for (const k of ns.keys) {
+      const v = labels[k];
+      const step = v === undefined ? ABSENT : v;
+      node.next ??= new Map();
+      let child = node.next.get(step);
+      if (child === undefined) {
+        child = {};
+        node.next.set(step, child);
+      }
+      node = child;
+    }
+    if (node.plan === undefined) {
+      node.plan = buildPlan(ns.candidates.filter((p) => selects(p, labels)));
+      this.planCount++;
+    }
+    return node.plan;
+  }
+
+  private namespaceIndex(namespace: string): NamespaceIndex {
+    const candidates =
+      namespace === this.options.rootNamespace
+        ? this.root
+        : [...this.root, ...(this.byNamespace.get(namespace) ?? NONE)];
+    const keys = new Set<string>();
+    for (const p of candidates) for (const [k] of p.selector) keys.add(k);
+    return { candidates, keys: [...keys].sort(), root: {} };
+  }
+
+  private resetPlans(): void {
+    this.byWorkloadNs.clear();
+    this.planCount = 0;
   }
 
   attributesFor(workload: WorkloadRef): AttributeUse {
@@ -103,42 +147,13 @@ export function compilePolicySet(
   return new PolicySet(policies, options, generation);
 }
 
-function planKey(workload: WorkloadRef): string {
-  let key = workload.namespace;
-  const labels = workload.labels;
-  for (const k in labels) key += `\u0000${k}\u0001${labels[k]}`;
-  return key;
-}
-
 function decide(plan: WorkloadPlan, request: RequestAttributes, path: string): Decision {
   const denied = plan.deny.firstMatch(request, path);
-  if (denied !== null) return ruleDecision(denied, false);
+  if (denied !== null) return denied.decision;
   if (!plan.hasEnforcedAllow) return plan.policies.length === 0 ? NO_POLICY : NO_ALLOW_POLICY;
   const allowed = plan.allow.firstMatch(request, path);
-  if (allowed !== null) return ruleDecision(allowed, true);
+  if (allowed !== null) return allowed.decision;
   return NO_ALLOW_MATCHED;
-}
-
-const decisionCache = new WeakMap<CompiledRule, Decision>();
-
-/** The decision a matching rule makes, built once per rule (the common case allocates nothing). */
-function ruleDecision(rule: CompiledRule, allowed: boolean): Decision {
-  let d = decisionCache.get(rule);
-  if (d === undefined) {
-    const ref = rule.policy.ref;
-    const where = ref.source ? ` (${ref.source.file}:${ref.source.line})` : '';
-    d = Object.freeze({
-      allowed,
-      code: allowed ? 'ALLOW_MATCHED' : 'DENY_MATCHED',
-      reason: `${allowed ? 'allowed' : 'denied'} by ${ref.action} policy ${ref.namespace}/${ref.name} rule ${rule.index}${where}`,
-      policy: ref,
-      ruleIndex: rule.index,
-      shadow: NONE,
-      audit: NONE,
-    });
-    decisionCache.set(rule, d);
-  }
-  return d;
 }
 
 const NO_POLICY: Decision = Object.freeze({

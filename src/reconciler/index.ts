@@ -13,7 +13,7 @@ export { unifiedDiff } from './diff.js';
 export { formatServiceError, ReconcileError, type ServiceError, type ServiceErrorCode } from './errors.js';
 export { type GenerateOptions, generateDefaultDeny, generateForService, policyNames } from './generate.js';
 export { applyChanges, diffOutput, type FileChange, renderChanges } from './gitops.js';
-export { createKubeApi, type KubeApi, type KubeClientKind, Resources } from './kube.js';
+export { clientNodeSupported, createKubeApi, type KubeApi, type KubeClientKind, Resources } from './kube.js';
 export { type KubeConnection, loadKubeConnection } from './kube-connection.js';
 export { Annotations, isOwned, Labels, MANAGER } from './labels.js';
 export { type LiveOptions, LiveReconciler } from './live.js';
@@ -24,6 +24,5 @@ export { type ClusterState, defaultOptions, type Plan, planPolicies, type Reconc
 export {
   type ValidationIssue,
   validateAuthorizationPolicy,
-  validateIstiodRules,
   validateStructure,
 } from './validate.js';

@@ -49,6 +49,8 @@ export class HttpKubeApi implements KubeApi {
         return;
       }
       const lines = createInterface({ input: res });
+      // readline re-emits the stream's errors (e.g. 'aborted' when we cut the watch): handled by `finish`.
+      lines.on('error', finish);
       lines.on('line', (line) => {
         if (line.trim() === '') return;
         try {

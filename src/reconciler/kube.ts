@@ -78,7 +78,7 @@ export async function createKubeApi(
   conn: import('./kube-connection.js').KubeConnection,
   prefer?: KubeClientKind,
 ): Promise<{ api: KubeApi; kind: KubeClientKind }> {
-  if (prefer !== 'http') {
+  if (prefer === 'client-node' || (prefer === undefined && clientNodeSupported())) {
     try {
       const { ClientNodeKubeApi } = await import('./kube-client-node.js');
       return { api: new ClientNodeKubeApi(conn), kind: 'client-node' };
@@ -88,4 +88,13 @@ export async function createKubeApi(
   }
   const { HttpKubeApi } = await import('./kube-http.js');
   return { api: new HttpKubeApi(conn), kind: 'http' };
+}
+
+/**
+ * Whether `@kubernetes/client-node` can load here. Its undici 8 dependency uses Node 22.19+ APIs (zstd, webidl
+ * helpers) at import time, so on older Node even trying to import it fails loudly.
+ */
+export function clientNodeSupported(version = process.versions.node): boolean {
+  const [major = 0, minor = 0] = version.split('.').map(Number);
+  return major > 22 || (major === 22 && minor >= 19);
 }

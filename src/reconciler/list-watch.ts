@@ -74,7 +74,6 @@ export class ListWatch {
 
   private watchOnce(): Promise<{ reason: RestartReason; err: unknown }> {
     return new Promise((resolve) => {
-      let expired = false;
       let settled = false;
       const finish = (reason: RestartReason, err: unknown) => {
         if (settled) return;
@@ -85,9 +84,9 @@ export class ListWatch {
       const onEvent = (type: string, obj: KubeObject) => {
         if (type === 'ERROR') {
           // The server reports an expired resourceVersion as an ERROR event carrying a Status with code 410.
-          expired = (obj as { code?: number }).code === 410;
-          this.handle?.abort();
+          const expired = (obj as { code?: number }).code === 410;
           finish(expired ? 'expired' : 'error', obj);
+          this.handle?.abort();
           return;
         }
         const rv = obj.metadata?.resourceVersion;

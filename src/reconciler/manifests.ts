@@ -1,6 +1,6 @@
 import { readdirSync, readFileSync, statSync } from 'node:fs';
 import { join } from 'node:path';
-import { parseAllDocuments, stringify } from 'yaml';
+import { LineCounter, parseAllDocuments, stringify } from 'yaml';
 import { ReconcileError } from './errors.js';
 import type { GeneratedPolicy, KubeObject, ServiceObject } from './model.js';
 import type { ClusterState } from './plan.js';
@@ -31,13 +31,12 @@ export function manifestFiles(path: string): string[] {
 /** Parses every document of a manifest file; `kind: List` is flattened. Throws with file and line on bad YAML. */
 export function parseManifests(text: string, file: string): KubeObject[] {
   const out: KubeObject[] = [];
-  for (const doc of parseAllDocuments(text, { prettyErrors: false })) {
+  const lineCounter = new LineCounter();
+  for (const doc of parseAllDocuments(text, { prettyErrors: false, lineCounter })) {
     if ('errors' in doc && doc.errors.length > 0) {
       const e = doc.errors[0]!;
-      throw new ReconcileError(
-        'INPUT_SYNTAX',
-        `${file}:${e.linePos?.[0]?.line ?? '?'}: YAML syntax error: ${e.message}`,
-      );
+      const line = lineCounter.linePos(e.pos[0]).line;
+      throw new ReconcileError('INPUT_SYNTAX', `${file}:${line}: YAML syntax error: ${e.message}`);
     }
     const value: unknown = doc.toJS();
     if (value === null || typeof value !== 'object' || Array.isArray(value)) continue;

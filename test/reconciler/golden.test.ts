@@ -3,6 +3,7 @@ import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, describe, expect, it } from 'vitest';
+import { parsePolicyText, validatePolicy } from '../../src/policy/index.js';
 import {
   applyChanges,
   defaultOptions,
@@ -11,7 +12,7 @@ import {
   parseManifests,
   planPolicies,
   readClusterState,
-  validateAuthorizationPolicy,
+  validateStructure,
 } from '../../src/reconciler/index.js';
 
 /**
@@ -71,11 +72,14 @@ describe('golden: annotated Services → AuthorizationPolicies', () => {
       expect(tree(out)).toEqual(tree(join(dir, 'expected')));
       expect(errors).toBe(readFileSync(join(dir, 'errors.txt'), 'utf8'));
 
-      // Every generated object passes the CRD schema and istiod's rules.
+      // Every generated object passes the CRD schema (@kubernetes-models/istio) and the policy engine's
+      // validatePolicy (istiod's rules), and loads with the engine's own parser.
       for (const [file, text] of Object.entries(tree(out))) {
         for (const obj of parseManifests(text, file)) {
-          expect(validateAuthorizationPolicy(obj as Record<string, unknown>), file).toEqual([]);
+          expect(validateStructure(obj as Record<string, unknown>), file).toEqual([]);
+          expect(validatePolicy(obj, null), file).toEqual([]);
         }
+        expect(parsePolicyText(text, file).issues, file).toEqual([]);
       }
       // Idempotent: a second run against its own output changes nothing.
       const again = diffOutput(planPolicies(readClusterState(join(dir, 'input.yaml')), defaultOptions), out);

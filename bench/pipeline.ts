@@ -1,0 +1,206 @@
+import { existsSync } from 'node:fs';
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { pathToFileURL } from 'node:url';
+import { decodeJwt } from 'jose';
+import { createDecisionCache, type LruDecisionCache } from '../src/authz/cache.js';
+import { CheckPipeline } from '../src/authz/pipeline.js';
+import { decodeCheckRequest, type WireCheckRequest } from '../src/authz/wire.js';
+import { configSchema } from '../src/config/schema.js';
+import type { IdentityInput, IdentityOutcome, IdentityVerifier } from '../src/identity/types.js';
+import { PolicyStore } from '../src/policy/index.js';
+import { DEFAULT_FIXTURE, generateFixture, ISSUER, TRUST_DOMAIN } from './fixtures.js';
+import { readGrpcFrames } from './frame.js';
+import { patchCounter } from './loadgen.js';
+import { memoryMb } from './proc.js';
+
+/**
+ * The server-side cost of a decision, in process (no gRPC): the real Check pipeline over the generated load
+ * (10,000 rules), with the cache on and off, 90% repeats of recent requests and 10% never-seen ones. Reports the
+ * pipeline's own per-check time (CheckOutcome.durationUs: input → identity → decision → response), and memory:
+ * RSS with 100,000 cache entries, and heap/RSS drift over a long run (flat memory is a target).
+ */
+
+export interface PipelineBenchOptions {
+  readonly checks: number;
+  readonly freshShare: number;
+}
+
+function percentile(sorted: Float64Array, p: number): number {
+  return sorted.length === 0 ? Number.NaN : sorted[Math.min(sorted.length - 1, Math.floor(p * sorted.length))]!;
+}
+
+/** The product's verifier when src/identity provides it; otherwise a labelled stand-in (no signature checks). */
+async function identityVerifier(dir: string, caPath: string, jwksPath: string): Promise<[IdentityVerifier, string]> {
+  const index = join(import.meta.dirname, '../src/identity/index.js');
+  if (existsSync(index)) {
+    const mod = (await import(pathToFileURL(index).href)) as Record<string, unknown>;
+    if (typeof mod.createIdentityVerifier === 'function') {
+      const config = configSchema.parse({
+        identity: {
+          trustBundles: [{ trustDomain: TRUST_DOMAIN, pem: caPath }],
+          peer: { sources: ['certificate'] },
+          jwt: { issuers: [{ issuer: ISSUER, jwks: { file: jwksPath }, audiences: ['mesh'], algorithms: ['ES256'] }] },
+        },
+      }).identity;
+      const create = mod.createIdentityVerifier as (c: unknown, o: unknown) => Promise<IdentityVerifier>;
+      return [await create(config, { resolvePath: (p: string) => (p.startsWith('/') ? p : join(dir, p)) }), 'product'];
+    }
+  }
+  return [new StandInVerifier(), 'stand-in (src/identity/index.ts not on this branch): principal + unverified JWT'];
+}
+
+/** Bench-only stand-in: identity from the principal and the JWT payload, credential ids from the raw values. */
+class StandInVerifier implements IdentityVerifier {
+  verify(input: IdentityInput): IdentityOutcome {
+    const m = /^spiffe:\/\/([^/]+)\/ns\/([^/]+)\/sa\/([^/]+)$/.exec(input.principal);
+    const peer = m
+      ? {
+          spiffeId: input.principal,
+          trustDomain: m[1]!,
+          namespace: m[2]!,
+          serviceAccount: m[3]!,
+          expiresAt: Date.now() + 3_600_000,
+          credentialId: input.principal,
+        }
+      : null;
+    const auth = input.headers.authorization;
+    let user = null;
+    if (auth?.startsWith('Bearer ')) {
+      const token = auth.slice(7);
+      const claims = decodeJwt(token);
+      user = {
+        issuer: claims.iss ?? '',
+        subject: claims.sub ?? '',
+        audiences: [AUD],
+        presenter: null,
+        claims,
+        groups: (claims.groups as string[]) ?? [],
+        expiresAt: (claims.exp ?? 0) * 1000,
+        credentialId: token.slice(token.lastIndexOf('.') + 1),
+      };
+    }
+    return { ok: true, peer, user };
+  }
+}
+const AUD = 'mesh';
+
+/** The smoke-run variant (`npm run bench -- --quick`). */
+export function runPipelineBenchQuick(): Promise<Record<string, unknown>> {
+  return runPipelineBench({ checks: 20_000, freshShare: 0.1 });
+}
+
+export async function runPipelineBench(
+  options: PipelineBenchOptions = { checks: 100_000, freshShare: 0.1 },
+): Promise<Record<string, unknown>> {
+  const dir = await mkdtemp(join(tmpdir(), 'mesh-authz-pipeline-'));
+  try {
+    const fixture = await generateFixture(dir, DEFAULT_FIXTURE);
+    const t0 = performance.now();
+    const store = new PolicyStore({ paths: [fixture.policyDir], compile: { trustDomain: TRUST_DOMAIN }, watch: false });
+    await store.load();
+    const loadMs = performance.now() - t0;
+    const [identity, identityKind] = await identityVerifier(dir, fixture.caPath, fixture.jwksPath);
+    const decode = (b: Buffer) => decodeCheckRequest(readGrpcFrames(b)[0]!) as WireCheckRequest;
+    const hot = fixture.hot.map(decode);
+    const results: Record<string, unknown> = {
+      fixture: fixture.summary,
+      policyLoadMs: Math.round(loadMs),
+      identity: identityKind,
+      rssAfterLoadMb: memoryMb(process.pid, 'VmRSS'),
+    };
+
+    for (const cacheOn of [true, false]) {
+      const cache = createDecisionCache(configSchema.parse({ cache: { enabled: cacheOn } }).cache);
+      const pipeline = new CheckPipeline({ policies: () => store.current(), identity, mode: 'enforce', cache });
+      const ring = hot;
+      let fresh = 0;
+      let seed = 7;
+      const rand = () => {
+        seed = (seed * 1_103_515_245 + 12_345) >>> 0;
+        return seed / 4294967296;
+      };
+      const next = (): WireCheckRequest => {
+        if (rand() < options.freshShare) {
+          const t = fixture.fresh[fresh % fixture.fresh.length]!;
+          return decode(patchCounter(t.body, t.offsets, fresh++));
+        }
+        return ring[Math.floor(rand() * ring.length)]!;
+      };
+      for (let i = 0; i < 20_000; i++) await pipeline.check(next());
+      const times = new Float64Array(options.checks);
+      let allowed = 0;
+      const heap0 = process.memoryUsage().heapUsed;
+      const rss0 = memoryMb(process.pid, 'VmRSS');
+      const started = performance.now();
+      let rssMid = 0;
+      for (let i = 0; i < options.checks; i++) {
+        const { outcome } = await pipeline.check(next());
+        times[i] = outcome.durationUs;
+        if (outcome.allowed) allowed++;
+        if (i === Math.floor(options.checks / 10)) rssMid = memoryMb(process.pid, 'VmRSS');
+      }
+      const seconds = (performance.now() - started) / 1000;
+      const sorted = times.sort();
+      const stats = (cache as LruDecisionCache | null)?.stats();
+      results[cacheOn ? 'cacheOn' : 'cacheOff'] = {
+        checks: options.checks,
+        checksPerSecond: Math.round(options.checks / seconds),
+        p50Us: percentile(sorted, 0.5),
+        p99Us: percentile(sorted, 0.99),
+        p999Us: percentile(sorted, 0.999),
+        allowedShare: allowed / options.checks,
+        cache: stats ? { ...stats, hitRatio: stats.hits / Math.max(1, stats.hits + stats.misses) } : null,
+        heapGrowthMb: (process.memoryUsage().heapUsed - heap0) / 1048576,
+        rssStartMb: rss0,
+        rssAt10PercentMb: rssMid,
+        rssEndMb: memoryMb(process.pid, 'VmRSS'),
+      };
+    }
+
+    // 100,000 cache entries with 10,000 rules loaded: fill with distinct fresh requests.
+    const cache = createDecisionCache(configSchema.parse({ cache: { enabled: true } }).cache)!;
+    const pipeline = new CheckPipeline({ policies: () => store.current(), identity, mode: 'enforce', cache });
+    for (let i = 0; cache.stats().entries < 100_000 && i < 150_000; i++) {
+      const t = fixture.fresh[i % fixture.fresh.length]!;
+      await pipeline.check(decode(patchCounter(t.body, t.offsets, 1e9 + i)));
+    }
+    results.fullCache = {
+      entries: cache.stats().entries,
+      estimatedBytes: cache.stats().bytes,
+      rssMb: memoryMb(process.pid, 'VmRSS'),
+      peakRssMb: memoryMb(process.pid, 'VmHWM'),
+    };
+    printSummary(results, options);
+    return results;
+  } finally {
+    await rm(dir, { recursive: true, force: true });
+  }
+}
+
+function printSummary(results: Record<string, unknown>, options: PipelineBenchOptions): void {
+  const f = (n: unknown, d = 1) => (typeof n === 'number' && Number.isFinite(n) ? n.toFixed(d) : '-');
+  const lines = [`policy load ${results.policyLoadMs} ms; identity: ${results.identity}`];
+  for (const key of ['cacheOn', 'cacheOff'] as const) {
+    const r = results[key] as Record<string, number | Record<string, number> | null>;
+    const cache = r.cache as Record<string, number> | null;
+    lines.push(
+      `${key === 'cacheOn' ? 'cache on ' : 'cache off'}: ${options.checks} checks (${options.freshShare * 100}% fresh), ` +
+        `p50 ${f(r.p50Us)} µs, p99 ${f(r.p99Us)} µs, p99.9 ${f(r.p999Us)} µs` +
+        (cache ? `, hit ratio ${f((cache.hitRatio ?? 0) * 100)}%` : '') +
+        `; RSS ${f(r.rssStartMb)} → ${f(r.rssAt10PercentMb)} (10%) → ${f(r.rssEndMb)} MB`,
+    );
+  }
+  const full = results.fullCache as Record<string, number>;
+  lines.push(
+    `full cache: ${full.entries} entries (${f((full.estimatedBytes ?? 0) / 1048576)} MiB estimated), RSS ${f(full.rssMb)} MB`,
+  );
+  process.stdout.write(`${lines.join('\n')}\n`);
+}
+
+const isMain = process.argv[1] !== undefined && import.meta.url === pathToFileURL(process.argv[1]).href;
+if (isMain) {
+  const checks = Number(process.argv[2] ?? 100_000);
+  process.stdout.write(`${JSON.stringify(await runPipelineBench({ checks, freshShare: 0.1 }), null, 2)}\n`);
+}

@@ -1,0 +1,122 @@
+import { mkdtemp, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterEach, describe, expect, it, vi } from 'vitest';
+import { explainCommand, peerFromPrincipal } from './explain.js';
+import { lintCommand } from './lint.js';
+
+const POLICIES = `apiVersion: security.istio.io/v1
+kind: AuthorizationPolicy
+metadata:
+  name: allow-frontend
+  namespace: shop
+spec:
+  selector:
+    matchLabels:
+      app: cart
+  action: ALLOW
+  rules:
+  - from:
+    - source:
+        principals: ["cluster.local/ns/shop/sa/frontend"]
+    to:
+    - operation:
+        methods: ["GET"]
+        paths: ["/cart/*"]
+`;
+
+const REQUEST = (principal: string, path: string) => ({
+  attributes: {
+    source: { principal, address: { socketAddress: { address: '10.0.0.5', portValue: 4444 } } },
+    destination: { address: { socketAddress: { address: '10.0.0.6', portValue: 8080 } } },
+    contextExtensions: { namespace: 'shop', app: 'cart' },
+    request: { http: { method: 'GET', path, host: 'cart.shop:8080', headers: { ':method': 'GET' } } },
+  },
+});
+
+async function capture(run: () => Promise<number>): Promise<{ code: number; out: string }> {
+  let out = '';
+  const spy = vi.spyOn(process.stdout, 'write').mockImplementation((chunk: string | Uint8Array) => {
+    out += String(chunk);
+    return true;
+  });
+  try {
+    return { code: await run(), out };
+  } finally {
+    spy.mockRestore();
+  }
+}
+
+afterEach(() => {
+  vi.restoreAllMocks();
+});
+
+describe('mesh-authz lint', () => {
+  it('exits 0 with warnings only, 1 with errors; json output for CI', async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'cli-lint-'));
+    await writeFile(join(dir, 'ok.yaml'), POLICIES);
+    const ok = await capture(() => lintCommand.run([dir]));
+    expect(ok.code).toBe(0);
+    expect(ok.out).toContain('1 valid policy, 0 error(s)');
+    await writeFile(
+      join(dir, 'bad.yaml'),
+      POLICIES.replace('name: allow-frontend', 'name: bad')
+        .replace('action: ALLOW', 'action: DENY')
+        .replace(/ {2}rules:[\s\S]*/, ''),
+    );
+    const workloads = join(dir, 'workloads.yml.txt');
+    await writeFile(
+      workloads,
+      'workloads:\n- namespace: shop\n  labels: {app: cart}\n- namespace: shop\n  labels: {app: db}\n',
+    );
+    const bad = await capture(() => lintCommand.run([dir, '--format', 'json', '--workloads', workloads]));
+    expect(bad.code).toBe(1);
+    const report = JSON.parse(bad.out) as { errors: number; issues: { code: string; line: number }[] };
+    expect(report.errors).toBe(1);
+    expect(report.issues.map((i) => i.code)).toEqual(expect.arrayContaining(['missing_rules', 'uncovered_workload']));
+  });
+});
+
+describe('mesh-authz explain', () => {
+  it('explains a CheckRequest against the config policies, peer from source.principal', async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'cli-explain-'));
+    await writeFile(join(dir, 'policies.yaml'), POLICIES);
+    await writeFile(join(dir, 'config.yaml'), 'policy:\n  paths: [policies.yaml]\n');
+    await writeFile(
+      join(dir, 'ok.json'),
+      JSON.stringify(REQUEST('spiffe://cluster.local/ns/shop/sa/frontend', '/cart/1')),
+    );
+    await writeFile(
+      join(dir, 'no.json'),
+      JSON.stringify(REQUEST('spiffe://cluster.local/ns/shop/sa/other', '/cart/1')),
+    );
+    const ok = await capture(() =>
+      explainCommand.run(['--config', join(dir, 'config.yaml'), '--request', join(dir, 'ok.json')]),
+    );
+    expect(ok.code).toBe(0);
+    expect(ok.out).toContain('decision: ALLOW (ALLOW_MATCHED)');
+    expect(ok.out).toContain('taken from source.principal');
+    const no = await capture(() =>
+      explainCommand.run(['--config', join(dir, 'config.yaml'), '--request', join(dir, 'no.json')]),
+    );
+    expect(no.out).toContain('decision: DENY (NO_ALLOW_MATCHED)');
+    expect(no.out).toContain('but the peer is spiffe://cluster.local/ns/shop/sa/other');
+  });
+
+  it('accepts only well-formed SPIFFE IDs as the peer', () => {
+    expect(peerFromPrincipal('spiffe://cluster.local/ns/a/sa/b')).toMatchObject({
+      namespace: 'a',
+      serviceAccount: 'b',
+    });
+    for (const bad of [
+      '',
+      'cluster.local/ns/a',
+      'spiffe://Cluster.local/x',
+      'spiffe://td/a/../b',
+      'spiffe://td/a/',
+      'SPIFFE://td/a',
+    ]) {
+      expect(peerFromPrincipal(bad)).toBeNull();
+    }
+  });
+});

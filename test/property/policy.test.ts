@@ -1,0 +1,185 @@
+import fc from 'fast-check';
+import { describe, expect, it } from 'vitest';
+import { ruleMatches } from '../../src/policy/compile.js';
+import {
+  compilePolicySet,
+  explain,
+  normalizePath,
+  PATH_NORMALIZATIONS,
+  validatePolicy,
+} from '../../src/policy/index.js';
+import type { RequestAttributes } from '../../src/policy/types.js';
+import { WORKLOAD } from '../conformance/policy-fixtures.js';
+import { loaded, requestArb, ruleArb } from './policy-arbitraries.js';
+
+/** Invariants of the engine over random (valid) policies and requests. */
+
+const RUNS = { numRuns: 200 };
+const set = (...policies: ReturnType<typeof loaded>[]) => compilePolicySet(policies, {}, 1);
+
+describe('policy properties', () => {
+  it('generated rules are valid policies (so the properties speak about real input)', () => {
+    fc.assert(
+      fc.property(ruleArb, (rule) => {
+        expect(validatePolicy(loaded('ALLOW', [rule]).policy, null)).toEqual([]);
+      }),
+      RUNS,
+    );
+  });
+
+  it('DENY of X plus ALLOW of everything never allows X (and allows everything else)', () => {
+    fc.assert(
+      fc.property(ruleArb, requestArb, (x, r) => {
+        const matches = set(loaded('ALLOW', [x])).evaluate(WORKLOAD, r).allowed;
+        const combined = set(loaded('DENY', [x]), loaded('ALLOW', [{}])).evaluate(WORKLOAD, r);
+        expect(combined.allowed).toBe(!matches);
+      }),
+      RUNS,
+    );
+  });
+
+  it('adding an ALLOW rule never turns an allow into a deny', () => {
+    fc.assert(
+      fc.property(
+        fc.array(ruleArb, { maxLength: 4 }),
+        fc.array(ruleArb, { maxLength: 2 }),
+        ruleArb,
+        requestArb,
+        (allow, deny, extra, r) => {
+          const denyPolicies = deny.length ? [loaded('DENY', deny)] : [];
+          const before = set(loaded('ALLOW', allow), ...denyPolicies).evaluate(WORKLOAD, r);
+          const after = set(loaded('ALLOW', [...allow, extra]), ...denyPolicies).evaluate(WORKLOAD, r);
+          if (before.allowed) expect(after.allowed).toBe(true);
+        },
+      ),
+      RUNS,
+    );
+  });
+
+  it('adding a DENY rule never turns a deny into an allow', () => {
+    fc.assert(
+      fc.property(
+        fc.array(ruleArb, { maxLength: 4 }),
+        fc.array(ruleArb, { minLength: 1, maxLength: 2 }),
+        ruleArb,
+        requestArb,
+        (allow, deny, extra, r) => {
+          const before = set(loaded('ALLOW', allow), loaded('DENY', deny)).evaluate(WORKLOAD, r);
+          const after = set(loaded('ALLOW', allow), loaded('DENY', [...deny, extra])).evaluate(WORKLOAD, r);
+          if (!before.allowed) expect(after.allowed).toBe(false);
+        },
+      ),
+      RUNS,
+    );
+  });
+
+  it('dry-run and AUDIT policies never change the decision', () => {
+    fc.assert(
+      fc.property(fc.array(ruleArb, { maxLength: 3 }), fc.array(ruleArb, { maxLength: 3 }), requestArb, (a, b, r) => {
+        const base = set(loaded('ALLOW', a)).evaluate(WORKLOAD, r);
+        const shadowed = set(
+          loaded('ALLOW', a),
+          loaded('DENY', [...b, {}], true),
+          loaded('ALLOW', b, true),
+          loaded('AUDIT', b),
+        ).evaluate(WORKLOAD, r);
+        expect(shadowed.allowed).toBe(base.allowed);
+        expect(shadowed.code).toBe(base.code);
+      }),
+      RUNS,
+    );
+  });
+
+  it('the indexed evaluation reports the same first rule as a plain scan in order', () => {
+    fc.assert(
+      fc.property(fc.array(ruleArb, { minLength: 8, maxLength: 24 }), requestArb, (rules, r) => {
+        const s = set(loaded('ALLOW', rules));
+        const plan = s.planFor(WORKLOAD);
+        const norm = normalizePath(r.path, 'BASE');
+        const path = norm.ok ? norm.path : '';
+        const first = plan.allow.rules.find((rule) => ruleMatches(rule, r, path));
+        const d = s.evaluate(WORKLOAD, r);
+        if (d.code !== 'INVALID_REQUEST') expect(d.ruleIndex).toBe(first?.index ?? null);
+      }),
+      RUNS,
+    );
+  });
+
+  it('requests that differ only in attributes the policies do not read get the same decision (cache-key soundness)', () => {
+    fc.assert(
+      fc.property(
+        fc.array(ruleArb, { maxLength: 3 }),
+        fc.array(ruleArb, { maxLength: 2 }),
+        requestArb,
+        requestArb,
+        (a, d, r1, r2) => {
+          const s = set(loaded('ALLOW', a), ...(d.length ? [loaded('DENY', d)] : []));
+          const use = s.attributesFor(WORKLOAD);
+          const mixed: RequestAttributes = {
+            method: use.method ? r1.method : r2.method,
+            path: use.path ? r1.path : r2.path,
+            host: use.host ? r1.host : r2.host,
+            headers: use.headers.length ? r1.headers : r2.headers,
+            sourceIp: use.sourceIp ? r1.sourceIp : r2.sourceIp,
+            remoteIp: use.remoteIp ? r1.remoteIp : r2.remoteIp,
+            destinationIp: use.destinationIp ? r1.destinationIp : r2.destinationIp,
+            destinationPort: use.destinationPort ? r1.destinationPort : r2.destinationPort,
+            sni: use.sni ? r1.sni : r2.sni,
+            peer: use.peer ? r1.peer : r2.peer,
+            user: use.user ? r1.user : r2.user,
+            filterMetadata: use.metadata ? r1.filterMetadata : r2.filterMetadata,
+          };
+          expect(s.evaluate(WORKLOAD, mixed)).toEqual(s.evaluate(WORKLOAD, r1));
+        },
+      ),
+      RUNS,
+    );
+  });
+
+  it('explain() always carries the decision evaluate() makes', () => {
+    fc.assert(
+      fc.property(fc.array(ruleArb, { maxLength: 3 }), fc.array(ruleArb, { maxLength: 2 }), requestArb, (a, d, r) => {
+        const s = set(loaded('ALLOW', a), ...(d.length ? [loaded('DENY', d)] : []));
+        const e = explain(s, WORKLOAD, r);
+        expect(e.decision).toEqual(s.evaluate(WORKLOAD, r));
+        for (const p of e.policies)
+          for (const rule of p.rules) expect(rule.matched === (rule.failure === null)).toBe(true);
+      }),
+      RUNS,
+    );
+  });
+
+  it('normalization is idempotent and leaves no dot segments', () => {
+    const segment = fc.constantFrom(
+      'a',
+      'b',
+      '.',
+      '..',
+      '',
+      '%2e',
+      '%2E%2e',
+      '%2F',
+      '%5c',
+      '\\',
+      '%41',
+      '%7E',
+      'x%20y',
+      '..%2F',
+    );
+    fc.assert(
+      fc.property(
+        fc.array(segment, { maxLength: 8 }),
+        fc.constantFrom(...PATH_NORMALIZATIONS.filter((m) => m !== 'NONE')),
+        (segs, mode) => {
+          const once = normalizePath(`/${segs.join('/')}`, mode);
+          if (!once.ok) return;
+          const twice = normalizePath(once.path, mode);
+          expect(twice).toEqual(once);
+          expect(once.path.startsWith('/')).toBe(true);
+          expect(once.path.split('/').some((s) => s === '.' || s === '..')).toBe(false);
+        },
+      ),
+      { numRuns: 500 },
+    );
+  });
+});
