@@ -47,14 +47,16 @@ export function diffOutput(plan: Plan, outDir: string): GitOpsPlan {
     const after = renderPolicy(p);
     const before = existing.get(file);
     if (before === undefined) changes.push({ op: 'create', file, after });
-    else if (!ownedText(before, file)) {
+    else if (before === after) {
+      // Byte-identical to what we generate: up to date (and ours); no need to parse it.
+    } else if (!ownedText(before, file)) {
       errors.push({
         code: 'NAME_CONFLICT',
         service: p.origin,
         annotation: null,
         message: `${file} exists and is not managed by mesh-authz; left untouched`,
       });
-    } else if (before !== after) changes.push({ op: 'update', file, before, after });
+    } else changes.push({ op: 'update', file, before, after });
   }
   for (const [file, before] of [...existing].sort(([a], [b]) => (a < b ? -1 : 1))) {
     if (wanted.has(file) || !ownedText(before, file)) continue;
