@@ -111,21 +111,22 @@ export function generateDefaultDeny(namespace: string): GeneratedPolicy {
 }
 
 function rule(intent: ServiceIntent, withGroups: boolean, groupsClaim: string): Rule {
-  const r: Rule = {};
-  const from: NonNullable<Rule['from']> = [];
-  if (intent.callers.principals.length > 0) from.push({ source: { principals: [...intent.callers.principals] } });
-  if (intent.callers.namespaces.length > 0) from.push({ source: { namespaces: [...intent.callers.namespaces] } });
-  if (from.length > 0) r.from = from;
-  if (intent.methods.length > 0 || intent.paths.length > 0) {
-    const operation: { methods?: string[]; paths?: string[] } = {};
-    if (intent.methods.length > 0) operation.methods = [...intent.methods];
-    if (intent.paths.length > 0) operation.paths = [...intent.paths];
-    r.to = [{ operation }];
-  }
-  if (withGroups && intent.groups.length > 0) {
-    r.when = [{ key: `request.auth.claims[${groupsClaim}]`, values: [...intent.groups] }];
-  }
-  return r;
+  const from = [
+    ...(intent.callers.principals.length > 0 ? [{ source: { principals: [...intent.callers.principals] } }] : []),
+    ...(intent.callers.namespaces.length > 0 ? [{ source: { namespaces: [...intent.callers.namespaces] } }] : []),
+  ];
+  const hasOperation = intent.methods.length > 0 || intent.paths.length > 0;
+  const operation = {
+    ...(intent.methods.length > 0 ? { methods: [...intent.methods] } : {}),
+    ...(intent.paths.length > 0 ? { paths: [...intent.paths] } : {}),
+  };
+  return {
+    ...(from.length > 0 ? { from } : {}),
+    ...(hasOperation ? { to: [{ operation }] } : {}),
+    ...(withGroups && intent.groups.length > 0
+      ? { when: [{ key: `request.auth.claims[${groupsClaim}]`, values: [...intent.groups] }] }
+      : {}),
+  };
 }
 
 function policyObject(

@@ -53,9 +53,17 @@ export class LiveReconciler {
   ) {}
 
   start(): void {
-    const scopes = this.options.namespaces.length > 0 ? this.options.namespaces : [null];
-    for (const type of [Resources.service, Resources.requestAuthentication]) {
-      for (const ns of scopes) {
+    const scopes: readonly (string | null)[] = this.options.namespaces.length > 0 ? this.options.namespaces : [null];
+    // A selector-less RequestAuthentication in the root namespace covers every namespace: watch it too.
+    const raScopes =
+      scopes[0] === null || scopes.includes(this.options.rootNamespace)
+        ? scopes
+        : [...scopes, this.options.rootNamespace];
+    for (const [type, nsList] of [
+      [Resources.service, scopes],
+      [Resources.requestAuthentication, raScopes],
+    ] as const) {
+      for (const ns of nsList) {
         const lw = new ListWatch(
           this.api,
           type,
@@ -76,7 +84,11 @@ export class LiveReconciler {
       }
     }
     if (this.options.resyncMs > 0) {
-      this.resync = setInterval(() => this.schedule(), this.options.resyncMs);
+      this.resync = setInterval(() => {
+        // Re-apply the ConfigMap too: someone may have deleted or edited it (an SSA no-op costs little).
+        this.lastConfigMap = '';
+        this.schedule();
+      }, this.options.resyncMs);
       this.resync.unref();
     }
   }

@@ -1,3 +1,5 @@
+import type { AuthorizationPolicy, AuthorizationPolicySpec } from '../policy/index.js';
+
 /**
  * The Kubernetes and Istio object shapes the reconciler reads and writes. Kept local and minimal: the reconciler
  * only needs metadata, a Service's selector and the AuthorizationPolicy fields it generates.
@@ -28,47 +30,28 @@ export interface ServiceObject extends KubeObject {
   spec?: { selector?: Record<string, string>; [key: string]: unknown };
 }
 
-export interface Source {
-  principals?: string[];
-  namespaces?: string[];
-}
-
-export interface Operation {
-  methods?: string[];
-  paths?: string[];
-}
-
-export interface Condition {
-  key: string;
-  values: string[];
-}
-
-export interface Rule {
-  from?: { source: Source }[];
-  to?: { operation: Operation }[];
-  when?: Condition[];
-}
+export type { PolicyCondition as Condition, PolicyRule as Rule } from '../policy/index.js';
 
 export type GeneratedAction = 'ALLOW' | 'CUSTOM';
 
-export interface AuthorizationPolicySpec {
-  selector?: { matchLabels: Record<string, string> };
-  action: GeneratedAction;
-  provider?: { name: string };
-  rules?: Rule[];
+/** The spec the reconciler writes: the policy engine's model, with the action always explicit. */
+export interface GeneratedSpec extends AuthorizationPolicySpec {
+  readonly action: GeneratedAction;
 }
 
-/** A generated AuthorizationPolicy, with its keys in the order they are written. */
-export interface AuthorizationPolicyObject {
-  apiVersion: 'security.istio.io/v1';
-  kind: 'AuthorizationPolicy';
-  metadata: {
-    name: string;
-    namespace: string;
-    labels: Record<string, string>;
-    annotations: Record<string, string>;
+/**
+ * A generated AuthorizationPolicy: the policy engine's {@link AuthorizationPolicy} model with ownership labels and
+ * annotations always present. Keys are in the order they are written.
+ */
+export interface AuthorizationPolicyObject extends AuthorizationPolicy {
+  readonly apiVersion: 'security.istio.io/v1';
+  readonly metadata: {
+    readonly name: string;
+    readonly namespace: string;
+    readonly labels: Readonly<Record<string, string>>;
+    readonly annotations: Readonly<Record<string, string>>;
   };
-  spec: AuthorizationPolicySpec;
+  readonly spec: GeneratedSpec;
 }
 
 /**

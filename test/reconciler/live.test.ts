@@ -1,4 +1,8 @@
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
+import { stringify } from 'yaml';
 import {
   clientNodeSupported,
   createKubeApi,
@@ -6,6 +10,8 @@ import {
   type KubeClientKind,
   type LiveOptions,
   LiveReconciler,
+  loadKubeConnection,
+  Resources,
   startHealthServer,
 } from '../../src/reconciler/index.js';
 import { FakeKubeApi } from '../support/fake-kube-api.js';
@@ -248,5 +254,78 @@ describe.each(clients)('live reconciler (%s client) against the stand-in API ser
     const metrics = await (await fetch(`${base}/metrics`)).text();
     expect(metrics).toContain('mesh_authz_reconcile_applied_total{kind="AuthorizationPolicy"}');
     expect(metrics).toContain('mesh_authz_reconcile_runs_total{result="ok"}');
+  });
+});
+
+describe('live mode plumbing', () => {
+  it('only watches the selected namespaces', async () => {
+    const fake = new FakeKubeApi();
+    await fake.start();
+    cleanup.push(() => fake.stop());
+    fake.put(service('a', 'shop', { 'authz.mesh-authz.io/allow-from': 'shop/x' }));
+    fake.put(service('b', 'other', { 'authz.mesh-authz.io/allow-from': 'shop/x' }));
+    const reconciler = await startReconciler(fake, 'http', { namespaces: ['shop'] });
+    await until(() => reconciler.ready, 'synced');
+    expect(fake.get('AuthorizationPolicy', 'shop', 'mesh-authz-a')).toBeDefined();
+    expect(fake.get('AuthorizationPolicy', 'other', 'mesh-authz-b')).toBeUndefined();
+    expect(fake.requests.some((r) => r.path === '/api/v1/namespaces/shop/services')).toBe(true);
+    expect(fake.requests.some((r) => r.path === '/api/v1/services')).toBe(false);
+  });
+
+  it('sees a mesh-wide RequestAuthentication in the root namespace even when watching selected namespaces', async () => {
+    const fake = new FakeKubeApi();
+    await fake.start();
+    cleanup.push(() => fake.stop());
+    fake.put({
+      apiVersion: 'security.istio.io/v1',
+      kind: 'RequestAuthentication',
+      metadata: { name: 'mesh-jwt', namespace: 'istio-system' },
+      spec: { jwtRules: [{ issuer: 'https://idp.example.com' }] },
+    });
+    fake.put(
+      service('a', 'shop', { 'authz.mesh-authz.io/allow-from': 'shop/x', 'authz.mesh-authz.io/allow-groups': 'g' }),
+    );
+    const reconciler = await startReconciler(fake, 'http', { namespaces: ['shop'] });
+    await until(() => reconciler.ready, 'synced');
+    // Envoy verifies the JWT, so the group check is in the mesh ALLOW and nothing is delegated.
+    expect(JSON.stringify(fake.get('AuthorizationPolicy', 'shop', 'mesh-authz-a')?.['spec'])).toContain(
+      'request.auth.claims[groups]',
+    );
+    expect(fake.get('AuthorizationPolicy', 'shop', 'mesh-authz-a-custom')).toBeUndefined();
+  });
+
+  it('connects with a kubeconfig file (token auth) and picks the client this Node can load', async () => {
+    const fake = new FakeKubeApi();
+    await fake.start();
+    cleanup.push(() => fake.stop());
+    fake.put(service('a', 'shop', undefined));
+    const dir = mkdtempSync(join(tmpdir(), 'mesh-authz-kubeconfig-'));
+    cleanup.push(async () => rmSync(dir, { recursive: true, force: true }));
+    const file = join(dir, 'config');
+    writeFileSync(
+      file,
+      stringify({
+        apiVersion: 'v1',
+        kind: 'Config',
+        'current-context': 'fake',
+        contexts: [{ name: 'fake', context: { cluster: 'fake', user: 'fake' } }],
+        clusters: [{ name: 'fake', cluster: { server: fake.url } }],
+        users: [{ name: 'fake', user: { token: 's3cret' } }],
+      }),
+    );
+    const conn = loadKubeConnection(file);
+    expect(conn).toEqual({ server: fake.url, token: 's3cret' });
+    const { api, kind } = await createKubeApi(conn);
+    expect(kind).toBe(clientNodeSupported() ? 'client-node' : 'http');
+    const list = await api.list(Resources.service, 'shop');
+    expect(list.items.map((i) => i.metadata?.name)).toEqual(['a']);
+    expect(Number(list.resourceVersion)).toBeGreaterThan(0);
+  });
+
+  it('knows which Node versions can load @kubernetes/client-node 2.x (undici 8)', () => {
+    expect(clientNodeSupported('20.19.0')).toBe(false);
+    expect(clientNodeSupported('22.18.0')).toBe(false);
+    expect(clientNodeSupported('22.19.0')).toBe(true);
+    expect(clientNodeSupported('24.1.0')).toBe(true);
   });
 });
