@@ -1,72 +1,26 @@
+import type {
+  AuthorizationPolicy,
+  PolicyCondition,
+  PolicyOperation,
+  PolicyRule,
+  PolicySource,
+} from '../policy/model.js';
 import type { SourceLocation } from '../policy/types.js';
 
 /**
- * The parts of the AuthorizationPolicy model discovery reads and writes. They mirror `src/policy/model.ts`
- * field for field (a structural subset), so the policy engine's `LoadedPolicy` values can be passed in as they are
- * and the policies written here are what the engine validates and compiles.
+ * The AuthorizationPolicy model as discovery reads and writes it: the policy engine's own types, so the engine's
+ * `LoadedPolicy` values pass in as they are and the policies written here are what the engine validates.
  */
 
-export const DRY_RUN_ANNOTATION = 'istio.io/dry-run';
+export { actionOf, DRY_RUN_ANNOTATION } from '../policy/model.js';
 /** When a policy was put in dry-run (RFC 3339); `audit` measures how long it has been staged from it. */
 export const DRY_RUN_SINCE_ANNOTATION = 'mesh-authz.io/dry-run-since';
 
-export interface PolicySourceDoc {
-  readonly principals?: readonly string[];
-  readonly notPrincipals?: readonly string[];
-  readonly requestPrincipals?: readonly string[];
-  readonly notRequestPrincipals?: readonly string[];
-  readonly namespaces?: readonly string[];
-  readonly notNamespaces?: readonly string[];
-  readonly serviceAccounts?: readonly string[];
-  readonly notServiceAccounts?: readonly string[];
-  readonly ipBlocks?: readonly string[];
-  readonly notIpBlocks?: readonly string[];
-  readonly remoteIpBlocks?: readonly string[];
-  readonly notRemoteIpBlocks?: readonly string[];
-}
-
-export interface PolicyOperationDoc {
-  readonly hosts?: readonly string[];
-  readonly notHosts?: readonly string[];
-  readonly ports?: readonly string[];
-  readonly notPorts?: readonly string[];
-  readonly methods?: readonly string[];
-  readonly notMethods?: readonly string[];
-  readonly paths?: readonly string[];
-  readonly notPaths?: readonly string[];
-}
-
-export interface PolicyConditionDoc {
-  readonly key: string;
-  readonly values?: readonly string[];
-  readonly notValues?: readonly string[];
-}
-
-export interface PolicyRuleDoc {
-  readonly from?: readonly { readonly source: PolicySourceDoc }[];
-  readonly to?: readonly { readonly operation: PolicyOperationDoc }[];
-  readonly when?: readonly PolicyConditionDoc[];
-}
-
-export interface PolicyDoc {
-  readonly apiVersion: string;
-  readonly kind: 'AuthorizationPolicy';
-  readonly metadata: {
-    readonly name: string;
-    readonly namespace: string;
-    readonly annotations?: Readonly<Record<string, string>>;
-    readonly labels?: Readonly<Record<string, string>>;
-    readonly creationTimestamp?: string;
-  };
-  readonly spec: {
-    readonly selector?: { readonly matchLabels?: Readonly<Record<string, string>> };
-    readonly targetRef?: unknown;
-    readonly targetRefs?: readonly unknown[];
-    readonly action?: 'ALLOW' | 'DENY' | 'AUDIT' | 'CUSTOM';
-    readonly provider?: { readonly name: string };
-    readonly rules?: readonly PolicyRuleDoc[];
-  };
-}
+export type PolicySourceDoc = PolicySource;
+export type PolicyOperationDoc = PolicyOperation;
+export type PolicyConditionDoc = PolicyCondition;
+export type PolicyRuleDoc = PolicyRule;
+export type PolicyDoc = AuthorizationPolicy;
 
 /** A policy with where it came from and whether it is staged (same shape as the engine's `LoadedPolicy`). */
 export interface PolicyEntry {
@@ -83,5 +37,4 @@ export interface PolicyProblem {
   readonly code: string;
 }
 
-export const actionOf = (p: PolicyDoc): string => p.spec.action ?? 'ALLOW';
 export const policyName = (p: PolicyDoc): string => `${p.metadata.namespace}/${p.metadata.name}`;

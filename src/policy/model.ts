@@ -74,6 +74,8 @@ export interface AuthorizationPolicy {
     readonly namespace: string;
     readonly annotations?: Readonly<Record<string, string>>;
     readonly labels?: Readonly<Record<string, string>>;
+    /** Set by the API server; `audit` reads it to tell how long a policy has been in dry-run. */
+    readonly creationTimestamp?: string;
   };
   readonly spec: AuthorizationPolicySpec;
 }
