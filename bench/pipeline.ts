@@ -86,8 +86,13 @@ class StandInVerifier implements IdentityVerifier {
 }
 const AUD = 'mesh';
 
+/** The smoke-run variant (`npm run bench -- --quick`). */
+export function runPipelineBenchQuick(): Promise<Record<string, unknown>> {
+  return runPipelineBench({ checks: 20_000, freshShare: 0.1 });
+}
+
 export async function runPipelineBench(
-  options: PipelineBenchOptions = { checks: 300_000, freshShare: 0.1 },
+  options: PipelineBenchOptions = { checks: 100_000, freshShare: 0.1 },
 ): Promise<Record<string, unknown>> {
   const dir = await mkdtemp(join(tmpdir(), 'mesh-authz-pipeline-'));
   try {
@@ -167,14 +172,35 @@ export async function runPipelineBench(
       rssMb: memoryMb(process.pid, 'VmRSS'),
       peakRssMb: memoryMb(process.pid, 'VmHWM'),
     };
+    printSummary(results, options);
     return results;
   } finally {
     await rm(dir, { recursive: true, force: true });
   }
 }
 
+function printSummary(results: Record<string, unknown>, options: PipelineBenchOptions): void {
+  const f = (n: unknown, d = 1) => (typeof n === 'number' && Number.isFinite(n) ? n.toFixed(d) : '-');
+  const lines = [`policy load ${results.policyLoadMs} ms; identity: ${results.identity}`];
+  for (const key of ['cacheOn', 'cacheOff'] as const) {
+    const r = results[key] as Record<string, number | Record<string, number> | null>;
+    const cache = r.cache as Record<string, number> | null;
+    lines.push(
+      `${key === 'cacheOn' ? 'cache on ' : 'cache off'}: ${options.checks} checks (${options.freshShare * 100}% fresh), ` +
+        `p50 ${f(r.p50Us)} µs, p99 ${f(r.p99Us)} µs, p99.9 ${f(r.p999Us)} µs` +
+        (cache ? `, hit ratio ${f((cache.hitRatio ?? 0) * 100)}%` : '') +
+        `; RSS ${f(r.rssStartMb)} → ${f(r.rssAt10PercentMb)} (10%) → ${f(r.rssEndMb)} MB`,
+    );
+  }
+  const full = results.fullCache as Record<string, number>;
+  lines.push(
+    `full cache: ${full.entries} entries (${f((full.estimatedBytes ?? 0) / 1048576)} MiB estimated), RSS ${f(full.rssMb)} MB`,
+  );
+  process.stdout.write(`${lines.join('\n')}\n`);
+}
+
 const isMain = process.argv[1] !== undefined && import.meta.url === pathToFileURL(process.argv[1]).href;
 if (isMain) {
-  const checks = Number(process.argv[2] ?? 300_000);
+  const checks = Number(process.argv[2] ?? 100_000);
   process.stdout.write(`${JSON.stringify(await runPipelineBench({ checks, freshShare: 0.1 }), null, 2)}\n`);
 }

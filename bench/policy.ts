@@ -165,13 +165,21 @@ export async function runPolicyBench(): Promise<Record<string, unknown>> {
   // Isolation: the same 10-rule workload alone vs beside 999 others.
   const alone = buildSet(1, 10);
   const crowded = buildSet(1_000, 10);
-  const one = measure(evaluatorFor(alone));
-  const many = measure(evaluatorFor(crowded));
+  // Alternate the two runs and keep each one's best (lowest p50) of five: on a shared machine, other processes'
+  // bursts otherwise decide the ratio.
+  let one: Timing | null = null;
+  let many: Timing | null = null;
+  for (let round = 0; round < 5; round++) {
+    const a = measure(evaluatorFor(alone), 50_000, 20_000);
+    const b = measure(evaluatorFor(crowded), 50_000, 20_000);
+    if (one === null || a.p50Us < one.p50Us) one = a;
+    if (many === null || b.p50Us < many.p50Us) many = b;
+  }
   const isolation = {
-    alone: one,
-    with1000Workloads: many,
-    ratioP50: round(many.p50Us / one.p50Us),
-    ratioThroughput: round(one.decisionsPerSecond / many.decisionsPerSecond),
+    alone: one!,
+    with1000Workloads: many!,
+    ratioP50: round(many!.p50Us / one!.p50Us),
+    ratioThroughput: round(one!.decisionsPerSecond / many!.decisionsPerSecond),
   };
 
   return { floor, scenarios, unindexed, isolation, targets: { p99UsAt10000Rules: 10, workloadRatio: 1.5 } };

@@ -8,6 +8,7 @@ import { packageRoot } from '../src/config/paths.js';
 import { DEFAULT_FIXTURE, generateFixture } from './fixtures.js';
 import { H2LOAD, runH2load } from './h2load.js';
 import type { LoadJob, LoadResult } from './loadgen.js';
+import { type ServerSide, scrapeServerSide } from './metrics-scrape.js';
 import { cpuSeconds, memoryMb } from './proc.js';
 import { meshEntry, probe, type RunningServer, startFloor, startMesh, stop, waitReady } from './servers.js';
 
@@ -38,8 +39,8 @@ function parseArgs(argv: string[]): Options {
   };
   return {
     quick,
-    warmupMs: value('--warmup', quick ? 1000 : 3000),
-    durationMs: value('--duration', quick ? 2000 : 8000),
+    warmupMs: value('--warmup', quick ? 1000 : 2000),
+    durationMs: value('--duration', quick ? 2000 : 5000),
     processes: value('--processes', 8),
     streams: value('--streams', 4),
     freshConcurrency: value('--fresh', 2),
@@ -64,6 +65,8 @@ interface ServerFigures {
   readonly cpuUsPerRequest: number;
   readonly peakRssMb: number;
   readonly rssAfterMb: number;
+  /** From the server's own /metrics (mesh-authz only). */
+  readonly serverSide: ServerSide | null;
 }
 
 export interface Mix {
@@ -156,6 +159,7 @@ async function measure(
     cpuUsPerRequest: served > 0 ? ((cpuEnd - cpuStart) * 1e6) / served : Number.NaN,
     peakRssMb: memoryMb(server.pid, 'VmHWM'),
     rssAfterMb: memoryMb(server.pid, 'VmRSS'),
+    serverSide: server.adminPort === null ? null : await scrapeServerSide(server.adminPort),
   };
 }
 
@@ -197,6 +201,7 @@ function startOtlpSink(): Promise<{ port: number; close(): void; received: () =>
 }
 
 const fmt = (n: number, digits = 0) => (Number.isFinite(n) ? n.toFixed(digits) : '-');
+const pct = (n: number | undefined) => (n === undefined ? '-' : `${(n * 100).toFixed(1)}%`);
 
 function table(rows: readonly ServerFigures[], floor: ServerFigures): string {
   const head = [
@@ -337,11 +342,22 @@ async function main(): Promise<void> {
   const floor = rows[0]!;
   process.stdout.write(`${table(rows, floor)}\n`);
   for (const n of notes) process.stdout.write(`note: ${n}\n`);
+  for (const r of rows) {
+    const ss = r.serverSide;
+    if (!ss) continue;
+    const hitRatio = ss.cacheHits + ss.cacheMisses > 0 ? ss.cacheHits / (ss.cacheHits + ss.cacheMisses) : 0;
+    process.stdout.write(
+      `${r.name}: server-side check time (pipeline, whole run): ${pct(ss.shareAtMost['0.00005'])} ≤ 50 µs, ` +
+        `${pct(ss.shareAtMost['0.0001'])} ≤ 100 µs, p99 ≤ ${fmt(ss.p99AtMostUs)} µs; ` +
+        `cache hit ratio ${pct(hitRatio)}; fresh share of load ${pct(r.freshShare)}\n`,
+    );
+  }
   process.stdout.write(`OTLP sink received ${sink.received()} export requests\n`);
 
   const microResults: Record<string, unknown> = {};
   if (options.micro) {
     for (const [key, file, fn] of [
+      ['pipeline', 'pipeline.js', options.quick ? 'runPipelineBenchQuick' : 'runPipelineBench'],
       ['codec', 'codec.js', 'runCodecBench'],
       ['policy', 'policy.js', 'runPolicyBench'],
       ['identity', 'identity.js', 'runIdentityBench'],

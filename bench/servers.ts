@@ -104,12 +104,12 @@ export async function writeMeshConfig(
 }
 
 /**
- * Which entry runs mesh-authz: `serve --config` once serve wires the policy store (src/authz/assemble.ts builds a
- * PolicyStore), else the bench-only entry that wires the same AuthzService with every part.
+ * Which entry runs mesh-authz: `serve --config` once serve wires the policy store (src/authz/assemble.ts calls
+ * `new PolicyStore(`), else the bench-only entry that wires the same AuthzService with every part.
  */
 export function meshEntry(root: string): { argv: (config: string) => string[]; label: string } {
   const assemble = join(root, 'dist/src/authz/assemble.js');
-  const wired = existsSync(assemble) && readFileSync(assemble, 'utf8').includes('PolicyStore');
+  const wired = existsSync(assemble) && readFileSync(assemble, 'utf8').includes('new PolicyStore(');
   if (wired) {
     return {
       argv: (config) => [join(root, 'dist/src/cli/main.js'), 'serve', '--config', config],

@@ -1,20 +1,25 @@
 import type { LoadedConfig } from '../config/load.js';
-import { ANONYMOUS_IDENTITY, type IdentitySource, type PolicySource, staticPolicySource } from './sources.js';
+import { resolveFrom } from '../config/load.js';
+import { createIdentityVerifier } from '../identity/verifier.js';
+import { formatIssues } from '../policy/parse.js';
+import { PolicyStore, type ReloadEvent } from '../policy/store.js';
+import type { ServiceLogger } from './service.js';
+import { type IdentitySource, type PolicySource, staticPolicySource } from './sources.js';
 
 /**
  * The one place that builds the pluggable parts (policy source, identity verifier) from a config, used by both
  * `serve` and `check` so the two evaluate a request exactly the same way.
- *
- * Wiring: the policy engine's `PolicyStore` and identity's `createIdentityVerifier` plug in here. With no policy
- * source wired, no policy set ever loads, so every check is denied UNAVAILABLE (fail closed), and with no
- * identity verifier no request carries a verified identity (so identity-based rules never match).
  */
 
 export interface PartsOverrides {
-  /** `check --policy`: policy files or folders used instead of `policy.paths`. */
+  /** `check --policy`: policy files or folders (absolute) used instead of `policy.paths`. */
   readonly policyPaths?: readonly string[];
-  /** One-shot use (offline `check`): load once, do not watch files. */
+  /** `false` for one-shot use (offline `check`): load once, watch no files. Default true (config permitting). */
   readonly watch?: boolean;
+  /** Where background reload problems are reported. */
+  readonly logger?: ServiceLogger;
+  /** Told of every policy reload after the first load (metrics count them). */
+  readonly onPolicyReload?: (event: ReloadEvent) => void;
 }
 
 export interface AssembledParts {
@@ -22,6 +27,56 @@ export interface AssembledParts {
   readonly identity: IdentitySource;
 }
 
-export async function assembleParts(_loaded: LoadedConfig, _overrides: PartsOverrides = {}): Promise<AssembledParts> {
-  return { policies: staticPolicySource(null), identity: ANONYMOUS_IDENTITY };
+/**
+ * Builds the identity verifier (trust bundles, JWT issuers) and the policy source. Rejects when the identity
+ * configuration cannot be honoured (unreadable bundle, contradictory peer sources…): the caller reports it as a
+ * configuration error. Policies are only read by `policies.start()`.
+ */
+export async function assembleParts(loaded: LoadedConfig, overrides: PartsOverrides = {}): Promise<AssembledParts> {
+  const { config } = loaded;
+  const watch = overrides.watch ?? true;
+  const log = overrides.logger;
+  const identity = await createIdentityVerifier(config.identity, {
+    resolvePath: (p) => resolveFrom(loaded, p),
+    watch,
+    onError: (err, where) =>
+      log?.warn({ err: err.message, where }, 'identity material reload failed; the last good material keeps serving'),
+  });
+  const paths = overrides.policyPaths ?? config.policy.paths.map((p) => resolveFrom(loaded, p));
+  // No policy paths at all: nothing can ever load, so every check is denied UNAVAILABLE (an empty *set* would be
+  // "no ALLOW policy selects the workload" = allow everything, which is not what an empty config means).
+  if (paths.length === 0) return { policies: staticPolicySource(null), identity };
+  const store = new PolicyStore({
+    paths,
+    compile: {
+      rootNamespace: config.policy.rootNamespace,
+      pathNormalization: config.policy.pathNormalization,
+      trustDomain: config.policy.trustDomain,
+      trustDomainAliases: config.policy.trustDomainAliases,
+      mode: config.policy.mode,
+    },
+    watch: watch && config.policy.watch,
+    onReload: (event) => {
+      if (event.ok) log?.info({ generation: event.generation, policies: event.policies }, 'policies reloaded');
+      else {
+        log?.error(
+          { generation: event.generation, issues: formatIssues(event.issues) },
+          'policy change refused; the last good set keeps serving',
+        );
+      }
+      overrides.onPolicyReload?.(event);
+    },
+  });
+  return { policies: policyStoreSource(store), identity };
+}
+
+/** The policy engine's store as a {@link PolicySource}. `start()` rejects with PolicyLoadError (file:line issues). */
+export function policyStoreSource(store: PolicyStore): PolicySource {
+  return {
+    current: () => store.current(),
+    start: async () => {
+      await store.load();
+    },
+    close: () => store.close(),
+  };
 }

@@ -113,15 +113,15 @@ export class AuthzService {
     return !this.draining && this.parts.policies.current() !== null;
   }
 
-  /** Starts the policy source and the listeners. Throws {@link ServiceError} (port in use…) with a clear message. */
+  /**
+   * Loads the first policy set and starts the listeners. Rejects with the policy source's error (invalid policy)
+   * or a {@link ServiceError} (port in use, TLS files) with a clear message.
+   */
   async start(): Promise<ListeningAddresses> {
     const { server, admin } = this.loaded.config;
-    try {
-      await this.parts.policies.start();
-    } catch (err) {
-      // Fail closed but stay up: checks are denied UNAVAILABLE and health says NOT_SERVING until a set loads.
-      this.log.error({ err: (err as Error).message }, 'no policy set loaded; denying every check until one loads');
-    }
+    // An initial policy set that does not load stops startup (the caller prints its file:line issues): serving
+    // with nothing loaded would only deny everything. Until start() returns, health is NOT_SERVING.
+    await this.parts.policies.start();
     this.refreshHealth();
     this.readinessTimer = setInterval(() => this.refreshHealth(), READINESS_POLL_MS);
     this.readinessTimer.unref();

@@ -1,6 +1,6 @@
 import { readFileSync } from 'node:fs';
 import { resolve } from 'node:path';
-import { assembleParts } from '../authz/assemble.js';
+import { type AssembledParts, assembleParts } from '../authz/assemble.js';
 import { checkRequestFromJson, RequestJsonError } from '../authz/json.js';
 import type { CheckOutcome } from '../authz/outcome.js';
 import { CheckPipeline } from '../authz/pipeline.js';
@@ -45,14 +45,23 @@ export const checkCommand: Command = {
     const loaded: LoadedConfig = values.config
       ? loadConfigFile(values.config)
       : { config: parseConfigText('', resolve('(defaults)')), file: resolve('(defaults)'), dir: process.cwd() };
-    const parts = await assembleParts(loaded, {
-      ...(values.policy ? { policyPaths: values.policy.map((p) => resolve(p)) } : {}),
-      watch: false,
-    });
+    let parts: AssembledParts;
+    try {
+      parts = await assembleParts(loaded, {
+        ...(values.policy ? { policyPaths: values.policy.map((p) => resolve(p)) } : {}),
+        watch: false,
+      });
+    } catch (err) {
+      process.stderr.write(
+        `mesh-authz check: invalid identity configuration in ${loaded.file}: ${(err as Error).message}\n`,
+      );
+      return 2;
+    }
     try {
       await parts.policies.start();
     } catch (err) {
       process.stderr.write(`mesh-authz check: cannot load policies: ${(err as Error).message}\n`);
+      await Promise.allSettled([parts.policies.close(), parts.identity.close()]);
       return 2;
     }
     try {

@@ -1,63 +1,24 @@
-import { readFile } from 'node:fs/promises';
 import { InvalidCheckRequest, toCheckInput } from '../authz/input.js';
-import { checkRequestFromJson, RequestJsonError } from '../authz/json.js';
 import { toRequestAttributes } from '../authz/pipeline.js';
-import { loadConfigFile, resolveFrom } from '../config/load.js';
-import { compilePolicySet, explain, formatExplanation, formatIssues, loadPolicyPaths } from '../policy/index.js';
-import type { PeerIdentity } from '../policy/types.js';
+import type { IdentityOutcome } from '../identity/types.js';
+import { explain, formatExplanation, PolicySet } from '../policy/index.js';
 import { type Command, parseCommandArgs, UsageError } from './args.js';
+import { closeParts, loadOfflineConfig, OfflineInputError, openOfflineParts, readCheckRequest } from './offline.js';
 
 const HELP = `mesh-authz explain --config <file> --request <file|-> [options]
 
-Explains the decision the policies make for one CheckRequest (proto3 JSON, as Envoy sends it): for each policy that
-selects the destination workload, each rule and the first condition that failed.
+Explains the decision for one CheckRequest (proto3 JSON, as Envoy sends it), the way the server decides it: the
+caller's credentials are verified with the config's identity settings (certificate against the trust bundles,
+end-user JWT against the issuers), then, for each policy that selects the destination workload, each rule and the
+first condition that failed.
 
 Options:
-  --config <file>     the mesh-authz config (policy paths, root namespace, path normalization, trust domain)
+  --config <file>     the mesh-authz config (policy paths, identity, root namespace, path normalization)
   --policy <path>     policy file or folder, instead of the config's policy.paths (repeatable)
   --request <file|->  the CheckRequest JSON file, or - for stdin
   --format text|json  output format (default text)
 
-Identity: the peer is taken from attributes.source.principal when it is a valid SPIFFE ID (no certificate is
-verified); no end-user token is verified, so requestPrincipals and request.auth.* never match.`;
-
-/** SPIFFE ID syntax (spiffe/spiffe standards/SPIFFE-ID.md): lowercase trust domain, non-empty clean segments. */
-const SPIFFE_ID = /^spiffe:\/\/([a-z0-9._-]+)((?:\/[A-Za-z0-9._-]+)*)$/;
-
-/** The peer from Envoy's source.principal, when it is a well-formed SPIFFE ID; else null. */
-export function peerFromPrincipal(principal: string): PeerIdentity | null {
-  const m = SPIFFE_ID.exec(principal);
-  if (!m || principal.length > 2048 || m[1]!.length > 255) return null;
-  const segments = m[2]!.split('/').slice(1);
-  if (segments.some((s) => s === '.' || s === '..')) return null;
-  const k8s = segments.length === 4 && segments[0] === 'ns' && segments[2] === 'sa';
-  return {
-    spiffeId: principal,
-    trustDomain: m[1]!,
-    namespace: k8s ? segments[1]! : null,
-    serviceAccount: k8s ? segments[3]! : null,
-    expiresAt: Number.MAX_SAFE_INTEGER,
-    credentialId: `principal:${principal}`,
-  };
-}
-
-async function readRequest(source: string): Promise<unknown> {
-  let text: string;
-  try {
-    if (source === '-') {
-      const chunks: Buffer[] = [];
-      for await (const chunk of process.stdin) chunks.push(chunk as Buffer);
-      text = Buffer.concat(chunks).toString('utf8');
-    } else text = await readFile(source, 'utf8');
-  } catch (err) {
-    throw new UsageError(`cannot read the request ${source}: ${(err as Error).message}`);
-  }
-  try {
-    return JSON.parse(text);
-  } catch (err) {
-    throw new UsageError(`${source}: not JSON: ${(err as Error).message}`);
-  }
-}
+Exit 0 when a decision was explained, 2 on bad input (request, policies or config), naming the file.`;
 
 export const explainCommand: Command = {
   summary: 'explain the policy decision for one CheckRequest',
@@ -73,52 +34,66 @@ export const explainCommand: Command = {
     if (!values.request) throw new UsageError('--request is required');
     const format = values.format ?? 'text';
     if (format !== 'text' && format !== 'json') throw new UsageError('--format must be text or json');
-    const loadedConfig = loadConfigFile(values.config);
-    const cfg = loadedConfig.config;
-    const paths = values.policy?.length ? values.policy : cfg.policy.paths.map((p) => resolveFrom(loadedConfig, p));
-
-    const loaded = await loadPolicyPaths(paths);
-    if (loaded.issues.some((i) => i.severity === 'error')) {
-      process.stderr.write(`mesh-authz explain: the policies are invalid\n${formatIssues(loaded.issues)}\n`);
-      return 1;
-    }
-    const set = compilePolicySet(
-      loaded.policies,
-      {
-        rootNamespace: cfg.policy.rootNamespace,
-        pathNormalization: cfg.policy.pathNormalization,
-        trustDomain: cfg.policy.trustDomain,
-        trustDomainAliases: cfg.policy.trustDomainAliases,
-        mode: cfg.policy.mode,
-      },
-      1,
-    );
-
+    const loaded = loadOfflineConfig(values.config);
+    let parts: Awaited<ReturnType<typeof openOfflineParts>>;
     let input: ReturnType<typeof toCheckInput>;
     try {
-      input = toCheckInput(checkRequestFromJson(await readRequest(values.request)));
+      input = toCheckInput(readCheckRequest(values.request));
+      parts = await openOfflineParts(loaded, values.policy);
     } catch (err) {
-      if (err instanceof RequestJsonError || err instanceof InvalidCheckRequest) {
+      if (err instanceof OfflineInputError || err instanceof InvalidCheckRequest) {
         process.stderr.write(`mesh-authz explain: ${err.message}\n`);
-        return 1;
+        return 2;
       }
       throw err;
     }
-    const peer = peerFromPrincipal(input.source.principal);
-    const attrs = toRequestAttributes(input, peer, null, cfg.server.trustedProxies);
-    const e = explain(set, input.workload, attrs);
-    const identity = peer
-      ? `peer identity ${peer.spiffeId}, taken from source.principal (not verified here)`
-      : input.source.principal
-        ? `source.principal '${input.source.principal}' is not a valid SPIFFE ID: treated as no peer identity`
-        : 'no source.principal: treated as a plaintext request (no peer identity)';
-    if (format === 'json') {
-      process.stdout.write(`${JSON.stringify({ identity, endUser: null, ...e }, null, 2)}\n`);
-    } else {
-      process.stdout.write(
-        `identity: ${identity}; no end-user token is verified by explain\n${formatExplanation(e)}\n`,
-      );
+    try {
+      const set = parts.policies.current();
+      if (!(set instanceof PolicySet)) {
+        process.stderr.write('mesh-authz explain: no policies are configured (policy.paths or --policy)\n');
+        return 2;
+      }
+      const identity: IdentityOutcome = await parts.identity.verify({
+        certificate: input.source.certificate,
+        principal: input.source.principal,
+        headers: input.headers,
+        filterMetadata: input.filterMetadata,
+        now: input.time,
+      });
+      if (!identity.ok) {
+        // The identity phase decides before any policy: say so instead of explaining rules that never ran.
+        const failure = {
+          allowed: false,
+          status: 'UNAUTHENTICATED',
+          httpStatus: 401,
+          reasonCode: identity.error.code,
+          reason: identity.error.safeMessage,
+        };
+        process.stdout.write(
+          format === 'json'
+            ? `${JSON.stringify({ identity: failure }, null, 2)}\n`
+            : `identity: ${identity.error.code}: ${identity.error.safeMessage}\n` +
+                'The request is denied UNAUTHENTICATED (HTTP 401) before any policy is evaluated.\n',
+        );
+        return 0;
+      }
+      const attrs = toRequestAttributes(input, identity.peer, identity.user, loaded.config.server.trustedProxies);
+      const e = explain(set, input.workload, attrs);
+      const peer = identity.peer ? identity.peer.spiffeId : null;
+      const user = identity.user
+        ? { issuer: identity.user.issuer, subject: identity.user.subject, groups: identity.user.groups }
+        : null;
+      if (format === 'json') {
+        process.stdout.write(`${JSON.stringify({ identity: { peer, user }, ...e }, null, 2)}\n`);
+      } else {
+        const who = `identity: peer ${peer ?? '(none: plaintext or no verified certificate)'}; end user ${
+          user ? `${user.issuer}/${user.subject} groups [${user.groups.join(', ')}]` : '(none)'
+        }`;
+        process.stdout.write(`${who}\n${formatExplanation(e)}\n`);
+      }
+      return 0;
+    } finally {
+      await closeParts(parts);
     }
-    return 0;
   },
 };

@@ -2,7 +2,7 @@ import { mkdtemp, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it, vi } from 'vitest';
-import { explainCommand, peerFromPrincipal } from './explain.js';
+import { explainCommand } from './explain.js';
 import { lintCommand } from './lint.js';
 
 const POLICIES = `apiVersion: security.istio.io/v1
@@ -78,10 +78,14 @@ describe('mesh-authz lint', () => {
 });
 
 describe('mesh-authz explain', () => {
-  it('explains a CheckRequest against the config policies, peer from source.principal', async () => {
+  it('explains a CheckRequest against the config policies, with the identity verified as the server would', async () => {
     const dir = await mkdtemp(join(tmpdir(), 'cli-explain-'));
     await writeFile(join(dir, 'policies.yaml'), POLICIES);
-    await writeFile(join(dir, 'config.yaml'), 'policy:\n  paths: [policies.yaml]\n');
+    // Envoy verified the peer (SPIFFE validation), so its principal is trusted: the identity phase still checks it.
+    await writeFile(
+      join(dir, 'config.yaml'),
+      'policy:\n  paths: [policies.yaml]\nidentity:\n  peer:\n    sources: [principal]\n    trustEnvoyPrincipal: true\n',
+    );
     await writeFile(
       join(dir, 'ok.json'),
       JSON.stringify(REQUEST('spiffe://cluster.local/ns/shop/sa/frontend', '/cart/1')),
@@ -95,7 +99,7 @@ describe('mesh-authz explain', () => {
     );
     expect(ok.code).toBe(0);
     expect(ok.out).toContain('decision: ALLOW (ALLOW_MATCHED)');
-    expect(ok.out).toContain('taken from source.principal');
+    expect(ok.out).toContain('identity: peer spiffe://cluster.local/ns/shop/sa/frontend');
     const no = await capture(() =>
       explainCommand.run(['--config', join(dir, 'config.yaml'), '--request', join(dir, 'no.json')]),
     );
@@ -103,20 +107,30 @@ describe('mesh-authz explain', () => {
     expect(no.out).toContain('but the peer is spiffe://cluster.local/ns/shop/sa/other');
   });
 
-  it('accepts only well-formed SPIFFE IDs as the peer', () => {
-    expect(peerFromPrincipal('spiffe://cluster.local/ns/a/sa/b')).toMatchObject({
-      namespace: 'a',
-      serviceAccount: 'b',
-    });
-    for (const bad of [
-      '',
-      'cluster.local/ns/a',
-      'spiffe://Cluster.local/x',
-      'spiffe://td/a/../b',
-      'spiffe://td/a/',
-      'SPIFFE://td/a',
-    ]) {
-      expect(peerFromPrincipal(bad)).toBeNull();
-    }
+  it('reports an identity failure instead of explaining rules that never ran', async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'cli-explain-'));
+    await writeFile(join(dir, 'policies.yaml'), POLICIES);
+    await writeFile(
+      join(dir, 'config.yaml'),
+      'policy:\n  paths: [policies.yaml]\nidentity:\n  peer:\n    sources: [principal]\n    trustEnvoyPrincipal: true\n',
+    );
+    // A principal that is not a valid SPIFFE ID (uppercase trust domain) is an invalid credential: 401.
+    await writeFile(join(dir, 'bad.json'), JSON.stringify(REQUEST('spiffe://Cluster.local/ns/shop/sa/x', '/cart/1')));
+    const out = await capture(() =>
+      explainCommand.run(['--config', join(dir, 'config.yaml'), '--request', join(dir, 'bad.json')]),
+    );
+    expect(out.code).toBe(0);
+    expect(out.out).toContain('UNAUTHENTICATED');
+  });
+
+  it('exits 2 naming the file when the request is not JSON', async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'cli-explain-'));
+    await writeFile(join(dir, 'policies.yaml'), POLICIES);
+    await writeFile(join(dir, 'config.yaml'), 'policy:\n  paths: [policies.yaml]\n');
+    await writeFile(join(dir, 'r.json'), '{nope');
+    const out = await capture(() =>
+      explainCommand.run(['--config', join(dir, 'config.yaml'), '--request', join(dir, 'r.json')]),
+    );
+    expect(out.code).toBe(2);
   });
 });

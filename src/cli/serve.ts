@@ -1,15 +1,15 @@
 import { relative } from 'node:path';
-import { assembleParts } from '../authz/assemble.js';
+import { type AssembledParts, assembleParts } from '../authz/assemble.js';
 import { createDecisionCache } from '../authz/cache.js';
+import { reportCoverage } from '../authz/coverage.js';
 import { ServiceError } from '../authz/errors.js';
-import { AuthzService, type ListeningAddresses, type ServiceParts } from '../authz/service.js';
+import { AuthzService, type ListeningAddresses } from '../authz/service.js';
 import { shutdownOnSignals } from '../authz/signals.js';
 import { type LoadedConfig, loadConfigFile, resolveFrom } from '../config/load.js';
 import type { Config } from '../config/schema.js';
-
 import { createFlowRecorder } from '../discovery/recorder.js';
-import { createTelemetry, telemetryServiceParts } from '../telemetry/index.js';
-
+import { PolicyLoadError } from '../policy/model.js';
+import { createTelemetry } from '../telemetry/index.js';
 import { type Command, parseCommandArgs, UsageError } from './args.js';
 import { packageVersion } from './version.js';
 
@@ -36,10 +36,31 @@ export const serveCommand: Command = {
     if (!values.config) throw new UsageError('--config is required');
     const loaded = withOverrides(loadConfigFile(values.config), values.listen, values.admin);
     const { config } = loaded;
-    // Logger, decision log, tracing (OTLP, from config and OTEL_* env) and /metrics; flushed when the service closes.
     const telemetry = await createTelemetry(config.telemetry, { version: packageVersion() });
     const logger = telemetry.logger;
-    const parts = await assembleParts(loaded);
+    const fail = async (message: string, code: number) => {
+      process.stderr.write(`mesh-authz serve: ${message}\n`);
+      await telemetry.shutdown();
+      return code;
+    };
+    const coverageSink = {
+      warn: (fields: Record<string, unknown>, message: string) => logger.warn(fields, message),
+      setUncoveredWorkloads: (n: number) => telemetry.metrics.setUncoveredWorkloads(n),
+    };
+    let parts: AssembledParts;
+    try {
+      parts = await assembleParts(loaded, {
+        logger,
+        onPolicyReload: (event) => {
+          if (!event.ok) return telemetry.metrics.policyReloadFailed();
+          telemetry.metrics.policyLoaded(event.generation);
+          // The new set is swapped in right after this event; report its coverage once it is current.
+          queueMicrotask(() => reportCoverage(parts.policies.current(), config.policy, coverageSink));
+        },
+      });
+    } catch (err) {
+      return fail(`invalid identity configuration in ${loaded.file}: ${(err as Error).message}`, 2);
+    }
     // Monitor mode (discovery): record every decided Check into the bounded flow table, flushed off the Check path.
     const recorder = config.discovery.enabled
       ? createFlowRecorder(config.discovery, {
@@ -47,37 +68,41 @@ export const serveCommand: Command = {
           onError: (err) => logger.warn({ err: (err as Error).message }, 'discovery: flow flush failed'),
         })
       : null;
-    const telemetryParts = telemetryServiceParts(telemetry);
     const service = new AuthzService(loaded, {
       ...parts,
-      ...telemetryParts,
       cache: createDecisionCache(config.cache),
-      observers: [...telemetryParts.observers, ...(recorder ? [recorder] : [])],
+      tracer: telemetry.tracer,
+      observers: recorder ? [telemetry.observer, recorder] : [telemetry.observer],
+      adminRoutes: { '/metrics': (req, res) => telemetry.metrics.handleMetrics(req, res) },
+      logger,
       onClosed: async () => {
         await recorder?.close();
-        await telemetryParts.onClosed?.();
+        await telemetry.shutdown();
       },
     });
     let addresses: ListeningAddresses;
     try {
       addresses = await service.start();
     } catch (err) {
-      if (err instanceof ServiceError) {
-        process.stderr.write(`mesh-authz serve: ${err.message}\n`);
-        await service.shutdown('startup failed');
-        return 1;
-      }
+      await service.shutdown('startup failed');
+      if (err instanceof ServiceError) return fail(err.message, 1);
+      if (err instanceof PolicyLoadError) return fail(err.message, 2);
       throw err;
+    }
+    const set = parts.policies.current();
+    if (set) telemetry.metrics.policyLoaded(set.generation);
+    const uncovered = reportCoverage(set, config.policy, coverageSink);
+    if (uncovered.length > 0) {
+      process.stderr.write(
+        `warning: no enforced ALLOW policy covers ${uncovered.join(', ')}: they accept every request\n`,
+      );
     }
     process.stderr.write(banner(loaded, addresses, service.ready()));
     // The exit code is decided by the signal handler; keep the process alive until then.
     return await new Promise<number>((resolve) => {
       shutdownOnSignals(service, {
         onSignal: (signal) => logger.info({ signal }, 'signal received'),
-        exit: (code) => {
-          logger.flush?.();
-          resolve(code);
-        },
+        exit: resolve,
       });
     });
   },

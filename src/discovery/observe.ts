@@ -14,16 +14,22 @@ const MAX_METHOD = 32;
 const MAX_LABELS = 8;
 const MAX_LABEL_KEY = 63;
 const MAX_LABEL_VALUE = 63;
+/** The SPIFFE spec's URI limit; a verified ID is never longer, this only makes the bound explicit here. */
+const MAX_SPIFFE_ID = 2048;
+/** A Kubernetes namespace is a DNS label (63); 253 also covers non-Kubernetes names. */
+const MAX_NAME = 253;
+
+const cap = (s: string, n: number): string => (s.length > n ? s.slice(0, n) : s);
 /** Labels that name a workload, in order of preference; their value is stable across pod restarts. */
 const NAME_LABELS = ['app', 'app.kubernetes.io/name', 'service.istio.io/canonical-name'];
 
 export function flowSource(peer: PeerIdentity | null): FlowSource {
   if (peer === null) return ANONYMOUS;
   return {
-    spiffeId: peer.spiffeId,
-    trustDomain: peer.trustDomain,
-    namespace: peer.namespace ?? '',
-    serviceAccount: peer.serviceAccount ?? '',
+    spiffeId: cap(peer.spiffeId, MAX_SPIFFE_ID),
+    trustDomain: cap(peer.trustDomain, MAX_NAME),
+    namespace: cap(peer.namespace ?? '', MAX_NAME),
+    serviceAccount: cap(peer.serviceAccount ?? '', MAX_NAME),
   };
 }
 
@@ -32,18 +38,19 @@ export function flowSource(peer: PeerIdentity | null): FlowSource {
  * such as `pod-template-hash` do not split one workload into many), else all labels (at most 8).
  */
 export function flowDestination(workload: WorkloadRef): FlowDestination {
+  const namespace = cap(workload.namespace, MAX_NAME);
   for (const name of NAME_LABELS) {
     const v = workload.labels[name];
     if (v !== undefined && v !== '') {
       const value = v.slice(0, MAX_LABEL_VALUE);
-      return { namespace: workload.namespace, workload: value, labels: { [name]: value } };
+      return { namespace, workload: value, labels: { [name]: value } };
     }
   }
   const keys = Object.keys(workload.labels).sort().slice(0, MAX_LABELS);
   const labels: Record<string, string> = {};
   for (const k of keys) labels[k.slice(0, MAX_LABEL_KEY)] = workload.labels[k]!.slice(0, MAX_LABEL_VALUE);
   const first = keys[0];
-  return { namespace: workload.namespace, workload: first === undefined ? '*' : labels[first]!, labels };
+  return { namespace, workload: first === undefined ? '*' : labels[first.slice(0, MAX_LABEL_KEY)]!, labels };
 }
 
 /**
@@ -72,7 +79,7 @@ export function observe(outcome: CheckOutcome): FlowObservation | null {
     source: flowSource(outcome.peer),
     destination: flowDestination(input.workload),
     port: input.destination.port,
-    method: input.method.length > MAX_METHOD ? input.method.slice(0, MAX_METHOD) : input.method,
+    method: cap(input.method, MAX_METHOD),
     path: pathTemplate(input.path),
     groups: outcome.user?.groups ?? [],
     outcome: flowOutcome(outcome),

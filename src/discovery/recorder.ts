@@ -1,4 +1,5 @@
-import { appendFile } from 'node:fs/promises';
+import { appendFile, mkdir } from 'node:fs/promises';
+import { dirname } from 'node:path';
 import type { CheckOutcome } from '../authz/outcome.js';
 import type { CheckSpan, DecisionObserver } from '../authz/seams.js';
 import type { DiscoveryConfig } from '../config/schema.js';
@@ -35,6 +36,7 @@ export class FlowRecorder implements DecisionObserver {
   private timer: NodeJS.Timeout | null = null;
   private pending: Promise<void> = Promise.resolve();
   private closed = false;
+  private dirReady = false;
 
   constructor(config: DiscoveryConfig, options: FlowRecorderOptions = {}) {
     this.table = new FlowTable({ ...options.limits, maxFlows: config.maxFlows });
@@ -71,6 +73,10 @@ export class FlowRecorder implements DecisionObserver {
     const lines = records.map((r) => JSON.stringify(r));
     lines.push(JSON.stringify(this.table.drops(this.now())));
     try {
+      if (!this.dirReady) {
+        await mkdir(dirname(this.file), { recursive: true });
+        this.dirReady = true;
+      }
       await appendFile(this.file, `${lines.join('\n')}\n`, 'utf8');
     } catch (err) {
       this.onError(err);

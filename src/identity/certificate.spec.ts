@@ -24,6 +24,11 @@ describe('parseCertificate', () => {
     expect(c.unknownCritical).toEqual([]);
   });
 
+  it('ignores DNS and IP SANs when reading URI SANs', async () => {
+    const c = await createSvid(root, 'spiffe://example.org/x', { dns: ['x.local'], ips: ['127.0.0.1'] });
+    expect(parseCertificate(Buffer.from(c.der)).uris).toEqual(['spiffe://example.org/x']);
+  });
+
   it('links a leaf to its issuer by name and key id, and checks the signature', () => {
     const c = parseCertificate(Buffer.from(leaf.der));
     const r = parseCertificate(Buffer.from(root.der));

@@ -147,6 +147,8 @@ export class RemoteJwks implements JwksProvider {
   }
 
   async resolve(header: JWSHeaderParameters, token: FlattenedJWSInput): Promise<ResolvedKey> {
+    // A fetch in flight (e.g. the start-up prefetch) is awaited rather than counted as a failed attempt.
+    if (this.pending) await this.pending;
     const now = this.clock();
     const maxAge = this.options.maxAgeMs ?? 600_000;
     if (this.resolver === null || now - this.fetchedAt > maxAge) {

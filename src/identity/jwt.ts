@@ -108,6 +108,9 @@ export class JwtVerifier {
             clock: options.clock,
             onError,
           });
+      // Fetch remote keys now, in the background: the first request should not wait on the IdP, and an IdP that
+      // is down at start must not stop the service from starting (tokens fail with jwks_unavailable meanwhile).
+      if (jwks instanceof RemoteJwks) void jwks.refresh();
       issuers.set(ic.issuer, { config: ic, jwks });
     }
     return new JwtVerifier(config, issuers, options.bundles, options.maxCachedTokens ?? 10_000);

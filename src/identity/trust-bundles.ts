@@ -195,8 +195,15 @@ export class TrustBundleSet implements X509AuthoritySource {
       for (const part of [source.pem, source.document, source.endpoint]) if (part) parts.push(part);
       byDomain.set(source.config.trustDomain, parts);
     }
-    for (const [td, parts] of byDomain) this.bundles.set(td, mergeBundles(td, parts));
-    this.changed();
+    let changed = false;
+    for (const [td, parts] of byDomain) {
+      const next = mergeBundles(td, parts);
+      const prev = this.bundles.get(td);
+      if (prev === undefined || contentKey(prev) !== contentKey(next)) changed = true;
+      this.bundles.set(td, next);
+    }
+    // A periodic refresh that brings the same keys must not flush every cached verdict.
+    if (changed) this.changed();
   }
 
   private changed(): void {
@@ -208,6 +215,13 @@ export class TrustBundleSet implements X509AuthoritySource {
     const error = err instanceof Error ? err : new Error(String(err));
     this.options.onError?.(error, trustDomain);
   }
+}
+
+/** What a bundle trusts, as one comparable string: authority fingerprints and JWT keys. */
+function contentKey(b: TrustBundle): string {
+  const x509 = b.x509Authorities.map((c) => c.fingerprint).join(',');
+  const jwt = [...b.jwtAuthorities].map(([kid, jwk]) => `${kid}=${JSON.stringify(jwk)}`).join(',');
+  return `${x509}|${jwt}`;
 }
 
 /** Bundle endpoints are `https_web`: plain http is allowed only to loopback (tests, a local agent). */

@@ -31,6 +31,13 @@ export interface VerifiedSvid {
 
 /** Longest chain we build (leaf + intermediates + anchor); stops a hostile chain from costing much. */
 const MAX_DEPTH = 6;
+/** Most certificates a peer may present (leaf + untrusted intermediates). Envoy sends one. */
+const MAX_PRESENTED = 8;
+/**
+ * Most signature checks one verification may spend. Depth-first search over same-named candidates could otherwise
+ * be made exponential by a crafted set of intermediates; a real chain needs one check per link.
+ */
+const MAX_SIGNATURE_CHECKS = 24;
 
 function fail(code: IdentityErrorCode, message: string, cause?: unknown): never {
   throw new IdentityError(code, message, cause === undefined ? undefined : { cause });
@@ -55,6 +62,7 @@ export function verifyX509SvidDetailed(leafPem: string, bundles: X509AuthoritySo
   }
   const leaf = certs[0];
   if (leaf === undefined) fail('svid_malformed', 'no certificate was presented');
+  if (certs.length > MAX_PRESENTED) fail('svid_malformed', 'too many certificates were presented');
   const id = checkLeaf(leaf);
   if (now < leaf.notBefore) fail('svid_not_yet_valid', 'the peer certificate is not yet valid');
   if (now > leaf.notAfter) fail('svid_expired', 'the peer certificate has expired');
@@ -137,7 +145,7 @@ function buildChain(
   now: number,
   trustDomain: string,
 ): CertInfo[] {
-  const state: { best: ChainFailure | null } = { best: null };
+  const state: { best: ChainFailure | null; budget: number } = { best: null, budget: MAX_SIGNATURE_CHECKS };
   const note = (f: ChainFailure) => {
     // Keep the first specific failure: a forged signature or an expired CA beats "no issuer found".
     if (state.best === null || state.best.code === 'svid_bad_chain') state.best = f;
@@ -153,6 +161,10 @@ function buildChain(
     ];
     for (const { c, anchor } of candidates) {
       if (c === child || path.includes(c) || !namesIssuer(child, c)) continue;
+      if (--state.budget < 0) {
+        note({ code: 'svid_bad_chain', message: 'the certificate chain is too expensive to build' });
+        return null;
+      }
       if (!signatureVerifies(child, c)) {
         note({ code: 'svid_bad_signature', message: 'a certificate signature in the chain does not verify' });
         continue;

@@ -32,7 +32,8 @@ describe('explain', () => {
   it('marks the rule that matched', () => {
     const e = explain(set, WORKLOAD, req({ path: '/public/x' }));
     expect(e.decision.allowed).toBe(true);
-    expect(e.policies[1]!.rules[1]).toEqual({ index: 1, matched: true, failure: null });
+    expect(e.policies[1]!.rules[1]).toMatchObject({ index: 1, matched: true, failure: null });
+    expect(formatExplanation(e)).toMatch(/rule 1 \(line \d+\): MATCHED/);
   });
 
   it('says when no policy selects the workload', () => {

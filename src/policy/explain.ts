@@ -1,5 +1,6 @@
 import type { FieldCheck } from './checks.js';
 import { type CompiledPolicy, type CompiledRule, ruleMatches } from './compile.js';
+import { lineOf } from './model.js';
 import { normalizePath } from './normalize.js';
 import type { PolicySet } from './set.js';
 import type { Decision, PolicyRef, RequestAttributes, WorkloadRef } from './types.js';
@@ -12,6 +13,8 @@ import type { Decision, PolicyRef, RequestAttributes, WorkloadRef } from './type
 
 export interface RuleExplanation {
   readonly index: number;
+  /** The rule's line in its file (the document's line when unknown). */
+  readonly line: number;
   readonly matched: boolean;
   /** The first condition that failed, or null when the rule matched. */
   readonly failure: string | null;
@@ -73,7 +76,8 @@ function explainPolicy(p: CompiledPolicy, r: RequestAttributes, path: string): P
       ? []
       : p.rules.map((rule) => {
           const matched = ruleMatches(rule, r, path);
-          return { index: rule.index, matched, failure: matched ? null : firstFailure(rule, r, path) };
+          const line = lineOf(p.loaded, `spec.rules[${rule.index}]`);
+          return { index: rule.index, line, matched, failure: matched ? null : firstFailure(rule, r, path) };
         });
   return { policy: p.ref, dryRun: p.dryRun, role: roleOf(p), rules };
 }
@@ -168,7 +172,7 @@ export function formatExplanation(e: Explanation): string {
     lines.push('', `policy ${ref.namespace}/${ref.name}${where}`, `  ${p.role}`);
     if (p.rules.length === 0 && ref.action !== 'CUSTOM') lines.push('  (no rules: matches nothing)');
     for (const rule of p.rules) {
-      lines.push(`  rule ${rule.index}: ${rule.matched ? 'MATCHED' : `no match: ${rule.failure}`}`);
+      lines.push(`  rule ${rule.index} (line ${rule.line}): ${rule.matched ? 'MATCHED' : `no match: ${rule.failure}`}`);
     }
   }
   for (const s of d.shadow) {

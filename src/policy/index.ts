@@ -29,6 +29,7 @@ export {
   DRY_RUN_ANNOTATION,
   formatIssue,
   type LoadedPolicy,
+  lineOf,
   POLICY_API_VERSIONS,
   type PolicyApiVersion,
   type PolicyCondition,

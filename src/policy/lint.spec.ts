@@ -38,6 +38,14 @@ describe('lintPolicies', () => {
     ]);
   });
 
+  it('reports the line of the field it warns about', () => {
+    const issues = lintPolicies(
+      parsePolicyText(policy('ALLOW', '  rules:\n  - to:\n    - operation:\n        hosts: ["a.com"]'), 'l.yaml')
+        .policies,
+    );
+    expect(issues[0]).toMatchObject({ code: 'host_without_port', line: 14 });
+  });
+
   it('warns about hosts without their :port variant', () => {
     expect(lint(policy('ALLOW', '  rules:\n  - to:\n    - operation:\n        hosts: ["a.com"]'))).toContainEqual([
       'host_without_port',

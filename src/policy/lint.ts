@@ -1,4 +1,11 @@
-import { actionOf, type LoadedPolicy, type PolicyIssue, type PolicyIssueCode, type PolicyRule } from './model.js';
+import {
+  actionOf,
+  type LoadedPolicy,
+  lineOf,
+  type PolicyIssue,
+  type PolicyIssueCode,
+  type PolicyRule,
+} from './model.js';
 import type { PathNormalization } from './normalize.js';
 import { compilePolicySet, type PolicySet } from './set.js';
 import type { WorkloadRef } from './types.js';
@@ -40,7 +47,7 @@ export function lintPolicies(policies: readonly LoadedPolicy[], options: LintOpt
   const normalization = options.pathNormalization ?? 'BASE';
   for (const loaded of policies) {
     const warn = (path: string, code: PolicyIssueCode, message: string) =>
-      out.push({ severity: 'warning', file: loaded.source.file, line: loaded.source.line, path, message, code });
+      out.push({ severity: 'warning', file: loaded.source.file, line: lineOf(loaded, path), path, message, code });
     const action = actionOf(loaded.policy);
     const rules = loaded.policy.spec.rules ?? [];
     rules.forEach((rule, i) => {

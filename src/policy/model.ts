@@ -84,6 +84,23 @@ export interface LoadedPolicy {
   readonly source: SourceLocation;
   /** `istio.io/dry-run: "true"` on an ALLOW or DENY policy. */
   readonly dryRun: boolean;
+  /** Line of each field, by field path (`spec.rules[0].to[0].operation.paths[1]`), when read from text. */
+  readonly lines?: Readonly<Record<string, number>>;
+}
+
+/** The line of a field: its own, else its nearest parent's, else the document's. */
+export function lineOf(loaded: LoadedPolicy, path: string): number {
+  const lines = loaded.lines;
+  if (lines) {
+    let p = path;
+    while (p !== '') {
+      const line = lines[p];
+      if (line !== undefined) return line;
+      const cut = Math.max(p.lastIndexOf('.'), p.lastIndexOf('['));
+      p = cut < 0 ? '' : p.slice(0, cut);
+    }
+  }
+  return loaded.source.line;
 }
 
 /** Stable codes of policy problems (errors the cluster would reject, warnings from lint). */

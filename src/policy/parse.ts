@@ -44,15 +44,23 @@ export function parsePolicyText(text: string, file: string): ParsedPolicies {
     const lineIn = (base: FieldPath) => (path: FieldPath) => line(offsetOf(root, [...base, ...path]));
     const obj = value as { kind?: unknown; items?: unknown };
     if (obj.kind === 'List' && Array.isArray(obj.items)) {
+      const items = isMap(root) ? root.get('items', true) : null;
       obj.items.forEach((item, i) => {
-        addObject(item, file, lineIn(['items', i]), out);
+        const node = isSeq(items) ? (items.items[i] as Node | undefined) : undefined;
+        addObject(item, file, lineIn(['items', i]), out, () => fieldLines(node ?? null, line));
       });
-    } else addObject(value, file, lineIn([]), out);
+    } else addObject(value, file, lineIn([]), out, () => fieldLines(root, line));
   }
   return out;
 }
 
-function addObject(obj: unknown, file: string, lineOf: (path: FieldPath) => number, out: ParsedPolicies): void {
+function addObject(
+  obj: unknown,
+  file: string,
+  lineOf: (path: FieldPath) => number,
+  out: ParsedPolicies,
+  lines: () => Record<string, number>,
+): void {
   const o = (typeof obj === 'object' && obj !== null ? obj : {}) as Record<string, unknown>;
   const apiVersion = typeof o.apiVersion === 'string' ? o.apiVersion : '';
   if (o.kind !== 'AuthorizationPolicy' || !apiVersion.startsWith(POLICY_GROUP)) {
@@ -64,7 +72,31 @@ function addObject(obj: unknown, file: string, lineOf: (path: FieldPath) => numb
   }
   const result = validateDocument(obj, file, lineOf);
   out.issues.push(...result.issues);
-  if (result.loaded) out.policies.push(result.loaded);
+  if (result.loaded) out.policies.push({ ...result.loaded, lines: lines() });
+}
+
+/** The line of every field under `root`, keyed by field path (for lint and explain messages). */
+function fieldLines(root: Node | null, line: (offset: number | undefined) => number): Record<string, number> {
+  const out: Record<string, number> = {};
+  const walk = (node: unknown, path: string): void => {
+    if (isMap(node)) {
+      for (const pair of node.items) {
+        const key = (pair.key as { value?: unknown } | null)?.value;
+        if (typeof key !== 'string') continue;
+        const at = path === '' ? key : `${path}.${key}`;
+        out[at] = line((pair.key as { range?: number[] }).range?.[0]);
+        walk(pair.value, at);
+      }
+    } else if (isSeq(node)) {
+      node.items.forEach((item, i) => {
+        const at = `${path}[${i}]`;
+        out[at] = line((item as { range?: number[] } | null)?.range?.[0]);
+        walk(item, at);
+      });
+    }
+  };
+  walk(root, '');
+  return out;
 }
 
 /** The source offset of the deepest node along `path` that exists (the key's position for mapping entries). */

@@ -64,38 +64,61 @@ export function escapeRegExp(s: string): string {
 
 /**
  * `namespaces`: Istio builds the regex `.*\/ns\/<value>\/.*` over the peer principal with every `*` turned into
- * `.*` (so an inner `*` is a wildcard here). A literal value is therefore a plain substring test.
+ * `.*` (so an inner `*` is a wildcard here). A full match of `.*X.*` is "contains X", so a literal value is a
+ * substring test and a wildcard value an unanchored glob search: no RegExp, no backtracking.
  * Source: istio/istio `pilot/pkg/security/authz/model/generator.go` (srcNamespaceGenerator).
  */
 export function compileNamespaceMatch(values: readonly string[]): StringTest {
   const literals: string[] = [];
-  const patterns: RegExp[] = [];
+  const globs: string[][] = [];
   for (const v of values) {
-    if (v.includes('*')) {
-      const body = v.split('*').map(escapeRegExp).join('.*');
-      // `.*X.*` fully matching is "contains X": an unanchored search avoids backtracking over the prefix.
-      patterns.push(new RegExp(`/ns/${body}/`, 's'));
-    } else literals.push(`/ns/${v}/`);
+    if (v.includes('*')) globs.push(`/ns/${v}/`.split('*'));
+    else literals.push(`/ns/${v}/`);
   }
   return (principal) => {
     for (const l of literals) if (principal.includes(l)) return true;
-    for (const p of patterns) if (p.test(principal)) return true;
+    for (const g of globs) if (containsGlob(principal, g)) return true;
     return false;
   };
 }
 
-/** `source.trustDomain`: an inner `*` is a wildcard (like namespaces). */
+/**
+ * Does `text` contain `parts[0]*parts[1]*…` (each `*` any run of characters)? Leftmost-first search is exact for an
+ * unanchored glob: taking the earliest occurrence of each part leaves the most room for the rest.
+ */
+export function containsGlob(text: string, parts: readonly string[]): boolean {
+  let at = 0;
+  for (const part of parts) {
+    const i = text.indexOf(part, at);
+    if (i < 0) return false;
+    at = i + part.length;
+  }
+  return true;
+}
+
+/** Does all of `text` match `parts[0]*parts[1]*…*parts[n]` (anchored at both ends)? */
+export function matchesGlob(text: string, parts: readonly string[]): boolean {
+  if (parts.length === 1) return text === parts[0];
+  const first = parts[0]!;
+  const last = parts[parts.length - 1]!;
+  if (text.length < first.length + last.length || !text.startsWith(first) || !text.endsWith(last)) return false;
+  return containsGlob(text.slice(first.length, text.length - last.length), parts.slice(1, -1));
+}
+
+/** `source.trustDomain`: an inner `*` is a wildcard (like namespaces); `*` alone is any non-empty value. */
 export function compileWildcardMatch(values: readonly string[]): StringTest {
   const exact = new Set<string>();
-  const patterns: RegExp[] = [];
+  const globs: string[][] = [];
+  let any = false;
   for (const v of values) {
-    if (v === '*') patterns.push(/^.+$/s);
-    else if (v.includes('*')) patterns.push(new RegExp(`^${v.split('*').map(escapeRegExp).join('.*')}$`, 's'));
+    if (v === '*') any = true;
+    else if (v.includes('*')) globs.push(v.split('*'));
     else exact.add(v);
   }
   return (s) => {
+    if (any && s.length > 0) return true;
     if (exact.has(s)) return true;
-    for (const p of patterns) if (p.test(s)) return true;
+    for (const g of globs) if (matchesGlob(s, g)) return true;
     return false;
   };
 }

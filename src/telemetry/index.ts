@@ -23,7 +23,8 @@ export { DecisionLog, type DecisionLogMode, type DecisionLogOptions } from './de
 export { createLogger, type DecisionWriter, type LogConfig, type ServiceLogger } from './logger.js';
 export { type MetricsOptions, ServiceMetrics } from './metrics.js';
 export { type DecisionRecord, isWouldDeny, policyName, type ShadowRecord, toDecisionRecord } from './record.js';
-export { CORRELATION_TRACER, callerTraceId, OtelCheckTracer, spanAttributes, traceIdUnderRate } from './tracer.js';
+export { type CallerTrace, CORRELATION_TRACER, callerTraceId, readCallerTrace } from './trace-headers.js';
+export { OtelCheckTracer, spanAttributes, traceIdUnderRate } from './tracer.js';
 export { createPropagator, createTracing, type Tracing, type TracingConfig, type TracingOptions } from './tracing.js';
 
 export interface TelemetryOptions {

@@ -105,13 +105,21 @@ export function createLogger(
   );
   const decisions = decisionWriter(destination, base);
   const flushable = destination as { flush?: unknown };
+  // One periodic flush at a time: a flush waits for the destination to drain, and under sustained load that can
+  // take longer than the interval (stacking them would pile up 'drain' listeners).
+  let flushing = false;
   const timer =
     options.destination === undefined && typeof flushable.flush === 'function'
       ? setInterval(() => {
+          if (flushing) return;
+          flushing = true;
           try {
-            logger.flush();
+            logger.flush(() => {
+              flushing = false;
+            });
           } catch {
             // Not open yet or already closed: the next tick or exit will flush.
+            flushing = false;
           }
         }, FLUSH_INTERVAL_MS).unref()
       : null;

@@ -2,7 +2,8 @@ import { InMemorySpanExporter } from '@opentelemetry/sdk-trace-base';
 import { describe, expect, it } from 'vitest';
 import { ALLOW_ORDERS, outcome } from '../../test/telemetry/fixtures.js';
 import { ATTR } from './attributes.js';
-import { CORRELATION_TRACER, callerTraceId, traceIdUnderRate } from './tracer.js';
+import { CORRELATION_TRACER, callerTraceId, readCallerTrace } from './trace-headers.js';
+import { traceIdUnderRate } from './tracer.js';
 import { createTracing } from './tracing.js';
 
 const TRACE = '4bf92f3577b34da6a3ce929d0e0e4736';
@@ -15,8 +16,28 @@ describe('callerTraceId', () => {
     expect(callerTraceId({ 'x-b3-traceid': 'a3ce929d0e0e4736' })).toBe('0000000000000000a3ce929d0e0e4736');
   });
 
+  it('reads the sampled flag of each format', () => {
+    expect(readCallerTrace({ traceparent: `00-${TRACE}-00f067aa0ba902b7-01` })?.sampled).toBe(true);
+    expect(readCallerTrace({ traceparent: `00-${TRACE}-00f067aa0ba902b7-02` })?.sampled).toBe(false);
+    expect(readCallerTrace({ b3: `${TRACE}-00f067aa0ba902b7-d` })?.sampled).toBe(true);
+    expect(readCallerTrace({ b3: `${TRACE}-00f067aa0ba902b7-0` })?.sampled).toBe(false);
+    expect(readCallerTrace({ b3: `${TRACE}-00f067aa0ba902b7` })?.sampled).toBe(false);
+    expect(readCallerTrace({ 'x-b3-traceid': TRACE, 'x-b3-sampled': '1' })?.sampled).toBe(true);
+    expect(readCallerTrace({ 'x-b3-traceid': TRACE, 'x-b3-flags': '1' })?.sampled).toBe(true);
+    expect(readCallerTrace({ 'x-b3-traceid': TRACE })?.sampled).toBe(false);
+    // W3C wins over B3, as in the propagator.
+    const both = { traceparent: `00-${TRACE}-00f067aa0ba902b7-00`, b3: `${'1'.repeat(32)}-00f067aa0ba902b7-1` };
+    expect(readCallerTrace(both)).toEqual({ traceId: TRACE, sampled: false });
+  });
+
   it('ignores malformed and all-zero ids', () => {
     expect(callerTraceId({ traceparent: 'garbage' })).toBe('');
+    expect(callerTraceId({ traceparent: `ff-${TRACE}-00f067aa0ba902b7-01` })).toBe('');
+    expect(callerTraceId({ traceparent: `00-${TRACE.toUpperCase()}-00f067aa0ba902b7-01` })).toBe('');
+    expect(callerTraceId({ traceparent: `00-${TRACE}-${'0'.repeat(16)}-01` })).toBe('');
+    expect(callerTraceId({ traceparent: `00-${TRACE}-00f067aa0ba902b7-01x` })).toBe('');
+    expect(callerTraceId({ b3: `${TRACE}-00f067aa0b` })).toBe('');
+    expect(callerTraceId({ 'x-b3-traceid': 'xyz' })).toBe('');
     expect(callerTraceId({ traceparent: `00-${'0'.repeat(32)}-00f067aa0ba902b7-01` })).toBe('');
     expect(callerTraceId({})).toBe('');
   });

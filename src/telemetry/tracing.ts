@@ -14,7 +14,8 @@ import {
 import { ATTR_SERVICE_NAME, ATTR_SERVICE_VERSION } from '@opentelemetry/semantic-conventions';
 import type { CheckTracer } from '../authz/seams.js';
 import type { TelemetryConfig } from '../config/schema.js';
-import { CORRELATION_TRACER, OtelCheckTracer } from './tracer.js';
+import { CORRELATION_TRACER } from './trace-headers.js';
+import { OtelCheckTracer } from './tracer.js';
 
 /**
  * The OpenTelemetry SDK setup `serve` uses: provider, OTLP/HTTP (protobuf) exporter, batching and propagation

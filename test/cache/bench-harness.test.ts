@@ -89,3 +89,25 @@ describe('bench harness', () => {
     expect(paths[0]).not.toBe(paths[1]);
   });
 });
+
+describe('bench /metrics scrape', () => {
+  it('sums the check-duration histogram over labels and finds the bucket holding the p99', async () => {
+    const { parseServerSide } = await import('../../bench/metrics-scrape.js');
+    const text = [
+      '# HELP mesh_authz_check_duration_seconds x',
+      'mesh_authz_check_duration_seconds_bucket{result="allow",le="0.00005"} 90',
+      'mesh_authz_check_duration_seconds_bucket{result="allow",le="0.0001"} 99',
+      'mesh_authz_check_duration_seconds_bucket{result="allow",le="+Inf"} 100',
+      'mesh_authz_check_duration_seconds_count{result="allow"} 100',
+      'mesh_authz_check_duration_seconds_bucket{result="deny",le="0.00005"} 0',
+      'mesh_authz_check_duration_seconds_bucket{result="deny",le="0.0001"} 0',
+      'mesh_authz_check_duration_seconds_bucket{result="deny",le="+Inf"} 0',
+      'mesh_authz_check_duration_seconds_count{result="deny"} 0',
+      'mesh_authz_decision_cache_hits_total 80',
+      'mesh_authz_decision_cache_misses_total 20',
+    ].join('\n');
+    const s = parseServerSide(text);
+    expect(s).toMatchObject({ checks: 100, p99AtMostUs: 100, cacheHits: 80, cacheMisses: 20 });
+    expect(s.shareAtMost['0.00005']).toBeCloseTo(0.9);
+  });
+});

@@ -1,4 +1,4 @@
-import { mkdtempSync, readFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { InMemoryLogRecordExporter } from '@opentelemetry/sdk-logs';
@@ -78,13 +78,25 @@ describe('FlowRecorder (monitor mode)', () => {
 
   it('skips Checks the policy never saw and survives a bad file path', async () => {
     const errors: unknown[] = [];
-    const rec = createFlowRecorder(config('/nonexistent-dir/x/flows.jsonl'), { onError: (e) => errors.push(e) });
+    // A regular file where the folder should be: neither mkdir nor append can succeed.
+    const notADir = join(mkdtempSync(join(tmpdir(), 'flows-')), 'file');
+    writeFileSync(notADir, '');
+    const rec = createFlowRecorder(config(join(notADir, 'flows.jsonl')), { onError: (e) => errors.push(e) });
     const o = outcome({ from: null, ns: 'a', app: 'b', path: '/' });
     rec.onDecision({ ...o, input: null, phase: 'input' }, NOOP_SPAN);
     expect(rec.table.size).toBe(0);
     rec.onDecision(o, NOOP_SPAN);
     await rec.close();
     expect(errors).toHaveLength(1);
+    expect(['ENOTDIR', 'EEXIST']).toContain((errors[0] as NodeJS.ErrnoException).code);
+  });
+
+  it('creates the folder of the flows file', async () => {
+    const file = join(mkdtempSync(join(tmpdir(), 'flows-')), 'new', 'dir', 'flows.jsonl');
+    const rec = createFlowRecorder(config(file));
+    rec.onDecision(outcome({ from: peer('a', 'b'), ns: 'c', app: 'd', path: '/' }), NOOP_SPAN);
+    await rec.close();
+    expect(lines(file)[0]).toMatchObject({ type: 'flow', path: '/' });
   });
 
   it('exports flushed flows as OTLP log records', async () => {

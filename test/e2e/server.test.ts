@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { AuthzService, ListeningAddresses } from '../../src/authz/service.js';
-import { staticPolicySource } from '../../src/authz/sources.js';
+import { type IdentitySource, staticPolicySource } from '../../src/authz/sources.js';
 import { type Clients, connect, httpCheck, startService } from '../support/harness.js';
 
 describe('gRPC server (grpc-js client over loopback)', () => {
@@ -62,6 +62,25 @@ describe('before a policy set has loaded', () => {
     } finally {
       client.close();
       await service.shutdown('test');
+    }
+  });
+});
+
+describe('drain timeout', () => {
+  it('closes anyway when in-flight checks outlast server.drainTimeoutMs (they get an RPC error, never an allow)', async () => {
+    const never: IdentitySource = { verify: () => new Promise(() => {}), close() {} };
+    const { service, addresses } = await startService(
+      { server: { drainTimeoutMs: 100, checkTimeoutMs: 60_000 } },
+      { identity: never },
+    );
+    const client = connect(addresses.grpc);
+    try {
+      const pending = client.check(httpCheck('/allowed/x'), 60_000);
+      while (service.inFlight() < 1) await new Promise((r) => setTimeout(r, 10));
+      await service.shutdown('test');
+      await expect(pending).rejects.toMatchObject({ code: expect.any(Number) });
+    } finally {
+      client.close();
     }
   });
 });

@@ -68,6 +68,26 @@ describe('RemoteJwks', () => {
     expect(errors.length).toBe(1);
   });
 
+  it('a token arriving during the start-up prefetch waits for it instead of failing', async () => {
+    const net = fakeFetch();
+    net.serve(URL, k1.jwks);
+    let release = () => {};
+    const gate = new Promise<void>((r) => {
+      release = r;
+    });
+    const slow = (async (url: string) => {
+      await gate;
+      return net.fetch(url);
+    }) as typeof fetch;
+    const token = await k1.sign({ sub: 'early' });
+    const jwks = new RemoteJwks(URL, { fetch: slow, cooldownMs: 30_000 });
+    void jwks.refresh();
+    const verified = verifyWith(jwks, token);
+    release();
+    expect((await verified).payload.sub).toBe('early');
+    expect(net.calls.get(URL)).toBe(1);
+  });
+
   it('is unavailable (jwks_unavailable) when the first fetch fails', async () => {
     const net = fakeFetch();
     const jwks = new RemoteJwks(URL, { fetch: net.fetch, cooldownMs: 1000 });

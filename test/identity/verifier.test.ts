@@ -137,6 +137,11 @@ describe('bundle endpoints', () => {
     net.serve(URL, await spiffeBundle([root], [], { sequence: 5, refreshHint: 60 }));
     const v = await make({ trustBundles: [{ trustDomain: 'example.org', endpoint: URL }] }, net.fetch);
     expect((await outcome(v, { certificate: envoyEncode(leaf.pem) })).ok).toBe(true);
+    // The same keys again: no change, cached verdicts stay.
+    const generation = v.bundles.generation;
+    net.serve(URL, await spiffeBundle([root], [], { sequence: 5, refreshHint: 60 }));
+    await v.bundles.refreshEndpoints();
+    expect(v.bundles.generation).toBe(generation);
     // A stale replica serves an older bundle without the root: ignored, the newer one stays.
     net.serve(URL, await spiffeBundle([otherRoot], [], { sequence: 4 }));
     await v.bundles.refreshEndpoints();

@@ -288,6 +288,15 @@ const attacks: readonly AttackCase[] = [
     }),
   },
   {
+    name: 'a leaf followed by nine more certificates',
+    why: 'Envoy sends one certificate; a long presented chain is only a way to spend our CPU',
+    code: 'svid_malformed',
+    build: async () => {
+      const l = await createSvid(intermediate, ID);
+      return { pem: l.pem + intermediate.pem.repeat(9) };
+    },
+  },
+  {
     name: 'garbage instead of a certificate',
     why: 'a credential that cannot be decoded is invalid, not absent',
     code: 'svid_malformed',

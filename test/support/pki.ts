@@ -59,6 +59,8 @@ export interface CertSpec {
   /** URI SANs, in order (a SPIFFE ID goes here). */
   readonly uris?: readonly string[];
   readonly dns?: readonly string[];
+  /** IP address SANs (e.g. `127.0.0.1`, `::1`) for TLS servers on loopback. */
+  readonly ips?: readonly string[];
   /** `true`/`false` writes basicConstraints with that cA flag; `null` omits the extension. Default false. */
   readonly ca?: boolean | null;
   readonly pathLength?: number;
@@ -152,6 +154,7 @@ export async function createCertificate(spec: CertSpec = {}): Promise<Issued> {
   const names: x509.JsonGeneralName[] = [
     ...(spec.uris ?? []).map((value) => ({ type: 'url' as const, value })),
     ...(spec.dns ?? []).map((value) => ({ type: 'dns' as const, value })),
+    ...(spec.ips ?? []).map((value) => ({ type: 'ip' as const, value })),
   ];
   if (names.length > 0) extensions.push(new x509.SubjectAlternativeNameExtension(names, false));
   extensions.push(await x509.SubjectKeyIdentifierExtension.create(keys.publicKey));

@@ -1,0 +1,74 @@
+import { readFileSync } from 'node:fs';
+import { resolve } from 'node:path';
+import { type AssembledParts, assembleParts } from '../authz/assemble.js';
+import { checkRequestFromJson, RequestJsonError } from '../authz/json.js';
+import type { WireCheckRequest } from '../authz/wire.js';
+import { type LoadedConfig, loadConfigFile, parseConfigText } from '../config/load.js';
+
+/**
+ * The set-up the offline commands (`check`, `explain`) share with `serve`: the same config, the same identity
+ * verifier and the same policy store (loaded once, not watched), so an offline answer is the server's answer.
+ */
+
+/** Input the offline command cannot use (request file, policies, identity config): exit 2 with this message. */
+export class OfflineInputError extends Error {
+  override readonly name = 'OfflineInputError';
+}
+
+/** The config file, or the defaults when none is given. */
+export function loadOfflineConfig(configPath: string | undefined): LoadedConfig {
+  if (configPath) return loadConfigFile(configPath);
+  const file = resolve('(defaults)');
+  return { config: parseConfigText('', file), file, dir: process.cwd() };
+}
+
+/** A CheckRequest written as proto3 JSON, from a file or `-` (stdin). */
+export function readCheckRequest(path: string): WireCheckRequest {
+  const name = path === '-' ? '(stdin)' : path;
+  let text: string;
+  try {
+    text = readFileSync(path === '-' ? 0 : path, 'utf8');
+  } catch (err) {
+    const code = (err as NodeJS.ErrnoException).code;
+    throw new OfflineInputError(`${name}: ${code === 'ENOENT' ? 'no such file' : (err as Error).message}`);
+  }
+  let json: unknown;
+  try {
+    json = JSON.parse(text);
+  } catch (err) {
+    throw new OfflineInputError(`${name}: not valid JSON: ${(err as Error).message}`);
+  }
+  try {
+    return checkRequestFromJson(json);
+  } catch (err) {
+    if (err instanceof RequestJsonError) throw new OfflineInputError(`${name}: ${err.message}`);
+    throw err;
+  }
+}
+
+/** Builds the identity verifier and loads the policies once. Close the result when done. */
+export async function openOfflineParts(
+  loaded: LoadedConfig,
+  policyPaths: readonly string[] | undefined,
+): Promise<AssembledParts> {
+  let parts: AssembledParts;
+  try {
+    parts = await assembleParts(loaded, {
+      ...(policyPaths && policyPaths.length > 0 ? { policyPaths: policyPaths.map((p) => resolve(p)) } : {}),
+      watch: false,
+    });
+  } catch (err) {
+    throw new OfflineInputError(`invalid identity configuration in ${loaded.file}: ${(err as Error).message}`);
+  }
+  try {
+    await parts.policies.start();
+  } catch (err) {
+    await closeParts(parts);
+    throw new OfflineInputError(`cannot load policies: ${(err as Error).message}`);
+  }
+  return parts;
+}
+
+export async function closeParts(parts: AssembledParts): Promise<void> {
+  await Promise.allSettled([parts.policies.close(), parts.identity.close()]);
+}

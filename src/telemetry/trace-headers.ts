@@ -1,0 +1,104 @@
+import type { CheckSpan, CheckTracer } from '../authz/seams.js';
+
+/**
+ * Reading the caller's trace context from Envoy's request headers without the OpenTelemetry SDK: for the
+ * sampling choice on every Check (cheap), and for decision log correlation when tracing is off. Precedence
+ * matches the propagator in `tracing.ts`: W3C `traceparent` first, then B3 single (`b3`), then B3 multi
+ * (`x-b3-*`).
+ */
+
+export interface CallerTrace {
+  readonly traceId: string;
+  /** The caller recorded this trace (W3C sampled flag, B3 `1`/`d`, `x-b3-sampled: 1`, `x-b3-flags: 1`). */
+  readonly sampled: boolean;
+}
+
+/**
+ * Speed: this runs on every Check, so it checks character codes instead of running regexes (a case-insensitive
+ * regex with captures cost more than the rest of the tracer). Ids must be lowercase hex, as W3C and B3 require
+ * and as the OpenTelemetry propagators accept.
+ */
+function isLowerHex(s: string, from: number, to: number): boolean {
+  for (let i = from; i < to; i++) {
+    const c = s.charCodeAt(i);
+    if (!((c >= 48 && c <= 57) || (c >= 97 && c <= 102))) return false;
+  }
+  return true;
+}
+
+function isZero(s: string, from: number, to: number): boolean {
+  for (let i = from; i < to; i++) if (s.charCodeAt(i) !== 48) return false;
+  return true;
+}
+
+/** `version-traceid-parentid-flags`: 2-32-16-2 hex digits, version not `ff`, ids not all zero. */
+function fromTraceparent(raw: string): CallerTrace | null {
+  const tp = raw.charCodeAt(0) === 32 ? raw.slice(1) : raw;
+  if (tp.length < 55 || tp[2] !== '-' || tp[35] !== '-' || tp[52] !== '-') return null;
+  if (tp.length > 55 && tp[55] !== '-') return null;
+  if (!isLowerHex(tp, 0, 2) || !isLowerHex(tp, 3, 35) || !isLowerHex(tp, 36, 52) || !isLowerHex(tp, 53, 55)) {
+    return null;
+  }
+  if (tp.startsWith('ff') || isZero(tp, 3, 35) || isZero(tp, 36, 52)) return null;
+  const flags = tp.charCodeAt(54);
+  // The sampled bit is the low bit of the last hex digit: odd digit ⇔ sampled ('1','3',…,'9','b','d','f').
+  const low = flags <= 57 ? flags - 48 : flags - 87;
+  return { traceId: tp.slice(3, 35), sampled: (low & 1) === 1 };
+}
+
+/** A B3 trace id: 16 or 32 lowercase hex digits, not all zero; 64-bit ids are left-padded to 128 bits. */
+function b3TraceId(s: string, from: number, to: number): string | null {
+  const len = to - from;
+  if ((len !== 16 && len !== 32) || !isLowerHex(s, from, to) || isZero(s, from, to)) return null;
+  const id = s.slice(from, to);
+  return len === 32 ? id : `0000000000000000${id}`;
+}
+
+/** `traceid-spanid[-sampled[-parentspanid]]`, sampled one of `1`, `0`, `d`. */
+function fromB3Single(b3: string): CallerTrace | null {
+  const dash = b3.indexOf('-');
+  if (dash < 0) return null;
+  const traceId = b3TraceId(b3, 0, dash);
+  if (traceId === null || !isLowerHex(b3, dash + 1, dash + 17) || b3.length < dash + 17) return null;
+  const flag = b3[dash + 17] === '-' ? b3[dash + 18] : undefined;
+  return { traceId, sampled: flag === '1' || flag === 'd' };
+}
+
+export function readCallerTrace(headers: Readonly<Record<string, string>>): CallerTrace | null {
+  const tp = headers.traceparent;
+  if (tp !== undefined) {
+    const t = fromTraceparent(tp);
+    if (t !== null) return t;
+  }
+  const b3 = headers.b3;
+  if (b3 !== undefined) {
+    const t = fromB3Single(b3);
+    if (t !== null) return t;
+  }
+  const multi = headers['x-b3-traceid'];
+  if (multi !== undefined) {
+    const traceId = b3TraceId(multi, 0, multi.length);
+    if (traceId !== null) {
+      const sampled = headers['x-b3-sampled'];
+      return { traceId, sampled: sampled === '1' || sampled === 'true' || headers['x-b3-flags'] === '1' };
+    }
+  }
+  return null;
+}
+
+/** The caller's trace id, or '' when the request carries no (valid) trace context. */
+export function callerTraceId(headers: Readonly<Record<string, string>>): string {
+  return readCallerTrace(headers)?.traceId ?? '';
+}
+
+class CorrelationSpan implements CheckSpan {
+  readonly spanId = '';
+  constructor(readonly traceId: string) {}
+  event(): void {}
+  end(): void {}
+}
+
+/** Tracing off: no spans, but the caller's trace id is kept for the decision log. */
+export const CORRELATION_TRACER: CheckTracer = {
+  start: (headers) => new CorrelationSpan(callerTraceId(headers)),
+};
