@@ -138,7 +138,8 @@ async function runLive(values: Values, opts: ReconcileOptions): Promise<number> 
   });
   const health = await startHealthServer(reconciler, listen.slice(0, at).replace(/^\[|\]$/g, ''), port);
   reconciler.start();
-  process.stderr.write(`mesh-authz reconcile: live (${kind} client); health and metrics on ${listen}\n`);
+  const host = listen.slice(0, at);
+  process.stderr.write(`mesh-authz reconcile: live (${kind} client); health and metrics on ${host}:${health.port}\n`);
   await new Promise<void>((resolve) => {
     process.once('SIGTERM', resolve);
     process.once('SIGINT', resolve);
