@@ -1,12 +1,9 @@
-import { readFileSync } from 'node:fs';
-import { resolve } from 'node:path';
-import { type AssembledParts, assembleParts } from '../authz/assemble.js';
-import { checkRequestFromJson, RequestJsonError } from '../authz/json.js';
+import type { AssembledParts } from '../authz/assemble.js';
 import type { CheckOutcome } from '../authz/outcome.js';
 import { CheckPipeline } from '../authz/pipeline.js';
 import type { WireCheckRequest } from '../authz/wire.js';
-import { type LoadedConfig, loadConfigFile, parseConfigText } from '../config/load.js';
 import { type Command, parseCommandArgs, UsageError } from './args.js';
+import { closeParts, loadOfflineConfig, OfflineInputError, openOfflineParts, readCheckRequest } from './offline.js';
 
 const HELP = `mesh-authz check: decide one CheckRequest offline, exactly as the server would
 
@@ -19,11 +16,6 @@ Usage: mesh-authz check [--config <file>] [--policy <file|dir>]... --request <fi
 Prints one JSON object: allowed, status (OK, PERMISSION_DENIED, UNAUTHENTICATED, UNAVAILABLE), httpStatus,
 reason, policy (namespace/name or null) and more. Exit 0 whenever a decision was made; 2 on bad input.`;
 
-/** A request file that cannot be used: exit 2 with the file and what is wrong. */
-class RequestFileError extends Error {
-  override readonly name = 'RequestFileError';
-}
-
 export const checkCommand: Command = {
   summary: 'decide one CheckRequest (JSON) offline, as the server would',
   help: HELP,
@@ -34,34 +26,15 @@ export const checkCommand: Command = {
       request: { type: 'string', short: 'r' },
     });
     if (!values.request) throw new UsageError('--request is required (a file, or - for stdin)');
+    const loaded = loadOfflineConfig(values.config);
     let request: WireCheckRequest;
-    try {
-      request = readRequest(values.request);
-    } catch (err) {
-      if (!(err instanceof RequestFileError)) throw err;
-      process.stderr.write(`mesh-authz check: ${err.message}\n`);
-      return 2;
-    }
-    const loaded: LoadedConfig = values.config
-      ? loadConfigFile(values.config)
-      : { config: parseConfigText('', resolve('(defaults)')), file: resolve('(defaults)'), dir: process.cwd() };
     let parts: AssembledParts;
     try {
-      parts = await assembleParts(loaded, {
-        ...(values.policy ? { policyPaths: values.policy.map((p) => resolve(p)) } : {}),
-        watch: false,
-      });
+      request = readCheckRequest(values.request);
+      parts = await openOfflineParts(loaded, values.policy);
     } catch (err) {
-      process.stderr.write(
-        `mesh-authz check: invalid identity configuration in ${loaded.file}: ${(err as Error).message}\n`,
-      );
-      return 2;
-    }
-    try {
-      await parts.policies.start();
-    } catch (err) {
-      process.stderr.write(`mesh-authz check: cannot load policies: ${(err as Error).message}\n`);
-      await Promise.allSettled([parts.policies.close(), parts.identity.close()]);
+      if (!(err instanceof OfflineInputError)) throw err;
+      process.stderr.write(`mesh-authz check: ${err.message}\n`);
       return 2;
     }
     try {
@@ -82,33 +55,10 @@ export const checkCommand: Command = {
       process.stdout.write(`${JSON.stringify(report(outcome), null, 2)}\n`);
       return 0;
     } finally {
-      await Promise.allSettled([parts.policies.close(), parts.identity.close()]);
+      await closeParts(parts);
     }
   },
 };
-
-function readRequest(path: string): WireCheckRequest {
-  const name = path === '-' ? '(stdin)' : path;
-  let text: string;
-  try {
-    text = readFileSync(path === '-' ? 0 : path, 'utf8');
-  } catch (err) {
-    const code = (err as NodeJS.ErrnoException).code;
-    throw new RequestFileError(`${name}: ${code === 'ENOENT' ? 'no such file' : (err as Error).message}`);
-  }
-  let json: unknown;
-  try {
-    json = JSON.parse(text);
-  } catch (err) {
-    throw new RequestFileError(`${name}: not valid JSON: ${(err as Error).message}`);
-  }
-  try {
-    return checkRequestFromJson(json);
-  } catch (err) {
-    if (err instanceof RequestJsonError) throw new RequestFileError(`${name}: ${err.message}`);
-    throw err;
-  }
-}
 
 /** The printed result: the contract fields first, then what helps explain it. */
 export function report(outcome: CheckOutcome): Record<string, unknown> {
