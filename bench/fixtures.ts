@@ -1,7 +1,7 @@
 import { webcrypto } from 'node:crypto';
 import { mkdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import './reflect-shim.js';
+import 'reflect-metadata';
 import * as x509 from '@peculiar/x509';
 import { exportJWK, generateKeyPair, SignJWT } from 'jose';
 import type { WireCheckRequest } from '../src/authz/wire.js';

@@ -8,7 +8,7 @@
  *
  *   npm run examples:identities
  */
-import '../test/support/reflect-shim.js';
+import 'reflect-metadata';
 import { webcrypto } from 'node:crypto';
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';

@@ -10,7 +10,7 @@
  * leaf.pem; leaf.keyPem; envoyEncode(leaf.pem);
  * ```
  */
-import './reflect-metadata.js';
+import 'reflect-metadata';
 import { webcrypto } from 'node:crypto';
 
 type CryptoKeyPair = webcrypto.CryptoKeyPair;
