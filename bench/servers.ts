@@ -1,5 +1,5 @@
 import { type ChildProcess, spawn } from 'node:child_process';
-import { createWriteStream, existsSync, readFileSync } from 'node:fs';
+import { createWriteStream } from 'node:fs';
 import { writeFile } from 'node:fs/promises';
 import http2 from 'node:http2';
 import { createServer } from 'node:net';
@@ -103,23 +103,11 @@ export async function writeMeshConfig(
   return path;
 }
 
-/**
- * Which entry runs mesh-authz: `serve --config` once serve wires the policy store (src/authz/assemble.ts calls
- * `new PolicyStore(`), else the bench-only entry that wires the same AuthzService with every part.
- */
+/** mesh-authz is measured exactly as users run it: `serve --config`. */
 export function meshEntry(root: string): { argv: (config: string) => string[]; label: string } {
-  const assemble = join(root, 'dist/src/authz/assemble.js');
-  const wired = existsSync(assemble) && readFileSync(assemble, 'utf8').includes('new PolicyStore(');
-  if (wired) {
-    return {
-      argv: (config) => [join(root, 'dist/src/cli/main.js'), 'serve', '--config', config],
-      label: 'node dist/src/cli/main.js serve --config <generated>',
-    };
-  }
   return {
-    argv: (config) => [join(root, 'dist/bench/mesh-server.js'), config],
-    label:
-      'node dist/bench/mesh-server.js <generated> (serve does not wire the policy store yet: same AuthzService, all parts wired by the bench)',
+    argv: (config) => [join(root, 'dist/src/cli/main.js'), 'serve', '--config', config],
+    label: 'node dist/src/cli/main.js serve --config <generated>',
   };
 }
 
