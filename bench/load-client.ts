@@ -8,52 +8,17 @@
 import * as grpc from '@grpc/grpc-js';
 import { authorizationServiceDefinition } from '../src/authz/server.js';
 import type { WireCheckRequest, WireCheckResponse } from '../src/authz/wire.js';
+import { traceRequest } from './trace-requests.js';
 
 const [target = '127.0.0.1:9191', countArg = '20000', concurrencyArg = '64'] = process.argv.slice(2);
 const count = Number(countArg);
 const concurrency = Number(concurrencyArg);
 
-function hex(bytes: number): string {
-  let s = '';
-  for (let i = 0; i < bytes; i++)
-    s += Math.floor(Math.random() * 256)
-      .toString(16)
-      .padStart(2, '0');
-  return s;
-}
-
-function request(i: number): WireCheckRequest {
-  const path = i % 10 < 9 ? `/orders/${i % 1000}` : `/admin/${i % 1000}`;
-  return {
-    attributes: {
-      source: {
-        address: { socketAddress: { address: '10.0.0.7', portValue: 41000 } },
-        principal: 'spiffe://cluster.local/ns/shop/sa/frontend',
-      },
-      contextExtensions: { namespace: 'shop', app: 'orders' },
-      request: {
-        http: {
-          method: 'GET',
-          path,
-          host: 'orders.shop.svc',
-          headers: {
-            ':method': 'GET',
-            ':path': path,
-            'x-request-id': `req-${i}`,
-            traceparent: `00-${hex(16)}-${hex(8)}-00`,
-            'user-agent': 'bench',
-          },
-        },
-      },
-    },
-  };
-}
-
 const Client = grpc.makeGenericClientConstructor(authorizationServiceDefinition, 'Authorization');
 const client = new Client(target, grpc.credentials.createInsecure()) as unknown as grpc.Client & {
   Check(req: WireCheckRequest, cb: (e: grpc.ServiceError | null, r?: WireCheckResponse) => void): void;
 };
-const requests = Array.from({ length: 2000 }, (_, i) => request(i));
+const requests = Array.from({ length: 2000 }, (_, i) => traceRequest(i, i % 1000));
 
 let sent = 0;
 let done = 0;

@@ -26,27 +26,15 @@ import { parseConfigText } from '../src/config/load.js';
 import { configSchema } from '../src/config/schema.js';
 import type { IdentityVerifier } from '../src/identity/types.js';
 import type { AttributeUse, CompiledPolicySet, Decision, PolicyRef } from '../src/policy/types.js';
+import { NO_ATTRIBUTES } from '../src/policy/types.js';
 import { createTelemetry, type Telemetry, telemetryServiceParts } from '../src/telemetry/index.js';
+import { traceRequest } from './trace-requests.js';
 
 /** The floor: throughput with telemetry on must stay at or above this fraction of telemetry off. */
 const FLOOR = 0.9;
-const ALLOW_SHARE = 0.9;
 
 const POLICY: PolicyRef = { namespace: 'shop', name: 'orders-allow', action: 'ALLOW', source: null };
-const USE: AttributeUse = {
-  method: true,
-  path: true,
-  host: false,
-  sourceIp: false,
-  remoteIp: false,
-  destinationIp: false,
-  destinationPort: false,
-  sni: false,
-  peer: true,
-  user: false,
-  headers: [],
-  metadata: false,
-};
+const USE: AttributeUse = { ...NO_ATTRIBUTES, method: true, path: true, peer: true };
 const ALLOW: Decision = {
   allowed: true,
   code: 'ALLOW_MATCHED',
@@ -85,45 +73,9 @@ const identity: IdentityVerifier = {
   }),
 };
 
-function hex(bytes: number): string {
-  let s = '';
-  for (let i = 0; i < bytes; i++)
-    s += Math.floor(Math.random() * 256)
-      .toString(16)
-      .padStart(2, '0');
-  return s;
-}
-
 /** A fixed mix: 90% allows, 10% denies, each with its own (unsampled) W3C trace context, as Envoy sends. */
 function requests(n: number): WireCheckRequest[] {
-  const out: WireCheckRequest[] = [];
-  for (let i = 0; i < n; i++) {
-    const path = i % 10 < ALLOW_SHARE * 10 ? `/orders/${i}` : `/admin/${i}`;
-    out.push({
-      attributes: {
-        source: {
-          address: { socketAddress: { address: '10.0.0.7', portValue: 41000 } },
-          principal: 'spiffe://cluster.local/ns/shop/sa/frontend',
-        },
-        contextExtensions: { namespace: 'shop', app: 'orders' },
-        request: {
-          http: {
-            method: 'GET',
-            path,
-            host: 'orders.shop.svc',
-            headers: {
-              ':method': 'GET',
-              ':path': path,
-              'x-request-id': `req-${i}`,
-              traceparent: `00-${hex(16)}-${hex(8)}-00`,
-              'user-agent': 'bench',
-            },
-          },
-        },
-      },
-    });
-  }
-  return out;
+  return Array.from({ length: n }, (_, i) => traceRequest(i, i));
 }
 
 async function startSink(): Promise<{ url: string; child: ChildProcess }> {

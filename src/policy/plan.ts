@@ -1,5 +1,6 @@
 import { type CompiledPolicy, type CompiledRule, ruleMatches } from './compile.js';
 import type { AttributeUse, RequestAttributes } from './types.js';
+import { NO_ATTRIBUTES } from './types.js';
 
 /**
  * The per-workload view of a policy set: only the policies that select the workload, with their rules pooled per
@@ -113,20 +114,7 @@ export function buildPlan(policies: readonly CompiledPolicy[]): WorkloadPlan {
  * Decision, so a cached decision must not be reused for a request that differs in what they read.
  */
 function attributeUse(policies: readonly CompiledPolicy[]): AttributeUse {
-  const use = {
-    method: false,
-    path: false,
-    host: false,
-    sourceIp: false,
-    remoteIp: false,
-    destinationIp: false,
-    destinationPort: false,
-    sni: false,
-    peer: false,
-    user: false,
-    headers: [] as string[],
-    metadata: false,
-  };
+  const use = { ...NO_ATTRIBUTES, headers: [] as string[] };
   const headers = new Set<string>();
   for (const p of policies) {
     for (const rule of p.rules) {

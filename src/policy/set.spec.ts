@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { peer, policy, policySet, req, WORKLOAD } from '../../test/conformance/policy-fixtures.js';
+import { NO_ATTRIBUTES } from './types.js';
 
 describe('PolicySet', () => {
   it('reports dry-run policies as shadow results without enforcing them', () => {
@@ -44,20 +45,7 @@ describe('PolicySet', () => {
           name: 'custom',
         }),
     );
-    expect(set.attributesFor(WORKLOAD)).toEqual({
-      method: false,
-      path: true,
-      host: false,
-      sourceIp: false,
-      remoteIp: false,
-      destinationIp: false,
-      destinationPort: false,
-      sni: false,
-      peer: true,
-      user: false,
-      headers: ['x-env'],
-      metadata: false,
-    });
+    expect(set.attributesFor(WORKLOAD)).toEqual({ ...NO_ATTRIBUTES, path: true, peer: true, headers: ['x-env'] });
     expect(set.attributesFor({ namespace: 'other', labels: {} }).path).toBe(false);
   });
 

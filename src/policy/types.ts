@@ -142,3 +142,19 @@ export interface CompiledPolicySet {
   evaluate(workload: WorkloadRef, request: RequestAttributes): Decision;
   attributesFor(workload: WorkloadRef): AttributeUse;
 }
+
+/** Reads nothing: the starting point for building an {@link AttributeUse}. */
+export const NO_ATTRIBUTES: AttributeUse = Object.freeze({
+  method: false,
+  path: false,
+  host: false,
+  sourceIp: false,
+  remoteIp: false,
+  destinationIp: false,
+  destinationPort: false,
+  sni: false,
+  peer: false,
+  user: false,
+  headers: Object.freeze([]) as readonly string[],
+  metadata: false,
+});

@@ -7,23 +7,11 @@ import type {
   RequestAttributes,
   WorkloadRef,
 } from '../../src/policy/types.js';
+import { NO_ATTRIBUTES } from '../../src/policy/types.js';
 
 /** Shared fixtures for the decision cache suites: a tiny policy set whose decision depends on what it says it reads. */
 
-export const NOTHING: AttributeUse = {
-  method: false,
-  path: false,
-  host: false,
-  sourceIp: false,
-  remoteIp: false,
-  destinationIp: false,
-  destinationPort: false,
-  sni: false,
-  peer: false,
-  user: false,
-  headers: [],
-  metadata: false,
-};
+export const NOTHING: AttributeUse = { ...NO_ATTRIBUTES };
 
 export const EVERYTHING: AttributeUse = {
   method: true,

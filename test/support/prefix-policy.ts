@@ -5,6 +5,7 @@ import type {
   RequestAttributes,
   WorkloadRef,
 } from '../../src/policy/types.js';
+import { NO_ATTRIBUTES } from '../../src/policy/types.js';
 
 /**
  * A tiny real CompiledPolicySet for server tests: allows a request when its path starts with one of the allowed
@@ -12,20 +13,7 @@ import type {
  * service without the policy engine.
  */
 export function prefixPolicySet(allowed: readonly string[], generation = 1): CompiledPolicySet {
-  const use: AttributeUse = {
-    method: false,
-    path: true,
-    host: false,
-    sourceIp: false,
-    remoteIp: false,
-    destinationIp: false,
-    destinationPort: false,
-    sni: false,
-    peer: false,
-    user: false,
-    headers: [],
-    metadata: false,
-  };
+  const use: AttributeUse = { ...NO_ATTRIBUTES, path: true };
   const allow = { namespace: 'test', name: 'allow-prefix', action: 'ALLOW' as const, source: null };
   const deny = { namespace: 'test', name: 'deny-prefix', action: 'DENY' as const, source: null };
   return {

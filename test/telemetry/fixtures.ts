@@ -15,6 +15,7 @@ import type {
   RequestAttributes,
   WorkloadRef,
 } from '../../src/policy/types.js';
+import { NO_ATTRIBUTES } from '../../src/policy/types.js';
 
 /** Shared test fixtures for the telemetry specs and suites: a tiny policy set, an identity stub, a log sink. */
 
@@ -34,20 +35,7 @@ export const SHADOW_STRICT: PolicyRef = { namespace: 'shop', name: 'strict-dry-r
 
 export const FRONTEND = 'spiffe://cluster.local/ns/shop/sa/frontend';
 
-const ALL_ATTRS: AttributeUse = {
-  method: true,
-  path: true,
-  host: false,
-  sourceIp: false,
-  remoteIp: false,
-  destinationIp: false,
-  destinationPort: false,
-  sni: false,
-  peer: true,
-  user: true,
-  headers: [],
-  metadata: false,
-};
+const ALL_ATTRS: AttributeUse = { ...NO_ATTRIBUTES, method: true, path: true, peer: true, user: true };
 
 /**
  * A real (if tiny) compiled policy set for workload shop/app=orders:
