@@ -15,11 +15,24 @@ import { meshEntry, probe, type RunningServer, startFloor, startMesh, stop, wait
 /**
  * `npm run bench`: the floor (a bare grpc-js Check server) and mesh-authz under the same load, with the cache on,
  * off, and with tracing + decision logging on; then the policy, identity and codec micro-benchmarks. Prints a table
- * and writes every figure to bench/results/<timestamp>.json. `--quick` for a smoke run.
+ * and writes every figure to bench/results/<timestamp>.json. `--quick` for a smoke run; `--keep` keeps the work folder; `--scenarios cache-on,tracing`
+ * to pick scenarios (also `decision-log`, `cache-off`, `telemetry`); `BENCH_SERVER_NODE_ARGS` passes node flags
+ * (e.g. `--cpu-prof`) to the servers under test.
  */
+
+/** The mesh-authz configurations measured against the floor; `--scenarios a,b` picks some (default: the first three). */
+const SCENARIOS: Record<string, { name: string; cache: boolean; tracing: boolean; decisionLog: boolean }> = {
+  'cache-on': { name: 'mesh-authz cache on', cache: true, tracing: false, decisionLog: false },
+  'cache-off': { name: 'mesh-authz cache off', cache: false, tracing: false, decisionLog: false },
+  telemetry: { name: 'mesh-authz cache on + tracing + decision log', cache: true, tracing: true, decisionLog: true },
+  tracing: { name: 'mesh-authz cache on + tracing', cache: true, tracing: true, decisionLog: false },
+  'decision-log': { name: 'mesh-authz cache on + decision log', cache: true, tracing: false, decisionLog: true },
+};
+const DEFAULT_SCENARIOS = ['cache-on', 'cache-off', 'telemetry'];
 
 interface Options {
   quick: boolean;
+  scenarios: string[];
   warmupMs: number;
   durationMs: number;
   /** h2load processes, one repeat body each. */
@@ -29,6 +42,8 @@ interface Options {
   /** Concurrency of the fresh-request stream. */
   freshConcurrency: number;
   micro: boolean;
+  /** Keep the work folder (configs, server logs, decision logs) even when nothing went wrong. */
+  keep: boolean;
 }
 
 function parseArgs(argv: string[]): Options {
@@ -36,6 +51,15 @@ function parseArgs(argv: string[]): Options {
   const value = (name: string, fallback: number) => {
     const i = argv.indexOf(name);
     return i >= 0 && argv[i + 1] !== undefined ? Number(argv[i + 1]) : fallback;
+  };
+  const list = (name: string, fallback: string[]) => {
+    const i = argv.indexOf(name);
+    if (i < 0 || argv[i + 1] === undefined) return fallback;
+    const keys = argv[i + 1]!.split(',').filter((k) => k !== '');
+    for (const k of keys) {
+      if (!(k in SCENARIOS)) throw new Error(`unknown scenario ${k} (known: ${Object.keys(SCENARIOS).join(', ')})`);
+    }
+    return keys;
   };
   return {
     quick,
@@ -45,6 +69,8 @@ function parseArgs(argv: string[]): Options {
     streams: value('--streams', 4),
     freshConcurrency: value('--fresh', 2),
     micro: !argv.includes('--no-micro'),
+    keep: argv.includes('--keep'),
+    scenarios: list('--scenarios', DEFAULT_SCENARIOS),
   };
 }
 
@@ -314,11 +340,7 @@ async function main(): Promise<void> {
   } finally {
     await stop(floorServer);
   }
-  const scenarios = [
-    { name: 'mesh-authz cache on', cache: true, telemetry: false },
-    { name: 'mesh-authz cache off', cache: false, telemetry: false },
-    { name: 'mesh-authz cache on + tracing + decision log', cache: true, telemetry: true },
-  ];
+  const scenarios = options.scenarios.map((key) => ({ key, ...SCENARIOS[key]! }));
   for (const sc of scenarios) {
     if (notes.some((n) => n.includes('check status 14'))) {
       notes.push(`${sc.name}: skipped (serve never loaded a policy set in the previous scenario)`);
@@ -400,7 +422,8 @@ async function main(): Promise<void> {
   );
   process.stdout.write(`\nfigures written to ${out}\n`);
   // Keep the folder (configs, server logs) when something went wrong.
-  if (notes.length === 0) await rm(dir, { recursive: true, force: true });
+  if (notes.length === 0 && !options.keep) await rm(dir, { recursive: true, force: true });
+  else process.stdout.write(`work folder kept: ${dir}\n`);
 }
 
 main().then(

@@ -21,8 +21,18 @@ export interface RunningServer {
 
 export interface MeshScenario {
   readonly cache: boolean;
-  /** Tracing (OTLP to a local sink) and decision logging (denies + 1% of allows) on. */
-  readonly telemetry: boolean;
+  /** Tracing on: every deny and 1% of allows exported over OTLP/HTTP to a local sink. */
+  readonly tracing: boolean;
+  /** Decision log on: every deny (mode `deny`). */
+  readonly decisionLog: boolean;
+}
+
+/**
+ * Extra node flags for the servers under test, e.g. `BENCH_SERVER_NODE_ARGS="--cpu-prof --cpu-prof-dir=/tmp/prof"`
+ * to profile them (NODE_OPTIONS refuses --cpu-prof).
+ */
+export function serverNodeArgs(): string[] {
+  return (process.env.BENCH_SERVER_NODE_ARGS ?? '').split(/\s+/).filter((a) => a !== '');
 }
 
 export function freePort(): Promise<number> {
@@ -38,7 +48,7 @@ export function freePort(): Promise<number> {
 }
 
 export async function startFloor(root: string, logDir: string): Promise<RunningServer> {
-  const child = spawn(process.execPath, [join(root, 'dist/bench/floor-server.js'), '0'], {
+  const child = spawn(process.execPath, [...serverNodeArgs(), join(root, 'dist/bench/floor-server.js'), '0'], {
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   child.stderr!.pipe(createWriteStream(join(logDir, 'floor.server.log')));
@@ -61,6 +71,7 @@ export async function writeMeshConfig(
   ports: { port: number; adminPort: number; otlpPort: number },
   name: string,
 ): Promise<string> {
+  const decisionsFile = join(fixture.dir, `${name}.decisions.log`);
   const config = {
     server: { listen: `127.0.0.1:${ports.port}` },
     admin: { enabled: true, listen: `127.0.0.1:${ports.adminPort}` },
@@ -80,22 +91,15 @@ export async function writeMeshConfig(
         ],
       },
     },
-    telemetry: scenario.telemetry
-      ? {
-          log: {
-            level: 'info',
-            decisions: 'deny',
-            allowSampleRate: 0.01,
-            destination: join(fixture.dir, `${name}.decisions.log`),
-          },
-          tracing: { enabled: true, endpoint: `http://127.0.0.1:${ports.otlpPort}/v1/traces`, allowSampleRate: 0.01 },
-          metrics: { enabled: true },
-        }
-      : {
-          log: { level: 'warn', decisions: 'none', destination: join(fixture.dir, `${name}.decisions.log`) },
-          tracing: { enabled: false },
-          metrics: { enabled: true },
-        },
+    telemetry: {
+      log: scenario.decisionLog
+        ? { level: 'info', decisions: 'deny', destination: decisionsFile }
+        : { level: 'warn', decisions: 'none', destination: decisionsFile },
+      tracing: scenario.tracing
+        ? { enabled: true, endpoint: `http://127.0.0.1:${ports.otlpPort}/v1/traces`, allowSampleRate: 0.01 }
+        : { enabled: false },
+      metrics: { enabled: true },
+    },
     cache: { enabled: scenario.cache, maxEntries: 100_000 },
   };
   const path = join(fixture.dir, `${name}.config.yaml`);
@@ -121,9 +125,9 @@ export async function startMesh(
   const port = await freePort();
   const adminPort = await freePort();
   const configPath = await writeMeshConfig(fixture, scenario, { port, adminPort, otlpPort }, name);
-  const child = spawn(process.execPath, meshEntry(root).argv(configPath), {
+  const child = spawn(process.execPath, [...serverNodeArgs(), ...meshEntry(root).argv(configPath)], {
     stdio: ['ignore', 'pipe', 'pipe'],
-    env: { ...process.env, OTEL_SDK_DISABLED: scenario.telemetry ? 'false' : 'true' },
+    env: { ...process.env, OTEL_SDK_DISABLED: scenario.tracing ? 'false' : 'true' },
   });
   const log = createWriteStream(join(fixture.dir, `${name}.server.log`));
   child.stdout!.pipe(log);

@@ -24,16 +24,32 @@ export interface PipelineOptions {
 
 export interface CheckResult {
   readonly outcome: CheckOutcome;
+  /** The CheckResponse message, built on first read (the server sends ResponseEncoder bytes instead). */
   readonly response: WireCheckResponse;
+}
+
+class Result implements CheckResult {
+  private built: WireCheckResponse | null = null;
+  constructor(readonly outcome: CheckOutcome) {}
+  get response(): WireCheckResponse {
+    this.built ??= buildResponse(this.outcome);
+    return this.built;
+  }
 }
 
 let sequence = 0;
 const idPrefix = `${Date.now().toString(36)}${process.pid.toString(36)}`;
 
-/** A cheap, process-unique decision id (no randomness needed: it correlates, it does not authenticate). */
+/** Base-36 digits of Number.MAX_SAFE_INTEGER: the sequence is padded to this, so one process's ids share a length. */
+const SEQUENCE_DIGITS = Number.MAX_SAFE_INTEGER.toString(36).length;
+
+/**
+ * A cheap, process-unique decision id (no randomness needed: it correlates, it does not authenticate). Every id
+ * of one process has the same length, which lets the server's ResponseEncoder patch ids into remembered responses.
+ */
 export function nextDecisionId(): string {
   sequence = (sequence + 1) % Number.MAX_SAFE_INTEGER;
-  return `${idPrefix}-${sequence.toString(36)}`;
+  return `${idPrefix}-${sequence.toString(36).padStart(SEQUENCE_DIGITS, '0')}`;
 }
 
 class DeadlineExceeded extends Error {}
@@ -73,7 +89,6 @@ export class CheckPipeline {
         error: err,
       });
     }
-    const response = buildResponse(outcome);
     span.end(outcome);
     for (const observer of this.observers) {
       try {
@@ -82,7 +97,7 @@ export class CheckPipeline {
         // An observer must never change or delay the decision.
       }
     }
-    return { outcome, response };
+    return new Result(outcome);
   }
 
   private async decide(

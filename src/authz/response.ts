@@ -1,3 +1,4 @@
+import type { Decision } from '../policy/types.js';
 import { type CheckOutcome, GRPC_CODE } from './outcome.js';
 import { jsonToStruct, type WireCheckResponse, type WireHeaderValueOption } from './wire.js';
 
@@ -53,4 +54,97 @@ export function buildResponse(outcome: CheckOutcome): WireCheckResponse {
     },
     dynamicMetadata,
   };
+}
+
+/** A response's bytes with the decision id left out: the id's byte offsets are patched per request. */
+interface Template {
+  readonly bytes: Buffer;
+  readonly idLength: number;
+  readonly offsets: readonly number[];
+}
+
+/** Seen once (encoded the slow way), or not templatable (its bytes hold the id an unexpected number of times). */
+const SEEN_ONCE = 1;
+const NOT_TEMPLATABLE = 2;
+
+/** Bound on remembered response shapes; past it the memo starts over (reasons quoting request data can vary). */
+const MAX_TEMPLATES = 4096;
+
+/**
+ * CheckOutcome → CheckResponse bytes, fast. Two checks with the same decision get the same response except for
+ * the decision id (in `dynamic_metadata` and, on a deny, a header and the body), and ids of one process all have
+ * the same length. So the second time a response shape is seen its bytes are encoded once with a placeholder id
+ * and remembered with the placeholder's offsets; from then on a response is one copy plus an id write, instead of
+ * building the message objects and running the protobuf encoder. The first sighting, and anything unusual (an id
+ * of another length), takes the plain {@link buildResponse} + encoder path, which gives the same bytes.
+ */
+export class ResponseEncoder {
+  private readonly shapes = new Map<string, Template | typeof SEEN_ONCE | typeof NOT_TEMPLATABLE>();
+  /** Templates by Decision object, for outcomes decided by policy (the same Decision gives the same response). */
+  private enforced = new WeakMap<Decision, Template>();
+  private dryRun = new WeakMap<Decision, Template>();
+
+  constructor(private readonly encodeSlow: (response: WireCheckResponse) => Buffer) {}
+
+  encode(outcome: CheckOutcome): Buffer {
+    // A cache hit hands back the very Decision object it stored: look it up by identity first (no key to build).
+    const decision = outcome.phase === 'decision' ? outcome.decision : null;
+    const byDecision = decision === null ? undefined : (outcome.dryRun ? this.dryRun : this.enforced).get(decision);
+    if (byDecision !== undefined && byDecision.idLength === outcome.decisionId.length) return fill(byDecision, outcome);
+    const key = shapeKey(outcome);
+    const shape = this.shapes.get(key);
+    if (typeof shape === 'object' && shape.idLength === outcome.decisionId.length) {
+      if (decision !== null) (outcome.dryRun ? this.dryRun : this.enforced).set(decision, shape);
+      return fill(shape, outcome);
+    }
+    if (shape === SEEN_ONCE) this.remember(key, makeTemplate(outcome, this.encodeSlow) ?? NOT_TEMPLATABLE);
+    else if (shape === undefined) this.remember(key, SEEN_ONCE);
+    return this.encodeSlow(buildResponse(outcome));
+  }
+
+  /** Response shapes remembered (tests, metrics). */
+  get size(): number {
+    return this.shapes.size;
+  }
+
+  private remember(key: string, value: Template | typeof SEEN_ONCE | typeof NOT_TEMPLATABLE): void {
+    if (this.shapes.size >= MAX_TEMPLATES && !this.shapes.has(key)) {
+      this.shapes.clear();
+      this.enforced = new WeakMap();
+      this.dryRun = new WeakMap();
+    }
+    this.shapes.set(key, value);
+  }
+}
+
+function fill(template: Template, outcome: CheckOutcome): Buffer {
+  const out = Buffer.allocUnsafe(template.bytes.length);
+  template.bytes.copy(out);
+  for (const offset of template.offsets) out.write(outcome.decisionId, offset, 'latin1');
+  return out;
+}
+
+/** Everything {@link buildResponse} reads except the decision id. */
+function shapeKey(o: CheckOutcome): string {
+  const p = o.decision?.policy;
+  return `${o.status}\u0000${o.httpStatus}\u0000${o.allowed}\u0000${o.dryRun}\u0000${o.reasonCode}\u0000${
+    p ? `${p.namespace}/${p.name}` : ''
+  }\u0000${o.wwwAuthenticate ?? ''}\u0000${o.reason}`;
+}
+
+/**
+ * Encodes the outcome with a placeholder id (a run of U+0001, which no other part of a response can contain:
+ * reasons are sanitized to printable ASCII, names are DNS labels) and finds where the id landed. Null when the
+ * count is not the expected one (metadata only on an allow; metadata, header and body on a deny), or when the
+ * id is not plain ASCII (latin1Write would not write it as UTF-8 does).
+ */
+function makeTemplate(outcome: CheckOutcome, encode: (r: WireCheckResponse) => Buffer): Template | null {
+  const idLength = outcome.decisionId.length;
+  if (idLength === 0 || !/^[\x21-\x7e]+$/.test(outcome.decisionId)) return null;
+  const placeholder = '\u0001'.repeat(idLength);
+  const bytes = Buffer.from(encode(buildResponse({ ...outcome, decisionId: placeholder })));
+  const needle = Buffer.from(placeholder, 'latin1');
+  const offsets: number[] = [];
+  for (let at = bytes.indexOf(needle); at >= 0; at = bytes.indexOf(needle, at + idLength)) offsets.push(at);
+  return offsets.length === (outcome.allowed ? 1 : 3) ? { bytes, idLength, offsets } : null;
 }

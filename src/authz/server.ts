@@ -1,6 +1,7 @@
 import * as grpc from '@grpc/grpc-js';
 import { createHealthHandlers, type HealthState, healthServiceDefinition } from './health.js';
 import type { CheckPipeline } from './pipeline.js';
+import { ResponseEncoder } from './response.js';
 import {
   CheckRequestType,
   CheckResponseType,
@@ -37,13 +38,15 @@ export const authorizationServiceDefinition = {
     responseStream: false,
     requestSerialize: encodeRequest,
     requestDeserialize: (bytes: Buffer) => decodeCheckRequest(bytes),
-    responseSerialize: encodeCheckResponse,
+    // The handler hands over finished bytes (ResponseEncoder); clients built from this definition never serialize
+    // responses.
+    responseSerialize: (bytes: Buffer) => bytes,
     responseDeserialize: decodeResponse,
   },
 } satisfies grpc.ServiceDefinition;
 
 /** Answer used only if the pipeline itself broke its never-reject promise: deny, never allow. */
-const LAST_RESORT_DENY: WireCheckResponse = {
+const LAST_RESORT_DENY_MESSAGE: WireCheckResponse = {
   status: { code: 14, message: 'internal error' },
   deniedResponse: {
     status: { code: 403 },
@@ -51,6 +54,7 @@ const LAST_RESORT_DENY: WireCheckResponse = {
     body: 'Forbidden: internal error\n',
   },
 };
+const LAST_RESORT_DENY = encodeCheckResponse(LAST_RESORT_DENY_MESSAGE);
 
 /** Margin kept from the caller's deadline so our deny reaches Envoy before Envoy gives up on us. */
 const DEADLINE_MARGIN_MS = 5;
@@ -80,14 +84,21 @@ export function createAuthzServer(options: AuthzServerOptions): AuthzServer {
     'grpc.keepalive_permit_without_calls': 1,
   });
   let inFlight = 0;
+  const encoder = new ResponseEncoder(encodeCheckResponse);
 
-  const check: grpc.handleUnaryCall<WireCheckRequest | MalformedRequest, WireCheckResponse> = (call, callback) => {
+  const check: grpc.handleUnaryCall<WireCheckRequest | MalformedRequest, Buffer> = (call, callback) => {
     inFlight++;
     const deadline = toDeadlineMs(call.getDeadline());
     options.pipeline.check(call.request, deadline).then(
       (result) => {
         inFlight--;
-        callback(null, result.response);
+        let bytes: Buffer;
+        try {
+          bytes = encoder.encode(result.outcome);
+        } catch {
+          bytes = LAST_RESORT_DENY;
+        }
+        callback(null, bytes);
       },
       () => {
         inFlight--;
