@@ -66,10 +66,65 @@ export function makeKeyPlan(set: CompiledPolicySet, workload: WorkloadRef, wkey:
 }
 
 /**
- * The key of one request under `plan`, or an {@link UncacheableReason}. Callers must pass the same request
- * object the policy engine evaluates.
+ * Short stand-ins for verified identities in keys. An identity's part of a key (credential fingerprint, SPIFFE ID,
+ * issuer, subject) is ~150 characters that every lookup would copy and hash; instead each distinct identity gets
+ * `#<n>.`, a number never handed out twice. The credential string objects come from the verifier's cache, so the
+ * lookup here reuses the hash V8 keeps on them.
+ *
+ * Injective: a token stands for exactly one tuple of identity parts (every part is compared before a token is
+ * reused), tokens are never reused for another tuple, even after the table starts over, and the `.` ends a
+ * token, so it cannot run into the next part of the key. The table is bounded: when full it starts over, which
+ * only costs misses (new numbers).
  */
-export function buildKey(plan: KeyPlan, request: RequestAttributes, limits: KeyLimits): string | UncacheableReason {
+export class IdentityTokens {
+  private readonly peers = new Map<string, { readonly spiffeId: string; readonly token: string }>();
+  private readonly users = new Map<
+    string,
+    { readonly issuer: string; readonly subject: string; readonly token: string }
+  >();
+  private next = 0;
+
+  constructor(private readonly maxEntries = 65_536) {}
+
+  peer(peer: NonNullable<RequestAttributes['peer']>): string {
+    const hit = this.peers.get(peer.credentialId);
+    if (hit !== undefined && hit.spiffeId === peer.spiffeId) return hit.token;
+    const token = this.issue();
+    if (this.peers.size >= this.maxEntries) this.peers.clear();
+    this.peers.set(peer.credentialId, { spiffeId: peer.spiffeId, token });
+    return token;
+  }
+
+  user(user: NonNullable<RequestAttributes['user']>): string {
+    const hit = this.users.get(user.credentialId);
+    if (hit !== undefined && hit.issuer === user.issuer && hit.subject === user.subject) return hit.token;
+    const token = this.issue();
+    if (this.users.size >= this.maxEntries) this.users.clear();
+    this.users.set(user.credentialId, { issuer: user.issuer, subject: user.subject, token });
+    return token;
+  }
+
+  get size(): number {
+    return this.peers.size + this.users.size;
+  }
+
+  private issue(): string {
+    this.next++;
+    return `#${this.next.toString(36)}.`;
+  }
+}
+
+/**
+ * The key of one request under `plan`, or an {@link UncacheableReason}. Callers must pass the same request
+ * object the policy engine evaluates. With `tokens`, identities are written as {@link IdentityTokens}; without,
+ * as their length-prefixed parts.
+ */
+export function buildKey(
+  plan: KeyPlan,
+  request: RequestAttributes,
+  limits: KeyLimits,
+  tokens?: IdentityTokens,
+): string | UncacheableReason {
   const use = plan.use;
   let key = plan.prefix;
   if (use.method) key += lp(request.method);
@@ -89,7 +144,7 @@ export function buildKey(plan: KeyPlan, request: RequestAttributes, limits: KeyL
       // The credential fingerprint pins the certificate (and so everything derived from it); the SPIFFE ID is
       // added so that a verifier handing out a weak fingerprint still cannot merge two different identities.
       if (peer.credentialId === '') return 'identity_without_credential_id';
-      key += lp(peer.credentialId) + lp(peer.spiffeId);
+      key += tokens ? tokens.peer(peer) : lp(peer.credentialId) + lp(peer.spiffeId);
     }
   }
   if (use.user) {
@@ -98,7 +153,7 @@ export function buildKey(plan: KeyPlan, request: RequestAttributes, limits: KeyL
     else {
       // The token fingerprint pins every claim (groups included); issuer and subject are belt and braces.
       if (user.credentialId === '') return 'identity_without_credential_id';
-      key += lp(user.credentialId) + lp(user.issuer) + lp(user.subject);
+      key += tokens ? tokens.user(user) : lp(user.credentialId) + lp(user.issuer) + lp(user.subject);
     }
   }
   const headers = request.headers;
@@ -118,13 +173,11 @@ export function buildKey(plan: KeyPlan, request: RequestAttributes, limits: KeyL
   return key;
 }
 
-const REASONS: ReadonlySet<string> = new Set<UncacheableReason>([
-  'identity_without_credential_id',
-  'metadata_too_large',
-  'key_too_large',
-]);
-
-/** Distinguishes a built key from an {@link UncacheableReason} (a key always starts with the generation digits). */
+/**
+ * Distinguishes a built key from an {@link UncacheableReason}: a key always starts with the generation's digits, a
+ * reason with a letter. Looks at one character (a Set lookup would flatten and hash the whole key).
+ */
 export function isUncacheable(value: string): value is UncacheableReason {
-  return REASONS.has(value);
+  const c = value.charCodeAt(0);
+  return !(c >= 48 && c <= 57);
 }

@@ -4,6 +4,7 @@ import type { CompiledPolicySet, Decision, RequestAttributes, WorkloadRef } from
 import {
   buildKey,
   DEFAULT_KEY_LIMITS,
+  IdentityTokens,
   isUncacheable,
   type KeyLimits,
   type KeyPlan,
@@ -74,6 +75,7 @@ function entrySize(entry: Entry, key: string): number {
 export class LruDecisionCache implements DecisionCache {
   private readonly lru: LRUCache<string, Entry>;
   private readonly plans = new Map<string, KeyPlan>();
+  private readonly tokens = new IdentityTokens();
   private readonly now: () => number;
   private readonly ttlMs: number;
   private readonly limits: KeyLimits;
@@ -202,7 +204,7 @@ export class LruDecisionCache implements DecisionCache {
       if (this.plans.size >= this.maxPlans) this.plans.clear();
       this.plans.set(wkey, plan);
     }
-    const key = buildKey(plan, request, this.limits);
+    const key = buildKey(plan, request, this.limits, this.tokens);
     this.memoRequest = request;
     this.memoWorkload = workload;
     if (isUncacheable(key)) {

@@ -70,25 +70,32 @@ export class CheckPipeline {
     this.limits = options.limits ?? DEFAULT_INPUT_LIMITS;
   }
 
-  /** Decides one request. Never rejects. `deadline` is an absolute time in ms (from grpc-timeout), if any. */
-  async check(request: WireCheckRequest | MalformedRequest, deadline?: number): Promise<CheckResult> {
+  /**
+   * Decides one request. Never throws or rejects. `deadline` is an absolute time in ms (from grpc-timeout), if any.
+   * Synchronous when nothing needs waiting for (identities already verified and cached: the common case), so the
+   * answer goes out in the same tick; a Promise only when a first-sight credential has to be fetched or verified.
+   */
+  check(request: WireCheckRequest | MalformedRequest, deadline?: number): CheckResult | Promise<CheckResult> {
     const started = process.hrtime.bigint();
     const decisionId = nextDecisionId();
     const headers = 'malformed' in request ? {} : (request.attributes?.request?.http?.headers ?? {});
     const span = this.tracer.start(headers);
-    let outcome: CheckOutcome;
+    let pending: CheckOutcome | Promise<CheckOutcome>;
     try {
-      outcome = await this.decide(request, decisionId, span, started, deadline);
+      pending = this.decide(request, decisionId, span, started, deadline);
     } catch (err) {
-      const deadlineHit = err instanceof DeadlineExceeded;
-      outcome = makeOutcome(decisionId, started, {
-        status: 'UNAVAILABLE',
-        phase: 'internal',
-        reasonCode: deadlineHit ? 'deadline' : 'internal',
-        reason: deadlineHit ? 'the check did not finish before its deadline' : 'internal error while checking',
-        error: err,
-      });
+      pending = failedOutcome(decisionId, started, err);
     }
+    if (isPromise(pending)) {
+      return pending.then(
+        (outcome) => this.finish(outcome, span),
+        (err: unknown) => this.finish(failedOutcome(decisionId, started, err), span),
+      );
+    }
+    return this.finish(pending, span);
+  }
+
+  private finish(outcome: CheckOutcome, span: CheckSpan): CheckResult {
     span.end(outcome);
     for (const observer of this.observers) {
       try {
@@ -100,13 +107,13 @@ export class CheckPipeline {
     return new Result(outcome);
   }
 
-  private async decide(
+  private decide(
     request: WireCheckRequest | MalformedRequest,
     decisionId: string,
     span: CheckSpan,
     started: bigint,
     deadline: number | undefined,
-  ): Promise<CheckOutcome> {
+  ): CheckOutcome | Promise<CheckOutcome> {
     // Phase 1: input.
     if ('malformed' in request) {
       return makeOutcome(decisionId, started, {
@@ -139,7 +146,7 @@ export class CheckPipeline {
       });
     }
 
-    // Phase 2: identity.
+    // Phase 2: identity (synchronous when the credentials are cached).
     span.event('identity.start');
     const identityInput: IdentityInput = {
       certificate: input.source.certificate,
@@ -149,7 +156,23 @@ export class CheckPipeline {
       now: input.time,
     };
     const pending = this.options.identity.verify(identityInput);
-    const identity: IdentityOutcome = isPromise(pending) ? await withDeadline(pending, this.budget(deadline)) : pending;
+    if (isPromise(pending)) {
+      return withDeadline(pending, this.budget(deadline)).then((identity) =>
+        this.decideWith(identity, input, policies, decisionId, span, started),
+      );
+    }
+    return this.decideWith(pending, input, policies, decisionId, span, started);
+  }
+
+  /** Phase 3: the decision, once the identities are known. */
+  private decideWith(
+    identity: IdentityOutcome,
+    input: CheckInput,
+    policies: CompiledPolicySet,
+    decisionId: string,
+    span: CheckSpan,
+    started: bigint,
+  ): CheckOutcome {
     if (!identity.ok) {
       span.event('identity.end', { 'identity.error': identity.error.code });
       return makeOutcome(decisionId, started, {
@@ -167,7 +190,6 @@ export class CheckPipeline {
       'identity.user': identity.user ? `${identity.user.issuer}/${identity.user.subject}` : '',
     });
 
-    // Phase 3: decision.
     const attrs = toRequestAttributes(input, identity.peer, identity.user, this.options.trustedProxies ?? 0);
     const cache = this.options.cache;
     let decision = cache ? cache.get(policies, input.workload, attrs) : undefined;
@@ -198,6 +220,18 @@ export class CheckPipeline {
     if (deadline === undefined || !Number.isFinite(deadline)) return fallback;
     return Math.max(0, deadline - Date.now());
   }
+}
+
+/** An internal error or a missed deadline: UNAVAILABLE, never an allow. */
+function failedOutcome(decisionId: string, started: bigint, err: unknown): CheckOutcome {
+  const deadlineHit = err instanceof DeadlineExceeded;
+  return makeOutcome(decisionId, started, {
+    status: 'UNAVAILABLE',
+    phase: 'internal',
+    reasonCode: deadlineHit ? 'deadline' : 'internal',
+    reason: deadlineHit ? 'the check did not finish before its deadline' : 'internal error while checking',
+    error: err,
+  });
 }
 
 function isPromise<T>(value: T | Promise<T>): value is Promise<T> {

@@ -1,6 +1,6 @@
 import * as grpc from '@grpc/grpc-js';
 import { createHealthHandlers, type HealthState, healthServiceDefinition } from './health.js';
-import type { CheckPipeline } from './pipeline.js';
+import type { CheckPipeline, CheckResult } from './pipeline.js';
 import { ResponseEncoder } from './response.js';
 import {
   CheckRequestType,
@@ -89,22 +89,31 @@ export function createAuthzServer(options: AuthzServerOptions): AuthzServer {
   const check: grpc.handleUnaryCall<WireCheckRequest | MalformedRequest, Buffer> = (call, callback) => {
     inFlight++;
     const deadline = toDeadlineMs(call.getDeadline());
-    options.pipeline.check(call.request, deadline).then(
-      (result) => {
-        inFlight--;
-        let bytes: Buffer;
-        try {
-          bytes = encoder.encode(result.outcome);
-        } catch {
-          bytes = LAST_RESORT_DENY;
-        }
-        callback(null, bytes);
-      },
-      () => {
+    const answer = (result: CheckResult) => {
+      inFlight--;
+      let bytes: Buffer;
+      try {
+        bytes = encoder.encode(result.outcome);
+      } catch {
+        bytes = LAST_RESORT_DENY;
+      }
+      callback(null, bytes);
+    };
+    let result: CheckResult | Promise<CheckResult>;
+    try {
+      result = options.pipeline.check(call.request, deadline);
+    } catch {
+      inFlight--;
+      callback(null, LAST_RESORT_DENY);
+      return;
+    }
+    // Usually decided synchronously (cached identities), and answered in the same tick.
+    if (result instanceof Promise) {
+      result.then(answer, () => {
         inFlight--;
         callback(null, LAST_RESORT_DENY);
-      },
-    );
+      });
+    } else answer(result);
   };
 
   const health = createHealthHandlers(options.health);

@@ -1,6 +1,6 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { buildKey, DEFAULT_KEY_LIMITS, makeKeyPlan, workloadKey } from '../../src/authz/cache-key.js';
+import { buildKey, DEFAULT_KEY_LIMITS, IdentityTokens, makeKeyPlan, workloadKey } from '../../src/authz/cache-key.js';
 import type { AttributeUse, RequestAttributes } from '../../src/policy/types.js';
 import { EVERYTHING, FakePolicySet, ORDERS, peer, request, user } from './support.js';
 
@@ -16,8 +16,15 @@ const text = fc.oneof(
   fc.string({ unit: fc.constantFrom('a', '1', ':'), maxLength: 3 }),
   fc.string({ unit: fc.constantFrom('a', '1', ':', '|', '~', '-', '\u0000', '/'), maxLength: 4 }),
 );
-const peers = [null, peer('a'), peer('b'), peer('a', 1e15, 'cert-a2')];
-const users = [null, user('u', ['g']), user('v', ['g']), user('u', ['h'], 1e15, 'tok-u2')];
+// The last of each: a weak verifier's fingerprint shared by two different identities (the key must still part them).
+const peers = [null, peer('a'), peer('b'), peer('a', 1e15, 'cert-a2'), peer('c', 1e15, 'cert-a')];
+const users = [
+  null,
+  user('u', ['g']),
+  user('v', ['g']),
+  user('u', ['h'], 1e15, 'tok-u2'),
+  user('w', ['g'], 1e15, 'tok-u'),
+];
 
 const use = fc.record<AttributeUse>({
   method: fc.boolean(),
@@ -70,7 +77,13 @@ function readsEqual(u: AttributeUse, a: RequestAttributes, b: RequestAttributes)
 }
 
 describe('cache key property', () => {
-  it('two requests share a key exactly when every attribute a policy reads is equal', () => {
+  // The cache writes identities as IdentityTokens, shared by every key it builds; without, as their parts.
+  it.each([
+    ['identity parts', null],
+    ['identity tokens', 65_536],
+    ['identity tokens, a table that keeps starting over', 2],
+  ])('two requests share a key exactly when every attribute a policy reads is equal (%s)', (_name, tableSize) => {
+    const tokens = tableSize === null ? undefined : new IdentityTokens(tableSize);
     fc.assert(
       fc.property(use, attrs, attrs, fc.boolean(), (u, a, b0, copy) => {
         // Half the time make b a near-copy of a, so equal-read pairs are common too.
@@ -79,9 +92,10 @@ describe('cache key property', () => {
         const b = copy ? { ...a, path: b0.path, host: b0.host, headers: { ...a.headers, h4: 'x' } } : b0;
         const set = new FakePolicySet(1, u, () => true);
         const plan = makeKeyPlan(set, ORDERS, workloadKey(ORDERS));
-        const ka = buildKey(plan, a, DEFAULT_KEY_LIMITS);
-        const kb = buildKey(plan, b, DEFAULT_KEY_LIMITS);
-        expect(ka === kb).toBe(readsEqual(u, a, b));
+        const ka = buildKey(plan, a, DEFAULT_KEY_LIMITS, tokens);
+        const kb = buildKey(plan, b, DEFAULT_KEY_LIMITS, tokens);
+        // A table that starts over hands out new tokens, so equal reads may then miss; the security half always holds.
+        if (ka === kb || tableSize !== 2) expect(ka === kb).toBe(readsEqual(u, a, b));
       }),
       { numRuns: 3000 },
     );
@@ -118,5 +132,40 @@ describe('cache key property', () => {
       ),
       { numRuns: 2000 },
     );
+  });
+});
+
+describe('identity tokens', () => {
+  const all: AttributeUse = { ...EVERYTHING, headers: [], metadata: false };
+  const plan = makeKeyPlan(new FakePolicySet(1, all, () => true), ORDERS, workloadKey(ORDERS));
+  const keyOf = (tokens: IdentityTokens, p: RequestAttributes['peer'], u: RequestAttributes['user']) =>
+    buildKey(plan, request({ peer: p, user: u }), DEFAULT_KEY_LIMITS, tokens);
+
+  it('keeps two identities apart when a weak verifier gives them the same credential fingerprint', () => {
+    const tokens = new IdentityTokens();
+    // Same fingerprint, different SPIFFE ID / subject: if the token were looked up by fingerprint alone, the
+    // second request would be served the first identity's decision.
+    expect(keyOf(tokens, peer('a'), null)).not.toBe(keyOf(tokens, peer('c', 1e15, 'cert-a'), null));
+    expect(keyOf(tokens, null, user('u', ['g']))).not.toBe(keyOf(tokens, null, user('w', ['g'], 1e15, 'tok-u')));
+    // And each keeps its own key when it comes back.
+    expect(keyOf(tokens, peer('a'), null)).toBe(keyOf(tokens, peer('a'), null));
+  });
+
+  it('never hands a number out twice, even after the table starts over', () => {
+    const tokens = new IdentityTokens(2);
+    const seen = new Map<string, string>();
+    for (let i = 0; i < 200; i++) {
+      const p = peer(`p${i % 7}`);
+      const token = tokens.peer(p);
+      const owner = seen.get(token);
+      expect(owner === undefined || owner === p.spiffeId).toBe(true);
+      seen.set(token, p.spiffeId);
+    }
+    expect(tokens.size).toBeLessThanOrEqual(2);
+  });
+
+  it('ends each token so it cannot run into the next part of the key', () => {
+    const tokens = new IdentityTokens();
+    for (let i = 0; i < 40; i++) expect(tokens.peer(peer(`q${i}`))).toMatch(/^#[0-9a-z]+\.$/);
   });
 });

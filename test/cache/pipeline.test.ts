@@ -130,3 +130,45 @@ function hitAttrs(result: Awaited<ReturnType<CheckPipeline['check']>>) {
     filterMetadata: {},
   };
 }
+
+describe('synchronous answers', () => {
+  it('decides in the same tick when identities verify synchronously, and waits only for a pending one', async () => {
+    clock.now = T0;
+    const set = new FakePolicySet(1, { ...NOTHING, path: true }, () => true);
+    const cache = new LruDecisionCache({ maxEntries: 100, maxBytes: 1 << 20, ttlMs: 600_000, now: () => clock.now });
+    const sync = pipelineWith({ set }, cache);
+    const answered = sync.check(wire('/api', { 'x-peer': 'frontend' }));
+    // Not a Promise: the server sends this answer without a trip through the microtask queue.
+    expect(answered instanceof Promise).toBe(false);
+    expect((answered as Awaited<typeof answered>).outcome.allowed).toBe(true);
+
+    // A verifier still fetching a key (first sight of a token) makes the check wait for it.
+    let release: (o: IdentityOutcome) => void = () => {};
+    const slow = new CheckPipeline({
+      policies: () => set,
+      identity: { verify: () => new Promise<IdentityOutcome>((r) => (release = r)) },
+      mode: 'enforce',
+      defaultTimeoutMs: 5_000,
+    });
+    const waiting = slow.check(wire('/api', {}));
+    expect(waiting instanceof Promise).toBe(true);
+    release({ ok: true, peer: null, user: null });
+    expect((await waiting).outcome.allowed).toBe(true);
+  });
+
+  it('never throws: an exception inside a synchronous check becomes an UNAVAILABLE deny', () => {
+    const broken = new CheckPipeline({
+      policies: () => {
+        throw new Error('policy store exploded');
+      },
+      identity: new StubVerifier(),
+      mode: 'enforce',
+    });
+    const result = broken.check(wire('/api', {}));
+    expect(result instanceof Promise).toBe(false);
+    const { outcome } = result as Awaited<typeof result>;
+    expect(outcome.allowed).toBe(false);
+    expect(outcome.status).toBe('UNAVAILABLE');
+    expect(outcome.reasonCode).toBe('internal');
+  });
+});
