@@ -26,6 +26,8 @@ export interface LoadJob {
   readonly freshFile: string;
   readonly freshOffsets: readonly (readonly number[])[];
   readonly seed: number;
+  /** First value of the fresh counter (each round of a run starts elsewhere, so its fresh requests are new). */
+  readonly freshStart?: number;
 }
 
 export interface LoadResult {
@@ -107,7 +109,7 @@ export async function runLoad(job: LoadJob, onMeasureStart: () => void = () => {
   let measuring = false;
   let stopping = false;
   const latencies: number[] = [];
-  let freshCounter = 0;
+  let freshCounter = job.freshStart ?? 0;
   const counts = { requests: 0, errors: 0, allowed: 0, denied: 0, fresh: 0 };
 
   const next = (): { body: Buffer; fresh: boolean } => {

@@ -42,6 +42,8 @@ interface Options {
   /** Concurrency of the fresh-request stream. */
   freshConcurrency: number;
   micro: boolean;
+  /** Rounds: every server is measured once per round, in turn; figures are the medians over the rounds. */
+  rounds: number;
   /** Keep the work folder (configs, server logs, decision logs) even when nothing went wrong. */
   keep: boolean;
 }
@@ -70,6 +72,7 @@ function parseArgs(argv: string[]): Options {
     freshConcurrency: value('--fresh', 2),
     micro: !argv.includes('--no-micro'),
     keep: argv.includes('--keep'),
+    rounds: value('--rounds', quick ? 1 : 3),
     scenarios: list('--scenarios', DEFAULT_SCENARIOS),
   };
 }
@@ -119,12 +122,13 @@ async function measure(
   mix: Mix,
   options: Options,
   dir: string,
+  round: number,
 ): Promise<ServerFigures> {
   const codes: number[] = [];
   for (const b of mix.bodies) codes.push((await probe(server.port, b.body)).code);
   const warmupS = options.warmupMs / 1000;
   const durationS = options.durationMs / 1000;
-  const tag = server.name.replace(/[^a-z0-9]+/g, '-');
+  const tag = `${server.name.replace(/[^a-z0-9]+/g, '-')}-r${round}`;
   const t0 = Date.now();
   const measureFromUs = (t0 + options.warmupMs) * 1000;
   const h2 = mix.bodies.map((b, i) =>
@@ -141,7 +145,10 @@ async function measure(
     ),
   );
   const freshJobFile = join(dir, `${tag}.fresh.json`);
-  await writeFile(freshJobFile, JSON.stringify({ ...mix.freshJob, port: server.port }));
+  await writeFile(
+    freshJobFile,
+    JSON.stringify({ ...mix.freshJob, port: server.port, seed: mix.freshJob.seed + round, freshStart: round * 1e8 }),
+  );
   const fresh = mix.freshJob.concurrency > 0 ? runFresh(root, freshJobFile) : Promise.resolve(null);
   await sleep(Math.max(0, t0 + options.warmupMs - Date.now()));
   const cpuStart = cpuSeconds(server.pid);
@@ -229,7 +236,68 @@ function startOtlpSink(): Promise<{ port: number; close(): void; received: () =>
 const fmt = (n: number, digits = 0) => (Number.isFinite(n) ? n.toFixed(digits) : '-');
 const pct = (n: number | undefined) => (n === undefined ? '-' : `${(n * 100).toFixed(1)}%`);
 
-function table(rows: readonly ServerFigures[], floor: ServerFigures): string {
+/** The median of each figure over the rounds (server-side figures are whole-run, from the last round). */
+function median(rounds: readonly ServerFigures[]): ServerFigures {
+  const mid = (pick: (f: ServerFigures) => number) => {
+    const v = rounds.map(pick).sort((a, b) => a - b);
+    return v.length % 2 ? v[(v.length - 1) / 2]! : (v[v.length / 2 - 1]! + v[v.length / 2]!) / 2;
+  };
+  const last = rounds[rounds.length - 1]!;
+  return {
+    ...last,
+    requests: mid((f) => f.requests),
+    errors: mid((f) => f.errors),
+    allowed: mid((f) => f.allowed),
+    denied: mid((f) => f.denied),
+    fresh: mid((f) => f.fresh),
+    freshShare: mid((f) => f.freshShare),
+    rps: mid((f) => f.rps),
+    p50Us: mid((f) => f.p50Us),
+    p90Us: mid((f) => f.p90Us),
+    p99Us: mid((f) => f.p99Us),
+    cpuUsPerRequest: mid((f) => f.cpuUsPerRequest),
+    peakRssMb: Math.max(...rounds.map((f) => f.peakRssMb)),
+  };
+}
+
+interface Ratios {
+  readonly rps: number;
+  readonly p99: number;
+  readonly cpu: number;
+  /** Per round, in order. */
+  readonly rounds: readonly { rps: number; p99: number; cpu: number }[];
+}
+
+/** Each server's figures over the floor's of the same round; the median of those per-round ratios. */
+function ratiosPerRound(perRound: readonly { round: number; figures: ServerFigures }[]): Map<string, Ratios> {
+  const out = new Map<string, Ratios>();
+  const names = [...new Set(perRound.map((r) => r.figures.name))];
+  const floorName = perRound[0]?.figures.name;
+  const mid = (v: number[]) => {
+    const s = [...v].sort((a, b) => a - b);
+    return s.length % 2 ? s[(s.length - 1) / 2]! : (s[s.length / 2 - 1]! + s[s.length / 2]!) / 2;
+  };
+  for (const name of names) {
+    const rounds: { rps: number; p99: number; cpu: number }[] = [];
+    for (const r of perRound.filter((x) => x.figures.name === name)) {
+      const floor = perRound.find((x) => x.round === r.round && x.figures.name === floorName)!.figures;
+      rounds.push({
+        rps: r.figures.rps / floor.rps,
+        p99: r.figures.p99Us / floor.p99Us,
+        cpu: r.figures.cpuUsPerRequest / floor.cpuUsPerRequest,
+      });
+    }
+    out.set(name, {
+      rps: mid(rounds.map((x) => x.rps)),
+      p99: mid(rounds.map((x) => x.p99)),
+      cpu: mid(rounds.map((x) => x.cpu)),
+      rounds,
+    });
+  }
+  return out;
+}
+
+function table(rows: readonly ServerFigures[], ratios: ReadonlyMap<string, Ratios>): string {
   const head = [
     'server',
     'req/s',
@@ -240,6 +308,7 @@ function table(rows: readonly ServerFigures[], floor: ServerFigures): string {
     'allow/deny',
     '× floor req/s',
     '× floor p99',
+    'req/s ratio per round',
   ];
   const lines = [head];
   for (const r of rows) {
@@ -251,8 +320,12 @@ function table(rows: readonly ServerFigures[], floor: ServerFigures): string {
       fmt(r.cpuUsPerRequest, 1),
       fmt(r.peakRssMb, 1),
       `${r.allowed}/${r.denied}`,
-      fmt(r.rps / floor.rps, 2),
-      fmt(r.p99Us / floor.p99Us, 2),
+      fmt(ratios.get(r.name)?.rps ?? Number.NaN, 2),
+      fmt(ratios.get(r.name)?.p99 ?? Number.NaN, 2),
+      ratios
+        .get(r.name)
+        ?.rounds.map((x) => x.rps.toFixed(2))
+        .join(' ') ?? '',
     ]);
   }
   const widths = head.map((_, i) => Math.max(...lines.map((l) => l[i]!.length)));
@@ -330,39 +403,48 @@ async function main(): Promise<void> {
 
   const sink = await startOtlpSink();
   const rows: ServerFigures[] = [];
+  const perRound: { round: number; figures: ServerFigures }[] = [];
   const notes: string[] = [];
   const readyBody = bodies[0]!.body;
 
-  const floorServer = await startFloor(root, dir);
+  // Every server is started once and measured once per round, in turn (floor first in each round): a slow spell of
+  // the machine then hits one round of every server instead of all rounds of one, and medians drop it.
+  const servers: RunningServer[] = [];
   try {
+    const floorServer = await startFloor(root, dir);
+    servers.push(floorServer);
     await waitReady(floorServer, readyBody, 10_000);
-    rows.push(await measure(root, floorServer, mix, options, dir));
+    for (const key of options.scenarios) {
+      const sc = SCENARIOS[key]!;
+      const file = sc.name.replace(/[^a-z0-9]+/g, '-');
+      const server = { ...(await startMesh(root, fixture, sc, file, sink.port)), name: sc.name };
+      try {
+        await waitReady(server, readyBody, 60_000);
+        servers.push(server);
+      } catch (err) {
+        const message = err instanceof Error ? err.message : String(err);
+        notes.push(`${sc.name}: not measured (${message}); see ${join(dir, `${file}.server.log`)}`);
+        await stop(server);
+      }
+    }
+    for (let round = 0; round < options.rounds; round++) {
+      for (const server of servers)
+        perRound.push({ round, figures: await measure(root, server, mix, options, dir, round) });
+    }
   } finally {
-    await stop(floorServer);
+    for (const server of servers) await stop(server);
   }
-  const scenarios = options.scenarios.map((key) => ({ key, ...SCENARIOS[key]! }));
-  for (const sc of scenarios) {
-    if (notes.some((n) => n.includes('check status 14'))) {
-      notes.push(`${sc.name}: skipped (serve never loaded a policy set in the previous scenario)`);
-      continue;
-    }
-    const file = sc.name.replace(/[^a-z0-9]+/g, '-');
-    const server = await startMesh(root, fixture, sc, file, sink.port);
-    const named = { ...server, name: sc.name };
-    try {
-      await waitReady(named, readyBody, 60_000);
-      rows.push(await measure(root, named, mix, options, dir));
-    } catch (err) {
-      const message = err instanceof Error ? err.message : String(err);
-      notes.push(`${sc.name}: not measured (${message}); see ${join(dir, `${file}.server.log`)}`);
-    } finally {
-      await stop(named);
-    }
+  for (const server of servers) {
+    rows.push(median(perRound.filter((r) => r.figures.name === server.name).map((r) => r.figures)));
   }
   sink.close();
 
   const floor = rows[0]!;
-  process.stdout.write(`${table(rows, floor)}\n`);
+  const roundRatios = ratiosPerRound(perRound);
+  process.stdout.write(
+    `medians over ${options.rounds} round${options.rounds === 1 ? '' : 's'}; × floor = median of each round's ratio\n`,
+  );
+  process.stdout.write(`${table(rows, roundRatios)}\n`);
   for (const n of notes) process.stdout.write(`note: ${n}\n`);
   for (const r of rows) {
     const ss = r.serverSide;
@@ -394,14 +476,7 @@ async function main(): Promise<void> {
   const resultsDir = join(root, 'bench/results');
   await mkdir(resultsDir, { recursive: true });
   const out = join(resultsDir, `${started.toISOString().replace(/[:.]/g, '-')}.json`);
-  const ratios = Object.fromEntries(
-    rows
-      .slice(1)
-      .map((r) => [
-        r.name,
-        { rps: r.rps / floor.rps, p99: r.p99Us / floor.p99Us, cpu: r.cpuUsPerRequest / floor.cpuUsPerRequest },
-      ]),
-  );
+  const ratios = Object.fromEntries([...roundRatios].filter(([name]) => name !== floor.name));
   await writeFile(
     out,
     JSON.stringify(
@@ -413,6 +488,7 @@ async function main(): Promise<void> {
         fixture: fixture.summary,
         servers: rows,
         ratios,
+        rounds: perRound,
         notes,
         micro: microResults,
       },
