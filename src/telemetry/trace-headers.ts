@@ -9,6 +9,8 @@ import type { CheckSpan, CheckTracer } from '../authz/seams.js';
 
 export interface CallerTrace {
   readonly traceId: string;
+  /** The caller's span (the parent of ours): 16 lowercase hex digits, or '' when the headers carry none. */
+  readonly spanId: string;
   /** The caller recorded this trace (W3C sampled flag, B3 `1`/`d`, `x-b3-sampled: 1`, `x-b3-flags: 1`). */
   readonly sampled: boolean;
 }
@@ -43,7 +45,7 @@ function fromTraceparent(raw: string): CallerTrace | null {
   const flags = tp.charCodeAt(54);
   // The sampled bit is the low bit of the last hex digit: odd digit ⇔ sampled ('1','3',…,'9','b','d','f').
   const low = flags <= 57 ? flags - 48 : flags - 87;
-  return { traceId: tp.slice(3, 35), sampled: (low & 1) === 1 };
+  return { traceId: tp.slice(3, 35), spanId: tp.slice(36, 52), sampled: (low & 1) === 1 };
 }
 
 /** A B3 trace id: 16 or 32 lowercase hex digits, not all zero; 64-bit ids are left-padded to 128 bits. */
@@ -61,7 +63,8 @@ function fromB3Single(b3: string): CallerTrace | null {
   const traceId = b3TraceId(b3, 0, dash);
   if (traceId === null || !isLowerHex(b3, dash + 1, dash + 17) || b3.length < dash + 17) return null;
   const flag = b3[dash + 17] === '-' ? b3[dash + 18] : undefined;
-  return { traceId, sampled: flag === '1' || flag === 'd' };
+  const spanId = b3.length === dash + 17 || b3[dash + 17] === '-' ? b3.slice(dash + 1, dash + 17) : '';
+  return { traceId, spanId, sampled: flag === '1' || flag === 'd' };
 }
 
 export function readCallerTrace(headers: Readonly<Record<string, string>>): CallerTrace | null {
@@ -80,7 +83,12 @@ export function readCallerTrace(headers: Readonly<Record<string, string>>): Call
     const traceId = b3TraceId(multi, 0, multi.length);
     if (traceId !== null) {
       const sampled = headers['x-b3-sampled'];
-      return { traceId, sampled: sampled === '1' || sampled === 'true' || headers['x-b3-flags'] === '1' };
+      const span = headers['x-b3-spanid'] ?? '';
+      return {
+        traceId,
+        spanId: span.length === 16 && isLowerHex(span, 0, 16) && !isZero(span, 0, 16) ? span : '',
+        sampled: sampled === '1' || sampled === 'true' || headers['x-b3-flags'] === '1',
+      };
     }
   }
   return null;

@@ -4,7 +4,7 @@ import { ALLOW_ORDERS, outcome } from '../../test/telemetry/fixtures.js';
 import { ATTR } from './attributes.js';
 import { CORRELATION_TRACER, callerTraceId, readCallerTrace } from './trace-headers.js';
 import { traceIdUnderRate } from './tracer.js';
-import { createTracing } from './tracing.js';
+import { batching, createTracing } from './tracing.js';
 
 const TRACE = '4bf92f3577b34da6a3ce929d0e0e4736';
 const config = { enabled: true, serviceName: 'mesh-authz', allowSampleRate: 1 };
@@ -27,7 +27,7 @@ describe('callerTraceId', () => {
     expect(readCallerTrace({ 'x-b3-traceid': TRACE })?.sampled).toBe(false);
     // W3C wins over B3, as in the propagator.
     const both = { traceparent: `00-${TRACE}-00f067aa0ba902b7-00`, b3: `${'1'.repeat(32)}-00f067aa0ba902b7-1` };
-    expect(readCallerTrace(both)).toEqual({ traceId: TRACE, sampled: false });
+    expect(readCallerTrace(both)).toEqual({ traceId: TRACE, spanId: '00f067aa0ba902b7', sampled: false });
   });
 
   it('ignores malformed and all-zero ids', () => {
@@ -81,6 +81,40 @@ describe('OtelCheckTracer via createTracing', () => {
     expect(s?.status.code).toBe(0); // UNSET: allows are not errors
     expect(s?.events.map((e) => e.name)).toEqual(['identity.start']);
     await tracing.shutdown();
+  });
+
+  it('gives a deny span the caller as parent, whether the fast path or the propagator reads the headers', async () => {
+    const PARENT = '00f067aa0ba902b7';
+    const cases: Record<string, string>[] = [
+      { traceparent: `00-${TRACE}-${PARENT}-00` }, // fast path
+      { traceparent: `00-${TRACE}-${PARENT}-00`, tracestate: 'vendor=x' }, // propagator (keeps tracestate)
+      { b3: `${TRACE}-${PARENT}-0` }, // fast path
+      { 'x-b3-traceid': TRACE, 'x-b3-spanid': PARENT, 'x-b3-sampled': '0' }, // fast path
+      { b3: `${TRACE}-${PARENT}-0`, traceparent: `00-${TRACE.replace('4', '5')}-${PARENT}-00` }, // W3C wins
+    ];
+    for (const headers of cases) {
+      const exporter = new InMemorySpanExporter();
+      const tracing = createTracing(
+        { ...config, allowSampleRate: 0 },
+        { version: 't', exporter, processor: 'simple', env: {} },
+      );
+      tracing.tracer.start(headers).end(outcome({}));
+      await tracing.forceFlush();
+      const [s] = exporter.getFinishedSpans();
+      const expected = headers.traceparent ? headers.traceparent.slice(3, 35) : TRACE;
+      expect(s?.spanContext().traceId, JSON.stringify(headers)).toBe(expected);
+      expect(s?.parentSpanContext?.spanId, JSON.stringify(headers)).toBe(PARENT);
+      if (headers.tracestate) expect(s?.spanContext().traceState?.get('vendor')).toBe('x');
+      await tracing.shutdown();
+    }
+  });
+
+  it('batches for denial floods unless OTEL_BSP_* says otherwise', () => {
+    expect(batching({})).toEqual({ maxQueueSize: 8192, maxExportBatchSize: 1024, scheduledDelayMillis: 1000 });
+    // A set variable wins: the SDK reads it when our option is absent.
+    expect(batching({ OTEL_BSP_MAX_QUEUE_SIZE: '100', OTEL_BSP_SCHEDULE_DELAY: '50' })).toEqual({
+      maxExportBatchSize: 1024,
+    });
   });
 
   it('is off (correlation only) when OTEL_SDK_DISABLED or OTEL_TRACES_EXPORTER=none', () => {

@@ -6,13 +6,15 @@ import {
   SpanStatusCode,
   type TextMapGetter,
   type TextMapPropagator,
+  TraceFlags,
   type Tracer,
+  trace,
 } from '@opentelemetry/api';
 import type { CheckOutcome } from '../authz/outcome.js';
 import type { CheckSpan, CheckTracer } from '../authz/seams.js';
 import { ATTR, CHECK_SPAN_NAME } from './attributes.js';
 import { isWouldDeny, toDecisionRecord } from './record.js';
-import { readCallerTrace } from './trace-headers.js';
+import { type CallerTrace, readCallerTrace } from './trace-headers.js';
 
 /**
  * The {@link CheckTracer} the Check pipeline calls. It depends on `@opentelemetry/api` only: the SDK (exporter,
@@ -65,12 +67,12 @@ class DeferredSpan implements CheckSpan {
   constructor(
     private readonly owner: OtelCheckTracer,
     private readonly headers: Readonly<Record<string, string>>,
-    private readonly parentTraceId: string,
+    private readonly caller: CallerTrace | null,
   ) {}
 
   /** The caller's trace id until a span exists (the log still joins Envoy's trace), then the span's. */
   get traceId(): string {
-    return this.span === null ? this.parentTraceId : this.span.spanContext().traceId;
+    return this.span === null ? (this.caller?.traceId ?? '') : this.span.spanContext().traceId;
   }
 
   /** '' unless the span was exported: a log line never points at a span that does not exist. */
@@ -86,7 +88,7 @@ class DeferredSpan implements CheckSpan {
 
   end(outcome: CheckOutcome): void {
     if (!isWouldDeny(outcome)) return;
-    const span = this.owner.startSpan(this.headers, this.startedAt);
+    const span = this.owner.startSpan(this.headers, this.caller, this.startedAt);
     for (const [name, attributes, at] of this.events ?? []) span.addEvent(name, attributes, at);
     this.span = span;
     finish(span, outcome, performance.now());
@@ -175,13 +177,25 @@ export class OtelCheckTracer implements CheckTracer {
       caller !== null
         ? caller.sampled || traceIdUnderRate(caller.traceId, this.allowSampleRate)
         : this.random() < this.allowSampleRate;
-    if (sampled) return new EagerSpan(this.startSpan(headers));
-    return new DeferredSpan(this, headers, caller?.traceId ?? '');
+    if (sampled) return new EagerSpan(this.startSpan(headers, caller));
+    return new DeferredSpan(this, headers, caller);
   }
 
-  /** @internal Starts the Check span as a child of the caller's context in `headers`. */
-  startSpan(headers: Readonly<Record<string, string>>, startTime?: number): Span {
-    const parent = this.propagator.extract(ROOT_CONTEXT, headers, headerGetter);
+  /**
+   * @internal Starts the Check span as a child of the caller's context. Speed: when the headers carry a plain
+   * parent (trace and span id, no `tracestate` to keep), the context is built from what {@link readCallerTrace}
+   * already read; otherwise the full propagator reads `headers`. Both give the same parent.
+   */
+  startSpan(headers: Readonly<Record<string, string>>, caller: CallerTrace | null, startTime?: number): Span {
+    const parent =
+      caller !== null && caller.spanId !== '' && headers.tracestate === undefined
+        ? trace.setSpanContext(ROOT_CONTEXT, {
+            traceId: caller.traceId,
+            spanId: caller.spanId,
+            traceFlags: caller.sampled ? TraceFlags.SAMPLED : TraceFlags.NONE,
+            isRemote: true,
+          })
+        : this.propagator.extract(ROOT_CONTEXT, headers, headerGetter);
     return this.tracer.startSpan(CHECK_SPAN_NAME, { kind: SpanKind.SERVER, startTime }, parent);
   }
 }
