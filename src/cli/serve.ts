@@ -36,7 +36,10 @@ export const serveCommand: Command = {
     if (!values.config) throw new UsageError('--config is required');
     const loaded = withOverrides(loadConfigFile(values.config), values.listen, values.admin);
     const { config } = loaded;
-    const telemetry = await createTelemetry(config.telemetry, { version: packageVersion() });
+    const telemetry = await createTelemetry(config.telemetry, {
+      version: packageVersion(),
+      pathNormalization: config.policy.pathNormalization,
+    });
     const logger = telemetry.logger;
     const fail = async (message: string, code: number) => {
       process.stderr.write(`mesh-authz serve: ${message}\n`);

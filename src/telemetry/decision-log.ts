@@ -1,6 +1,7 @@
 import type { CheckOutcome } from '../authz/outcome.js';
 import type { CheckSpan, DecisionObserver } from '../authz/seams.js';
 import type { TelemetryConfig } from '../config/schema.js';
+import type { PathNormalization } from '../policy/normalize.js';
 import type { DecisionWriter } from './logger.js';
 import { isWouldDeny, toDecisionRecord } from './record.js';
 
@@ -26,6 +27,8 @@ export interface DecisionLogOptions {
   readonly onDropped?: (count: number) => void;
   /** A [0, 1) random source (tests freeze it). */
   readonly random?: () => number;
+  /** The policies' path normalization: lines then carry `normalized_path`, the path the rules matched. */
+  readonly pathNormalization?: PathNormalization;
   /** Told when lines were dropped (the service logger warns). */
   readonly warn?: (message: string, fields: Record<string, unknown>) => void;
 }
@@ -87,7 +90,7 @@ export class DecisionLog implements DecisionObserver {
     this.queue = [];
     for (const p of batch) {
       try {
-        this.writer.write(toDecisionRecord(p.outcome, p.traceId, p.spanId));
+        this.writer.write(toDecisionRecord(p.outcome, p.traceId, p.spanId, this.options.pathNormalization));
       } catch {
         // A logging failure must never surface on the Check path or stop the rest of the batch.
       }

@@ -13,6 +13,7 @@ import type { CheckOutcome } from '../authz/outcome.js';
 import type { CheckSpan, CheckTracer, DecisionObserver } from '../authz/seams.js';
 import type { ServiceParts } from '../authz/service.js';
 import type { TelemetryConfig } from '../config/schema.js';
+import type { PathNormalization } from '../policy/normalize.js';
 import { DecisionLog } from './decision-log.js';
 import { createLogger } from './logger.js';
 import { ServiceMetrics } from './metrics.js';
@@ -36,6 +37,8 @@ export interface TelemetryOptions {
   readonly spanExporter?: TracingOptions['exporter'];
   /** Environment for the `OTEL_*` switches; defaults to `process.env`. */
   readonly env?: TracingOptions['env'];
+  /** The policies' path normalization, for the decision log's `normalized_path`. */
+  readonly pathNormalization?: PathNormalization;
   /** Random source for sampling allows in the decision log and untraced requests' spans (tests freeze it). */
   readonly random?: () => number;
 }
@@ -66,6 +69,7 @@ export async function createTelemetry(config: TelemetryConfig, options: Telemetr
     onDropped: (n) => metrics.decisionLogDropped(n),
     warn: (message, fields) => log.logger.warn(fields, message),
     random: options.random,
+    pathNormalization: options.pathNormalization,
   });
   const tracing = createTracing(config.tracing, {
     version: options.version,

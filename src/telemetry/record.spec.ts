@@ -56,6 +56,20 @@ describe('toDecisionRecord', () => {
     expect(JSON.stringify(r)).not.toContain('Bearer');
   });
 
+  it('logs the path as the policies matched it, under the configured normalization', () => {
+    const at = (path: string, mode: 'NONE' | 'BASE' | 'MERGE_SLASHES' | 'DECODE_AND_MERGE_SLASHES') =>
+      toDecisionRecord(outcome({ input: toCheckInput(checkRequest({ path })) }), '', '', mode);
+    // The classic bypass shapes: the line shows what the rules saw, not only what the client sent.
+    expect(at('/a/../admin?x=1', 'BASE')).toMatchObject({ path: '/a/../admin', normalized_path: '/admin' });
+    expect(at('//admin//users', 'MERGE_SLASHES').normalized_path).toBe('/admin/users');
+    expect(at('/%61dmin', 'DECODE_AND_MERGE_SLASHES').normalized_path).toBe('/admin');
+    expect(at('/%61dmin', 'NONE').normalized_path).toBe('/%61dmin');
+    // A path the engine rejects has no normalized form.
+    expect(at('/a%00b', 'BASE').normalized_path).toBeNull();
+    // Spans do not carry it (no mode given).
+    expect('normalized_path' in toDecisionRecord(outcome({}), '', '')).toBe(false);
+  });
+
   it('handles an outcome decided before any input was read', () => {
     const r = toDecisionRecord(
       outcome({ phase: 'input', reasonCode: 'invalid_request', decision: null, input: null }),

@@ -1,4 +1,5 @@
 import type { CheckOutcome } from '../authz/outcome.js';
+import { normalizePath, type PathNormalization } from '../policy/normalize.js';
 import type { PolicyRef, ShadowResult } from '../policy/types.js';
 
 /**
@@ -42,6 +43,11 @@ export interface DecisionRecord {
   readonly method: string | null;
   /** The path without query string or fragment. */
   readonly path: string | null;
+  /**
+   * The path as the policies matched it (the configured pathNormalization applied), null when there is no
+   * request or when the path was rejected (e.g. `%00`). Decision log only.
+   */
+  readonly normalized_path?: string | null;
   readonly host: string | null;
   readonly cache_hit: boolean;
   readonly policy_generation: number;
@@ -76,8 +82,19 @@ export function isWouldDeny(outcome: CheckOutcome): boolean {
   return false;
 }
 
+function normalized(path: string | undefined, mode: PathNormalization): string | null {
+  if (path === undefined) return null;
+  const n = normalizePath(path, mode);
+  return n.ok ? n.path : null;
+}
+
 /** The decision as the flat, secret-free record logged and attached to the span. */
-export function toDecisionRecord(outcome: CheckOutcome, traceId: string, spanId: string): DecisionRecord {
+export function toDecisionRecord(
+  outcome: CheckOutcome,
+  traceId: string,
+  spanId: string,
+  pathNormalization?: PathNormalization,
+): DecisionRecord {
   const decision = outcome.decision;
   const input = outcome.input;
   const user = outcome.user;
@@ -109,6 +126,7 @@ export function toDecisionRecord(outcome: CheckOutcome, traceId: string, spanId:
     // `input.path` is `:path` cut at the first `?` or `#`: the query string (where tokens and API keys end up)
     // never reaches a log line.
     path: input?.path ?? null,
+    ...(pathNormalization === undefined ? {} : { normalized_path: normalized(input?.path, pathNormalization) }),
     host: input?.host ?? null,
     cache_hit: outcome.cacheHit,
     policy_generation: outcome.policyGeneration,
