@@ -142,6 +142,9 @@ export async function runPipelineBench(
       const entries0 = lru?.stats().entries ?? 0;
       const times = new Float64Array(options.checks);
       let allowed = 0;
+      // With --expose-gc, heap figures are taken after a full collection: live memory, not garbage not yet swept.
+      const collect = (globalThis as { gc?: () => void }).gc ?? (() => {});
+      collect();
       const heap0 = process.memoryUsage().heapUsed;
       const rss0 = memoryMb(process.pid, 'VmRSS');
       const started = performance.now();
@@ -165,7 +168,8 @@ export async function runPipelineBench(
         p999Us: percentile(sorted, 0.999),
         allowedShare: allowed / options.checks,
         cache: stats ? { ...stats, hitRatio: stats.hits / Math.max(1, stats.hits + stats.misses) } : null,
-        heapGrowthMb: (process.memoryUsage().heapUsed - heap0) / 1048576,
+        heapGrowthMb: liveHeapGrowthMb(collect, heap0),
+        liveHeapStartMb: heap0 / 1048576,
         rssStartMb: rss0,
         rssAt10PercentMb: rssMid,
         rssAt50PercentMb: rssHalf,
@@ -194,6 +198,12 @@ export async function runPipelineBench(
   }
 }
 
+/** Live heap now (after a collection, when available) minus `heap0`, in MB. */
+function liveHeapGrowthMb(collect: () => void, heap0: number): number {
+  collect();
+  return (process.memoryUsage().heapUsed - heap0) / 1048576;
+}
+
 function printSummary(results: Record<string, unknown>, options: PipelineBenchOptions): void {
   const f = (n: unknown, d = 1) => (typeof n === 'number' && Number.isFinite(n) ? n.toFixed(d) : '-');
   const lines = [`policy load ${results.policyLoadMs} ms; identity: ${results.identity}`];
@@ -205,7 +215,8 @@ function printSummary(results: Record<string, unknown>, options: PipelineBenchOp
         `p50 ${f(r.p50Us)} µs, p99 ${f(r.p99Us)} µs, p99.9 ${f(r.p999Us)} µs` +
         (cache ? `, hit ratio ${f((cache.hitRatio ?? 0) * 100)}%` : '') +
         `; RSS ${f(r.rssStartMb)} → ${f(r.rssAt10PercentMb)} (10%) → ${f(r.rssAt50PercentMb)} (50%) → ` +
-        `${f(r.rssEndMb)} MB` +
+        `${f(r.rssEndMb)} MB; live heap ${f(r.liveHeapStartMb)} MB ${(r.heapGrowthMb as number) >= 0 ? '+' : ''}` +
+        `${f(r.heapGrowthMb)} MB` +
         (cache ? `, cache entries ${r.cacheEntriesAtStart} → ${cache.entries}` : ''),
     );
   }
