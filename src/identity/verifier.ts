@@ -45,7 +45,20 @@ const PER_REQUEST_TTL_MS = 60_000;
 const XFCC_HEADER = 'x-forwarded-client-cert';
 
 interface CachedPeer {
+  /** The certificate exactly as Envoy sent it: a hit must be equal to it, character for character. */
+  readonly encoded: string;
   readonly svid: VerifiedSvid;
+}
+
+/**
+ * The cache slot of a certificate: its length and its last 96 characters (the end of the base64 signature, which
+ * differs between any two certificates, then the constant PEM footer). Hashing this instead of the whole ~1.3 KB
+ * string is what a lookup saves; a slot is only a hint, every hit is confirmed by comparing the full strings
+ * (a plain comparison is several times cheaper than hashing), so two certificates sharing a slot only evict
+ * each other.
+ */
+function certificateSlot(encoded: string): string {
+  return encoded.length <= 96 ? encoded : `${encoded.length}:${encoded.slice(-96)}`;
 }
 
 /**
@@ -152,14 +165,18 @@ export class DefaultIdentityVerifier implements ManagedIdentityVerifier {
   }
 
   /**
-   * The hot path. The cache key is the certificate exactly as Envoy sent it: no decoding, no parsing and no hashing
-   * on a hit (the benchmark showed SHA-256 of the ~1.3 KB string costing as much as everything else together; a
-   * Map lookup of the string itself is an exact comparison, so it cannot collide either). The entry holds the
-   * verdict and its validity window; `credentialId` is the DER's SHA-256, computed once at first sight.
+   * The hot path. A hit is the certificate exactly as Envoy sent it: no decoding, no parsing and no hashing of the
+   * certificate (the benchmark showed SHA-256 of the ~1.3 KB string costing as much as everything else together);
+   * the entry is found by a short slot ({@link certificateSlot}) and confirmed by comparing the full strings, so it
+   * cannot collide. The entry holds the verdict and its validity window; `credentialId` is the DER's SHA-256,
+   * computed once at first sight.
    */
   private fromCertificate(encoded: string, now: number): PeerIdentity {
-    const hit = this.peers.get(encoded);
-    if (hit && hit.svid.validFrom <= now && now <= hit.svid.validUntil) return hit.svid.peer;
+    const slot = certificateSlot(encoded);
+    const hit = this.peers.get(slot);
+    if (hit && hit.encoded === encoded && hit.svid.validFrom <= now && now <= hit.svid.validUntil) {
+      return hit.svid.peer;
+    }
     let pem: string;
     try {
       pem = decodeURIComponent(encoded);
@@ -167,7 +184,7 @@ export class DefaultIdentityVerifier implements ManagedIdentityVerifier {
       throw new IdentityError('svid_malformed', 'the peer certificate is not valid URL-encoded PEM', { cause: err });
     }
     const svid = verifyX509SvidDetailed(pem, this.bundles, now);
-    this.peers.set(encoded, { svid });
+    this.peers.set(slot, { encoded, svid });
     return svid.peer;
   }
 

@@ -74,6 +74,24 @@ describe('peer from the certificate Envoy forwards', () => {
     expect(again.peer).toBe(peer);
   });
 
+  it('never serves a cached identity to another certificate that shares its cache slot (same length and tail)', async () => {
+    const v = await make(pemBundle);
+    const good = envoyEncode(leaf.pem);
+    expect((await outcome(v, { certificate: good })).ok).toBe(true);
+    // Attack: flip one base64 character in the middle of the cached certificate. Same length, same last 96
+    // characters, so the cache slot is the same; were the hit not confirmed against the full string, this forged
+    // certificate would be handed the real one's identity. It must be verified afresh, and fail.
+    const mid = Math.floor(good.length / 2);
+    const flipped = good[mid] === 'A' ? 'B' : 'A';
+    const forged = `${good.slice(0, mid)}${flipped}${good.slice(mid + 1)}`;
+    expect(forged.length).toBe(good.length);
+    expect(forged.slice(-96)).toBe(good.slice(-96));
+    const r = await outcome(v, { certificate: forged });
+    expect(r.ok).toBe(false);
+    // And the real certificate still verifies afterwards.
+    expect((await outcome(v, { certificate: good })).ok).toBe(true);
+  });
+
   it('a cached certificate is still refused once it has expired', async () => {
     const v = await make(pemBundle);
     expect((await outcome(v, { certificate: envoyEncode(leaf.pem) })).ok).toBe(true);
