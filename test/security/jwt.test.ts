@@ -126,6 +126,25 @@ describe('valid end-user tokens', () => {
     expect(late.code).toBe('jwt_expired');
   });
 
+  it('never serves a cached verdict to a forged token sharing its cache slot (same length, same signature)', async () => {
+    const token = await idp.sign({ sub: 'erin', aud: 'orders', groups: ['dev'] });
+    expect((await check(bearer(token))).ok).toBe(true);
+    // Attack: rewrite the payload's groups from 'dev' to 'adm' (same length), keep
+    // the real signature. Same length and tail, so the same cache slot; were the hit not confirmed against the
+    // whole token, the forged groups would ride on the cached verdict. It must be verified, and the signature fails.
+    const [h, p, sig] = token.split('.');
+    const claims = JSON.parse(Buffer.from(p!, 'base64url').toString());
+    const forgedPayload = b64url({ ...claims, groups: ['adm'] });
+    expect(forgedPayload.length).toBe(p!.length);
+    const forged = `${h}.${forgedPayload}.${sig}`;
+    expect(forged.slice(-64)).toBe(token.slice(-64));
+    const refused = await deniedWith(bearer(forged));
+    expect(refused.code).toBe('jwt_bad_signature');
+    // The real token still verifies, with its real groups.
+    const again = await check(bearer(token));
+    expect(again.ok && again.user?.groups).toEqual(['dev']);
+  });
+
   it('the leeway accepts a token a few seconds past exp', async () => {
     const token = await idp.sign({ sub: 'dave', aud: 'orders' }, { ttlSeconds: 10 });
     expect((await check(bearer(token), NOW + 25_000)).ok).toBe(true);
