@@ -110,10 +110,10 @@ describe('OtelCheckTracer via createTracing', () => {
   });
 
   it('batches for denial floods unless OTEL_BSP_* says otherwise', () => {
-    expect(batching({})).toEqual({ maxQueueSize: 4096, maxExportBatchSize: 1024, scheduledDelayMillis: 1000 });
+    expect(batching({})).toEqual({ maxQueueSize: 4096, maxExportBatchSize: 256, scheduledDelayMillis: 1000 });
     // A set variable wins: the SDK reads it when our option is absent.
     expect(batching({ OTEL_BSP_MAX_QUEUE_SIZE: '100', OTEL_BSP_SCHEDULE_DELAY: '50' })).toEqual({
-      maxExportBatchSize: 1024,
+      maxExportBatchSize: 256,
     });
   });
 
