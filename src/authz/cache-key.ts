@@ -179,5 +179,10 @@ export function buildKey(
  */
 export function isUncacheable(value: string): value is UncacheableReason {
   const c = value.charCodeAt(0);
-  return !(c >= 48 && c <= 57);
+  // The length bound keeps a key from ever being taken for a reason (and counted under it) should a key one day
+  // not start with a digit.
+  return value.length <= MAX_REASON_LENGTH && !(c >= 48 && c <= 57);
 }
+
+/** Longer than any UncacheableReason. */
+const MAX_REASON_LENGTH = 32;

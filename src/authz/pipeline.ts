@@ -96,7 +96,11 @@ export class CheckPipeline {
   }
 
   private finish(outcome: CheckOutcome, span: CheckSpan): CheckResult {
-    span.end(outcome);
+    try {
+      span.end(outcome);
+    } catch {
+      // Tracing must never change or delay the decision, nor keep the observers (log, metrics) from seeing it.
+    }
     for (const observer of this.observers) {
       try {
         observer.onDecision(outcome, span);

@@ -97,8 +97,13 @@ export class ResponseEncoder {
       if (decision !== null) (outcome.dryRun ? this.dryRun : this.enforced).set(decision, shape);
       return fill(shape, outcome);
     }
-    if (shape === SEEN_ONCE) this.remember(key, makeTemplate(outcome, this.encodeSlow) ?? NOT_TEMPLATABLE);
-    else if (shape === undefined) this.remember(key, SEEN_ONCE);
+    // Only policy decisions are remembered: their reasons come from the policies, a small set. Other outcomes
+    // (identity failures, malformed requests) can quote what the caller sent, and remembering those would let a
+    // caller churn the memo and push out the hot shapes.
+    if (outcome.phase === 'decision') {
+      if (shape === SEEN_ONCE) this.remember(key, makeTemplate(outcome, this.encodeSlow) ?? NOT_TEMPLATABLE);
+      else if (shape === undefined) this.remember(key, SEEN_ONCE);
+    }
     return this.encodeSlow(buildResponse(outcome));
   }
 

@@ -37,7 +37,8 @@ function isZero(s: string, from: number, to: number): boolean {
 function fromTraceparent(raw: string): CallerTrace | null {
   const tp = raw.charCodeAt(0) === 32 ? raw.slice(1) : raw;
   if (tp.length < 55 || tp[2] !== '-' || tp[35] !== '-' || tp[52] !== '-') return null;
-  if (tp.length > 55 && tp[55] !== '-') return null;
+  // Version 00 is exactly 55 characters; later versions may append fields (as the W3C propagator reads it).
+  if (tp.length > 55 && (tp[55] !== '-' || tp.startsWith('00'))) return null;
   if (!isLowerHex(tp, 0, 2) || !isLowerHex(tp, 3, 35) || !isLowerHex(tp, 36, 52) || !isLowerHex(tp, 53, 55)) {
     return null;
   }
@@ -61,11 +62,15 @@ function fromB3Single(b3: string): CallerTrace | null {
   const dash = b3.indexOf('-');
   if (dash < 0) return null;
   const traceId = b3TraceId(b3, 0, dash);
-  if (traceId === null || !isLowerHex(b3, dash + 1, dash + 17) || b3.length < dash + 17) return null;
+  if (traceId === null || b3.length < dash + 17 || !isLowerHex(b3, dash + 1, dash + 17)) return null;
+  if (isZero(b3, dash + 1, dash + 17)) return null;
   const flag = b3[dash + 17] === '-' ? b3[dash + 18] : undefined;
   const spanId = b3.length === dash + 17 || b3[dash + 17] === '-' ? b3.slice(dash + 1, dash + 17) : '';
   return { traceId, spanId, sampled: flag === '1' || flag === 'd' };
 }
+
+const B3_SAMPLED: ReadonlySet<string> = new Set(['1', 'true', 'True']);
+const B3_UNSAMPLED: ReadonlySet<string> = new Set(['0', 'false', 'False']);
 
 export function readCallerTrace(headers: Readonly<Record<string, string>>): CallerTrace | null {
   const tp = headers.traceparent;
@@ -73,21 +78,23 @@ export function readCallerTrace(headers: Readonly<Record<string, string>>): Call
     const t = fromTraceparent(tp);
     if (t !== null) return t;
   }
+  // A non-empty `b3` header is the only B3 the propagator reads (the x-b3-* headers are then ignored), even when
+  // it carries no ids (`b3: 0`, a sampling decision only).
   const b3 = headers.b3;
-  if (b3 !== undefined) {
-    const t = fromB3Single(b3);
-    if (t !== null) return t;
-  }
+  if (b3 !== undefined && b3 !== '') return fromB3Single(b3);
   const multi = headers['x-b3-traceid'];
   if (multi !== undefined) {
     const traceId = b3TraceId(multi, 0, multi.length);
     if (traceId !== null) {
       const sampled = headers['x-b3-sampled'];
+      const debug = headers['x-b3-flags'] === '1';
+      // As the B3 multi propagator: any other x-b3-sampled value (without the debug flag) is no context at all.
+      if (!debug && sampled !== undefined && !B3_SAMPLED.has(sampled) && !B3_UNSAMPLED.has(sampled)) return null;
       const span = headers['x-b3-spanid'] ?? '';
       return {
         traceId,
         spanId: span.length === 16 && isLowerHex(span, 0, 16) && !isZero(span, 0, 16) ? span : '',
-        sampled: sampled === '1' || sampled === 'true' || headers['x-b3-flags'] === '1',
+        sampled: debug || (sampled !== undefined && B3_SAMPLED.has(sampled)),
       };
     }
   }

@@ -1,10 +1,11 @@
+import { isSpanContextValid, ROOT_CONTEXT, trace } from '@opentelemetry/api';
 import { InMemorySpanExporter } from '@opentelemetry/sdk-trace-base';
 import { describe, expect, it } from 'vitest';
 import { ALLOW_ORDERS, outcome } from '../../test/telemetry/fixtures.js';
 import { ATTR } from './attributes.js';
 import { CORRELATION_TRACER, callerTraceId, readCallerTrace } from './trace-headers.js';
 import { traceIdUnderRate } from './tracer.js';
-import { batching, createTracing } from './tracing.js';
+import { batching, createPropagator, createTracing } from './tracing.js';
 
 const TRACE = '4bf92f3577b34da6a3ce929d0e0e4736';
 const config = { enabled: true, serviceName: 'mesh-authz', allowSampleRate: 1 };
@@ -83,16 +84,40 @@ describe('OtelCheckTracer via createTracing', () => {
     await tracing.shutdown();
   });
 
-  it('gives a deny span the caller as parent, whether the fast path or the propagator reads the headers', async () => {
+  it('gives a deny span the parent the W3C + B3 propagators read from the headers, for every shape of header', async () => {
     const PARENT = '00f067aa0ba902b7';
+    const OTHER = TRACE.replace('4', '5');
     const cases: Record<string, string>[] = [
       { traceparent: `00-${TRACE}-${PARENT}-00` }, // fast path
+      { traceparent: `00-${TRACE}-${PARENT}-01` },
+      { traceparent: `00-${TRACE}-${PARENT}-03` },
       { traceparent: `00-${TRACE}-${PARENT}-00`, tracestate: 'vendor=x' }, // propagator (keeps tracestate)
-      { b3: `${TRACE}-${PARENT}-0` }, // fast path
-      { 'x-b3-traceid': TRACE, 'x-b3-spanid': PARENT, 'x-b3-sampled': '0' }, // fast path
-      { b3: `${TRACE}-${PARENT}-0`, traceparent: `00-${TRACE.replace('4', '5')}-${PARENT}-00` }, // W3C wins
+      { traceparent: `00-${TRACE}-${PARENT}-01-extra` }, // version 00 with extra fields: invalid
+      { traceparent: `01-${TRACE}-${PARENT}-01-extra` }, // a later version may add fields
+      { traceparent: `00-${TRACE}-${'0'.repeat(16)}-01` }, // all-zero parent: invalid
+      { traceparent: `00-${TRACE.toUpperCase()}-${PARENT}-01` }, // uppercase: invalid
+      { b3: `${TRACE}-${PARENT}-0` },
+      { b3: `${TRACE}-${PARENT}-d` },
+      { b3: `${TRACE}-${PARENT}` },
+      { b3: `${TRACE.slice(16)}-${PARENT}-1` }, // 64-bit trace id, padded
+      { b3: `${TRACE}-${'0'.repeat(16)}-1` }, // all-zero span id: invalid
+      { b3: '0' }, // sampling only: no context, and x-b3-* are then ignored
+      { b3: '0', 'x-b3-traceid': TRACE, 'x-b3-spanid': PARENT },
+      { 'x-b3-traceid': TRACE, 'x-b3-spanid': PARENT, 'x-b3-sampled': '0' },
+      { 'x-b3-traceid': TRACE, 'x-b3-spanid': PARENT, 'x-b3-sampled': 'True' },
+      { 'x-b3-traceid': TRACE, 'x-b3-spanid': PARENT, 'x-b3-sampled': 'yes' }, // invalid sampled value
+      { 'x-b3-traceid': TRACE, 'x-b3-spanid': PARENT, 'x-b3-sampled': 'd', 'x-b3-flags': '1' }, // debug wins
+      { 'x-b3-traceid': TRACE }, // no span id
+      { b3: `${TRACE}-${PARENT}-0`, traceparent: `00-${OTHER}-${PARENT}-00` }, // W3C wins
+      { b3: `${TRACE}-${PARENT}-0`, traceparent: `00-${OTHER}-${PARENT}-00-x` }, // invalid W3C: B3 stands
     ];
+    const propagator = createPropagator();
+    const getter = {
+      get: (c: Record<string, string>, k: string) => c[k],
+      keys: (c: Record<string, string>) => Object.keys(c),
+    };
     for (const headers of cases) {
+      const expected = trace.getSpanContext(propagator.extract(ROOT_CONTEXT, headers, getter));
       const exporter = new InMemorySpanExporter();
       const tracing = createTracing(
         { ...config, allowSampleRate: 0 },
@@ -101,9 +126,14 @@ describe('OtelCheckTracer via createTracing', () => {
       tracing.tracer.start(headers).end(outcome({}));
       await tracing.forceFlush();
       const [s] = exporter.getFinishedSpans();
-      const expected = headers.traceparent ? headers.traceparent.slice(3, 35) : TRACE;
-      expect(s?.spanContext().traceId, JSON.stringify(headers)).toBe(expected);
-      expect(s?.parentSpanContext?.spanId, JSON.stringify(headers)).toBe(PARENT);
+      const label = JSON.stringify(headers);
+      if (expected && isSpanContextValid(expected)) {
+        expect(s?.spanContext().traceId, label).toBe(expected.traceId);
+        expect(s?.parentSpanContext?.spanId, label).toBe(expected.spanId);
+      } else {
+        // No valid caller context: the span starts its own trace.
+        expect(s?.parentSpanContext, label).toBeUndefined();
+      }
       if (headers.tracestate) expect(s?.spanContext().traceState?.get('vendor')).toBe('x');
       await tracing.shutdown();
     }
