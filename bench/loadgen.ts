@@ -2,6 +2,7 @@ import { readFileSync } from 'node:fs';
 import http2 from 'node:http2';
 import { pathToFileURL } from 'node:url';
 import { GRPC_CHECK_PATH } from './frame.js';
+import { percentile } from './stats.js';
 
 /**
  * The load generator (its own process, so it never shares an event loop with what it measures): closed loop at a
@@ -77,11 +78,6 @@ export function responseCode(frame: Buffer): number {
   const length = frame[6]!;
   if (length === 0 || frame[7] !== 0x08) return 0;
   return frame[8]!;
-}
-
-function percentile(sorted: Float64Array, p: number): number {
-  if (sorted.length === 0) return Number.NaN;
-  return sorted[Math.min(sorted.length - 1, Math.floor(p * sorted.length))]!;
 }
 
 export async function runLoad(job: LoadJob, onMeasureStart: () => void = () => {}): Promise<LoadResult> {

@@ -14,6 +14,7 @@ import { DEFAULT_FIXTURE, generateFixture, ISSUER, TRUST_DOMAIN } from './fixtur
 import { readGrpcFrames } from './frame.js';
 import { patchCounter } from './loadgen.js';
 import { memoryMb } from './proc.js';
+import { percentile } from './stats.js';
 
 /**
  * The server-side cost of a decision, in process (no gRPC): the real Check pipeline over the generated load
@@ -25,10 +26,6 @@ import { memoryMb } from './proc.js';
 export interface PipelineBenchOptions {
   readonly checks: number;
   readonly freshShare: number;
-}
-
-function percentile(sorted: Float64Array, p: number): number {
-  return sorted.length === 0 ? Number.NaN : sorted[Math.min(sorted.length - 1, Math.floor(p * sorted.length))]!;
 }
 
 /** The product's verifier when src/identity provides it; otherwise a labelled stand-in (no signature checks). */

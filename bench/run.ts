@@ -11,13 +11,14 @@ import type { LoadJob, LoadResult } from './loadgen.js';
 import { type ServerSide, scrapeServerSide } from './metrics-scrape.js';
 import { cpuSeconds, memoryMb } from './proc.js';
 import { meshEntry, probe, type RunningServer, startFloor, startMesh, stop, waitReady } from './servers.js';
+import { median, percentile } from './stats.js';
 
 /**
  * `npm run bench`: the floor (a bare grpc-js Check server) and mesh-authz under the same load, with the cache on,
  * off, and with tracing + decision logging on; then the policy, identity and codec micro-benchmarks. Prints a table
- * and writes every figure to bench/results/<timestamp>.json. `--quick` for a smoke run; `--keep` keeps the work folder; `--scenarios cache-on,tracing`
- * to pick scenarios (also `decision-log`, `cache-off`, `telemetry`); `BENCH_SERVER_NODE_ARGS` passes node flags
- * (e.g. `--cpu-prof`) to the servers under test.
+ * and writes every figure to bench/results/<timestamp>.json. `--quick` for a smoke run; `--keep` keeps the work
+ * folder; `--scenarios cache-on,tracing` picks scenarios (also `decision-log`, `cache-off`, `telemetry`);
+ * `BENCH_SERVER_NODE_ARGS` passes node flags (e.g. `--cpu-prof`) to the servers under test.
  */
 
 /** The mesh-authz configurations measured against the floor; `--scenarios a,b` picks some (default: the first three). */
@@ -104,10 +105,6 @@ export interface Mix {
   readonly streamsPerBody: number;
   /** The fresh-request stream (Node generator, templates patched per request). */
   readonly freshJob: LoadJob;
-}
-
-function percentile(sorted: Float64Array, p: number): number {
-  return sorted.length === 0 ? Number.NaN : sorted[Math.min(sorted.length - 1, Math.floor(p * sorted.length))]!;
 }
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
@@ -237,11 +234,8 @@ const fmt = (n: number, digits = 0) => (Number.isFinite(n) ? n.toFixed(digits) :
 const pct = (n: number | undefined) => (n === undefined ? '-' : `${(n * 100).toFixed(1)}%`);
 
 /** The median of each figure over the rounds (server-side figures are whole-run, from the last round). */
-function median(rounds: readonly ServerFigures[]): ServerFigures {
-  const mid = (pick: (f: ServerFigures) => number) => {
-    const v = rounds.map(pick).sort((a, b) => a - b);
-    return v.length % 2 ? v[(v.length - 1) / 2]! : (v[v.length / 2 - 1]! + v[v.length / 2]!) / 2;
-  };
+function medianFigures(rounds: readonly ServerFigures[]): ServerFigures {
+  const mid = (pick: (f: ServerFigures) => number) => median(rounds.map(pick));
   const last = rounds[rounds.length - 1]!;
   return {
     ...last,
@@ -273,10 +267,6 @@ function ratiosPerRound(perRound: readonly { round: number; figures: ServerFigur
   const out = new Map<string, Ratios>();
   const names = [...new Set(perRound.map((r) => r.figures.name))];
   const floorName = perRound[0]?.figures.name;
-  const mid = (v: number[]) => {
-    const s = [...v].sort((a, b) => a - b);
-    return s.length % 2 ? s[(s.length - 1) / 2]! : (s[s.length / 2 - 1]! + s[s.length / 2]!) / 2;
-  };
   for (const name of names) {
     const rounds: { rps: number; p99: number; cpu: number }[] = [];
     for (const r of perRound.filter((x) => x.figures.name === name)) {
@@ -288,9 +278,9 @@ function ratiosPerRound(perRound: readonly { round: number; figures: ServerFigur
       });
     }
     out.set(name, {
-      rps: mid(rounds.map((x) => x.rps)),
-      p99: mid(rounds.map((x) => x.p99)),
-      cpu: mid(rounds.map((x) => x.cpu)),
+      rps: median(rounds.map((x) => x.rps)),
+      p99: median(rounds.map((x) => x.p99)),
+      cpu: median(rounds.map((x) => x.cpu)),
       rounds,
     });
   }
@@ -435,7 +425,7 @@ async function main(): Promise<void> {
     for (const server of servers) await stop(server);
   }
   for (const server of servers) {
-    rows.push(median(perRound.filter((r) => r.figures.name === server.name).map((r) => r.figures)));
+    rows.push(medianFigures(perRound.filter((r) => r.figures.name === server.name).map((r) => r.figures)));
   }
   sink.close();
 

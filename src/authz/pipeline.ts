@@ -1,10 +1,9 @@
-import type { IdentityInput, IdentityOutcome, IdentityVerifier } from '../identity/types.js';
+import { type IdentityInput, type IdentityOutcome, type IdentityVerifier, isPromise } from '../identity/types.js';
 import type { CompiledPolicySet, Decision, EndUser, PeerIdentity, RequestAttributes } from '../policy/types.js';
 import { type CheckInput, DEFAULT_INPUT_LIMITS, type InputLimits, InvalidCheckRequest, toCheckInput } from './input.js';
 import type { CheckOutcome, CheckPhase, CheckStatus } from './outcome.js';
-import { buildResponse } from './response.js';
 import { type CheckSpan, type CheckTracer, type DecisionCache, type DecisionObserver, NOOP_TRACER } from './seams.js';
-import type { MalformedRequest, WireCheckRequest, WireCheckResponse } from './wire.js';
+import type { MalformedRequest, WireCheckRequest } from './wire.js';
 
 export interface PipelineOptions {
   /** The current policy set, or null until one has loaded (every check is then denied UNAVAILABLE). */
@@ -24,17 +23,6 @@ export interface PipelineOptions {
 
 export interface CheckResult {
   readonly outcome: CheckOutcome;
-  /** The CheckResponse message, built on first read (the server sends ResponseEncoder bytes instead). */
-  readonly response: WireCheckResponse;
-}
-
-class Result implements CheckResult {
-  private built: WireCheckResponse | null = null;
-  constructor(readonly outcome: CheckOutcome) {}
-  get response(): WireCheckResponse {
-    this.built ??= buildResponse(this.outcome);
-    return this.built;
-  }
 }
 
 let sequence = 0;
@@ -108,7 +96,7 @@ export class CheckPipeline {
         // An observer must never change or delay the decision.
       }
     }
-    return new Result(outcome);
+    return { outcome };
   }
 
   private decide(
@@ -234,10 +222,6 @@ function failedOutcome(decisionId: string, started: bigint, err: unknown): Check
     reason: deadlineHit ? 'the check did not finish before its deadline' : 'internal error while checking',
     error: err,
   });
-}
-
-function isPromise<T>(value: T | Promise<T>): value is Promise<T> {
-  return typeof (value as { then?: unknown }).then === 'function';
 }
 
 function withDeadline<T>(promise: Promise<T>, ms: number): Promise<T> {

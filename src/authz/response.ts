@@ -61,6 +61,8 @@ interface Template {
   readonly bytes: Buffer;
   readonly idLength: number;
   readonly offsets: readonly number[];
+  /** The dry-run flag of the outcome it was made for (one Decision answers differently in dry-run). */
+  readonly dryRun: boolean;
 }
 
 /** Seen once (encoded the slow way), or not templatable (its bytes hold the id an unexpected number of times). */
@@ -81,20 +83,19 @@ const MAX_TEMPLATES = 4096;
 export class ResponseEncoder {
   private readonly shapes = new Map<string, Template | typeof SEEN_ONCE | typeof NOT_TEMPLATABLE>();
   /** Templates by Decision object, for outcomes decided by policy (the same Decision gives the same response). */
-  private enforced = new WeakMap<Decision, Template>();
-  private dryRun = new WeakMap<Decision, Template>();
+  private byDecision = new WeakMap<Decision, Template>();
 
   constructor(private readonly encodeSlow: (response: WireCheckResponse) => Buffer) {}
 
   encode(outcome: CheckOutcome): Buffer {
     // A cache hit hands back the very Decision object it stored: look it up by identity first (no key to build).
     const decision = outcome.phase === 'decision' ? outcome.decision : null;
-    const byDecision = decision === null ? undefined : (outcome.dryRun ? this.dryRun : this.enforced).get(decision);
-    if (byDecision !== undefined && byDecision.idLength === outcome.decisionId.length) return fill(byDecision, outcome);
+    const known = decision === null ? undefined : this.byDecision.get(decision);
+    if (known !== undefined && fits(known, outcome)) return fill(known, outcome);
     const key = shapeKey(outcome);
     const shape = this.shapes.get(key);
-    if (typeof shape === 'object' && shape.idLength === outcome.decisionId.length) {
-      if (decision !== null) (outcome.dryRun ? this.dryRun : this.enforced).set(decision, shape);
+    if (typeof shape === 'object' && fits(shape, outcome)) {
+      if (decision !== null) this.byDecision.set(decision, shape);
       return fill(shape, outcome);
     }
     // Only policy decisions are remembered: their reasons come from the policies, a small set. Other outcomes
@@ -115,11 +116,14 @@ export class ResponseEncoder {
   private remember(key: string, value: Template | typeof SEEN_ONCE | typeof NOT_TEMPLATABLE): void {
     if (this.shapes.size >= MAX_TEMPLATES && !this.shapes.has(key)) {
       this.shapes.clear();
-      this.enforced = new WeakMap();
-      this.dryRun = new WeakMap();
+      this.byDecision = new WeakMap();
     }
     this.shapes.set(key, value);
   }
+}
+
+function fits(template: Template, outcome: CheckOutcome): boolean {
+  return template.idLength === outcome.decisionId.length && template.dryRun === outcome.dryRun;
 }
 
 function fill(template: Template, outcome: CheckOutcome): Buffer {
@@ -147,9 +151,9 @@ function makeTemplate(outcome: CheckOutcome, encode: (r: WireCheckResponse) => B
   const idLength = outcome.decisionId.length;
   if (idLength === 0 || !/^[\x21-\x7e]+$/.test(outcome.decisionId)) return null;
   const placeholder = '\u0001'.repeat(idLength);
-  const bytes = Buffer.from(encode(buildResponse({ ...outcome, decisionId: placeholder })));
+  const bytes = encode(buildResponse({ ...outcome, decisionId: placeholder }));
   const needle = Buffer.from(placeholder, 'latin1');
   const offsets: number[] = [];
   for (let at = bytes.indexOf(needle); at >= 0; at = bytes.indexOf(needle, at + idLength)) offsets.push(at);
-  return offsets.length === (outcome.allowed ? 1 : 3) ? { bytes, idLength, offsets } : null;
+  return offsets.length === (outcome.allowed ? 1 : 3) ? { bytes, idLength, offsets, dryRun: outcome.dryRun } : null;
 }

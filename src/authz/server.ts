@@ -1,4 +1,5 @@
 import * as grpc from '@grpc/grpc-js';
+import { isPromise } from '../identity/types.js';
 import { createHealthHandlers, type HealthState, healthServiceDefinition } from './health.js';
 import type { CheckPipeline, CheckResult } from './pipeline.js';
 import { ResponseEncoder } from './response.js';
@@ -46,15 +47,14 @@ export const authorizationServiceDefinition = {
 } satisfies grpc.ServiceDefinition;
 
 /** Answer used only if the pipeline itself broke its never-reject promise: deny, never allow. */
-const LAST_RESORT_DENY_MESSAGE: WireCheckResponse = {
+const LAST_RESORT_DENY = encodeCheckResponse({
   status: { code: 14, message: 'internal error' },
   deniedResponse: {
     status: { code: 403 },
     headers: [{ header: { key: 'x-mesh-authz-reason', value: 'internal error' }, append: { value: false } }],
     body: 'Forbidden: internal error\n',
   },
-};
-const LAST_RESORT_DENY = encodeCheckResponse(LAST_RESORT_DENY_MESSAGE);
+});
 
 /** Margin kept from the caller's deadline so our deny reaches Envoy before Envoy gives up on us. */
 const DEADLINE_MARGIN_MS = 5;
@@ -89,34 +89,35 @@ export function createAuthzServer(options: AuthzServerOptions): AuthzServer {
   let inFlight = 0;
   const encoder = new ResponseEncoder(encodeCheckResponse);
 
+  /** The response bytes of a decided check; a deny should encoding ever fail. */
+  const encode = (result: CheckResult): Buffer => {
+    try {
+      return encoder.encode(result.outcome);
+    } catch {
+      return LAST_RESORT_DENY;
+    }
+  };
+  const reply = (callback: grpc.sendUnaryData<Buffer>, bytes: Buffer): void => {
+    inFlight--;
+    callback(null, bytes);
+  };
+
   const check: grpc.handleUnaryCall<WireCheckRequest | MalformedRequest, Buffer> = (call, callback) => {
     inFlight++;
-    const deadline = toDeadlineMs(call.getDeadline());
-    const answer = (result: CheckResult) => {
-      inFlight--;
-      let bytes: Buffer;
-      try {
-        bytes = encoder.encode(result.outcome);
-      } catch {
-        bytes = LAST_RESORT_DENY;
-      }
-      callback(null, bytes);
-    };
     let result: CheckResult | Promise<CheckResult>;
     try {
-      result = options.pipeline.check(call.request, deadline);
+      result = options.pipeline.check(call.request, toDeadlineMs(call.getDeadline()));
     } catch {
-      inFlight--;
-      callback(null, LAST_RESORT_DENY);
+      reply(callback, LAST_RESORT_DENY);
       return;
     }
     // Usually decided synchronously (cached identities), and answered in the same tick.
-    if (result instanceof Promise) {
-      result.then(answer, () => {
-        inFlight--;
-        callback(null, LAST_RESORT_DENY);
-      });
-    } else answer(result);
+    if (isPromise(result)) {
+      result.then(
+        (r) => reply(callback, encode(r)),
+        () => reply(callback, LAST_RESORT_DENY),
+      );
+    } else reply(callback, encode(result));
   };
 
   const health = createHealthHandlers(options.health);

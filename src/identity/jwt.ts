@@ -8,9 +8,9 @@ import {
   type JWTPayload,
   jwtVerify,
 } from 'jose';
-import { LRUCache } from 'lru-cache';
 import type { IdentityConfig, IssuerConfig } from '../config/schema.js';
 import type { EndUser, PeerIdentity } from '../policy/types.js';
+import { CredentialCache } from './credential-cache.js';
 import { FileJwks, type JwksProvider, RemoteJwks, type ResolvedKey } from './jwks.js';
 import {
   extractToken,
@@ -54,9 +54,6 @@ export interface JwtVerifierOptions {
 }
 
 interface CachedToken {
-  /** The header and token the verdict is for: a hit must be equal to them, character for character. */
-  readonly header: string;
-  readonly token: string;
   readonly result: JwtResult;
   /** Seconds since epoch, leeway applied: the verdict holds for notBefore ≤ now < notAfter. */
   readonly notBefore: number;
@@ -71,11 +68,12 @@ interface Issuer {
 /**
  * Verifies end-user JWTs (per configured issuer: its JWKS, audiences, algorithm allow-list, leeway, headers and
  * groups claims) and JWT-SVIDs (against the `sub` trust domain's jwt-svid keys), with jose. The algorithm list
- * always comes from configuration, never from the token. Verified tokens are cached by SHA-256 until they expire,
- * so a repeat token is answered synchronously.
+ * always comes from configuration, never from the token. Verified tokens are cached (a {@link CredentialCache})
+ * until they expire, so a repeat token is answered synchronously.
  */
 export class JwtVerifier {
-  private readonly cache: LRUCache<string, CachedToken>;
+  /** Verdicts by token, scoped by the header it came in. */
+  private readonly cache: CredentialCache<CachedToken>;
   private readonly sources: readonly TokenSource[];
   private readonly svidKeys = new WeakMap<JWK, Map<string, Promise<ResolvedKey>>>();
 
@@ -85,7 +83,7 @@ export class JwtVerifier {
     private readonly bundles: JwtAuthoritySource,
     maxCachedTokens: number,
   ) {
-    this.cache = new LRUCache({ max: maxCachedTokens });
+    this.cache = new CredentialCache(maxCachedTokens);
     const all = [...config.issuers.flatMap((i) => i.fromHeaders), ...(config.jwtSvid?.fromHeaders ?? [])];
     const seen = new Set<string>();
     this.sources = all
@@ -140,25 +138,13 @@ export class JwtVerifier {
   ): JwtResult | Promise<JwtResult> {
     const found = this.sources.length === 0 ? null : extractToken(headers, this.sources);
     if (found === null) return this.fromEnvoyMetadata(filterMetadata, now);
-    // Found by a short slot: the header name, the token's length and its last 64 characters (the end of the
-    // signature). Hashing the whole token was most of a hit's cost; every hit is confirmed against the full header
-    // and token (a comparison is cheaper than a hash), so two tokens sharing a slot only evict each other.
-    const key = `${found.header}\n${found.token.length}:${found.token.slice(-64)}`;
-    const hit = this.cache.get(key);
+    const hit = this.cache.get(found.token, found.header);
     const nowS = Math.floor(now / 1000);
-    if (
-      hit &&
-      hit.token === found.token &&
-      hit.header === found.header &&
-      hit.notBefore <= nowS &&
-      nowS < hit.notAfter
-    ) {
-      return hit.result;
-    }
-    return this.verifyFresh(found, key, now);
+    if (hit && hit.notBefore <= nowS && nowS < hit.notAfter) return hit.result;
+    return this.verifyFresh(found, now);
   }
 
-  private async verifyFresh(found: FoundToken, key: string, now: number): Promise<JwtResult> {
+  private async verifyFresh(found: FoundToken, now: number): Promise<JwtResult> {
     let header: JWSHeaderParameters;
     let claims: JWTPayload;
     try {
@@ -168,9 +154,9 @@ export class JwtVerifier {
       throw tokenError('jwt_malformed', 'the token is not a well-formed JWT', err);
     }
     const issuer = typeof claims.iss === 'string' ? this.issuers.get(claims.iss) : undefined;
-    if (issuer) return this.verifyUser(issuer, found, header, key, now);
+    if (issuer) return this.verifyUser(issuer, found, header, now);
     if (this.config.jwtSvid && typeof claims.sub === 'string' && claims.sub.startsWith('spiffe://')) {
-      return this.verifySvid(found, header, claims.sub, key, now);
+      return this.verifySvid(found, header, claims.sub, now);
     }
     throw tokenError('jwt_issuer', 'the token issuer is not configured');
   }
@@ -179,7 +165,6 @@ export class JwtVerifier {
     issuer: Issuer,
     found: FoundToken,
     header: JWSHeaderParameters,
-    key: string,
     now: number,
   ): Promise<JwtResult> {
     const ic = issuer.config;
@@ -218,14 +203,13 @@ export class JwtVerifier {
       expiresAt: payload.exp! * 1000,
       credentialId: `jwt:${fingerprint(found.token)}`,
     };
-    return this.remember(key, found, { user, svidPeer: null }, payload, ic.leewaySeconds);
+    return this.remember(found, { user, svidPeer: null }, payload, ic.leewaySeconds);
   }
 
   private async verifySvid(
     found: FoundToken,
     header: JWSHeaderParameters,
     sub: string,
-    key: string,
     now: number,
   ): Promise<JwtResult> {
     const cfg = this.config.jwtSvid!;
@@ -268,7 +252,7 @@ export class JwtVerifier {
       expiresAt: payload.exp! * 1000,
       credentialId: `jwt-svid:${fingerprint(found.token)}`,
     };
-    return this.remember(key, found, { user: null, svidPeer }, payload, cfg.leewaySeconds);
+    return this.remember(found, { user: null, svidPeer }, payload, cfg.leewaySeconds);
   }
 
   private importSvidKey(jwk: JWK, alg: string): Promise<ResolvedKey> {
@@ -285,15 +269,9 @@ export class JwtVerifier {
     return key;
   }
 
-  private remember(key: string, found: FoundToken, result: JwtResult, payload: JWTPayload, leeway: number): JwtResult {
+  private remember(found: FoundToken, result: JwtResult, payload: JWTPayload, leeway: number): JwtResult {
     const nbf = typeof payload.nbf === 'number' ? payload.nbf : Number.NEGATIVE_INFINITY;
-    this.cache.set(key, {
-      header: found.header,
-      token: found.token,
-      result,
-      notBefore: nbf - leeway,
-      notAfter: payload.exp! + leeway,
-    });
+    this.cache.set(found.token, { result, notBefore: nbf - leeway, notAfter: payload.exp! + leeway }, found.header);
     return result;
   }
 

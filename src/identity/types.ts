@@ -67,3 +67,11 @@ export type IdentityOutcome =
 export interface IdentityVerifier {
   verify(input: IdentityInput): Promise<IdentityOutcome> | IdentityOutcome;
 }
+
+/**
+ * Tells a Promise from a value, for the results that are synchronous when nothing needs waiting for (a verifier's
+ * cached verdict, and the Check pipeline built on it).
+ */
+export function isPromise<T>(value: T | Promise<T>): value is Promise<T> {
+  return typeof (value as { then?: unknown }).then === 'function';
+}

@@ -1,6 +1,6 @@
-import { LRUCache } from 'lru-cache';
 import type { IdentityConfig } from '../config/schema.js';
 import type { EndUser, PeerIdentity } from '../policy/types.js';
+import { CredentialCache } from './credential-cache.js';
 import { type JwtResult, JwtVerifier } from './jwt.js';
 import { tryParseSpiffeId } from './spiffe-id.js';
 import { TrustBundleSet } from './trust-bundles.js';
@@ -10,6 +10,7 @@ import {
   type IdentityInput,
   type IdentityOutcome,
   type IdentityVerifier,
+  isPromise,
 } from './types.js';
 import { type VerifiedSvid, verifyX509SvidDetailed } from './x509-svid.js';
 import { parseXfcc, selectTrustedElement, XfccError } from './xfcc.js';
@@ -43,23 +44,6 @@ export class IdentityConfigError extends Error {
 /** How long an identity proven by a per-request credential (Envoy principal, XFCC) may be cached by others. */
 const PER_REQUEST_TTL_MS = 60_000;
 const XFCC_HEADER = 'x-forwarded-client-cert';
-
-interface CachedPeer {
-  /** The certificate exactly as Envoy sent it: a hit must be equal to it, character for character. */
-  readonly encoded: string;
-  readonly svid: VerifiedSvid;
-}
-
-/**
- * The cache slot of a certificate: its length and its last 96 characters (the end of the base64 signature, which
- * differs between any two certificates, then the constant PEM footer). Hashing this instead of the whole ~1.3 KB
- * string is what a lookup saves; a slot is only a hint, every hit is confirmed by comparing the full strings
- * (a plain comparison is several times cheaper than hashing), so two certificates sharing a slot only evict
- * each other.
- */
-function certificateSlot(encoded: string): string {
-  return encoded.length <= 96 ? encoded : `${encoded.length}:${encoded.slice(-96)}`;
-}
 
 /**
  * Builds the identity phase from config: trust bundles, peer sources in the configured order, and JWT issuers.
@@ -113,7 +97,7 @@ export async function createIdentityVerifier(
  * anonymous: policies decide. The certificate path and cached tokens are synchronous; only a first-sight JWT awaits.
  */
 export class DefaultIdentityVerifier implements ManagedIdentityVerifier {
-  private readonly peers: LRUCache<string, CachedPeer>;
+  private readonly peers: CredentialCache<VerifiedSvid>;
   private readonly unsubscribe: () => void;
 
   constructor(
@@ -122,7 +106,7 @@ export class DefaultIdentityVerifier implements ManagedIdentityVerifier {
     private readonly jwt: JwtVerifier,
     maxCached: number,
   ) {
-    this.peers = new LRUCache({ max: maxCached });
+    this.peers = new CredentialCache(maxCached);
     // A bundle change may revoke a root or JWT key: every cached verdict is dropped, never trusted past a change.
     this.unsubscribe = bundles.onChange(() => {
       this.peers.clear();
@@ -167,16 +151,13 @@ export class DefaultIdentityVerifier implements ManagedIdentityVerifier {
   /**
    * The hot path. A hit is the certificate exactly as Envoy sent it: no decoding, no parsing and no hashing of the
    * certificate (the benchmark showed SHA-256 of the ~1.3 KB string costing as much as everything else together);
-   * the entry is found by a short slot ({@link certificateSlot}) and confirmed by comparing the full strings, so it
-   * cannot collide. The entry holds the verdict and its validity window; `credentialId` is the DER's SHA-256,
-   * computed once at first sight.
+   * {@link CredentialCache} finds it without hashing the whole string and confirms it by comparing, so it cannot
+   * collide. The entry holds the verdict and its validity window; `credentialId` is the DER's SHA-256, computed
+   * once at first sight.
    */
   private fromCertificate(encoded: string, now: number): PeerIdentity {
-    const slot = certificateSlot(encoded);
-    const hit = this.peers.get(slot);
-    if (hit && hit.encoded === encoded && hit.svid.validFrom <= now && now <= hit.svid.validUntil) {
-      return hit.svid.peer;
-    }
+    const hit = this.peers.get(encoded);
+    if (hit && hit.validFrom <= now && now <= hit.validUntil) return hit.peer;
     let pem: string;
     try {
       pem = decodeURIComponent(encoded);
@@ -184,7 +165,7 @@ export class DefaultIdentityVerifier implements ManagedIdentityVerifier {
       throw new IdentityError('svid_malformed', 'the peer certificate is not valid URL-encoded PEM', { cause: err });
     }
     const svid = verifyX509SvidDetailed(pem, this.bundles, now);
-    this.peers.set(slot, { encoded, svid });
+    this.peers.set(encoded, svid);
     return svid.peer;
   }
 
@@ -242,8 +223,4 @@ function combine(peer: PeerIdentity | null, jwt: JwtResult): IdentityOutcome {
 function failure(err: unknown): IdentityOutcome {
   if (err instanceof IdentityError) return { ok: false, error: err };
   throw err;
-}
-
-function isPromise<T>(v: T | Promise<T>): v is Promise<T> {
-  return typeof (v as { then?: unknown }).then === 'function';
 }

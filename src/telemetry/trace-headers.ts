@@ -49,6 +49,12 @@ function fromTraceparent(raw: string): CallerTrace | null {
   return { traceId: tp.slice(3, 35), spanId: tp.slice(36, 52), sampled: (low & 1) === 1 };
 }
 
+/** A span id: 16 lowercase hex digits at `from`, not all zero (as the propagators require), or ''. */
+function spanIdAt(s: string, from: number): string {
+  const to = from + 16;
+  return s.length >= to && isLowerHex(s, from, to) && !isZero(s, from, to) ? s.slice(from, to) : '';
+}
+
 /** A B3 trace id: 16 or 32 lowercase hex digits, not all zero; 64-bit ids are left-padded to 128 bits. */
 function b3TraceId(s: string, from: number, to: number): string | null {
   const len = to - from;
@@ -62,11 +68,15 @@ function fromB3Single(b3: string): CallerTrace | null {
   const dash = b3.indexOf('-');
   if (dash < 0) return null;
   const traceId = b3TraceId(b3, 0, dash);
-  if (traceId === null || b3.length < dash + 17 || !isLowerHex(b3, dash + 1, dash + 17)) return null;
-  if (isZero(b3, dash + 1, dash + 17)) return null;
+  const spanId = spanIdAt(b3, dash + 1);
+  if (traceId === null || spanId === '') return null;
   const flag = b3[dash + 17] === '-' ? b3[dash + 18] : undefined;
-  const spanId = b3.length === dash + 17 || b3[dash + 17] === '-' ? b3.slice(dash + 1, dash + 17) : '';
-  return { traceId, spanId, sampled: flag === '1' || flag === 'd' };
+  // Anything but a `-` after the span id (a longer id) leaves the parent to the propagator.
+  return {
+    traceId,
+    spanId: b3.length === dash + 17 || b3[dash + 17] === '-' ? spanId : '',
+    sampled: flag === '1' || flag === 'd',
+  };
 }
 
 const B3_SAMPLED: ReadonlySet<string> = new Set(['1', 'true', 'True']);
@@ -93,7 +103,7 @@ export function readCallerTrace(headers: Readonly<Record<string, string>>): Call
       const span = headers['x-b3-spanid'] ?? '';
       return {
         traceId,
-        spanId: span.length === 16 && isLowerHex(span, 0, 16) && !isZero(span, 0, 16) ? span : '',
+        spanId: span.length === 16 ? spanIdAt(span, 0) : '',
         sampled: debug || (sampled !== undefined && B3_SAMPLED.has(sampled)),
       };
     }
