@@ -65,8 +65,8 @@ function tracingDisabledByEnv(env: Readonly<Record<string, string | undefined>>)
 
 /**
  * Batching defaults sized for denial floods, each used only when its `OTEL_BSP_*` variable is unset: a queue of
- * 4096 spans (the SDK's 2048 filled up in the benchmark's 1,200 denies/s flood and dropped spans; 8192 held
- * ~40 MB more at peak), batches of 256 exported as soon as they fill (a batch is serialized in one go on the
+ * 4096 spans (the SDK's 2048 filled up in the benchmark's 1,200 denies/s flood and dropped spans; every queued
+ * span is memory held until export), batches of 256 exported as soon as they fill (a batch is serialized in one go on the
  * event loop: in the benchmark the Checks' p99 was 29–33 ms with batches of 1024, 21 ms with 256, 18 ms with
  * export switched off), and a 1 s delay so a fresh denial reaches the trace UI quickly.
  */
