@@ -39,6 +39,22 @@ export interface EndUser {
 export interface WorkloadRef {
   readonly namespace: string;
   readonly labels: Readonly<Record<string, string>>;
+  /** The workload's Kubernetes service account, when known (registry, or the destination principal). */
+  readonly serviceAccount?: string;
+  /**
+   * What the request is addressed to beyond the workload itself, when known: the Services that select the
+   * workload, or the Gateway the workload is. Policies attached with `targetRef(s)` apply only through these
+   * (istiod ignores a targetRef policy for workloads it does not target); unknown means none apply.
+   */
+  readonly targets?: readonly PolicyTargetRef[];
+}
+
+/** A `targetRef` as Istio writes it; `namespace` is the workload's own when omitted. */
+export interface PolicyTargetRef {
+  readonly group: string;
+  readonly kind: string;
+  readonly name: string;
+  readonly namespace?: string;
 }
 
 /** Everything an AuthorizationPolicy rule can match on, as plain values. */
