@@ -43,7 +43,7 @@ const serverSchema = z
 
 const adminSchema = z
   .object({
-    listen: hostPort.default('127.0.0.1:9901'),
+    listen: hostPort.default('127.0.0.1:9192'),
     enabled: z.boolean().default(true),
   })
   .strict();
