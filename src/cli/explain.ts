@@ -13,23 +13,30 @@ end-user JWT against the issuers), then, for each policy that selects the destin
 first condition that failed.
 
 Options:
-  --config <file>     the mesh-authz config (policy paths, identity, root namespace, path normalization)
-  --policy <path>     policy file or folder, instead of the config's policy.paths (repeatable)
-  --request <file|->  the CheckRequest JSON file, or - for stdin
-  --format text|json  output format (default text)
+  -c, --config <file>     the mesh-authz config (policy paths, identity, root namespace, path normalization)
+  -p, --policy <path>     policy file or folder, instead of the config's policy.paths (repeatable)
+  -r, --request <file|->  the CheckRequest JSON file, or - for stdin
+  -f, --format text|json  output format (default text)
 
-Exit 0 when a decision was explained, 2 on bad input (request, policies or config), naming the file.`;
+Exit 0 when a decision was explained, 2 on bad input (request, policies or config), naming the file.
+
+Examples:
+  mesh-authz explain -c examples/config.yaml -r examples/requests/user-denied.json
+  mesh-authz explain -c examples/config.yaml -p new-policies/ -r examples/requests/denied.json -f json`;
+
+const options = {
+  config: { type: 'string' },
+  policy: { type: 'string', multiple: true },
+  request: { type: 'string' },
+  format: { type: 'string' },
+} as const;
 
 export const explainCommand: Command = {
   summary: 'explain the policy decision for one CheckRequest',
   help: HELP,
+  options,
   async run(argv) {
-    const { values } = parseCommandArgs(argv, {
-      config: { type: 'string' },
-      policy: { type: 'string', multiple: true },
-      request: { type: 'string' },
-      format: { type: 'string' },
-    });
+    const { values } = parseCommandArgs(argv, options);
     if (!values.config) throw new UsageError('--config is required');
     if (!values.request) throw new UsageError('--request is required');
     const format = values.format ?? 'text';

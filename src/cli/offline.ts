@@ -1,9 +1,9 @@
-import { readFileSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { type AssembledParts, assembleParts } from '../authz/assemble.js';
 import { checkRequestFromJson, RequestJsonError } from '../authz/json.js';
 import type { WireCheckRequest } from '../authz/wire.js';
-import { type LoadedConfig, loadConfigFile, parseConfigText } from '../config/load.js';
+import { type LoadedConfig, loadConfigFile, parseConfigText, verifyPolicyPaths } from '../config/load.js';
 
 /**
  * The set-up the offline commands (`check`, `explain`) share with `serve`: the same config, the same identity
@@ -51,6 +51,10 @@ export async function openOfflineParts(
   loaded: LoadedConfig,
   policyPaths: readonly string[] | undefined,
 ): Promise<AssembledParts> {
+  if (policyPaths && policyPaths.length > 0) {
+    const missing = policyPaths.filter((p) => !existsSync(p));
+    if (missing.length > 0) throw new OfflineInputError(`--policy ${missing.join(', ')}: no such file or directory`);
+  } else verifyPolicyPaths(loaded); // a ConfigError: file:line of the missing entry in policy.paths
   let parts: AssembledParts;
   try {
     parts = await assembleParts(loaded, {

@@ -6,9 +6,20 @@ import { z } from 'zod';
  * Paths in the file are resolved relative to the file's own folder.
  */
 
-const hostPort = z
-  .string()
-  .regex(/^(\[[0-9a-fA-F:.]+\]|[A-Za-z0-9.-]+):\d{1,5}$/, 'expected host:port, e.g. 127.0.0.1:9191');
+/** A TCP port, 0–65535, as a regular expression (so the published JSON Schema says exactly the same). */
+const PORT = '(?:6553[0-5]|655[0-2]\\d|65[0-4]\\d{2}|6[0-4]\\d{3}|[1-5]\\d{4}|\\d{1,4})';
+const HOST_PORT = new RegExp(`^(\\[[0-9a-fA-F:.]+\\]|[A-Za-z0-9.-]+):${PORT}$`);
+const HOST_PORT_HINT =
+  'expected host:port with a port from 0 to 65535, e.g. 127.0.0.1:9191 (0.0.0.0:9191 for every interface)';
+
+const hostPort = z.string().regex(HOST_PORT, HOST_PORT_HINT);
+
+/** Why `value` is not a listen address (a bare port, a port out of range…), or null when it is one. */
+export function hostPortProblem(value: string): string | null {
+  if (HOST_PORT.test(value)) return null;
+  if (/^\d+$/.test(value)) return `a bare port; ${HOST_PORT_HINT}`;
+  return HOST_PORT_HINT;
+}
 
 const tlsSchema = z
   .object({
