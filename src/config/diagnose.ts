@@ -1,4 +1,4 @@
-import { CST, type LineCounter, Parser } from 'yaml';
+import { CST, type LineCounter, Parser, type YAMLError } from 'yaml';
 import type { z } from 'zod';
 
 /**
@@ -64,9 +64,17 @@ export function editDistance(a: string, b: string): number {
 /**
  * Where a YAML syntax error really is. The parser reports an unterminated quoted string or flow collection (`{`, `[`)
  * where it ran out of input or indentation; the construct that was never closed, opened before that point, is the
- * mistake. Returns the 1-based line to report.
+ * mistake. Returns the 1-based line to report for the first of `errors`.
  */
-export function syntaxErrorLine(text: string, errorOffset: number, lc: LineCounter): number {
+export function syntaxErrorLine(text: string, errors: readonly YAMLError[], lc: LineCounter): number {
+  // A value that runs on into a more indented `key: value` line becomes a multi-line implicit key; the parser
+  // reports the line it started on, but the mistake is the over-indented line that continued it.
+  const multiline = errors.find((e) => e.code === 'MULTILINE_IMPLICIT_KEY');
+  if (multiline) {
+    const lineBreak = text.indexOf('\n', multiline.pos[0]);
+    if (lineBreak >= 0 && lineBreak < multiline.pos[1]) return lc.linePos(lineBreak + 1).line;
+  }
+  const errorOffset = errors[0]?.pos[0] ?? 0;
   let opened: number | null = null;
   const consider = (offset: number) => {
     if (offset <= errorOffset && (opened === null || offset < opened)) opened = offset;

@@ -48,7 +48,7 @@ export function parseConfigSource(
   const doc = parseDocument(text, { lineCounter, prettyErrors: false });
   if (doc.errors.length > 0) {
     const e = doc.errors[0]!;
-    const line = syntaxErrorLine(text, e.pos[0], lineCounter);
+    const line = syntaxErrorLine(text, doc.errors, lineCounter);
     throw new ConfigError('config_syntax', `${file}:${line}: YAML syntax error: ${e.message}`, file, line);
   }
   const lineAt = (path: readonly PropertyKey[]) => lineOf(doc, lineCounter, path);
