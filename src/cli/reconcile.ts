@@ -85,7 +85,8 @@ export const reconcileCommand: Command = {
     } catch (err) {
       if (!(err instanceof ReconcileError)) throw err;
       process.stderr.write(`mesh-authz reconcile: ${err.message}\n`);
-      return 2;
+      // Unreadable or malformed input is the caller's to fix (2); an API or disk failure happens at run time (1).
+      return err.code === 'INPUT_UNREADABLE' || err.code === 'INPUT_SYNTAX' ? 2 : 1;
     }
   },
 };
