@@ -1,7 +1,7 @@
-import type { AssembledParts } from '../authz/assemble.js';
 import type { CheckOutcome } from '../authz/outcome.js';
 import { CheckPipeline } from '../authz/pipeline.js';
-import type { WireCheckRequest } from '../authz/wire.js';
+import type { WireCheckRequest } from '../authz/wire-types.js';
+import type { AssembledParts } from '../server/assemble.js';
 import { type Command, parseCommandArgs, UsageError } from './args.js';
 import { closeParts, loadOfflineConfig, OfflineInputError, openOfflineParts, readCheckRequest } from './offline.js';
 

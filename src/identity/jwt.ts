@@ -11,7 +11,7 @@ import {
 import type { IdentityConfig, IssuerConfig } from '../config/schema.js';
 import type { EndUser, PeerIdentity } from '../policy/types.js';
 import { CredentialCache } from './credential-cache.js';
-import { FileJwks, type JwksProvider, RemoteJwks, type ResolvedKey } from './jwks.js';
+import type { JwksProvider, ResolvedKey } from './jwks.js';
 import {
   extractToken,
   type FoundToken,
@@ -42,13 +42,9 @@ export interface JwtAuthoritySource {
 }
 
 export interface JwtVerifierOptions {
-  readonly resolvePath: (p: string) => string;
-  readonly fetch?: typeof fetch;
+  /** Opens an issuer's key source (`sources/jwks.ts`: a JWKS file or endpoint); this library does no I/O. */
+  readonly openJwks: (issuer: IssuerConfig, onError: (err: Error) => void) => Promise<JwksProvider>;
   readonly bundles: JwtAuthoritySource;
-  readonly watch?: boolean;
-  readonly pollIntervalMs?: number;
-  /** Clock for JWKS refetch cooldowns (not for token validity, which uses the request time). */
-  readonly clock?: () => number;
   readonly maxCachedTokens?: number;
   readonly onError?: (err: Error, where: string) => void;
 }
@@ -97,21 +93,7 @@ export class JwtVerifier {
     for (const ic of config.issuers) {
       if (issuers.has(ic.issuer)) throw new Error(`issuer ${ic.issuer} is configured twice`);
       const onError = (err: Error) => options.onError?.(err, `jwks of ${ic.issuer}`);
-      const jwks: JwksProvider = ic.jwks.file
-        ? await FileJwks.open(options.resolvePath(ic.jwks.file), {
-            watch: options.watch,
-            pollIntervalMs: options.pollIntervalMs,
-            onError,
-          })
-        : new RemoteJwks(ic.jwks.url!, {
-            fetch: options.fetch,
-            cooldownMs: ic.jwksCooldownSeconds * 1000,
-            clock: options.clock,
-            onError,
-          });
-      // Fetch remote keys now, in the background: the first request should not wait on the IdP, and an IdP that
-      // is down at start must not stop the service from starting (tokens fail with jwks_unavailable meanwhile).
-      if (jwks instanceof RemoteJwks) void jwks.refresh();
+      const jwks = await options.openJwks(ic, onError);
       issuers.set(ic.issuer, { config: ic, jwks });
     }
     return new JwtVerifier(config, issuers, options.bundles, options.maxCachedTokens ?? 10_000);

@@ -11,9 +11,9 @@
 import type { Logger } from 'pino';
 import type { CheckOutcome } from '../authz/outcome.js';
 import type { CheckSpan, CheckTracer, DecisionObserver } from '../authz/seams.js';
-import type { ServiceParts } from '../authz/service.js';
 import type { TelemetryConfig } from '../config/schema.js';
 import type { PathNormalization } from '../policy/normalize.js';
+import type { ServiceParts } from '../server/service.js';
 import { DecisionLog } from './decision-log.js';
 import { createLogger } from './logger.js';
 import { ServiceMetrics } from './metrics.js';

@@ -1,14 +1,13 @@
 import type { AddressInfo } from 'node:net';
 import * as grpc from '@grpc/grpc-js';
+import { CheckPipeline } from '../authz/pipeline.js';
+import type { CheckTracer, DecisionCache, DecisionObserver, IdentitySource, PolicySource } from '../authz/seams.js';
 import type { LoadedConfig } from '../config/load.js';
 import { resolveFrom } from '../config/load.js';
 import { type AdminHandler, AdminServer } from './admin.js';
 import { ServiceError } from './errors.js';
 import { HealthState } from './health.js';
-import { CheckPipeline } from './pipeline.js';
-import type { CheckTracer, DecisionCache, DecisionObserver } from './seams.js';
 import { type AuthzServer, createAuthzServer } from './server.js';
-import type { IdentitySource, PolicySource } from './sources.js';
 import { ReloadingServerCredentials } from './tls.js';
 
 /**

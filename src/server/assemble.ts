@@ -1,10 +1,10 @@
+import { type IdentitySource, type PolicySource, staticPolicySource } from '../authz/seams.js';
 import type { LoadedConfig } from '../config/load.js';
 import { resolveFrom } from '../config/load.js';
-import { createIdentityVerifier } from '../identity/verifier.js';
 import { formatIssues } from '../policy/parse.js';
-import { PolicyStore, type ReloadEvent } from '../policy/store.js';
+import { createIdentityVerifier } from '../sources/identity.js';
+import { PolicyStore, type ReloadEvent } from '../sources/policy-store.js';
 import type { ServiceLogger } from './service.js';
-import { type IdentitySource, type PolicySource, staticPolicySource } from './sources.js';
 
 /**
  * The one place that builds the pluggable parts (policy source, identity verifier) from a config, used by both
