@@ -1,7 +1,7 @@
 import { join, relative } from 'node:path';
-import type { ListeningAddresses } from '../authz/service.js';
 import type { LoadedConfig } from '../config/load.js';
 import { packageRoot } from '../config/paths.js';
+import type { ListeningAddresses } from '../server/service.js';
 
 /** Whether `serve` is serving the embedded default (examples/config.yaml of this package): a newcomer's first run. */
 export function servesEmbeddedExamples(loaded: LoadedConfig): boolean {

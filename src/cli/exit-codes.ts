@@ -1,6 +1,6 @@
-import { ServiceError } from '../authz/errors.js';
 import { ConfigError } from '../config/errors.js';
 import { PolicyLoadError } from '../policy/model.js';
+import { ServiceError } from '../server/errors.js';
 import { UsageError } from './args.js';
 
 /**

@@ -1,11 +1,11 @@
-import { type AssembledParts, assembleParts } from '../authz/assemble.js';
 import { createDecisionCache } from '../authz/cache.js';
-import { reportCoverage } from '../authz/coverage.js';
-import { AuthzService, type ListeningAddresses } from '../authz/service.js';
-import { shutdownOnSignals } from '../authz/signals.js';
 import { type LoadedConfig, loadConfigFile, resolveFrom, verifyPolicyPaths } from '../config/load.js';
 import { type Config, hostPortProblem } from '../config/schema.js';
 import { createFlowRecorder } from '../discovery/recorder.js';
+import { reportCoverage } from '../policy/coverage.js';
+import { type AssembledParts, assembleParts } from '../server/assemble.js';
+import { AuthzService, type ListeningAddresses } from '../server/service.js';
+import { shutdownOnSignals } from '../server/signals.js';
 import { createTelemetry } from '../telemetry/index.js';
 import { type Command, parseCommandArgs, UsageError } from './args.js';
 import { banner } from './banner.js';
@@ -65,8 +65,8 @@ export const serveCommand: Command = {
         onPolicyReload: (event) => {
           if (!event.ok) return telemetry.metrics.policyReloadFailed();
           telemetry.metrics.policyLoaded(event.generation);
-          // The new set is swapped in right after this event; report its coverage once it is current.
-          queueMicrotask(() => reportCoverage(parts.policies.current(), config.policy, coverageSink));
+          // The store swaps the new set in before it reports the reload, so `current()` is already the new set.
+          reportCoverage(parts.policies.current(), config.policy, coverageSink);
         },
       });
     } catch (err) {
