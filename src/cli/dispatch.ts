@@ -5,10 +5,10 @@ async function usage(): Promise<string> {
   const lines = ['mesh-authz: Envoy ext_authz service enforcing Istio AuthorizationPolicy', '', 'Usage:'];
   for (const [name, load] of Object.entries(commands)) {
     const cmd = await load();
-    lines.push(`  mesh-authz ${name.padEnd(10)} ${cmd.summary}`);
+    lines.push(`  mesh-authz ${name.padEnd(15)}${cmd.summary}`);
   }
   lines.push(
-    '  mesh-authz help <command>  a command’s options and examples (or `mesh-authz <command> --help`)',
+    '  mesh-authz help <command> a command’s options and examples (or `mesh-authz <command> --help`)',
     '',
     'Every command takes -h/--help and -V/--version.',
     '',
