@@ -120,14 +120,16 @@ export const serveCommand: Command = {
         `warning: no enforced ALLOW policy covers ${uncovered.join(', ')}: they accept every request\n`,
       );
     }
-    process.stderr.write(banner(loaded, addresses, service.ready()));
-    // The exit code is decided by the signal handler; keep the process alive until then.
-    return await new Promise<number>((resolve) => {
+    // The exit code is decided by the signal handler; keep the process alive until then. The handlers go in before
+    // the banner: whoever reads "listening" may signal at once, and an unhandled SIGTERM would kill the process.
+    const stopped = new Promise<number>((resolve) => {
       shutdownOnSignals(service, {
         onSignal: (signal) => logger.info({ signal }, 'signal received'),
         exit: resolve,
       });
     });
+    process.stderr.write(banner(loaded, addresses, service.ready()));
+    return await stopped;
   },
 };
 
