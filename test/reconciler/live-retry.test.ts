@@ -117,7 +117,12 @@ describe('live reconciler pass loop', () => {
     api.failApplies = true;
     const asked: number[] = [];
     // Three quick retries, then a long one: the loop must wait for it instead of spinning at the debounce rate.
-    const r = start(api, { retryMs: (n) => (asked.push(n), n < 3 ? 1 : 3_600_000) });
+    const r = start(api, {
+      retryMs: (n) => {
+        asked.push(n);
+        return n < 3 ? 1 : 3_600_000;
+      },
+    });
     await until(() => asked.length === 4, 'four failed passes');
     const passes = r.passes;
     // Events while backing off do not start passes either: the pending retry will see them.
@@ -138,7 +143,12 @@ describe('live reconciler pass loop', () => {
     api.put(service('orders', 'shop/web'));
     api.failApplies = true;
     const asked: number[] = [];
-    const r = start(api, { retryMs: (n) => (asked.push(n), 1) });
+    const r = start(api, {
+      retryMs: (n) => {
+        asked.push(n);
+        return 1;
+      },
+    });
     await until(() => asked.length >= 2, 'two failed passes');
     api.failApplies = false;
     await until(() => r.ready, 'a good pass');
