@@ -1,4 +1,4 @@
-import { JSDOM } from 'jsdom';
+import { createRequire } from 'node:module';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { buildMap, toMermaid } from '../../src/discovery/map.js';
 import type { FlowRecord } from '../../src/discovery/types.js';
@@ -19,6 +19,11 @@ type MermaidDb = {
 type Mermaid = {
   parse(text: string): Promise<unknown>;
   mermaidAPI: { getDiagramFromText(text: string): Promise<{ db: MermaidDb }> };
+};
+
+// jsdom ships no types; @types/jsdom would pull the DOM lib into the whole project's type check.
+const { JSDOM } = createRequire(import.meta.url)('jsdom') as {
+  JSDOM: new (html: string) => { window: { document: unknown } };
 };
 
 let mermaid: Mermaid;
