@@ -68,6 +68,7 @@ export const serveCommand: Command = {
     const recorder = config.discovery.enabled
       ? createFlowRecorder(config.discovery, {
           resolvePath: (p) => resolveFrom(loaded, p),
+          pathNormalization: config.policy.pathNormalization,
           onError: (err) => logger.warn({ err: (err as Error).message }, 'discovery: flow flush failed'),
         })
       : null;

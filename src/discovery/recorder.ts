@@ -3,6 +3,7 @@ import { dirname } from 'node:path';
 import type { CheckOutcome } from '../authz/outcome.js';
 import type { CheckSpan, DecisionObserver } from '../authz/seams.js';
 import type { DiscoveryConfig } from '../config/schema.js';
+import type { PathNormalization } from '../policy/normalize.js';
 import { observe } from './observe.js';
 import { createOtlpFlowSink, type FlowLogSink } from './otlp.js';
 import { FlowTable, type FlowTableLimits } from './table.js';
@@ -17,6 +18,8 @@ export interface FlowRecorderOptions {
   readonly limits?: Partial<Omit<FlowTableLimits, 'maxFlows'>>;
   /** Told when a flush fails (the recorder never throws into the Check path). */
   readonly onError?: (err: unknown) => void;
+  /** The mesh's path normalization (`policy.pathNormalization`): paths are learned as the policies match them. */
+  readonly pathNormalization?: PathNormalization;
 }
 
 /**
@@ -33,6 +36,7 @@ export class FlowRecorder implements DecisionObserver {
   private readonly now: () => number;
   private readonly sink: FlowLogSink | null;
   private readonly onError: (err: unknown) => void;
+  private readonly normalization: PathNormalization;
   private timer: NodeJS.Timeout | null = null;
   private pending: Promise<void> = Promise.resolve();
   private closed = false;
@@ -44,6 +48,7 @@ export class FlowRecorder implements DecisionObserver {
     this.now = options.now ?? Date.now;
     this.sink = options.sink ?? (config.otlpLogs ? createOtlpFlowSink() : null);
     this.onError = options.onError ?? (() => {});
+    this.normalization = options.pathNormalization ?? 'BASE';
     this.timer = setInterval(() => {
       void this.flush();
     }, config.flushIntervalSeconds * 1000);
@@ -53,7 +58,7 @@ export class FlowRecorder implements DecisionObserver {
   onDecision(outcome: CheckOutcome, _span?: CheckSpan): void {
     if (this.closed) return;
     try {
-      const o = observe(outcome);
+      const o = observe(outcome, this.normalization);
       if (o !== null) this.table.add(o);
     } catch (err) {
       // A recorder bug must never turn into a failed Check.
