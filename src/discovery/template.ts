@@ -78,10 +78,11 @@ export function pathTemplate(rawPath: string, normalization: PathNormalization =
   const inner = segs.slice(0, -1);
   const last = segs[segs.length - 1]!;
   if (inner.some((s) => s === '' || s === '.' || s === '..') || last === '.' || last === '..') return literal(path);
-  return templateOf(
-    segs.filter((s, i) => !(s === '' && i === segs.length - 1)),
-    last === '' && segs.length > 1,
-  );
+  const trailingSlash = last === '' && segs.length > 1;
+  const t = templateOf(trailingSlash ? segs.slice(0, -1) : segs, trailingSlash);
+  // `/a/{*}/` is no template Envoy takes (an empty last literal), and `/a/{*}` would not match `/a/5/`: keep the
+  // exact path for the rare identifier followed by a slash.
+  return trailingSlash && t.endsWith('{*}') ? literal(path) : t;
 }
 
 /** An exact path kept as is; a long one is coarsened like any other (the table bound reports it). */
@@ -94,7 +95,7 @@ function templateOf(segments: readonly string[], trailingSlash: boolean): string
   if (out.length === 0) return '/';
   if (out.length > MAX_SEGMENTS) return `/${out.slice(0, MAX_SEGMENTS - 1).join('/')}/{**}`;
   let t = `/${out.join('/')}`;
-  // `/a/` and `/a` are different paths to Envoy; keep the trailing slash unless the last segment was collapsed.
+  // `/a/` and `/a` are different paths to Envoy: keep the trailing slash (see pathTemplate for `/{*}/`).
   if (trailingSlash && out[out.length - 1] !== '{*}') t += '/';
   if (t.length > MAX_TEMPLATE_LENGTH) return coarsen(t, 1);
   return t;
