@@ -187,3 +187,68 @@ describe('workload resolution', () => {
     expect(resolve(flow({})).labels).toEqual({});
   });
 });
+
+describe('impact evaluates as serve does', () => {
+  it("uses the config's path normalization: a `//` path recorded under BASE", async () => {
+    const d = mkdtempSync(join(tmpdir(), 'impact-norm-'));
+    const flow = {
+      type: 'flow',
+      source: {
+        spiffeId: 'spiffe://cluster.local/ns/ops/sa/cron',
+        trustDomain: 'cluster.local',
+        namespace: 'ops',
+        serviceAccount: 'cron',
+      },
+      destination: { namespace: 'ops', workload: 'jobs', labels: { app: 'jobs' } },
+      port: 8080,
+      method: 'GET',
+      path: '//v1/jobs/5',
+      groups: [],
+      count: 2,
+      decisions: { allowed: 2, denied: 0, wouldDeny: 0, shadowDenied: 0 },
+      policy: '',
+      firstSeen: '2026-06-01T00:00:00.000Z',
+      lastSeen: '2026-06-01T00:00:00.000Z',
+    };
+    writeFileSync(join(d, 'flows.jsonl'), `${JSON.stringify(flow)}\n`);
+    writeFileSync(join(d, 'none.yaml'), '');
+    const proposed = join(d, 'proposed.yaml');
+    writeFileSync(
+      proposed,
+      stringify({
+        apiVersion: 'security.istio.io/v1',
+        kind: 'AuthorizationPolicy',
+        metadata: { name: 'jobs', namespace: 'ops' },
+        spec: {
+          selector: { matchLabels: { app: 'jobs' } },
+          rules: [{ to: [{ operation: { methods: ['GET'], paths: ['/v1/jobs/{*}'] } }] }],
+        },
+      }),
+    );
+    const impact = async (pathNormalization: string) => {
+      const config = join(d, `${pathNormalization}.yaml`);
+      writeFileSync(config, stringify({ policy: { paths: ['none.yaml'], pathNormalization } }));
+      const io = capture();
+      const code = await impactCommand.run([
+        '--config',
+        config,
+        '--flows',
+        join(d, 'flows.jsonl'),
+        '--proposed',
+        proposed,
+        '--format',
+        'json',
+      ]);
+      vi.restoreAllMocks();
+      return { code, report: JSON.parse(io.out()) as ImpactReport };
+    };
+    // BASE keeps `//`: the template does not match, the change would deny the job runner.
+    const base = await impact('BASE');
+    expect(base.code).toBe(1);
+    expect(base.report.newlyDenied.map((c) => c.operation)).toEqual(['GET //v1/jobs/5:8080']);
+    // MERGE_SLASHES merges it first: the same change denies nothing.
+    const merged = await impact('MERGE_SLASHES');
+    expect(merged.code).toBe(0);
+    expect(merged.report.newlyDenied).toEqual([]);
+  });
+});
