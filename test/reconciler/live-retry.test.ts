@@ -168,4 +168,26 @@ describe('live reconciler pass loop', () => {
     api.put(service('orders', 'shop/web'));
     await until(() => r.reportedCount === 0, 'fixed Service forgotten');
   });
+
+  it('colliding Services: neither object is applied, both get a PolicyNameConflict Event, no flip-flop', async () => {
+    const api = new StandInKubeApi();
+    const card = service('card', 'shop/web');
+    card.metadata!.annotations!['authz.mesh-authz.io/allow-groups'] = 'cardholders';
+    api.put(card);
+    api.put(service('card-custom', 'shop/web'));
+    api.put(service('orders', 'shop/web'));
+    const r = start(api, {});
+    await until(() => r.ready && api.events.length === 2, 'first pass with two Events');
+    const applied = [...api.objects.keys()].filter((k) => k.startsWith('AuthorizationPolicy/')).sort();
+    expect(applied).toEqual(['AuthorizationPolicy/shop/mesh-authz-orders']);
+    expect(api.events.map((e) => (e as { reason?: string }).reason)).toEqual([
+      'PolicyNameConflict',
+      'PolicyNameConflict',
+    ]);
+    const applies = api.applies;
+    await r.reconcile();
+    await r.reconcile();
+    // Further passes apply nothing: no object flips between the two Services.
+    expect(api.applies).toBe(applies);
+  });
 });
