@@ -63,9 +63,8 @@ export function isIdentifierSegment(seg: string): boolean {
  * very request it was learned from, in every mode: under BASE, `//v1/jobs/5` stays `//v1/jobs/5` for the engine,
  * and a template that merged the slashes (`/v1/jobs/{*}`) would deny it.
  *
- * A normalized path with an empty, `.` or `..` segment (kept by NONE and BASE), or one that does not start with
- * `/` (NONE), cannot be a template: `{*}` never matches an empty segment and Envoy's template syntax has no empty
- * literal. Such a path is kept literally (an exact-match `paths` value), which allows exactly what was seen; the
+ * A normalized path with an empty, `.` or `..` segment (kept by NONE and BASE) cannot be a template: `{*}` never
+ * matches an empty segment and Envoy's template syntax has no empty literal. Such a path is kept literally (an exact-match `paths` value), which allows exactly what was seen; the
  * table's bound still applies (see {@link coarsen}). A path the engine cannot normalize at all (`%00`) is denied by
  * the engine whatever the policy says; it gets the plain template, which is only ever shown, never allowing.
  */
@@ -73,7 +72,9 @@ export function pathTemplate(rawPath: string, normalization: PathNormalization =
   const n = normalizePath(rawPath, normalization);
   if (!n.ok) return plainTemplate(rawPath);
   const path = n.path;
-  if (!path.startsWith('/')) return literal(path);
+  // Only NONE passes a path that is not origin-form (`*`, an absolute URI). The flows file holds `/…` paths only,
+  // and no `paths` value could match it exactly anyway: recorded with the plain template (never learned as exact).
+  if (!path.startsWith('/')) return plainTemplate(rawPath);
   const segs = path.slice(1).split('/');
   const inner = segs.slice(0, -1);
   const last = segs[segs.length - 1]!;
