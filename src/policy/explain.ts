@@ -176,10 +176,15 @@ export function formatExplanation(e: Explanation): string {
     }
   }
   for (const s of d.shadow) {
-    const rule = s.ruleIndex === null ? 'no rule matched' : `rule ${s.ruleIndex} matched`;
+    // Istio evaluates the staged policies of one action as a set of their own (Envoy RBAC shadow rules).
+    const staged = (s.policies ?? [s.policy]).map((p) => `${p.namespace}/${p.name}`).join(', ');
+    const rule =
+      s.ruleIndex === null
+        ? 'no staged rule matched'
+        : `${s.policy.namespace}/${s.policy.name} rule ${s.ruleIndex} matched`;
     lines.push(
       '',
-      `dry-run ${s.policy.namespace}/${s.policy.name}: ${rule}; if enforced: ${s.wouldAllow ? 'ALLOW' : 'DENY'}`,
+      `dry-run ${s.action ?? s.policy.action} set [${staged}]: ${rule}; the staged set alone would ${s.wouldAllow ? 'ALLOW' : 'DENY'}`,
     );
   }
   for (const a of d.audit) lines.push('', `audit: ${a.namespace}/${a.name} matched (request marked for audit)`);

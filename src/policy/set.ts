@@ -194,18 +194,34 @@ function invalidRequest(reason: string): Decision {
 }
 
 /**
- * What each dry-run policy would have done had it been enforced. A dry-run DENY that matches would deny; a dry-run
- * ALLOW would allow when it (or an enforced ALLOW) matches and no enforced DENY did, and deny otherwise, because
- * enforcing it would make the workload default-deny.
+ * Istio's shadow rules: the staged policies of each action form a rule set of their own, evaluated beside the
+ * enforced one and never mixed with it. Staged DENY: would deny when one of its rules matches. Staged ALLOW: would
+ * allow only when one of its own rules matches, even if an enforced ALLOW admitted the request. The filters run
+ * DENY then ALLOW, so when an enforced DENY rejected the request the ALLOW filter (and its shadow rules) never ran:
+ * no ALLOW shadow result then. Sources: istio/istio 1.30.3 `pilot/pkg/security/authz/builder/builder.go` (build:
+ * shadowRules; filter order AUDIT, DENY, ALLOW) and its testdata `http/dry-run-mix-{in,out}.yaml`.
  */
 function shadowResults(plan: WorkloadPlan, actual: Decision, r: RequestAttributes, path: string): ShadowResult[] {
-  return plan.shadow.map((p) => {
+  const out: ShadowResult[] = [];
+  if (plan.shadowDeny.length > 0) out.push(shadowSet('DENY', plan.shadowDeny, r, path));
+  if (plan.shadowAllow.length > 0 && actual.code !== 'DENY_MATCHED') {
+    out.push(shadowSet('ALLOW', plan.shadowAllow, r, path));
+  }
+  return out;
+}
+
+function shadowSet(
+  action: 'ALLOW' | 'DENY',
+  staged: readonly CompiledPolicy[],
+  r: RequestAttributes,
+  path: string,
+): ShadowResult {
+  const policies = staged.map((p) => p.ref);
+  for (const p of staged) {
     const ruleIndex = firstMatchingRule(p, r, path);
-    let wouldAllow: boolean;
-    if (p.action === 'DENY') wouldAllow = ruleIndex === null && actual.allowed;
-    else wouldAllow = actual.code !== 'DENY_MATCHED' && (ruleIndex !== null || actual.code === 'ALLOW_MATCHED');
-    return { policy: p.ref, ruleIndex, wouldAllow };
-  });
+    if (ruleIndex !== null) return { action, policy: p.ref, ruleIndex, wouldAllow: action === 'ALLOW', policies };
+  }
+  return { action, policy: staged[0]!.ref, ruleIndex: null, wouldAllow: action === 'DENY', policies };
 }
 
 function auditResults(plan: WorkloadPlan, r: RequestAttributes, path: string): PolicyRef[] {
