@@ -160,7 +160,7 @@ function filterMetadataProbe(key: string, list: readonly string[]): Probe {
     const ns = r.filterMetadata[filter];
     if (typeof ns !== 'object' || ns === null) return false;
     const v = (ns as Record<string, unknown>)[field];
-    if (typeof v === 'string') return asString !== null && asString(v);
+    if (typeof v === 'string') return asString?.(v) === true;
     if (Array.isArray(v) && inList !== null) return v.some((x) => typeof x === 'string' && inList(x));
     return false;
   };
