@@ -3,6 +3,7 @@ import type { PolicyOperation, PolicySource } from './model.js';
 import { expandPrincipal, type ResolvedCompileOptions } from './options.js';
 import { compileNamespaceMatch, compileStringMatch } from './strings.js';
 import { compilePathMatch, isPathTemplate } from './templates.js';
+import { trustDomainTest } from './trust-domains.js';
 import type { RequestAttributes } from './types.js';
 
 /**
@@ -225,6 +226,14 @@ export function compileSource(
       const t = serviceAccountTest(neg, policyNs);
       out.push(check('notServiceAccounts', `${at}.notServiceAccounts`, [], neg, 'peer', null, t));
     }
+  }
+  if (src.trustDomains?.length) {
+    const t = trustDomainTest(src.trustDomains, options);
+    out.push(check('trustDomains', `${at}.trustDomains`, src.trustDomains, [], 'peer', t, null));
+  }
+  if (src.notTrustDomains?.length) {
+    const t = trustDomainTest(src.notTrustDomains, options);
+    out.push(check('notTrustDomains', `${at}.notTrustDomains`, [], src.notTrustDomains, 'peer', null, t));
   }
   if (src.namespaces?.length) {
     const m = compileNamespaceMatch(src.namespaces);

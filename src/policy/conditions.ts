@@ -11,7 +11,8 @@ import {
 import { compileIpMatch } from './ip.js';
 import type { PolicyCondition } from './model.js';
 import type { ResolvedCompileOptions } from './options.js';
-import { compileNamespaceMatch, compileStringMatch, compileWildcardMatch, type StringTest } from './strings.js';
+import { compileNamespaceMatch, compileStringMatch, type StringTest } from './strings.js';
+import { trustDomainTest } from './trust-domains.js';
 import type { EndUser } from './types.js';
 
 /**
@@ -119,10 +120,8 @@ function conditionProbe(
     }
     case 'source.serviceAccount':
       return serviceAccountTest(list, policyNs);
-    case 'source.trustDomain': {
-      const m = compileWildcardMatch(list);
-      return (r) => r.peer !== null && m(r.peer.trustDomain);
-    }
+    case 'source.trustDomain':
+      return trustDomainTest(list, options);
     case 'request.auth.principal':
       return requestPrincipalTest(list);
     case 'request.auth.audiences': {

@@ -20,6 +20,7 @@ export {
   formatExplanation,
   type PolicyExplanation,
   type RuleExplanation,
+  type TargetedExplanation,
 } from './explain.js';
 export { describeWorkload, type LintOptions, lintPolicies, uncoveredWorkloads } from './lint.js';
 export {
@@ -52,5 +53,6 @@ export { type CompileOptions, type ResolvedCompileOptions, resolveCompileOptions
 export { duplicateIssues, formatIssues, loadPolicyPaths, type ParsedPolicies, parsePolicyText } from './parse.js';
 export { compilePolicySet, PolicySet } from './set.js';
 export { PolicyStore, type PolicyStoreOptions, type ReloadEvent } from './store.js';
+export { ALLOWED_TARGET_KINDS, canonicalGroup, describeTarget, isAllowedTargetKind } from './targets.js';
 export type * from './types.js';
 export { validatePolicy } from './validate.js';

@@ -3,6 +3,7 @@ import type { LoadedPolicy } from './model.js';
 import { normalizePath } from './normalize.js';
 import { type CompileOptions, type ResolvedCompileOptions, resolveCompileOptions } from './options.js';
 import { buildPlan, type WorkloadPlan } from './plan.js';
+import { targetsWorkload } from './targets.js';
 import type {
   AttributeUse,
   CompiledPolicySet,
@@ -22,6 +23,8 @@ const ABSENT = '\u0000';
 /** Per destination namespace: the candidate policies and the label keys their selectors read. */
 interface NamespaceIndex {
   readonly candidates: readonly CompiledPolicy[];
+  /** Candidates attached with targetRef(s): they apply only through the workload's targets. */
+  readonly targeted: readonly CompiledPolicy[];
   readonly keys: readonly string[];
   readonly root: PlanNode;
 }
@@ -93,11 +96,36 @@ export class PolicySet implements CompiledPolicySet {
       }
       node = child;
     }
+    // targetRef policies: one more step keyed by which of them attach (rare; only namespaces that have them pay).
+    let attached: CompiledPolicy[] | null = null;
+    if (ns.targeted.length > 0) {
+      attached = ns.targeted.filter((p) =>
+        targetsWorkload(p.targets!, p.namespace, this.options.rootNamespace, workload),
+      );
+      const step = attached.map((p) => ns.targeted.indexOf(p)).join(',');
+      node.next ??= new Map();
+      let child = node.next.get(step);
+      if (child === undefined) {
+        child = {};
+        node.next.set(step, child);
+      }
+      node = child;
+    }
     if (node.plan === undefined) {
-      node.plan = buildPlan(ns.candidates.filter((p) => selects(p, labels)));
+      const chosen = ns.candidates.filter((p) => selects(p, labels) || (attached?.includes(p) ?? false));
+      node.plan = buildPlan(chosen);
       this.planCount++;
     }
     return node.plan;
+  }
+
+  /** @internal The targetRef policies a workload's namespace could see, and whether each attaches (explain). */
+  targetedFor(workload: WorkloadRef): { policy: CompiledPolicy; attached: boolean }[] {
+    const ns = this.byWorkloadNs.get(workload.namespace) ?? this.namespaceIndex(workload.namespace);
+    return ns.targeted.map((p) => ({
+      policy: p,
+      attached: targetsWorkload(p.targets!, p.namespace, this.options.rootNamespace, workload),
+    }));
   }
 
   private namespaceIndex(namespace: string): NamespaceIndex {
@@ -107,7 +135,8 @@ export class PolicySet implements CompiledPolicySet {
         : [...this.root, ...(this.byNamespace.get(namespace) ?? NONE)];
     const keys = new Set<string>();
     for (const p of candidates) for (const [k] of p.selector) keys.add(k);
-    return { candidates, keys: [...keys].sort(), root: {} };
+    const targeted = candidates.filter((p) => p.targets !== null);
+    return { candidates, targeted, keys: [...keys].sort(), root: {} };
   }
 
   private resetPlans(): void {
