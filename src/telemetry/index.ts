@@ -11,9 +11,9 @@
 import type { Logger } from 'pino';
 import type { CheckOutcome } from '../authz/outcome.js';
 import type { CheckSpan, CheckTracer, DecisionObserver } from '../authz/seams.js';
-import type { ServiceParts } from '../authz/service.js';
 import type { TelemetryConfig } from '../config/schema.js';
 import type { PathNormalization } from '../policy/normalize.js';
+import type { ServiceParts } from '../server/service.js';
 import { DecisionLog } from './decision-log.js';
 import { createLogger } from './logger.js';
 import { ServiceMetrics } from './metrics.js';
@@ -21,7 +21,7 @@ import { createTracing, type TracingOptions } from './tracing.js';
 
 export { ATTR, CHECK_SPAN_NAME } from './attributes.js';
 export { DecisionLog, type DecisionLogMode, type DecisionLogOptions } from './decision-log.js';
-export { createLogger, type DecisionWriter, type LogConfig, type ServiceLogger } from './logger.js';
+export { createLogger, type DecisionWriter, type LogConfig, type LogOutputs } from './logger.js';
 export { type MetricsOptions, ServiceMetrics } from './metrics.js';
 export { type DecisionRecord, isWouldDeny, policyName, type ShadowRecord, toDecisionRecord } from './record.js';
 export { type CallerTrace, CORRELATION_TRACER, callerTraceId, readCallerTrace } from './trace-headers.js';
