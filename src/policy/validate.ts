@@ -124,10 +124,9 @@ function validateSpec(spec: Record<string, unknown>, sink: IssueSink): PolicyAct
       sink.error(['spec', 'action'], 'invalid_action', `action must be one of ${ACTIONS.join(', ')}`);
     } else action = spec.action as PolicyAction;
   }
-  // istiod counts targetRefs only when the list is not empty (validateOneOfSelectorType).
-  const targets = ['selector', 'targetRef', 'targetRefs'].filter(
-    (k) => spec[k] !== undefined && spec[k] !== null && !(Array.isArray(spec[k]) && spec[k].length === 0),
-  );
+  // The CRD's CEL rule counts a field that is present, even an empty targetRefs list (`has(self.targetRefs)`);
+  // istiod's own check counts only a non-empty one, but the API server refuses first.
+  const targets = ['selector', 'targetRef', 'targetRefs'].filter((k) => spec[k] !== undefined && spec[k] !== null);
   if (targets.length > 1) {
     sink.error(['spec', targets[1]!], 'invalid_selector', 'only one of selector, targetRef or targetRefs may be set');
   }
@@ -195,6 +194,8 @@ function validateTargetRefs(spec: Record<string, unknown>, sink: IssueSink): voi
   const refs: [FieldPath, unknown][] = [];
   if (spec.targetRef !== undefined && spec.targetRef !== null) refs.push([['spec', 'targetRef'], spec.targetRef]);
   if (Array.isArray(spec.targetRefs)) {
+    // istio/api 1.30.3 kubernetes/customresourcedefinitions.gen.yaml: targetRefs maxItems 16.
+    if (spec.targetRefs.length > 16) sink.error(['spec', 'targetRefs'], 'limit_exceeded', 'at most 16 targetRefs');
     spec.targetRefs.forEach((r, i) => {
       refs.push([['spec', 'targetRefs', i], r]);
     });
