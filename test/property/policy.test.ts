@@ -11,11 +11,12 @@ import {
 } from '../../src/policy/index.js';
 import type { RequestAttributes } from '../../src/policy/types.js';
 import { BASE_REQUEST, WORKLOAD } from '../conformance/policy-fixtures.js';
+import { propertyRuns } from '../support/property-runs.js';
 import { loaded, requestArb, ruleArb } from './policy-arbitraries.js';
 
 /** Invariants of the engine over random (valid) policies and requests. */
 
-const RUNS = { numRuns: 200 };
+const RUNS = propertyRuns(200);
 
 function pick(r: RequestAttributes, keys: readonly (keyof RequestAttributes)[]): Partial<RequestAttributes> {
   return Object.fromEntries(keys.map((k) => [k, r[k]]));
@@ -230,7 +231,7 @@ describe('policy properties', () => {
           expect(once.path.split('/').some((s) => s === '.' || s === '..')).toBe(false);
         },
       ),
-      { numRuns: 500 },
+      propertyRuns(500),
     );
   });
 });
