@@ -81,17 +81,32 @@ describe.each([
 });
 
 describe('IdentityTokens', () => {
-  it('the users table is cleared when full, so it stays bounded', () => {
+  it('the users table is cleared when full, so it never holds more than its bound', () => {
     const tokens = new IdentityTokens(3);
-    for (let i = 0; i < 10; i++) tokens.user(user(`u${i}`, ['g']));
-    expect(tokens.size).toBeLessThanOrEqual(3);
+    for (let i = 0; i < 10; i++) {
+      tokens.user(user(`u${i}`, ['g']));
+      expect(tokens.size).toBeLessThanOrEqual(3);
+    }
     expect(tokens.size).toBeGreaterThan(0);
   });
 
-  it('the peers table is cleared when full, so it stays bounded', () => {
+  it('the peers table is cleared when full, so it never holds more than its bound', () => {
     const tokens = new IdentityTokens(3);
-    for (let i = 0; i < 10; i++) tokens.peer(peer(`p${i}`));
-    expect(tokens.size).toBeLessThanOrEqual(3);
+    for (let i = 0; i < 10; i++) {
+      tokens.peer(peer(`p${i}`));
+      expect(tokens.size).toBeLessThanOrEqual(3);
+    }
+  });
+
+  it('below the bound the tables keep every identity (repeats keep hitting the cache)', () => {
+    const tokens = new IdentityTokens(3);
+    const a = tokens.peer(peer('a'));
+    tokens.peer(peer('b'));
+    expect(tokens.peer(peer('a'))).toBe(a);
+    const u = tokens.user(user('u', ['g']));
+    tokens.user(user('v', ['g']));
+    expect(tokens.user(user('u', ['g']))).toBe(u);
+    expect(tokens.size).toBe(4);
   });
 
   it('a returning identity keeps its token; a different one never gets it', () => {
@@ -148,6 +163,19 @@ describe('buildKey', () => {
     const path = { ...NOTHING, path: true };
     expect(keyOf(path, request({ path: `/${'a'.repeat(300)}` }), undefined, limits)).toBe('key_too_large');
     expect(isUncacheable(keyOf(path, request({ path: '/a' }), undefined, limits))).toBe(false);
+  });
+
+  it('metadata and keys exactly at their limits are still cached', () => {
+    const meta = { ...NOTHING, metadata: true };
+    const json = JSON.stringify({ f: 'xx' });
+    const atLimit = { maxKeyChars: 10_000, maxMetadataChars: json.length };
+    expect(isUncacheable(keyOf(meta, request({ filterMetadata: { f: 'xx' } }), undefined, atLimit))).toBe(false);
+    expect(keyOf(meta, request({ filterMetadata: { f: 'xxx' } }), undefined, atLimit)).toBe('metadata_too_large');
+    const path = { ...NOTHING, path: true };
+    const key = keyOf(path, request({ path: '/a' }));
+    const exact = { maxKeyChars: key.length, maxMetadataChars: 10 };
+    expect(keyOf(path, request({ path: '/a' }), undefined, exact)).toBe(key);
+    expect(keyOf(path, request({ path: '/ab' }), undefined, exact)).toBe('key_too_large');
   });
 
   it('keys of different generations and workloads differ', () => {

@@ -2,6 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { peer, req, user, WORKLOAD } from '../../test/conformance/policy-fixtures.js';
 import {
   type AttributeName,
+  check,
   compileOperation,
   compileSource,
   type FieldCheck,
@@ -167,10 +168,13 @@ const ruleWith = (c: FieldCase, field: string): PolicyRule =>
 
 describe.each(CASES)('$field', (c) => {
   const neg = notField(c.field);
+  const prefix = c.kind === 'source' ? 'src' : 'op';
 
   it(`${c.field} matches a request that has a listed value, and reports reading ${c.reads}`, () => {
     const checks = compileField(c, c.field, c.values);
-    expect(checks.map((k) => [k.field, k.reads, k.values, k.notValues])).toEqual([[c.field, c.reads, c.values, []]]);
+    expect(checks.map((k) => [k.field, k.at, k.reads, k.values, k.notValues])).toEqual([
+      [c.field, `${prefix}.${c.field}`, c.reads, c.values, []],
+    ]);
     expect(holds(checks, c.match)).toBe(true);
   });
 
@@ -184,7 +188,9 @@ describe.each(CASES)('$field', (c) => {
 
   it(`${neg} fails a request that has a listed value and passes one with another value or none`, () => {
     const checks = compileField(c, neg, c.values);
-    expect(checks.map((k) => [k.field, k.reads, k.values, k.notValues])).toEqual([[neg, c.reads, [], c.values]]);
+    expect(checks.map((k) => [k.field, k.at, k.reads, k.values, k.notValues])).toEqual([
+      [neg, `${prefix}.${neg}`, c.reads, [], c.values],
+    ]);
     expect(holds(checks, c.match)).toBe(false);
     expect(holds(checks, c.miss)).toBe(true);
     expect(holds(checks, c.absent)).toBe(true);
@@ -203,6 +209,22 @@ describe.each(CASES)('$field', (c) => {
     expect(denies(rule, c.match)).toBe(true);
     expect(denies(rule, c.miss)).toBe(false);
     if (c.field !== 'paths') expect(denies(rule, c.absent)).toBe(false);
+  });
+});
+
+describe('check', () => {
+  it('a field with neither values nor notValues constrains nothing (the validator rejects such a field)', () => {
+    expect(check('f', 'at', [], [], 'peer', null, null).test(req(), '/')).toBe(true);
+  });
+
+  it('values and notValues together: the positive probe must hold and the negative one must not', () => {
+    const yes = () => true;
+    const no = () => false;
+    expect(check('f', 'at', ['v'], ['n'], 'peer', yes, no).test(req(), '/')).toBe(true);
+    expect(check('f', 'at', ['v'], ['n'], 'peer', yes, yes).test(req(), '/')).toBe(false);
+    expect(check('f', 'at', ['v'], ['n'], 'peer', no, no).test(req(), '/')).toBe(false);
+    expect(check('f', 'at', [], ['n'], 'peer', null, no).test(req(), '/')).toBe(true);
+    expect(check('f', 'at', [], ['n'], 'peer', null, yes).test(req(), '/')).toBe(false);
   });
 });
 

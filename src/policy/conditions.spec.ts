@@ -222,6 +222,11 @@ describe.each(CASES)('$key', (c) => {
     expect(holds(values, c.miss)).toBe(false);
   });
 
+  it(`${c.key} values only: no notValues are added`, () => {
+    expect([cond(values).values, cond(values).notValues]).toEqual([c.values, []]);
+    expect([cond(notValues).values, cond(notValues).notValues]).toEqual([[], c.values]);
+  });
+
   it(`${c.key} values: a request without the attribute never matches`, () => {
     expect(holds(values, c.absent)).toBe(false);
   });
@@ -297,6 +302,9 @@ describe('when keys: details that decide', () => {
     expect(claimValues(u, ['obj', 'k'])).toEqual(['v']);
     expect(claimValues(u, ['obj'])).toEqual([]);
     expect(claimValues(u, ['missing', 'k'])).toEqual([]);
+    // Nested claim names never index into a list or through a null.
+    expect(claimValues(u, ['list', '0'])).toEqual([]);
+    expect(claimValues(user(ISS, 'u', { n: null }), ['n', 'k'])).toEqual([]);
     expect(claimValues(user(ISS, 'u', { scope: ' a  b ' }), ['scope'])).toEqual(['a', 'b']);
   });
 
@@ -314,6 +322,11 @@ describe('when keys: details that decide', () => {
     expect(holds(c, req({ filterMetadata: { [JWT_FILTER]: { other: 'ok' } } }))).toBe(false);
     expect(holds(c, req({ filterMetadata: { [JWT_FILTER]: { verdict: 1 } } }))).toBe(false);
     expect(holds({ key, notValues: ['ok'] }, req({ filterMetadata: { [JWT_FILTER]: null } }))).toBe(true);
+    // A list value: none of these values is in the list, however a value is read (plain or `[v]`).
+    const list = req({ filterMetadata: { [JWT_FILTER]: { verdict: ['a', 'b', 1] } } });
+    expect(holds({ key, values: ['c'] }, list)).toBe(false);
+    expect(holds({ key, values: ['[c]'] }, list)).toBe(false);
+    expect(holds({ key, values: ['1'] }, list)).toBe(false);
   });
 
   it('request.auth.presenter and audiences need a token', () => {
