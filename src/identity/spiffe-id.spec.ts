@@ -178,6 +178,9 @@ describe('parseSpiffeId: invalid IDs, each with its reason', () => {
     }
     expect(caught).toBeInstanceOf(SpiffeIdError);
     expect((caught as SpiffeIdError).code).toBe(code);
+    // Every reason carries a sentence for the operator, and the error names itself in logs.
+    expect((caught as SpiffeIdError).message).toMatch(/^[ -~]{15,}$/);
+    expect((caught as SpiffeIdError).name).toBe('SpiffeIdError');
     expect(tryParseSpiffeId(id)).toBeNull();
   });
 
