@@ -2,6 +2,7 @@ import type { CheckOutcome } from '../authz/outcome.js';
 import type { CheckSpan, DecisionObserver } from '../authz/seams.js';
 import type { TelemetryConfig } from '../config/schema.js';
 import type { PathNormalization } from '../policy/normalize.js';
+import type { DenyLimiter, Suppressed } from './deny-limiter.js';
 import type { DecisionWriter } from './logger.js';
 import { isWouldDeny, toDecisionRecord } from './record.js';
 
@@ -29,6 +30,12 @@ export interface DecisionLogOptions {
   readonly random?: () => number;
   /** The policies' path normalization: lines then carry `normalized_path`, the path the rules matched. */
   readonly pathNormalization?: PathNormalization;
+  /** The deny rate limit shared with the tracer (deny-limiter.ts); none by default. */
+  readonly limiter?: DenyLimiter;
+  /** Called with how many lines a failing writer lost. */
+  readonly onWriteFailed?: (count: number) => void;
+  /** Called with how many lines were written. */
+  readonly onWritten?: (count: number) => void;
   /** Told when lines were dropped (the service logger warns). */
   readonly warn?: (message: string, fields: Record<string, unknown>) => void;
 }
@@ -37,6 +44,7 @@ interface Pending {
   readonly outcome: CheckOutcome;
   readonly traceId: string;
   readonly spanId: string;
+  readonly suppressed: Suppressed | null;
 }
 
 const DEFAULT_MAX_QUEUE = 10_000;
@@ -72,11 +80,17 @@ export class DecisionLog implements DecisionObserver {
 
   onDecision(outcome: CheckOutcome, span: CheckSpan): void {
     if (!this.wants(outcome)) return;
+    let suppressed: Suppressed | null = null;
+    if (this.options.limiter !== undefined && isWouldDeny(outcome)) {
+      const verdict = this.options.limiter.verdict(outcome);
+      if (verdict === false) return;
+      suppressed = verdict;
+    }
     if (this.queue.length >= this.maxQueue) {
       this.dropped++;
       return;
     }
-    this.queue.push({ outcome, traceId: span.traceId, spanId: span.spanId });
+    this.queue.push({ outcome, traceId: span.traceId, spanId: span.spanId, suppressed });
     this.scheduled ??= setImmediate(() => this.drain());
   }
 
@@ -88,12 +102,22 @@ export class DecisionLog implements DecisionObserver {
     }
     const batch = this.queue;
     this.queue = [];
+    let written = 0;
+    let failed = 0;
     for (const p of batch) {
       try {
-        this.writer.write(toDecisionRecord(p.outcome, p.traceId, p.spanId, this.options.pathNormalization));
+        const record = toDecisionRecord(p.outcome, p.traceId, p.spanId, this.options.pathNormalization);
+        this.writer.write(p.suppressed === null ? record : { ...record, suppressed: p.suppressed });
+        written++;
       } catch {
         // A logging failure must never surface on the Check path or stop the rest of the batch.
+        failed++;
       }
+    }
+    if (written > 0) this.options.onWritten?.(written);
+    if (failed > 0) {
+      this.options.onWriteFailed?.(failed);
+      this.options.warn?.('decision log write failed; lines dropped', { dropped: failed });
     }
     if (this.dropped > 0) {
       const count = this.dropped;
