@@ -69,7 +69,7 @@ export interface Telemetry {
   readonly resource: Resource;
   /** Export accounting for another OTLP log stream (discovery's flows). */
   readonly flowLogAccount: ExportAccount;
-  /** Writes queued decision lines and exports ended spans and log records now. */
+  /** Writes queued decision lines and exports ended spans and log records now. Never rejects. */
   flush(): Promise<void>;
   /**
    * Flushes, then stops the exporters. A collector that does not answer within `timeoutMs` is given up on: what
@@ -142,7 +142,8 @@ export async function createTelemetry(config: TelemetryConfig, options: Telemetr
   };
   const flush = async () => {
     decisionLog.drain();
-    await Promise.all([tracing.forceFlush(), otlpLogs?.forceFlush(), log.flush()]);
+    // Settled, not all: a failing collector is counted and logged by the export accounting, not thrown here.
+    await Promise.allSettled([tracing.forceFlush(), otlpLogs?.forceFlush(), log.flush()]);
   };
   const stopExporters = async () => {
     decisionLog.drain();
