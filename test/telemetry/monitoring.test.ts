@@ -40,7 +40,7 @@ const ruleExprs = ruleFile.spec.groups.flatMap((g) => g.rules.map((r) => r.expr)
 const panelExprs = dashboard.panels.flatMap((p) => p.targets.map((t) => t.expr));
 const variableExprs = dashboard.templating.list
   .map((v) => (typeof v.query === 'string' ? v.query : v.query?.query))
-  .filter((q): q is string => q !== undefined && q.startsWith('label_values('))
+  .filter((q): q is string => q?.startsWith('label_values(') === true)
   .map((q) => /^label_values\(([^,]+),/.exec(q)?.[1] ?? '');
 
 /** The metric names an expression reads (ours all start with mesh_authz_ or grpc_server_). */
