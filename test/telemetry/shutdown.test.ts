@@ -1,8 +1,9 @@
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type BuiltCli, buildCli, runCli } from '../support/built-cli.js';
+import { writeExamplesConfig } from '../support/examples-config.js';
 import { connect, httpCheck } from '../support/harness.js';
 import { OtlpReceiver } from './otlp-receiver.js';
 
@@ -14,7 +15,6 @@ import { OtlpReceiver } from './otlp-receiver.js';
  * either SDK timeout), not a performance figure.
  */
 
-const EXAMPLES = join(import.meta.dirname, '../../examples');
 const DRAIN_MS = 2000;
 
 describe('shutdown with a hung collector', () => {
@@ -37,17 +37,10 @@ describe('shutdown with a hung collector', () => {
 
   it('exits 0 within server.drainTimeoutMs, counting and logging the spans it gave up on', async () => {
     const log = join(dir, 'service.log');
-    const config = join(dir, 'config.yaml');
-    const examples = readFileSync(join(EXAMPLES, 'config.yaml'), 'utf8')
-      .replace('listen: 127.0.0.1:9191', 'listen: 127.0.0.1:0')
-      .replace('listen: 127.0.0.1:9901', 'listen: 127.0.0.1:0')
-      .replace('drainTimeoutMs: 5000', `drainTimeoutMs: ${DRAIN_MS}`)
-      .replaceAll(/(paths: \[|pem: |file: )(policies|identities)/g, `$1${EXAMPLES}/$2`);
-    writeFileSync(
-      config,
-      `${examples.replace(/\ntelemetry:[\s\S]*?(?=\n\S|$)/, '')}\ntelemetry:\n  log:\n    destination: ${log}\n` +
-        `  tracing:\n    enabled: true\n    endpoint: ${receiver.url}\n    allowSampleRate: 1\n`,
-    );
+    const config = writeExamplesConfig(join(dir, 'config.yaml'), {
+      drainTimeoutMs: DRAIN_MS,
+      telemetry: `  log:\n    destination: ${log}\n  tracing:\n    enabled: true\n    endpoint: ${receiver.url}\n    allowSampleRate: 1\n`,
+    });
     const previous = process.env.OTEL_EXPORTER_OTLP_TIMEOUT;
     process.env.OTEL_EXPORTER_OTLP_TIMEOUT = '60000';
     const serve = runCli(cli, ['serve', '--config', config]);
