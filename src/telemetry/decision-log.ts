@@ -13,7 +13,9 @@ import { isWouldDeny, toDecisionRecord } from './record.js';
  * Never blocks the Check path: `onDecision` only pushes three references onto a queue; the records are built and
  * written on a later tick (`setImmediate`), after the CheckResponse has gone out. The queue is bounded: under an
  * overload that outruns the log, lines are dropped and counted (`mesh_authz_decision_log_dropped_total`) rather
- * than growing memory without limit.
+ * than growing memory without limit. Would-denies go through the deny rate limit shared with the tracer
+ * (deny-limiter.ts): a line over the limit is not written, and the next written line of the same policy and
+ * reason carries `suppressed`.
  */
 
 export type DecisionLogMode = TelemetryConfig['log']['decisions'];

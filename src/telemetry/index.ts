@@ -4,7 +4,9 @@
  *
  * `serve` calls {@link createTelemetry} once and hands `tracer` and `observer` to the `CheckPipeline`, `logger`
  * to the server, and `metrics.handleMetrics` to the admin listener's `/metrics` route; it reports policy loads
- * to `metrics` and calls `shutdown()` last, to flush logs and exported spans.
+ * to `metrics` and calls `shutdown(timeoutMs)` last, to flush logs, spans and OTLP log records within the drain
+ * budget. Every signal carries one resource (resource.ts); what export delivers and loses is counted and logged
+ * (export-accounting.ts); a flood of denies is rate-limited per (policy, reason) (deny-limiter.ts).
  *
  * @packageDocumentation
  */

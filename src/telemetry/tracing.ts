@@ -26,8 +26,9 @@ import { OtelCheckTracer, type SpanGate } from './tracer.js';
  * the SDK reads itself: `OTEL_EXPORTER_OTLP_TRACES_ENDPOINT` / `OTEL_EXPORTER_OTLP_ENDPOINT` (used when the
  * config sets no `endpoint`), `OTEL_EXPORTER_OTLP_HEADERS`, `OTEL_EXPORTER_OTLP_TIMEOUT`,
  * `OTEL_EXPORTER_OTLP_COMPRESSION`, `OTEL_BSP_*` (batching), `OTEL_SERVICE_NAME` and `OTEL_RESOURCE_ATTRIBUTES`
- * (these win over the config's `serviceName`), and `OTEL_SDK_DISABLED=true` / `OTEL_TRACES_EXPORTER=none` to
- * turn tracing off.
+ * (these win over the config's `serviceName`; resource.ts builds the one resource every signal shares), and
+ * `OTEL_SDK_DISABLED=true` / `OTEL_TRACES_EXPORTER=none` to turn tracing off. Exported and dropped spans are
+ * counted and failures logged by export-accounting.ts.
  */
 
 export type TracingConfig = TelemetryConfig['tracing'];
