@@ -19,14 +19,14 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { CheckPipeline, type PipelineOptions } from '../src/authz/pipeline.js';
-import { AuthzService, type ServiceParts } from '../src/authz/service.js';
-import { staticPolicySource } from '../src/authz/sources.js';
-import type { WireCheckRequest } from '../src/authz/wire.js';
+import { staticPolicySource } from '../src/authz/seams.js';
+import type { WireCheckRequest } from '../src/authz/wire-types.js';
 import { parseConfigText } from '../src/config/load.js';
 import { configSchema } from '../src/config/schema.js';
 import type { IdentityVerifier } from '../src/identity/types.js';
 import type { AttributeUse, CompiledPolicySet, Decision, PolicyRef } from '../src/policy/types.js';
 import { NO_ATTRIBUTES } from '../src/policy/types.js';
+import { AuthzService, type ServiceParts } from '../src/server/service.js';
 import { createTelemetry, type Telemetry, telemetryServiceParts } from '../src/telemetry/index.js';
 import { traceRequest } from './trace-requests.js';
 

@@ -1,4 +1,4 @@
-import type { WireCheckRequest } from '../src/authz/wire.js';
+import type { WireCheckRequest } from '../src/authz/wire-types.js';
 
 /** Share of the telemetry benchmark's requests that are allowed (the rest hit a denied path): issue 18's 25% deny mix. */
 export const ALLOW_SHARE = 0.75;

@@ -1,8 +1,8 @@
 import { readFileSync } from 'node:fs';
 import { toCheckInput } from '../authz/input.js';
-import { checkRequestFromJson, RequestJsonError } from '../authz/json.js';
 import { tryParseSpiffeId } from '../identity/spiffe-id.js';
 import type { Decision, EndUser, PeerIdentity } from '../policy/types.js';
+import { checkRequestFromJson, RequestJsonError } from '../server/request-json.js';
 import { OfflineInputError } from './offline.js';
 
 /**

@@ -3,11 +3,11 @@ import { parse as parseYaml } from 'yaml';
 import {
   formatIssues,
   lintPolicies,
-  loadPolicyPaths,
   PATH_NORMALIZATIONS,
   type PathNormalization,
   type WorkloadRef,
 } from '../policy/index.js';
+import { loadPolicyPaths } from '../sources/policy-files.js';
 import { type Command, parseCommandArgs, UsageError } from './args.js';
 
 const HELP = `mesh-authz lint <paths...> [options]

@@ -6,13 +6,8 @@ import { mkdtemp, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeAll, describe, expect, it, vi } from 'vitest';
-import {
-  createIdentityVerifier,
-  IdentityConfigError,
-  type IdentityInput,
-  type IdentityOutcome,
-  type ManagedIdentityVerifier,
-} from '../../src/identity/index.js';
+import { IdentityConfigError, type IdentityInput, type IdentityOutcome } from '../../src/identity/index.js';
+import { createIdentityVerifier, type ManagedIdentityVerifier } from '../../src/sources/identity.js';
 import { fakeFetch, identityConfig } from '../support/identity-config.js';
 import { BASE_TIME, createCa, createSvid, envoyEncode, type Issued, spiffeBundle } from '../support/pki.js';
 

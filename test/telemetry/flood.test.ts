@@ -1,7 +1,7 @@
 import { spawnSync } from 'node:child_process';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { AuthzService, ListeningAddresses } from '../../src/authz/service.js';
 import { configSchema } from '../../src/config/schema.js';
+import type { AuthzService, ListeningAddresses } from '../../src/server/service.js';
 import { createTelemetry, type Telemetry, telemetryServiceParts } from '../../src/telemetry/index.js';
 import { type Clients, connect, httpCheck, startService } from '../support/harness.js';
 import { LogSink } from './fixtures.js';

@@ -1,6 +1,6 @@
 import type { PolicyConfig } from '../config/schema.js';
-import { describeWorkload, PolicySet, uncoveredWorkloads } from '../policy/index.js';
-import type { CompiledPolicySet } from '../policy/types.js';
+import { describeWorkload, PolicySet, uncoveredWorkloads } from './index.js';
+import type { CompiledPolicySet } from './types.js';
 
 /** What coverage reporting needs from the service: a warning sink and the gauge. */
 export interface CoverageSink {
