@@ -145,7 +145,7 @@ describe('mesh-authz explain', () => {
         'json',
       ]),
     );
-    expect(out.code).toBe(2);
+    expect(out.code).toBe(0); // a decision was made (a deny), as `check` would report it
     expect(JSON.parse(out.out)).toMatchObject({
       input: { allowed: false, httpStatus: 403, reasonCode: 'invalid_request' },
     });

@@ -10,8 +10,6 @@ export interface CompileOptions {
   readonly trustDomain?: string;
   /** Other names of the local trust domain (meshConfig.trustDomainAliases). */
   readonly trustDomainAliases?: readonly string[];
-  /** Global mode, carried for reporting; the Check pipeline applies it. */
-  readonly mode?: 'enforce' | 'dry-run';
 }
 
 export type ResolvedCompileOptions = Required<CompileOptions>;
@@ -22,7 +20,6 @@ export function resolveCompileOptions(options: CompileOptions = {}): ResolvedCom
     pathNormalization: options.pathNormalization ?? 'BASE',
     trustDomain: options.trustDomain ?? 'cluster.local',
     trustDomainAliases: options.trustDomainAliases ?? [],
-    mode: options.mode ?? 'enforce',
   };
 }
 

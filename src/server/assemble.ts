@@ -62,7 +62,6 @@ export async function assembleParts(loaded: LoadedConfig, overrides: PartsOverri
       pathNormalization: config.policy.pathNormalization,
       trustDomain: config.policy.trustDomain,
       trustDomainAliases: config.policy.trustDomainAliases,
-      mode: config.policy.mode,
     },
     watch: watch && config.policy.watch,
     onReload: (event) => {
