@@ -131,7 +131,8 @@ describe('the SRE guide, walked end to end', () => {
     );
     expect(text).toContain('identity (as logged, trusted: verified by the server)');
     expect(text).toContain('replay reaches the same decision');
-  });
+    // Six CLI processes, one after the other: Node's start-up dominates on a loaded machine.
+  }, 120_000);
 
   it('serves every metric the guide names', async () => {
     const metrics = await (await fetch(`http://${admin}/metrics`)).text();
