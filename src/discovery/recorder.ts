@@ -5,7 +5,7 @@ import type { CheckSpan, DecisionObserver } from '../authz/seams.js';
 import type { DiscoveryConfig } from '../config/schema.js';
 import type { PathNormalization } from '../policy/normalize.js';
 import { observe } from './observe.js';
-import { createOtlpFlowSink, type FlowLogSink } from './otlp.js';
+import { createOtlpFlowSink, type FlowLogSink, type OtlpFlowOptions } from './otlp.js';
 import { FlowTable, type FlowTableLimits } from './table.js';
 
 export interface FlowRecorderOptions {
@@ -15,6 +15,8 @@ export interface FlowRecorderOptions {
   readonly now?: () => number;
   /** Overrides the OTLP sink (tests pass an in-memory one); used only when `otlpLogs` is on unless given. */
   readonly sink?: FlowLogSink;
+  /** The OTLP sink's resource and export accounting (serve passes telemetry's). */
+  readonly otlp?: OtlpFlowOptions;
   readonly limits?: Partial<Omit<FlowTableLimits, 'maxFlows'>>;
   /** Told when a flush fails (the recorder never throws into the Check path). */
   readonly onError?: (err: unknown) => void;
@@ -46,7 +48,7 @@ export class FlowRecorder implements DecisionObserver {
     this.table = new FlowTable({ ...options.limits, maxFlows: config.maxFlows });
     this.file = (options.resolvePath ?? ((p: string) => p))(config.file);
     this.now = options.now ?? Date.now;
-    this.sink = options.sink ?? (config.otlpLogs ? createOtlpFlowSink() : null);
+    this.sink = options.sink ?? (config.otlpLogs ? createOtlpFlowSink(undefined, options.otlp) : null);
     this.onError = options.onError ?? (() => {});
     this.normalization = options.pathNormalization ?? 'BASE';
     this.timer = setInterval(() => {
