@@ -9,5 +9,6 @@ export const commands: Record<string, () => Promise<Command>> = {
   reconcile: async () => (await import('./reconcile.js')).reconcileCommand,
   discover: async () => (await import('./discover.js')).discoverCommand,
   audit: async () => (await import('./audit.js')).auditCommand,
+  impact: async () => (await import('./impact.js')).impactCommand,
   completion: async () => (await import('./completion.js')).completionCommand,
 };
