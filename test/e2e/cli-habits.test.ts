@@ -81,7 +81,7 @@ describe('help and version', () => {
     }
     const configTakers = [];
     for (const name of names) if ('config' in (await commands[name]!()).options) configTakers.push(name);
-    expect(configTakers.sort()).toEqual(['audit', 'check', 'discover', 'explain', 'reconcile', 'serve']);
+    expect(configTakers.sort()).toEqual(['audit', 'check', 'discover', 'explain', 'impact', 'reconcile', 'serve']);
     const r = await capture(() =>
       main(['explain', '-c', 'examples/config.yaml', '-r', 'examples/requests/denied.json', '-f', 'json']),
     );
