@@ -133,6 +133,29 @@ describe('istio/ (kustomize base)', () => {
       'registry.example/platform/mesh-authz:1.2.3',
     );
     expect(get('PodDisruptionBudget', 'mesh-authz')['spec'].minAvailable).toBe(2);
+    // istio/monitoring's downward-API patch, as a user's overlay applies it: merged into the container's env.
+    const patch = readFileSync(join(istioDir, 'monitoring', 'downward-api-patch.yaml'), 'utf8');
+    writeFileSync(
+      join(overlay, 'kustomization.yaml'),
+      `resources: [${relative(overlay, istioDir)}]\npatches:\n  - patch: |\n${patch.replace(/^/gm, '      ')}\n`.replace(
+        /^/,
+        'apiVersion: kustomize.config.k8s.io/v1beta1\nkind: Kustomization\n',
+      ),
+    );
+    const monitored = renderKustomization(overlay).find(
+      (r) => r.obj.kind === 'Deployment' && r.obj.metadata?.name === 'mesh-authz',
+    )!;
+    const env = (monitored.obj['spec'] as { template: { spec: PodSpec } }).template.spec.containers[0]!['env'] as {
+      name: string;
+    }[];
+    expect(env.map((e) => e.name)).toEqual([
+      'NODE_ENV',
+      'K8S_POD_NAME',
+      'K8S_POD_UID',
+      'K8S_NAMESPACE_NAME',
+      'K8S_NODE_NAME',
+    ]);
+    expect(schemaIssues(monitored.obj)).toEqual([]);
     for (const { obj } of rendered) expect(schemaIssues(obj)).toEqual([]);
   });
 

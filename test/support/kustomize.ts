@@ -110,6 +110,8 @@ function generateConfigMap(dir: string, file: string, gen: GeneratorEntry): Rend
 }
 
 function applyPatch(dir: string, file: string, p: PatchEntry, objects: Rendered[]): void {
+  if (p.path && relative(dir, resolve(dir, p.path)).startsWith('..'))
+    throw new Error(`${file}: patch ${p.path} is outside the kustomization root (kustomize refuses it)`);
   const text = p.path ? readFileSync(resolve(dir, p.path), 'utf8') : p.patch;
   if (text === undefined) throw new Error(`${file}: a patch needs path or patch`);
   const body = parse(text) as unknown;
