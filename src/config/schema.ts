@@ -41,6 +41,13 @@ const serverSchema = z
   })
   .strict();
 
+/** What a deny tells the caller (Envoy forwards it downstream); see docs/configuration.md. */
+const responseSchema = z
+  .object({
+    detail: z.enum(['minimal', 'policy', 'full']).default('minimal'),
+  })
+  .strict();
+
 const adminSchema = z
   .object({
     listen: hostPort.default('127.0.0.1:9901'),
@@ -206,6 +213,7 @@ export const configSchema = z
   .object({
     server: serverSchema.default(serverSchema.parse({})),
     admin: adminSchema.default(adminSchema.parse({})),
+    response: responseSchema.default(responseSchema.parse({})),
     policy: policySchema.default(policySchema.parse({})),
     identity: identitySchema.default(identitySchema.parse({})),
     telemetry: telemetrySchema.default(telemetrySchema.parse({})),

@@ -1,6 +1,6 @@
 import * as grpc from '@grpc/grpc-js';
 import type { CheckPipeline, CheckResult } from '../authz/pipeline.js';
-import { ResponseEncoder } from '../authz/response.js';
+import { type ResponseDetail, ResponseEncoder } from '../authz/response.js';
 import type { MalformedRequest, WireCheckRequest, WireCheckResponse } from '../authz/wire-types.js';
 import { isPromise } from '../identity/types.js';
 import { CheckRequestType, CheckResponseType, decodeCheckRequest, encodeCheckResponse } from './codec.js';
@@ -44,8 +44,8 @@ const LAST_RESORT_DENY = encodeCheckResponse({
   status: { code: 14, message: 'internal error' },
   deniedResponse: {
     status: { code: 403 },
-    headers: [{ header: { key: 'x-mesh-authz-reason', value: 'internal error' }, append: { value: false } }],
-    body: 'Forbidden: internal error\n',
+    headers: [{ header: { key: 'x-mesh-authz-reason', value: 'unavailable' }, append: { value: false } }],
+    body: 'Forbidden: unavailable\n',
   },
 });
 
@@ -56,6 +56,8 @@ export interface AuthzServerOptions {
   readonly pipeline: CheckPipeline;
   readonly health: HealthState;
   readonly maxMessageBytes: number;
+  /** How much of a deny's reason the caller sees (default `minimal`). */
+  readonly responseDetail?: ResponseDetail;
 }
 
 /** A built (not yet bound) server and the counters the drain needs. */
@@ -80,7 +82,7 @@ export function createAuthzServer(options: AuthzServerOptions): AuthzServer {
     // in-flight calls open past server.drainTimeoutMs (test/e2e/server.test.ts caught it).
   });
   let inFlight = 0;
-  const encoder = new ResponseEncoder(encodeCheckResponse);
+  const encoder = new ResponseEncoder(encodeCheckResponse, options.responseDetail ?? 'minimal');
 
   /** The response bytes of a decided check; a deny should encoding ever fail. */
   const encode = (result: CheckResult): Buffer => {

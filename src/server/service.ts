@@ -88,6 +88,7 @@ export class AuthzService {
       pipeline: this.pipeline,
       health: this.health,
       maxMessageBytes: server.maxMessageBytes,
+      responseDetail: loaded.config.response.detail,
     });
     this.credentials = server.tls
       ? new ReloadingServerCredentials(
