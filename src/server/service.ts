@@ -88,6 +88,23 @@ export class AuthzService {
       pipeline: this.pipeline,
       health: this.health,
       maxMessageBytes: server.maxMessageBytes,
+      decodeLimits: {
+        maxPathBytes: server.maxPathBytes,
+        maxHeaderBytes: server.maxHeaderBytes,
+        maxHeaders: server.maxHeaders,
+        maxLabels: server.maxLabels,
+      },
+      bufferLimits: {
+        maxBufferedBytesPerConnection: server.maxBufferedBytesPerConnection,
+        maxBufferedBytes: server.maxBufferedBytes,
+        messageTimeoutMs: server.messageTimeoutMs,
+      },
+      connection: {
+        maxConcurrentStreams: server.maxConcurrentStreams,
+        keepaliveTimeMs: server.keepaliveTimeMs,
+        keepaliveTimeoutMs: server.keepaliveTimeoutMs,
+        maxSessionMemoryMb: server.maxSessionMemoryMb,
+      },
       responseDetail: loaded.config.response.detail,
     });
     this.credentials = server.tls
@@ -97,6 +114,7 @@ export class AuthzService {
             key: resolveFrom(loaded, server.tls.key),
             clientCa: server.tls.clientCa ? resolveFrom(loaded, server.tls.clientCa) : undefined,
             requireClientCert: server.tls.requireClientCert,
+            handshakeTimeoutMs: server.tlsHandshakeTimeoutMs,
           },
           {
             onReload: (fingerprint) => this.log.info({ fingerprint }, 'TLS certificate reloaded'),
