@@ -105,7 +105,12 @@ export const serveCommand: Command = {
     return await new Promise<number>((resolve) => {
       shutdownOnSignals(service, {
         onSignal: (signal) => logger.info({ signal }, 'signal received'),
-        exit: resolve,
+        exit: (code) => {
+          resolve(code);
+          // The service is closed or its drain timed out: whatever still holds the event loop (a hung exporter's
+          // socket) must not delay the exit past drainTimeoutMs. Unref'd: a clean exit happens before it fires.
+          setTimeout(() => process.exit(code), 200).unref();
+        },
       });
     });
   },

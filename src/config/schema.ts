@@ -26,7 +26,12 @@ const serverSchema = z
     tls: tlsSchema.optional(),
     /** Internal deadline for one Check when Envoy sent no grpc-timeout. */
     checkTimeoutMs: z.number().int().positive().default(200),
-    /** Graceful shutdown: how long in-flight checks may take before the server closes anyway. */
+    /**
+     * On SIGTERM: how long the server keeps accepting connections and answering checks while health and /readyz
+     * say NOT_SERVING, so Kubernetes and Envoy stop sending here before the listener closes.
+     */
+    shutdownGraceMs: z.number().int().nonnegative().default(5000),
+    /** Graceful shutdown: after the grace, how long in-flight checks and telemetry flushes may take, in all. */
     drainTimeoutMs: z.number().int().nonnegative().default(5000),
     maxMessageBytes: z
       .number()

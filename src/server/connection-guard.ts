@@ -60,6 +60,11 @@ export class ConnectionGuard {
     return this.total;
   }
 
+  /** Streams open now whose request is not finished (or not yet answered by grpc-js). */
+  get openStreams(): number {
+    return this.all.size;
+  }
+
   /** Watches every stream of `server`; called before grpc-js sees the stream. */
   attach(server: Http2Server | Http2SecureServer): void {
     server.prependListener('stream', (stream: Http2Stream) => this.track(stream));

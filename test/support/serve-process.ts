@@ -35,6 +35,7 @@ export async function startServeProcess(
   cli: BuiltCli,
   dir: string,
   server: Record<string, unknown> = {},
+  sections: Record<string, unknown> = {},
 ): Promise<ServeProcess> {
   mkdirSync(join(dir, 'policies'), { recursive: true });
   writeFileSync(join(dir, 'policies', 'orders.yaml'), ORDERS_POLICY);
@@ -43,6 +44,7 @@ export async function startServeProcess(
     admin: { listen: '127.0.0.1:0' },
     policy: { paths: ['policies'], watch: false },
     telemetry: { log: { decisions: 'none' } },
+    ...sections,
   };
   const file = join(dir, 'config.yaml');
   writeFileSync(file, JSON.stringify(config));
