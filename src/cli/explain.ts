@@ -3,7 +3,14 @@ import { toRequestAttributes } from '../authz/pipeline.js';
 import type { IdentityOutcome } from '../identity/types.js';
 import { explain, formatExplanation, PolicySet } from '../policy/index.js';
 import { type Command, parseCommandArgs, UsageError } from './args.js';
-import { closeParts, loadOfflineConfig, OfflineInputError, openOfflineParts, readCheckRequest } from './offline.js';
+import {
+  closeParts,
+  loadOfflineConfig,
+  OfflineInputError,
+  openOfflineParts,
+  parseAt,
+  readCheckRequest,
+} from './offline.js';
 
 const HELP = `mesh-authz explain --config <file> --request <file|-> [options]
 
@@ -17,6 +24,7 @@ Options:
   --policy <path>     policy file or folder, instead of the config's policy.paths (repeatable)
   --request <file|->  the CheckRequest JSON file, or - for stdin
   --format text|json  output format (default text)
+  --at <time>         judge credential expiry at this time (RFC 3339), not now; request.time never decides it
 
 Exit 0 when a decision was explained, 2 on bad input (request, policies or config), naming the file.`;
 
@@ -29,7 +37,9 @@ export const explainCommand: Command = {
       policy: { type: 'string', multiple: true },
       request: { type: 'string' },
       format: { type: 'string' },
+      at: { type: 'string' },
     });
+    const at = parseAt(values.at);
     if (!values.config) throw new UsageError('--config is required');
     if (!values.request) throw new UsageError('--request is required');
     const format = values.format ?? 'text';
@@ -38,7 +48,7 @@ export const explainCommand: Command = {
     let parts: Awaited<ReturnType<typeof openOfflineParts>>;
     let input: ReturnType<typeof toCheckInput>;
     try {
-      input = toCheckInput(readCheckRequest(values.request));
+      input = toCheckInput(readCheckRequest(values.request), undefined, at ?? Date.now());
       parts = await openOfflineParts(loaded, values.policy);
     } catch (err) {
       if (err instanceof OfflineInputError || err instanceof InvalidCheckRequest) {
