@@ -37,9 +37,10 @@ describe('the drain-timeout message', () => {
     );
     const client = connect(addresses.grpc);
     const pending = client
-      .check(httpCheck('/allowed/x', { headers: { 'x-test-delay-ms': '3000' } }), 10_000)
+      .check(httpCheck('/allowed/x', { headers: { 'x-test-delay-ms': '8000' } }), 10_000)
       .catch(() => null);
-    await new Promise((r) => setTimeout(r, 200));
+    // Wait until the check has reached the handler (not a fixed sleep: the machine may be loaded).
+    for (let i = 0; i < 400 && service.inFlight() === 0; i++) await new Promise((r) => setTimeout(r, 10));
     expect(service.inFlight()).toBe(1);
     await service.shutdown('test');
     await pending;
@@ -62,7 +63,9 @@ describe('the drain-timeout message', () => {
     const prefix = Buffer.alloc(5);
     prefix.writeUInt32BE(1000, 1);
     stream.write(Buffer.concat([prefix, Buffer.alloc(10)]));
-    await new Promise((r) => setTimeout(r, 200));
+    // Wait until the server has seen the stream.
+    const guard = (service as unknown as { server: { guard: { openStreams: number } } }).server.guard;
+    for (let i = 0; i < 400 && guard.openStreams === 0; i++) await new Promise((r) => setTimeout(r, 10));
     await service.shutdown('test');
     session.destroy();
     const w = warnings.find((x) => x.msg.startsWith('drain timeout'));
