@@ -27,7 +27,12 @@ const serverSchema = z
     tls: tlsSchema.optional(),
     /** Internal deadline for one Check when Envoy sent no grpc-timeout. */
     checkTimeoutMs: z.number().int().positive().default(200),
-    /** Graceful shutdown: how long in-flight checks may take before the server closes anyway. */
+    /**
+     * On SIGTERM: how long the server keeps accepting connections and answering checks while health and /readyz
+     * say NOT_SERVING, so Kubernetes and Envoy stop sending here before the listener closes.
+     */
+    shutdownGraceMs: z.number().int().nonnegative().default(5000),
+    /** Graceful shutdown: after the grace, how long in-flight checks and telemetry flushes may take, in all. */
     drainTimeoutMs: z.number().int().nonnegative().default(5000),
     maxMessageBytes: z
       .number()
@@ -37,8 +42,41 @@ const serverSchema = z
     maxPathBytes: z.number().int().positive().default(8192),
     maxHeaderBytes: z.number().int().positive().default(65536),
     maxHeaders: z.number().int().positive().default(200),
+    /** Entries of each of source.labels, destination.labels and context_extensions (checked while decoding). */
+    maxLabels: z.number().int().positive().default(256),
+    /** HTTP/2 SETTINGS_MAX_CONCURRENT_STREAMS: streams one connection may have open at once. */
+    maxConcurrentStreams: z.number().int().positive().default(256),
+    /** Bytes of unfinished gRPC messages one connection may have buffered; past it its largest is reset. */
+    maxBufferedBytesPerConnection: z
+      .number()
+      .int()
+      .positive()
+      .default(4 << 20),
+    /** Bytes of unfinished gRPC messages all connections together may have buffered. */
+    maxBufferedBytes: z
+      .number()
+      .int()
+      .positive()
+      .default(32 << 20),
+    /** A stream whose request message is not complete this long after it opened is reset. */
+    messageTimeoutMs: z.number().int().positive().default(5000),
+    /** A TLS handshake not finished this long after the TCP connection is dropped. */
+    tlsHandshakeTimeoutMs: z.number().int().positive().default(5000),
+    /** HTTP/2 PING interval on an open connection (finds dead peers; Envoy answers pings). */
+    keepaliveTimeMs: z.number().int().positive().default(30_000),
+    /** A PING not answered this long closes the connection. */
+    keepaliveTimeoutMs: z.number().int().positive().default(10_000),
+    /** node:http2 maxSessionMemory (MB): memory nghttp2 may hold per connection before refusing new streams. */
+    maxSessionMemoryMb: z.number().int().positive().default(32),
     /** Istio numTrustedProxies: how many X-Forwarded-For hops to trust for `remote.ip`. */
     trustedProxies: z.number().int().nonnegative().default(0),
+  })
+  .strict();
+
+/** What a deny tells the caller (Envoy forwards it downstream); see docs/configuration.md. */
+const responseSchema = z
+  .object({
+    detail: z.enum(['minimal', 'policy', 'full']).default('minimal'),
   })
   .strict();
 
@@ -253,6 +291,7 @@ export const configSchema = z
   .object({
     server: serverSchema.default(serverSchema.parse({})),
     admin: adminSchema.default(adminSchema.parse({})),
+    response: responseSchema.default(responseSchema.parse({})),
     policy: policySchema.default(policySchema.parse({})),
     identity: identitySchema.default(identitySchema.parse({})),
     telemetry: telemetrySchema.default(telemetrySchema.parse({})),

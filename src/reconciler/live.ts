@@ -153,7 +153,18 @@ export class LiveReconciler {
     this.running = (async () => {
       do {
         this.dirty = false;
-        await this.pass();
+        // A pass runs from timers (debounce, resync): a rejection there would be unhandled and end the process.
+        // Whatever escaped the pass's own handling is logged, and the next pass retries.
+        try {
+          await this.pass();
+        } catch (err) {
+          try {
+            this.options.log('error', 'reconcile pass failed unexpectedly', { err: describe(err) });
+          } catch {
+            // The logger itself failed: nothing else to tell.
+          }
+          this.schedule();
+        }
       } while (this.dirty && !this.stopped && this.retry === null);
     })().finally(() => {
       this.running = null;

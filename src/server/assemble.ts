@@ -96,6 +96,8 @@ export interface PipelineExtras {
   readonly observers?: readonly DecisionObserver[];
   /** Internal deadline for one Check when the caller sent none. Default: `server.checkTimeoutMs`. */
   readonly defaultTimeoutMs?: number;
+  /** The clock credentials are judged by (`check --at`). Default: the machine's. */
+  readonly now?: () => number;
 }
 
 /** The Check pipeline for this config over these parts. */
@@ -119,5 +121,6 @@ export function createPipeline(
     },
     trustedProxies: server.trustedProxies,
     defaultTimeoutMs: extras.defaultTimeoutMs ?? server.checkTimeoutMs,
+    ...(extras.now ? { now: extras.now } : {}),
   });
 }
