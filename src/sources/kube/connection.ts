@@ -2,7 +2,7 @@ import { readFileSync } from 'node:fs';
 import { homedir } from 'node:os';
 import { dirname, isAbsolute, join } from 'node:path';
 import { parse } from 'yaml';
-import { ReconcileError } from './errors.js';
+import { KubeError } from './errors.js';
 
 /** Where the API server is and how to authenticate to it. */
 export interface KubeConnection {
@@ -50,13 +50,13 @@ function fromKubeconfig(file: string): KubeConnection {
   try {
     doc = parse(readFileSync(file, 'utf8')) ?? {};
   } catch (err) {
-    throw new ReconcileError('INPUT_UNREADABLE', `${file}: ${(err as Error).message}`, { cause: err });
+    throw new KubeError('kube_config', `${file}: ${(err as Error).message}`, { cause: err });
   }
   const ctx = doc.contexts?.find((c) => c.name === doc['current-context'])?.context;
   const cluster = doc.clusters?.find((c) => c.name === ctx?.cluster)?.cluster;
   const user = doc.users?.find((u) => u.name === ctx?.user)?.user ?? {};
   if (!cluster || typeof cluster['server'] !== 'string') {
-    throw new ReconcileError('INPUT_UNREADABLE', `${file}: no cluster for current-context '${doc['current-context']}'`);
+    throw new KubeError('kube_config', `${file}: no cluster for current-context '${doc['current-context']}'`);
   }
   const base = dirname(file);
   const pem = (data: unknown, path: unknown): string | undefined => {

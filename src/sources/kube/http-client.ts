@@ -1,20 +1,23 @@
 import { request as httpRequest, type IncomingMessage } from 'node:http';
 import { request as httpsRequest } from 'node:https';
 import { createInterface } from 'node:readline';
-import { ReconcileError } from './errors.js';
-import type { KubeApi, ListResult, ResourceType, WatchEventType, WatchHandle } from './kube.js';
-import type { KubeConnection } from './kube-connection.js';
-import type { KubeObject } from './model.js';
+import type { KubeApi, ListOptions, ListResult, WatchEventType, WatchHandle } from './api.js';
+import type { KubeConnection } from './connection.js';
+import { KubeError } from './errors.js';
+import type { KubeObject } from './object.js';
+import { type ResourceType, resourceOf } from './resources.js';
 
 /**
- * {@link KubeApi} on node:http/https, speaking the same REST wire format as client-node: used where client-node
- * cannot load (Node < 22.19). Paths are built from the static resource table, so no discovery round-trip.
+ * {@link KubeApi} on node:http/https, speaking the API server's REST wire format: JSON bodies, watches as a chunked
+ * stream of JSON lines, server-side apply as `application/apply-patch+yaml`. Paths are built from the static resource
+ * table, so no discovery round-trip. TLS is verified against the connection's CA unless the kubeconfig says
+ * `insecure-skip-tls-verify`.
  */
 export class HttpKubeApi implements KubeApi {
   constructor(private readonly conn: KubeConnection) {}
 
-  async list(type: ResourceType, namespace: string | null, labelSelector?: string): Promise<ListResult> {
-    const query = labelSelector ? `?labelSelector=${encodeURIComponent(labelSelector)}` : '';
+  async list(type: ResourceType, namespace: string | null, options?: ListOptions): Promise<ListResult> {
+    const query = options?.labelSelector ? `?labelSelector=${encodeURIComponent(options.labelSelector)}` : '';
     const body = (await this.json('GET', `${collection(type, namespace)}${query}`)) as {
       items?: KubeObject[];
       metadata?: { resourceVersion?: string };
@@ -29,9 +32,11 @@ export class HttpKubeApi implements KubeApi {
     resourceVersion: string,
     onEvent: (type: WatchEventType, object: KubeObject) => void,
     done: (err: unknown) => void,
+    options?: ListOptions,
   ): Promise<WatchHandle> {
     const q = new URLSearchParams({ watch: 'true', allowWatchBookmarks: 'true', timeoutSeconds: '300' });
     if (resourceVersion) q.set('resourceVersion', resourceVersion);
+    if (options?.labelSelector) q.set('labelSelector', options.labelSelector);
     let finished = false;
     const finish = (err: unknown) => {
       if (finished) return;
@@ -42,7 +47,7 @@ export class HttpKubeApi implements KubeApi {
       if (res.statusCode !== 200) {
         res.resume();
         finish(
-          new ReconcileError('KUBE_API', `watch ${type.plural}: HTTP ${res.statusCode}`, {
+          new KubeError('kube_api', `watch ${type.plural}: HTTP ${res.statusCode}`, {
             status: res.statusCode ?? null,
           }),
         );
@@ -74,7 +79,7 @@ export class HttpKubeApi implements KubeApi {
   }
 
   async apply(obj: KubeObject, fieldManager: string, force: boolean): Promise<KubeObject> {
-    const type = { apiVersion: obj.apiVersion ?? 'v1', plural: pluralOf(obj) };
+    const type = typeOf(obj);
     const path = `${collection(type, obj.metadata?.namespace ?? null)}/${encodeURIComponent(obj.metadata?.name ?? '')}`;
     const q = new URLSearchParams({ fieldManager, force: String(force) });
     // JSON is valid YAML: the apply-patch+yaml content type is what makes this a server-side apply.
@@ -91,7 +96,7 @@ export class HttpKubeApi implements KubeApi {
   }
 
   async create(obj: KubeObject, fieldManager: string): Promise<KubeObject> {
-    const type = { apiVersion: obj.apiVersion ?? 'v1', plural: pluralOf(obj) };
+    const type = typeOf(obj);
     const path = `${collection(type, obj.metadata?.namespace ?? null)}?fieldManager=${encodeURIComponent(fieldManager)}`;
     return (await this.json('POST', path, JSON.stringify(obj), 'application/json')) as KubeObject;
   }
@@ -109,7 +114,7 @@ export class HttpKubeApi implements KubeApi {
             try {
               resolve(text ? JSON.parse(text) : {});
             } catch (err) {
-              reject(new ReconcileError('KUBE_API', `${method} ${path}: invalid JSON`, { cause: err, status }));
+              reject(new KubeError('kube_api', `${method} ${path}: invalid JSON`, { cause: err, status }));
             }
             return;
           }
@@ -119,12 +124,10 @@ export class HttpKubeApi implements KubeApi {
           } catch {
             // Not a Status object: keep the raw text.
           }
-          reject(new ReconcileError('KUBE_API', `${method} ${path}: ${status} ${message}`, { status }));
+          reject(new KubeError('kube_api', `${method} ${path}: ${status} ${message}`, { status }));
         });
       });
-      req.on('error', (err) =>
-        reject(new ReconcileError('KUBE_API', `${method} ${path}: ${err.message}`, { cause: err })),
-      );
+      req.on('error', (err) => reject(new KubeError('kube_api', `${method} ${path}: ${err.message}`, { cause: err })));
       req.end(body);
     });
   }
@@ -159,24 +162,15 @@ export class HttpKubeApi implements KubeApi {
   }
 }
 
-const PLURALS: Record<string, string> = {
-  Service: 'services',
-  Namespace: 'namespaces',
-  ConfigMap: 'configmaps',
-  Event: 'events',
-  AuthorizationPolicy: 'authorizationpolicies',
-  RequestAuthentication: 'requestauthentications',
-};
-
-function pluralOf(obj: KubeObject): string {
-  const plural = PLURALS[obj.kind ?? ''];
-  if (!plural) throw new ReconcileError('KUBE_API', `no resource mapping for kind ${obj.kind}`);
-  return plural;
+function typeOf(obj: KubeObject): ResourceType {
+  const type = resourceOf(obj);
+  if (!type) throw new KubeError('kube_api', `no resource mapping for ${obj.apiVersion}/${obj.kind}`);
+  return type;
 }
 
-function collection(type: { apiVersion: string; plural: string }, namespace: string | null): string {
+function collection(type: ResourceType, namespace: string | null): string {
   const api = type.apiVersion.includes('/') ? `/apis/${type.apiVersion}` : `/api/${type.apiVersion}`;
-  return namespace && type.plural !== 'namespaces'
+  return namespace && type.namespaced
     ? `${api}/namespaces/${encodeURIComponent(namespace)}/${type.plural}`
     : `${api}/${type.plural}`;
 }
