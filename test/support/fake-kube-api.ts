@@ -100,6 +100,12 @@ export class FakeKubeApi {
   private readonly sockets = new Set<Socket>();
   readonly requests: LoggedRequest[] = [];
   private pki: { ca: Issued; leaf: Issued } | null = null;
+  private readonly unserved = new Set<string>();
+
+  /** Stops serving one group/version (`security.istio.io/v1`), as a cluster with an older CRD would: 404. */
+  unserve(groupVersion: string): void {
+    this.unserved.add(groupVersion);
+  }
 
   get url(): string {
     return `https://127.0.0.1:${this.port}`;
@@ -292,7 +298,13 @@ export class FakeKubeApi {
       plural = seg[0]!;
       name = seg[1];
     }
-    const def = RESOURCES.find((r) => r.group === group && r.plural === plural);
+    const def = RESOURCES.find(
+      (r) =>
+        r.group === group &&
+        r.version === (m[2] ?? 'v1') &&
+        r.plural === plural &&
+        !this.unserved.has(r.group ? `${r.group}/${r.version}` : r.version),
+    );
     if (!def) return status(res, 404, 'NotFound', `the server could not find the requested resource (${plural})`);
     if (!def.namespaced) namespace = null;
 
