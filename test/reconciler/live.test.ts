@@ -297,6 +297,16 @@ describe('live mode plumbing', () => {
     const list = await api.list(Resources.service, 'shop');
     expect(list.items.map((i) => i.metadata?.name)).toEqual(['a']);
     expect(Number(list.resourceVersion)).toBeGreaterThan(0);
+    expect(fake.requests.at(-1)?.authorization).toBe('Bearer s3cret');
+    // A rotated token file (as the kubelet rotates projected service account tokens) is picked up.
+    const tokenFile = join(dir, 'token');
+    writeFileSync(tokenFile, 'first\n');
+    const rotating = createKubeApi({ server: fake.url, ca: fake.ca, tokenFile });
+    await rotating.list(Resources.service, 'shop');
+    expect(fake.requests.at(-1)?.authorization).toBe('Bearer first');
+    writeFileSync(tokenFile, 'second-token\n');
+    await rotating.list(Resources.service, 'shop');
+    expect(fake.requests.at(-1)?.authorization).toBe('Bearer second-token');
     // Without the CA the stand-in's certificate is refused: TLS is verified, never skipped by default.
     const untrusted = createKubeApi({ server: fake.url, token: 's3cret' });
     const err = await untrusted.list(Resources.service, 'shop').catch((e: unknown) => e);

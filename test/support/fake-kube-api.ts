@@ -76,6 +76,7 @@ export interface LoggedRequest {
   readonly path: string;
   readonly query: Record<string, string>;
   readonly contentType: string;
+  readonly authorization: string;
 }
 
 interface Watcher {
@@ -236,6 +237,7 @@ export class FakeKubeApi {
       path: url.pathname,
       query,
       contentType: req.headers['content-type'] ?? '',
+      authorization: req.headers.authorization ?? '',
     });
     const chunks: Buffer[] = [];
     req.on('data', (c: Buffer) => chunks.push(c));

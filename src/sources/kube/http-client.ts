@@ -1,3 +1,4 @@
+import { readFileSync, statSync } from 'node:fs';
 import { request as httpRequest, type IncomingMessage } from 'node:http';
 import { request as httpsRequest } from 'node:https';
 import { createInterface } from 'node:readline';
@@ -13,7 +14,14 @@ import { type ResourceType, resourceOf } from './resources.js';
  * table, so no discovery round-trip. TLS is verified against the connection's CA unless the kubeconfig says
  * `insecure-skip-tls-verify`.
  */
+/** A watch with no bytes for this long is dead (the server sends bookmarks and ends watches after 300 s). */
+const WATCH_IDLE_MS = 330_000;
+/** Any other call. */
+const CALL_TIMEOUT_MS = 30_000;
+
 export class HttpKubeApi implements KubeApi {
+  private token: { value: string | undefined; stamp: string } | null = null;
+
   constructor(private readonly conn: KubeConnection) {}
 
   async list(type: ResourceType, namespace: string | null, options?: ListOptions): Promise<ListResult> {
@@ -69,6 +77,8 @@ export class HttpKubeApi implements KubeApi {
       res.on('error', finish);
     });
     req.on('error', (err) => finish(err));
+    // A connection that died without a reset (a node gone, a NAT timeout) would otherwise hang the watch forever.
+    req.setTimeout(WATCH_IDLE_MS, () => req.destroy(new Error('watch idle: no data from the API server')));
     req.end();
     return {
       abort: () => {
@@ -128,8 +138,29 @@ export class HttpKubeApi implements KubeApi {
         });
       });
       req.on('error', (err) => reject(new KubeError('kube_api', `${method} ${path}: ${err.message}`, { cause: err })));
+      req.setTimeout(CALL_TIMEOUT_MS, () => req.destroy(new Error(`no answer within ${CALL_TIMEOUT_MS} ms`)));
       req.end(body);
     });
+  }
+
+  /**
+   * The bearer token: from the token file when there is one (re-read when it changes; API calls are few, so one
+   * stat per call is cheap), else the fixed one. An unreadable file keeps the last token.
+   */
+  private bearer(): string | undefined {
+    const file = this.conn.tokenFile;
+    if (!file) return this.conn.token;
+    let stamp: string;
+    try {
+      const info = statSync(file);
+      stamp = `${info.mtimeMs}/${info.size}/${info.ino}`;
+    } catch {
+      return this.token?.value ?? this.conn.token;
+    }
+    if (this.token?.stamp !== stamp) {
+      this.token = { value: readToken(file) ?? this.token?.value ?? this.conn.token, stamp };
+    }
+    return this.token.value;
   }
 
   private request(
@@ -141,7 +172,8 @@ export class HttpKubeApi implements KubeApi {
   ) {
     const url = new URL(path, this.conn.server);
     const headers: Record<string, string> = { accept: 'application/json' };
-    if (this.conn.token) headers['authorization'] = `Bearer ${this.conn.token}`;
+    const token = this.bearer();
+    if (token) headers['authorization'] = `Bearer ${token}`;
     if (body !== undefined) {
       headers['content-type'] = contentType ?? 'application/json';
       headers['content-length'] = String(Buffer.byteLength(body));
@@ -159,6 +191,14 @@ export class HttpKubeApi implements KubeApi {
       },
       onResponse,
     );
+  }
+}
+
+function readToken(file: string): string | undefined {
+  try {
+    return readFileSync(file, 'utf8').trim() || undefined;
+  } catch {
+    return undefined;
   }
 }
 
