@@ -1,7 +1,7 @@
-import { InvalidCheckRequest, toCheckInput } from '../authz/input.js';
 import { toRequestAttributes } from '../authz/pipeline.js';
-import type { IdentityOutcome } from '../identity/types.js';
+import type { WireCheckRequest } from '../authz/wire-types.js';
 import { explain, formatExplanation, PolicySet } from '../policy/index.js';
+import { createPipeline } from '../server/assemble.js';
 import { type Command, parseCommandArgs, UsageError } from './args.js';
 import { closeParts, loadOfflineConfig, OfflineInputError, openOfflineParts, readCheckRequest } from './offline.js';
 
@@ -36,12 +36,12 @@ export const explainCommand: Command = {
     if (format !== 'text' && format !== 'json') throw new UsageError('--format must be text or json');
     const loaded = loadOfflineConfig(values.config);
     let parts: Awaited<ReturnType<typeof openOfflineParts>>;
-    let input: ReturnType<typeof toCheckInput>;
+    let request: WireCheckRequest;
     try {
-      input = toCheckInput(readCheckRequest(values.request));
+      request = readCheckRequest(values.request);
       parts = await openOfflineParts(loaded, values.policy);
     } catch (err) {
-      if (err instanceof OfflineInputError || err instanceof InvalidCheckRequest) {
+      if (err instanceof OfflineInputError) {
         process.stderr.write(`mesh-authz explain: ${err.message}\n`);
         return 2;
       }
@@ -53,30 +53,29 @@ export const explainCommand: Command = {
         process.stderr.write('mesh-authz explain: no policies are configured (policy.paths or --policy)\n');
         return 2;
       }
-      const identity: IdentityOutcome = await parts.identity.verify({
-        certificate: input.source.certificate,
-        principal: input.source.principal,
-        headers: input.headers,
-        filterMetadata: input.filterMetadata,
-        now: input.time,
-      });
-      if (!identity.ok) {
-        // The identity phase decides before any policy: say so instead of explaining rules that never ran.
+      // The server's own pipeline decides first (input limits, identity sources, mode: all from the config), so
+      // what is explained is exactly what the server would answer.
+      const { outcome } = await createPipeline(loaded, parts, { defaultTimeoutMs: 10_000 }).check(request);
+      const input = outcome.input;
+      if (outcome.phase !== 'decision' || input === null) {
+        // The input or identity phase decided before any policy: say so instead of explaining rules that never ran.
         const failure = {
-          allowed: false,
-          status: 'UNAUTHENTICATED',
-          httpStatus: 401,
-          reasonCode: identity.error.code,
-          reason: identity.error.safeMessage,
+          allowed: outcome.allowed,
+          status: outcome.status,
+          httpStatus: outcome.httpStatus,
+          phase: outcome.phase,
+          reasonCode: outcome.reasonCode,
+          reason: outcome.reason,
         };
         process.stdout.write(
           format === 'json'
-            ? `${JSON.stringify({ identity: failure }, null, 2)}\n`
-            : `identity: ${identity.error.code}: ${identity.error.safeMessage}\n` +
-                'The request is denied UNAUTHENTICATED (HTTP 401) before any policy is evaluated.\n',
+            ? `${JSON.stringify({ [outcome.phase]: failure }, null, 2)}\n`
+            : `${outcome.phase}: ${outcome.reasonCode}: ${outcome.reason}\n` +
+                `The request is denied ${outcome.status} (HTTP ${outcome.httpStatus}) before any policy is evaluated.\n`,
         );
         return 0;
       }
+      const identity = { peer: outcome.peer, user: outcome.user };
       const attrs = toRequestAttributes(input, identity.peer, identity.user, loaded.config.server.trustedProxies);
       const e = explain(set, input.workload, attrs);
       const peer = identity.peer ? identity.peer.spiffeId : null;
