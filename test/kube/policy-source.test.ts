@@ -68,9 +68,14 @@ describe('Kubernetes policy source (stand-in API server)', () => {
     const fake = await startFake(cleanup);
     fake.unserve('security.istio.io/v1');
     fake.put(ap('orders-allow', 'shop', allowOrders));
-    const source = await startSource(fake);
+    const restarts: string[] = [];
+    const source = await startSource(fake, { onRestart: (r, reason) => restarts.push(`${r}:${reason}`) });
     await source.whenLive();
     expect(names(source)).toEqual(['shop/orders-allow']);
+    // The unserved version was dropped after its 404, not retried (and not reported as an outage).
+    const v1 = () => fake.requests.filter((r) => r.path === '/apis/security.istio.io/v1/authorizationpolicies');
+    expect(v1()).toHaveLength(1);
+    expect(restarts.filter((r) => r.includes('.v1:'))).toEqual([]);
   });
 
   it('by provider: leaves out CUSTOM policies that delegate to another provider, keeps ours and the rest', async () => {

@@ -5,6 +5,7 @@ import { duplicateIssues } from '../../policy/parse.js';
 import { compilePolicySet, type PolicySet } from '../../policy/set.js';
 import { validateDocument } from '../../policy/validate.js';
 import type { KubeApi } from './api.js';
+import { statusOf } from './errors.js';
 import { ListWatch, type ListWatchOptions, type RestartReason } from './list-watch.js';
 import { type KubeObject, objectKey } from './object.js';
 import { Resources, type ResourceType } from './resources.js';
@@ -60,6 +61,7 @@ export class KubernetesPolicySource implements PolicySource {
   private readonly runs: Promise<void>[] = [];
   private pending = false;
   private readonly reported = new Set<string>();
+  private readonly unserved = new Set<PolicyApiVersionName>();
   private waiters: (() => void)[] = [];
   /** The selected objects of the set in force (or last refused), as JSON: an unchanged list is not recompiled. */
   private lastInput = '';
@@ -102,7 +104,10 @@ export class KubernetesPolicySource implements PolicySource {
           ns,
           {
             onChange: () => this.schedule(),
-            onRestart: (reason, err) => this.options.onRestart?.(`authorizationpolicies.${version}`, reason, err),
+            onRestart: (reason, err) => {
+              if (this.notServed(version, w, err)) return;
+              this.options.onRestart?.(`authorizationpolicies.${version}`, reason, err);
+            },
           },
           lw,
         );
@@ -110,6 +115,21 @@ export class KubernetesPolicySource implements PolicySource {
         this.runs.push(w.run());
       }
     }
+  }
+
+  /**
+   * A version the cluster does not serve (404 on its first list: an older Istio without v1) is dropped while
+   * another version remains, instead of being retried forever.
+   */
+  private notServed(version: PolicyApiVersionName, w: ListWatch, err: unknown): boolean {
+    if (statusOf(err) !== 404 || w.synced) return false;
+    const remaining = this.options.versions.filter((v) => v !== version && !this.unserved.has(v));
+    if (remaining.length === 0) return false;
+    this.unserved.add(version);
+    for (const other of this.watches) if (other.type === TYPES[version]) other.stop();
+    this.options.log?.('info', `security.istio.io/${version} is not served; reading ${remaining.join(', ')}`);
+    this.schedule();
+    return true;
   }
 
   /** Resolves once a live set was accepted. */
@@ -154,6 +174,7 @@ export class KubernetesPolicySource implements PolicySource {
     const byKey = new Map<string, KubeObject>();
     let any = false;
     for (const version of this.options.versions) {
+      if (this.unserved.has(version)) continue;
       const watches = this.watches.filter((w) => w.type === TYPES[version]);
       if (!watches.every((w) => w.synced)) continue;
       any = true;
