@@ -13,7 +13,7 @@ export {
 } from './kube/index.js';
 export { KubernetesPolicySource } from './kube/policy-source.js';
 export { createKubernetesSources, type KubernetesSources } from './kube/sources.js';
-export { KubernetesWorkloadRegistry } from './kube/workload-registry.js';
+export { createKubernetesRegistry, KubernetesWorkloadRegistry } from './kube/workload-registry.js';
 export { loadPolicyPaths } from './policy-files.js';
 export { PolicyStore, type PolicyStoreOptions, type ReloadEvent } from './policy-store.js';
 export { SnapshotStore } from './snapshot.js';
