@@ -70,6 +70,7 @@ export const serveCommand: Command = {
     try {
       parts = await assembleParts(loaded, {
         logger,
+        metricsRegistry: telemetry.metrics.registry,
         onPolicyReload: (event) => {
           if (!event.ok) return telemetry.metrics.policyReloadFailed();
           telemetry.metrics.policyLoaded(event.generation);
@@ -78,7 +79,7 @@ export const serveCommand: Command = {
         },
       });
     } catch (err) {
-      return fail(`invalid identity configuration in ${loaded.file}: ${(err as Error).message}`, 2);
+      return fail(`invalid configuration in ${loaded.file}: ${(err as Error).message}`, 2);
     }
     // Monitor mode (discovery): record every decided Check into the bounded flow table, flushed off the Check path.
     const recorder = config.discovery.enabled

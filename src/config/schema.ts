@@ -287,6 +287,43 @@ const discoverySchema = z
   })
   .strict();
 
+const kubernetesPoliciesSchema = z
+  .object({
+    /** Read AuthorizationPolicies from the API server instead of `policy.paths`. */
+    enabled: z.boolean().default(false),
+    /** Server-side label selector, e.g. `authz.mesh-authz.io/evaluate=true`. */
+    labelSelector: z.string().min(1).optional(),
+    /** The CUSTOM provider name mesh-authz is deployed as: CUSTOM policies naming another provider are left out. */
+    provider: z.string().min(1).optional(),
+    /** Served versions to read, in preference order (both are the same objects on a cluster serving both). */
+    versions: z
+      .array(z.enum(['v1', 'v1beta1']))
+      .min(1)
+      .default(['v1', 'v1beta1']),
+    /** Record a Warning Event on a refused AuthorizationPolicy. */
+    events: z.boolean().default(true),
+  })
+  .strict();
+
+const kubernetesSchema = z
+  .object({
+    enabled: z.boolean().default(false),
+    /** A kubeconfig file; without it: $KUBECONFIG, the pod's service account, then ~/.kube/config. */
+    kubeconfig: z.string().min(1).optional(),
+    /** Namespaces to watch; empty = all. */
+    namespaces: z.array(z.string().min(1)).default([]),
+    /** Informer resync: consumers re-derive their state at least this often. 0 = never. */
+    resyncSeconds: z.number().int().nonnegative().default(300),
+    /** The workload registry from Pods and Services (destination labels by pod IP). */
+    workloads: z.boolean().default(true),
+    policies: kubernetesPoliciesSchema.default(kubernetesPoliciesSchema.parse({})),
+    /** Local directory (an emptyDir) for last-good snapshots used when the API server is unreachable at start. */
+    snapshotDir: z.string().min(1).optional(),
+    /** How long start-up waits for the API server before serving snapshots (a failed first attempt is sooner). */
+    startupTimeoutMs: z.number().int().positive().default(10_000),
+  })
+  .strict();
+
 export const configSchema = z
   .object({
     server: serverSchema.default(serverSchema.parse({})),
@@ -297,8 +334,25 @@ export const configSchema = z
     telemetry: telemetrySchema.default(telemetrySchema.parse({})),
     cache: cacheSchema.default(cacheSchema.parse({})),
     discovery: discoverySchema.default(discoverySchema.parse({})),
+    kubernetes: kubernetesSchema.default(kubernetesSchema.parse({})),
   })
-  .strict();
+  .strict()
+  .superRefine((c, ctx) => {
+    if (c.kubernetes.policies.enabled && !c.kubernetes.enabled) {
+      ctx.addIssue({
+        code: 'custom',
+        path: ['kubernetes', 'policies', 'enabled'],
+        message: 'kubernetes.policies needs kubernetes.enabled: true',
+      });
+    }
+    if (c.kubernetes.enabled && c.kubernetes.policies.enabled && c.policy.paths.length > 0) {
+      ctx.addIssue({
+        code: 'custom',
+        path: ['kubernetes', 'policies', 'enabled'],
+        message: 'policies come from policy.paths or from the API server (kubernetes.policies), not both',
+      });
+    }
+  });
 
 export type Config = z.infer<typeof configSchema>;
 export type TlsConfig = z.infer<typeof tlsSchema>;
@@ -309,3 +363,4 @@ export type PolicyConfig = z.infer<typeof policySchema>;
 export type TelemetryConfig = z.infer<typeof telemetrySchema>;
 export type CacheConfig = z.infer<typeof cacheSchema>;
 export type DiscoveryConfig = z.infer<typeof discoverySchema>;
+export type KubernetesConfig = z.infer<typeof kubernetesSchema>;

@@ -1,12 +1,11 @@
+import { type KubeApi, type KubeObject, ListWatch, objectKey, Resources } from '../sources/kube/index.js';
 import { isAnnotated } from './annotations.js';
 import { formatServiceError, type ServiceError } from './errors.js';
 import { canonicalJson, sourceHash } from './hash.js';
-import { type KubeApi, Resources } from './kube.js';
 import { Annotations, isOwned, Labels, MANAGER } from './labels.js';
-import { ListWatch } from './list-watch.js';
 import { ReconcilerMetrics } from './live-metrics.js';
 import { policyFile, renderPolicy } from './manifests.js';
-import { type KubeObject, objectKey, type ServiceObject } from './model.js';
+import type { ServiceObject } from './model.js';
 import { planPolicies, type ReconcileOptions } from './plan.js';
 
 /**
@@ -89,7 +88,7 @@ export class LiveReconciler {
               }
             },
           },
-          this.options.backoffMs,
+          this.options.backoffMs ? { backoffMs: this.options.backoffMs } : {},
         );
         this.watches.push(lw);
         this.runs.push(lw.run());

@@ -29,6 +29,8 @@ export interface ServiceParts {
   /** Extra admin routes, e.g. `{ '/metrics': handler }`. */
   readonly adminRoutes?: Readonly<Record<string, AdminHandler>>;
   readonly logger?: ServiceLogger;
+  /** Details shown by `/readyz` (e.g. a source serving a stale snapshot); they do not change readiness. */
+  readonly readiness?: () => readonly string[];
   /** Called once everything is closed (telemetry flushes here). */
   readonly onClosed?: () => void | Promise<void>;
 }
@@ -108,7 +110,13 @@ export class AuthzService {
         )
       : null;
     const { admin } = loaded.config;
-    this.admin = admin.enabled ? new AdminServer({ ready: () => this.ready(), routes: parts.adminRoutes }) : null;
+    this.admin = admin.enabled
+      ? new AdminServer({
+          ready: () => this.ready(),
+          routes: parts.adminRoutes,
+          ...(parts.readiness ? { detail: parts.readiness } : {}),
+        })
+      : null;
   }
 
   /** True when checks can be decided: a policy set is loaded and we are not draining. */
