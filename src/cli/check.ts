@@ -2,15 +2,23 @@ import type { CheckOutcome } from '../authz/outcome.js';
 import type { WireCheckRequest } from '../authz/wire-types.js';
 import { type AssembledParts, createPipeline } from '../server/assemble.js';
 import { type Command, parseCommandArgs, UsageError } from './args.js';
-import { closeParts, loadOfflineConfig, OfflineInputError, openOfflineParts, readCheckRequest } from './offline.js';
+import {
+  closeParts,
+  loadOfflineConfig,
+  OfflineInputError,
+  openOfflineParts,
+  parseAt,
+  readCheckRequest,
+} from './offline.js';
 
 const HELP = `mesh-authz check: decide one CheckRequest offline, exactly as the server would
 
-Usage: mesh-authz check [-c <file>] [-p <file|dir>]... -r <file|->
+Usage: mesh-authz check [-c <file>] [-p <file|dir>]... -r <file|-> [--at <time>]
 
   -c, --config <file>     the config file (policies, identity, mode); defaults apply without one
   -p, --policy <path>     AuthorizationPolicy file or folder (repeatable); replaces policy.paths
   -r, --request <file|->  the CheckRequest as proto3 JSON (camelCase or snake_case field names); '-' reads stdin
+  --at <time>             judge credential expiry at this time (RFC 3339), not now; request.time never decides it
 
 Prints one JSON object: allowed, status (OK, PERMISSION_DENIED, UNAUTHENTICATED, UNAVAILABLE), httpStatus,
 reason, policy (namespace/name or null) and more. Exit 0 whenever a decision was made (allow or deny); 2 on bad
@@ -25,6 +33,7 @@ const options = {
   config: { type: 'string' },
   policy: { type: 'string', multiple: true },
   request: { type: 'string' },
+  at: { type: 'string' },
 } as const;
 
 export const checkCommand: Command = {
@@ -34,6 +43,7 @@ export const checkCommand: Command = {
   async run(argv) {
     const { values } = parseCommandArgs(argv, options);
     if (!values.request) throw new UsageError('--request is required (a file, or - for stdin)');
+    const at = parseAt(values.at);
     const loaded = loadOfflineConfig(values.config);
     let request: WireCheckRequest;
     let parts: AssembledParts;
@@ -47,7 +57,10 @@ export const checkCommand: Command = {
     }
     try {
       // Offline there is no Envoy deadline to meet; allow slow disks / first JWKS reads.
-      const pipeline = createPipeline(loaded, parts, { defaultTimeoutMs: 10_000 });
+      const pipeline = createPipeline(loaded, parts, {
+        defaultTimeoutMs: 10_000,
+        ...(at !== undefined ? { now: () => at } : {}),
+      });
       const { outcome } = await pipeline.check(request);
       process.stdout.write(`${JSON.stringify(report(outcome), null, 2)}\n`);
       return 0;

@@ -207,14 +207,16 @@ describe('istio/ (kustomize base)', () => {
       (find('ConfigMap', 'mesh-authz-config')['data'] as Record<string, string>)['config.yaml']!,
       'config.yaml',
     );
-    const preStop = (server.containers[0]!['lifecycle'] as { preStop: { exec: { command: string[] } } }).preStop;
-    const preStopSeconds = Number(preStop.exec.command[1]);
-    expect(preStop.exec.command[0]).toBe('sleep');
+    // No preStop sleep: the server answers on for server.shutdownGraceMs after SIGTERM, then drains; both must fit.
+    expect(server.containers[0]!['lifecycle']).toBeUndefined();
     expect(server['terminationGracePeriodSeconds'] as number).toBeGreaterThan(
-      preStopSeconds + config.server.drainTimeoutMs / 1000,
+      (config.server.shutdownGraceMs + config.server.drainTimeoutMs) / 1000,
     );
     // Room for the offline state (an emptyDir) and the token the read-only RBAC needs.
-    expect(server.volumes.find((v) => v['name'] === 'state')).toMatchObject({ emptyDir: {} });
+    const snapshots = (server.containers[0]!['volumeMounts'] as { name: string; mountPath: string }[]).find(
+      (m) => m.mountPath === config.kubernetes.snapshotDir,
+    );
+    expect(server.volumes.find((v) => v['name'] === snapshots?.name)).toMatchObject({ emptyDir: {} });
     expect(server['automountServiceAccountToken']).toBe(true);
     expect(server.volumes.map((v) => (v['configMap'] as { name?: string } | undefined)?.name)).toEqual(
       expect.arrayContaining(['mesh-authz-config', 'mesh-authz-policies', 'mesh-authz-generated']),
@@ -249,7 +251,7 @@ describe('istio/ (kustomize base)', () => {
     expect(allowedFrom(9901)).toEqual([]);
   });
 
-  it('RBAC: the reconciler writes only AuthorizationPolicies, Events, its ConfigMap; the server only reads', () => {
+  it('RBAC: the reconciler writes only AuthorizationPolicies, Events, its ConfigMap; the server reads, and records Events', () => {
     type R = { apiGroups: string[]; resources: string[]; verbs: string[] };
     const rules = (name: string) => find('ClusterRole', name)['rules'] as R[];
     const can = (rs: R[], group: string, resource: string, verb: string) =>
@@ -266,19 +268,24 @@ describe('istio/ (kustomize base)', () => {
     expect(find('Role', 'mesh-authz-reconciler')['rules']).toEqual([
       { apiGroups: [''], resources: ['configmaps'], resourceNames: ['mesh-authz-generated'], verbs: ['get', 'patch'] },
     ]);
-    const server = rules('mesh-authz');
+    const server = rules('mesh-authz-server');
     for (const v of ['get', 'list', 'watch']) {
       expect(can(server, '', 'pods', v)).toBe(true);
       expect(can(server, 'security.istio.io', 'authorizationpolicies', v)).toBe(true);
     }
-    expect(server.flatMap((r) => r.verbs).every((v) => ['get', 'list', 'watch'].includes(v))).toBe(true);
-    for (const name of ['mesh-authz', 'mesh-authz-reconciler']) {
-      const binding = find('ClusterRoleBinding', name) as unknown as {
+    // The server writes nothing but Events (on policies it refuses).
+    const serverWrites = server.filter((r) => r.verbs.some((v) => !['get', 'list', 'watch'].includes(v)));
+    expect(serverWrites.flatMap((r) => r.resources)).toEqual(['events']);
+    for (const [role, sa] of [
+      ['mesh-authz-server', 'mesh-authz'],
+      ['mesh-authz-reconciler', 'mesh-authz-reconciler'],
+    ] as const) {
+      const binding = find('ClusterRoleBinding', role) as unknown as {
         subjects: { name: string }[];
         roleRef: { name: string };
       };
-      expect(binding.roleRef.name).toBe(name);
-      expect(binding.subjects).toEqual([{ kind: 'ServiceAccount', name, namespace: 'mesh-authz' }]);
+      expect(binding.roleRef.name).toBe(role);
+      expect(binding.subjects).toEqual([{ kind: 'ServiceAccount', name: sa, namespace: 'mesh-authz' }]);
     }
   });
 });
