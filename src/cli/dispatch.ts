@@ -37,11 +37,11 @@ export async function main(argv: string[]): Promise<number> {
   const [name, ...rest] = argv;
   if (name === undefined || name === '--help' || name === '-h') {
     process.stdout.write(`${await usage()}\n`);
-    return name === undefined ? EXIT.BAD_INPUT : EXIT.OK;
+    return name === undefined ? EXIT.badInput : EXIT.ok;
   }
   if (name === '--version' || name === '-V') {
     process.stdout.write(`${await version()}\n`);
-    return EXIT.OK;
+    return EXIT.ok;
   }
   if (name === 'help') {
     const [topic] = rest;
@@ -49,32 +49,31 @@ export async function main(argv: string[]): Promise<number> {
     if (topic === undefined || !load) {
       if (topic !== undefined) process.stderr.write(`mesh-authz help: unknown command '${topic}'\n\n`);
       process.stdout.write(`${await usage()}\n`);
-      return topic === undefined ? EXIT.OK : EXIT.BAD_INPUT;
+      return topic === undefined ? EXIT.ok : EXIT.badInput;
     }
     process.stdout.write(`${(await load()).help}\n`);
-    return EXIT.OK;
+    return EXIT.ok;
   }
   const load = commands[name];
   if (!load) {
     process.stderr.write(`mesh-authz: unknown command '${name}'\n\n${await usage()}\n`);
-    return EXIT.BAD_INPUT;
+    return EXIT.badInput;
   }
   const command = await load();
   if (hasFlag(rest, '--help', '-h')) {
     process.stdout.write(`${command.help}\n`);
-    return EXIT.OK;
+    return EXIT.ok;
   }
   if (hasFlag(rest, '--version', '-V')) {
     process.stdout.write(`${await version()}\n`);
-    return EXIT.OK;
+    return EXIT.ok;
   }
   try {
     return await command.run(rest);
   } catch (err) {
     const known = knownError(err);
     if (!known) throw err;
-    const usageHint =
-      known.code === EXIT.BAD_INPUT && (err as Error).name === 'UsageError' ? `\n\n${command.help}` : '';
+    const usageHint = known.code === EXIT.badInput && (err as Error).name === 'UsageError' ? `\n\n${command.help}` : '';
     process.stderr.write(`mesh-authz ${name}: ${known.message}${usageHint}\n`);
     return known.code;
   }

@@ -9,6 +9,6 @@ main(process.argv.slice(2)).then(
   (err: unknown) => {
     // Not a known error: a bug. The stack is what a bug report needs.
     process.stderr.write(`mesh-authz: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}\n`);
-    process.exitCode = EXIT.FAILURE;
+    process.exitCode = EXIT.failure;
   },
 );
