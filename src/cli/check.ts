@@ -41,6 +41,7 @@ export const checkCommand: Command = {
       const pipeline = new CheckPipeline({
         policies: () => parts.policies.current(),
         identity: parts.identity,
+        registry: parts.registry,
         mode: loaded.config.policy.mode,
         limits: {
           maxPathBytes: loaded.config.server.maxPathBytes,
@@ -74,6 +75,8 @@ export function report(outcome: CheckOutcome): Record<string, unknown> {
     rule: d?.ruleIndex ?? null,
     dryRun: outcome.dryRun,
     workload: outcome.input?.workload ?? null,
+    workloadResolution: outcome.input?.workloadResolution ?? null,
+    workloadName: outcome.input?.workloadName || null,
     peer: outcome.peer?.spiffeId ?? null,
     user: outcome.user
       ? { issuer: outcome.user.issuer, subject: outcome.user.subject, groups: outcome.user.groups }

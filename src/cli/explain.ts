@@ -1,5 +1,7 @@
 import { InvalidCheckRequest, toCheckInput } from '../authz/input.js';
-import { toRequestAttributes } from '../authz/pipeline.js';
+import { toRequestAttributes, WORKLOAD_UNRESOLVED } from '../authz/pipeline.js';
+import { unresolvedReason } from '../authz/resolve.js';
+import type { WireCheckRequest } from '../authz/wire-types.js';
 import type { IdentityOutcome } from '../identity/types.js';
 import { explain, formatExplanation, PolicySet } from '../policy/index.js';
 import { type Command, parseCommandArgs, UsageError } from './args.js';
@@ -38,8 +40,14 @@ export const explainCommand: Command = {
     let parts: Awaited<ReturnType<typeof openOfflineParts>>;
     let input: ReturnType<typeof toCheckInput>;
     try {
-      input = toCheckInput(readCheckRequest(values.request));
+      const request: WireCheckRequest = readCheckRequest(values.request);
       parts = await openOfflineParts(loaded, values.policy);
+      try {
+        input = toCheckInput(request, undefined, parts.registry);
+      } catch (err) {
+        await closeParts(parts);
+        throw err;
+      }
     } catch (err) {
       if (err instanceof OfflineInputError || err instanceof InvalidCheckRequest) {
         process.stderr.write(`mesh-authz explain: ${err.message}\n`);
@@ -77,6 +85,23 @@ export const explainCommand: Command = {
         );
         return 0;
       }
+      const workload = {
+        ...input.workload,
+        resolution: input.workloadResolution,
+        ...(input.workloadName ? { name: input.workloadName } : {}),
+      };
+      const unresolved = unresolvedReason(set, { workload: input.workload, resolution: input.workloadResolution });
+      if (unresolved !== null) {
+        // The server denies before evaluating: explaining rules against guessed labels would mislead.
+        const deny = { allowed: false, status: 'PERMISSION_DENIED', httpStatus: 403, reasonCode: WORKLOAD_UNRESOLVED };
+        process.stdout.write(
+          format === 'json'
+            ? `${JSON.stringify({ workload, decision: { ...deny, reason: unresolved } }, null, 2)}\n`
+            : `workload: ${describeWorkload(workload)}\n${WORKLOAD_UNRESOLVED}: ${unresolved}\n` +
+                'The request is denied PERMISSION_DENIED (HTTP 403) before any policy is evaluated.\n',
+        );
+        return 0;
+      }
       const attrs = toRequestAttributes(input, identity.peer, identity.user, loaded.config.server.trustedProxies);
       const e = explain(set, input.workload, attrs);
       const peer = identity.peer ? identity.peer.spiffeId : null;
@@ -84,12 +109,14 @@ export const explainCommand: Command = {
         ? { issuer: identity.user.issuer, subject: identity.user.subject, groups: identity.user.groups }
         : null;
       if (format === 'json') {
-        process.stdout.write(`${JSON.stringify({ identity: { peer, user }, ...e }, null, 2)}\n`);
+        process.stdout.write(`${JSON.stringify({ identity: { peer, user }, ...e, workload }, null, 2)}\n`);
       } else {
         const who = `identity: peer ${peer ?? '(none: plaintext or no verified certificate)'}; end user ${
           user ? `${user.issuer}/${user.subject} groups [${user.groups.join(', ')}]` : '(none)'
         }`;
-        process.stdout.write(`${who}\n${formatExplanation(e)}\n`);
+        process.stdout.write(
+          `${who}\nworkload found by: ${workload.resolution}${workload.name ? ` (${workload.name})` : ''}\n${formatExplanation(e)}\n`,
+        );
       }
       return 0;
     } finally {
@@ -97,3 +124,16 @@ export const explainCommand: Command = {
     }
   },
 };
+
+/** `shop {app=orders} (registry_address: orders-1)`: which workload, and how it was found. */
+function describeWorkload(w: {
+  namespace: string;
+  labels: Readonly<Record<string, string>>;
+  resolution: string;
+  name?: string;
+}): string {
+  const labels = Object.entries(w.labels)
+    .map(([k, v]) => `${k}=${v}`)
+    .join(',');
+  return `${w.namespace || '(unknown namespace)'} {${labels}} (${w.resolution}${w.name ? `: ${w.name}` : ''})`;
+}

@@ -1,7 +1,9 @@
 import { type IdentitySource, type PolicySource, staticPolicySource } from '../authz/seams.js';
+import type { WorkloadRegistry } from '../authz/workloads.js';
 import type { LoadedConfig } from '../config/load.js';
 import { resolveFrom } from '../config/load.js';
 import { formatIssues } from '../policy/parse.js';
+import { configWorkloadRegistry } from '../sources/config-registry.js';
 import { createIdentityVerifier } from '../sources/identity.js';
 import { PolicyStore, type ReloadEvent } from '../sources/policy-store.js';
 import type { ServiceLogger } from './service.js';
@@ -25,6 +27,8 @@ export interface PartsOverrides {
 export interface AssembledParts {
   readonly policies: PolicySource;
   readonly identity: IdentitySource;
+  /** Where destination workloads are found when Envoy sends no labels (Istio `CUSTOM`): `policy.workloads`. */
+  readonly registry: WorkloadRegistry;
 }
 
 /**
@@ -42,10 +46,11 @@ export async function assembleParts(loaded: LoadedConfig, overrides: PartsOverri
     onError: (err, where) =>
       log?.warn({ err: err.message, where }, 'identity material reload failed; the last good material keeps serving'),
   });
+  const registry = configWorkloadRegistry(config.policy.workloads);
   const paths = overrides.policyPaths ?? config.policy.paths.map((p) => resolveFrom(loaded, p));
   // No policy paths at all: nothing can ever load, so every check is denied UNAVAILABLE (an empty *set* would be
   // "no ALLOW policy selects the workload" = allow everything, which is not what an empty config means).
-  if (paths.length === 0) return { policies: staticPolicySource(null), identity };
+  if (paths.length === 0) return { policies: staticPolicySource(null), identity, registry };
   const store = new PolicyStore({
     paths,
     compile: {
@@ -67,7 +72,7 @@ export async function assembleParts(loaded: LoadedConfig, overrides: PartsOverri
       overrides.onPolicyReload?.(event);
     },
   });
-  return { policies: policyStoreSource(store), identity };
+  return { policies: policyStoreSource(store), identity, registry };
 }
 
 /** The policy engine's store as a {@link PolicySource}. `start()` rejects with PolicyLoadError (file:line issues). */

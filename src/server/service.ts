@@ -2,6 +2,7 @@ import type { AddressInfo } from 'node:net';
 import * as grpc from '@grpc/grpc-js';
 import { CheckPipeline } from '../authz/pipeline.js';
 import type { CheckTracer, DecisionCache, DecisionObserver, IdentitySource, PolicySource } from '../authz/seams.js';
+import type { WorkloadRegistry } from '../authz/workloads.js';
 import type { LoadedConfig } from '../config/load.js';
 import { resolveFrom } from '../config/load.js';
 import { type AdminHandler, AdminServer } from './admin.js';
@@ -28,6 +29,8 @@ export const SILENT_LOGGER: ServiceLogger = { info() {}, warn() {}, error() {} }
 export interface ServiceParts {
   readonly policies: PolicySource;
   readonly identity: IdentitySource;
+  /** Destination workload lookup (config file or Kubernetes Pods); none by default. */
+  readonly registry?: WorkloadRegistry;
   readonly cache?: DecisionCache | null;
   readonly tracer?: CheckTracer;
   readonly observers?: readonly DecisionObserver[];
@@ -72,6 +75,7 @@ export class AuthzService {
     this.pipeline = new CheckPipeline({
       policies: () => parts.policies.current(),
       identity: parts.identity,
+      registry: parts.registry,
       mode: loaded.config.policy.mode,
       cache: parts.cache ?? null,
       tracer: parts.tracer,
