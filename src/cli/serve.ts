@@ -55,7 +55,10 @@ export const serveCommand: Command = {
       parts = await assembleParts(loaded, {
         logger,
         onPolicyReload: (event) => {
-          if (!event.ok) return telemetry.metrics.policyReloadFailed();
+          if (!event.ok) {
+            if (event.refused) return telemetry.metrics.policyReloadRefused(event.refused.reason);
+            return telemetry.metrics.policyReloadFailed();
+          }
           telemetry.metrics.policyLoaded(event.generation);
           // The new set is swapped in right after this event; report its coverage once it is current.
           queueMicrotask(() => reportCoverage(parts.policies.current(), config.policy, coverageSink));

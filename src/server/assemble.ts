@@ -61,9 +61,19 @@ export async function assembleParts(loaded: LoadedConfig, overrides: PartsOverri
       mode: config.policy.mode,
     },
     watch: watch && config.policy.watch,
+    debounceMs: config.policy.reloadDebounceMs,
+    emptyFileGraceMs: config.policy.emptyFileGraceMs,
+    allowEmpty: config.policy.allowEmpty,
     onReload: (event) => {
       if (event.ok) log?.info({ generation: event.generation, policies: event.policies }, 'policies reloaded');
-      else {
+      else if (event.refused) {
+        // Reported once per refused content by the store.
+        log?.error(
+          { generation: event.generation, namespaces: event.refused.namespaces, reason: event.refused.reason },
+          `policy reload refused: it would drop every policy of ${event.refused.namespaces.join(', ')}; ` +
+            'the last good set keeps serving (set policy.allowEmpty: true to allow removing a namespace)',
+        );
+      } else {
         log?.error(
           { generation: event.generation, issues: formatIssues(event.issues) },
           'policy change refused; the last good set keeps serving',
