@@ -47,6 +47,8 @@ export function resolveDestination(
       extLabels[key] = ext[key] ?? '';
     }
   }
+  // The hot path of a configured sidecar: the route names namespace and labels, nothing else to read.
+  if (extLabels !== null && extNamespace !== '') return found(extNamespace, extLabels, 'context_extensions');
   const principal = destination.principal === '' ? null : tryParseSpiffeId(destination.principal);
   const principalNs = principal?.namespace ?? '';
   const principalSa = principal?.serviceAccount ?? '';
