@@ -205,12 +205,10 @@ export class CheckPipeline {
 
     const attrs = toRequestAttributes(input, identity.peer, identity.user, this.options.trustedProxies ?? 0);
     const cache = this.options.cache;
-    let decision = cache ? cache.get(policies, input.workload, attrs) : undefined;
-    const cacheHit = decision !== undefined;
-    if (decision === undefined) {
-      decision = policies.evaluate(input.workload, attrs);
-      cache?.set(policies, input.workload, attrs, decision);
-    }
+    let decision: Decision;
+    let cacheHit = false;
+    if (cache) ({ decision, hit: cacheHit } = cache.decide(policies, input.workload, attrs));
+    else decision = policies.evaluate(input.workload, attrs);
     span.event('decision.end');
     const dryRun = this.options.mode === 'dry-run' && !decision.allowed;
     return makeOutcome(decisionId, started, {

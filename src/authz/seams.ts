@@ -7,10 +7,19 @@ import type { CheckOutcome } from './outcome.js';
  * Each has a no-op default so the pipeline runs without them.
  */
 
-/** A decision cache. The implementation builds keys from `set.attributesFor(workload)`. */
+/** A decision and whether it came from the cache. */
+export interface CachedDecision {
+  readonly decision: Decision;
+  readonly hit: boolean;
+}
+
+/**
+ * A decision cache, as one call: the cached decision for this request, or `set.evaluate`'s, remembered. The
+ * implementation builds keys from `set.attributesFor(workload)`; the same request object is keyed and evaluated, so
+ * the key can never describe another request than the one decided.
+ */
 export interface DecisionCache {
-  get(set: CompiledPolicySet, workload: WorkloadRef, request: RequestAttributes): Decision | undefined;
-  set(set: CompiledPolicySet, workload: WorkloadRef, request: RequestAttributes, decision: Decision): void;
+  decide(set: CompiledPolicySet, workload: WorkloadRef, request: RequestAttributes): CachedDecision;
 }
 
 /** The span of one Check. */

@@ -1,9 +1,7 @@
-import { InvalidCheckRequest, toCheckInput } from '../authz/input.js';
 import { toRequestAttributes, WORKLOAD_UNRESOLVED } from '../authz/pipeline.js';
-import { unresolvedReason } from '../authz/resolve.js';
 import type { WireCheckRequest } from '../authz/wire-types.js';
-import type { IdentityOutcome } from '../identity/types.js';
 import { explain, formatExplanation, PolicySet } from '../policy/index.js';
+import { createPipeline } from '../server/assemble.js';
 import { type Command, parseCommandArgs, UsageError } from './args.js';
 import { closeParts, loadOfflineConfig, OfflineInputError, openOfflineParts, readCheckRequest } from './offline.js';
 
@@ -38,18 +36,12 @@ export const explainCommand: Command = {
     if (format !== 'text' && format !== 'json') throw new UsageError('--format must be text or json');
     const loaded = loadOfflineConfig(values.config);
     let parts: Awaited<ReturnType<typeof openOfflineParts>>;
-    let input: ReturnType<typeof toCheckInput>;
+    let request: WireCheckRequest;
     try {
-      const request: WireCheckRequest = readCheckRequest(values.request);
+      request = readCheckRequest(values.request);
       parts = await openOfflineParts(loaded, values.policy);
-      try {
-        input = toCheckInput(request, undefined, parts.registry);
-      } catch (err) {
-        await closeParts(parts);
-        throw err;
-      }
     } catch (err) {
-      if (err instanceof OfflineInputError || err instanceof InvalidCheckRequest) {
+      if (err instanceof OfflineInputError) {
         process.stderr.write(`mesh-authz explain: ${err.message}\n`);
         return 2;
       }
@@ -61,47 +53,38 @@ export const explainCommand: Command = {
         process.stderr.write('mesh-authz explain: no policies are configured (policy.paths or --policy)\n');
         return 2;
       }
-      const identity: IdentityOutcome = await parts.identity.verify({
-        certificate: input.source.certificate,
-        principal: input.source.principal,
-        headers: input.headers,
-        filterMetadata: input.filterMetadata,
-        now: input.time,
-      });
-      if (!identity.ok) {
-        // The identity phase decides before any policy: say so instead of explaining rules that never ran.
+      // The server's own pipeline decides first (input limits, identity sources, mode: all from the config), so
+      // what is explained is exactly what the server would answer.
+      const { outcome } = await createPipeline(loaded, parts, { defaultTimeoutMs: 10_000 }).check(request);
+      const input = outcome.input;
+      const workload = input
+        ? {
+            ...input.workload,
+            resolution: input.workloadResolution,
+            ...(input.workloadName ? { name: input.workloadName } : {}),
+          }
+        : null;
+      if (outcome.phase !== 'decision' || input === null || outcome.reasonCode === WORKLOAD_UNRESOLVED) {
+        // The input or identity phase decided before any policy: say so instead of explaining rules that never ran.
         const failure = {
-          allowed: false,
-          status: 'UNAUTHENTICATED',
-          httpStatus: 401,
-          reasonCode: identity.error.code,
-          reason: identity.error.safeMessage,
+          allowed: outcome.allowed,
+          status: outcome.status,
+          httpStatus: outcome.httpStatus,
+          phase: outcome.phase,
+          reasonCode: outcome.reasonCode,
+          reason: outcome.reason,
         };
+        // workload_unresolved: the destination's labels are unknown, so no rule was evaluated (a guess would mislead).
         process.stdout.write(
           format === 'json'
-            ? `${JSON.stringify({ identity: failure }, null, 2)}\n`
-            : `identity: ${identity.error.code}: ${identity.error.safeMessage}\n` +
-                'The request is denied UNAUTHENTICATED (HTTP 401) before any policy is evaluated.\n',
+            ? `${JSON.stringify({ [outcome.phase]: failure, ...(workload ? { workload } : {}) }, null, 2)}\n`
+            : `${workload ? `workload: ${describeWorkload(workload)}\n` : ''}` +
+                `${outcome.phase}: ${outcome.reasonCode}: ${outcome.reason}\n` +
+                `The request is denied ${outcome.status} (HTTP ${outcome.httpStatus}) before any policy is evaluated.\n`,
         );
         return 0;
       }
-      const workload = {
-        ...input.workload,
-        resolution: input.workloadResolution,
-        ...(input.workloadName ? { name: input.workloadName } : {}),
-      };
-      const unresolved = unresolvedReason(set, { workload: input.workload, resolution: input.workloadResolution });
-      if (unresolved !== null) {
-        // The server denies before evaluating: explaining rules against guessed labels would mislead.
-        const deny = { allowed: false, status: 'PERMISSION_DENIED', httpStatus: 403, reasonCode: WORKLOAD_UNRESOLVED };
-        process.stdout.write(
-          format === 'json'
-            ? `${JSON.stringify({ workload, decision: { ...deny, reason: unresolved } }, null, 2)}\n`
-            : `workload: ${describeWorkload(workload)}\n${WORKLOAD_UNRESOLVED}: ${unresolved}\n` +
-                'The request is denied PERMISSION_DENIED (HTTP 403) before any policy is evaluated.\n',
-        );
-        return 0;
-      }
+      const identity = { peer: outcome.peer, user: outcome.user };
       const attrs = toRequestAttributes(input, identity.peer, identity.user, loaded.config.server.trustedProxies);
       const e = explain(set, input.workload, attrs);
       const peer = identity.peer ? identity.peer.spiffeId : null;
@@ -114,9 +97,10 @@ export const explainCommand: Command = {
         const who = `identity: peer ${peer ?? '(none: plaintext or no verified certificate)'}; end user ${
           user ? `${user.issuer}/${user.subject} groups [${user.groups.join(', ')}]` : '(none)'
         }`;
-        process.stdout.write(
-          `${who}\nworkload found by: ${workload.resolution}${workload.name ? ` (${workload.name})` : ''}\n${formatExplanation(e)}\n`,
-        );
+        const how = workload
+          ? `workload found by: ${workload.resolution}${workload.name ? ` (${workload.name})` : ''}\n`
+          : '';
+        process.stdout.write(`${who}\n${how}${formatExplanation(e)}\n`);
       }
       return 0;
     } finally {

@@ -162,6 +162,27 @@ const identitySchema = z
           .default({ enabled: false, trust: 'last' }),
       })
       .strict()
+      // Contradictions are refused here, with the path of the offending key, so the error names its line.
+      .superRefine((peer, ctx) => {
+        if (new Set(peer.sources).size !== peer.sources.length) {
+          ctx.addIssue({ code: 'custom', path: ['sources'], message: 'lists a source twice' });
+        }
+        if (peer.sources.includes('principal') && !peer.trustEnvoyPrincipal) {
+          ctx.addIssue({
+            code: 'custom',
+            path: ['sources'],
+            message:
+              'has "principal" but trustEnvoyPrincipal is false: set it only when Envoy verifies peers with SPIFFE validation',
+          });
+        }
+        if (peer.sources.includes('xfcc') !== peer.xfcc.enabled) {
+          ctx.addIssue({
+            code: 'custom',
+            path: ['xfcc', 'enabled'],
+            message: 'xfcc.enabled and "xfcc" in identity.peer.sources must be set together',
+          });
+        }
+      })
       .default({ sources: ['certificate'], trustEnvoyPrincipal: false, xfcc: { enabled: false, trust: 'last' } }),
     jwt: z
       .object({

@@ -127,6 +127,7 @@ export class JwtVerifier {
   }
 
   private async verifyFresh(found: FoundToken, now: number): Promise<JwtResult> {
+    const epoch = this.cache.epoch;
     let header: JWSHeaderParameters;
     let claims: JWTPayload;
     try {
@@ -136,9 +137,9 @@ export class JwtVerifier {
       throw tokenError('jwt_malformed', 'the token is not a well-formed JWT', err);
     }
     const issuer = typeof claims.iss === 'string' ? this.issuers.get(claims.iss) : undefined;
-    if (issuer) return this.verifyUser(issuer, found, header, now);
+    if (issuer) return this.verifyUser(issuer, found, header, now, epoch);
     if (this.config.jwtSvid && typeof claims.sub === 'string' && claims.sub.startsWith('spiffe://')) {
-      return this.verifySvid(found, header, claims.sub, now);
+      return this.verifySvid(found, header, claims.sub, now, epoch);
     }
     throw tokenError('jwt_issuer', 'the token issuer is not configured');
   }
@@ -148,6 +149,7 @@ export class JwtVerifier {
     found: FoundToken,
     header: JWSHeaderParameters,
     now: number,
+    epoch: number,
   ): Promise<JwtResult> {
     const ic = issuer.config;
     if (!ic.fromHeaders.some((h) => h.name.toLowerCase() === found.header)) {
@@ -185,7 +187,7 @@ export class JwtVerifier {
       expiresAt: payload.exp! * 1000,
       credentialId: `jwt:${fingerprint(found.token)}`,
     };
-    return this.remember(found, { user, svidPeer: null }, payload, ic.leewaySeconds);
+    return this.remember(found, { user, svidPeer: null }, payload, ic.leewaySeconds, epoch);
   }
 
   private async verifySvid(
@@ -193,6 +195,7 @@ export class JwtVerifier {
     header: JWSHeaderParameters,
     sub: string,
     now: number,
+    epoch: number,
   ): Promise<JwtResult> {
     const cfg = this.config.jwtSvid!;
     if (!cfg.fromHeaders.some((h) => h.name.toLowerCase() === found.header)) {
@@ -234,7 +237,7 @@ export class JwtVerifier {
       expiresAt: payload.exp! * 1000,
       credentialId: `jwt-svid:${fingerprint(found.token)}`,
     };
-    return this.remember(found, { user: null, svidPeer }, payload, cfg.leewaySeconds);
+    return this.remember(found, { user: null, svidPeer }, payload, cfg.leewaySeconds, epoch);
   }
 
   private importSvidKey(jwk: JWK, alg: string): Promise<ResolvedKey> {
@@ -251,9 +254,16 @@ export class JwtVerifier {
     return key;
   }
 
-  private remember(found: FoundToken, result: JwtResult, payload: JWTPayload, leeway: number): JwtResult {
+  private remember(
+    found: FoundToken,
+    result: JwtResult,
+    payload: JWTPayload,
+    leeway: number,
+    epoch: number,
+  ): JwtResult {
     const nbf = typeof payload.nbf === 'number' ? payload.nbf : Number.NEGATIVE_INFINITY;
-    this.cache.set(found.token, { result, notBefore: nbf - leeway, notAfter: payload.exp! + leeway }, found.header);
+    const entry = { result, notBefore: nbf - leeway, notAfter: payload.exp! + leeway };
+    this.cache.set(found.token, entry, found.header, epoch);
     return result;
   }
 

@@ -1,4 +1,3 @@
-import { join } from 'node:path';
 import { isMap, isSeq, LineCounter, type Node, parseAllDocuments } from 'yaml';
 import type { FieldPath } from './issues.js';
 import { formatIssue, type LoadedPolicy, type PolicyIssue } from './model.js';

@@ -1,4 +1,12 @@
-import { type IdentitySource, type PolicySource, staticPolicySource } from '../authz/seams.js';
+import { CheckPipeline } from '../authz/pipeline.js';
+import {
+  type CheckTracer,
+  type DecisionCache,
+  type DecisionObserver,
+  type IdentitySource,
+  type PolicySource,
+  staticPolicySource,
+} from '../authz/seams.js';
 import type { WorkloadRegistry } from '../authz/workloads.js';
 import type { LoadedConfig } from '../config/load.js';
 import { resolveFrom } from '../config/load.js';
@@ -6,11 +14,12 @@ import { formatIssues } from '../policy/parse.js';
 import { configWorkloadRegistry } from '../sources/config-registry.js';
 import { createIdentityVerifier } from '../sources/identity.js';
 import { PolicyStore, type ReloadEvent } from '../sources/policy-store.js';
-import type { ServiceLogger } from './service.js';
+import type { ServiceLogger } from './logger.js';
 
 /**
- * The one place that builds the pluggable parts (policy source, identity verifier) from a config, used by both
- * `serve` and `check` so the two evaluate a request exactly the same way.
+ * The one place that builds the Check path from a config: the pluggable parts (policy source, identity verifier)
+ * and the pipeline over them, used by `serve`, `check` and `explain`, so an offline answer is the server's answer
+ * by construction (same limits, mode, trusted proxies, identity sources).
  */
 
 export interface PartsOverrides {
@@ -94,4 +103,38 @@ export function policyStoreSource(store: PolicyStore): PolicySource {
     },
     close: () => store.close(),
   };
+}
+
+/** What only the server adds to the pipeline: cache, telemetry, its own deadline. */
+export interface PipelineExtras {
+  readonly cache?: DecisionCache | null;
+  readonly tracer?: CheckTracer;
+  readonly observers?: readonly DecisionObserver[];
+  /** Internal deadline for one Check when the caller sent none. Default: `server.checkTimeoutMs`. */
+  readonly defaultTimeoutMs?: number;
+}
+
+/** The Check pipeline for this config over these parts. */
+export function createPipeline(
+  loaded: LoadedConfig,
+  parts: Pick<AssembledParts, 'policies' | 'identity'> & { readonly registry?: WorkloadRegistry },
+  extras: PipelineExtras = {},
+): CheckPipeline {
+  const { server, policy } = loaded.config;
+  return new CheckPipeline({
+    policies: () => parts.policies.current(),
+    identity: parts.identity,
+    registry: parts.registry,
+    mode: policy.mode,
+    cache: extras.cache ?? null,
+    tracer: extras.tracer,
+    observers: extras.observers,
+    limits: {
+      maxPathBytes: server.maxPathBytes,
+      maxHeaderBytes: server.maxHeaderBytes,
+      maxHeaders: server.maxHeaders,
+    },
+    trustedProxies: server.trustedProxies,
+    defaultTimeoutMs: extras.defaultTimeoutMs ?? server.checkTimeoutMs,
+  });
 }

@@ -1,13 +1,15 @@
 import type { AddressInfo } from 'node:net';
 import * as grpc from '@grpc/grpc-js';
-import { CheckPipeline } from '../authz/pipeline.js';
+import type { CheckPipeline } from '../authz/pipeline.js';
 import type { CheckTracer, DecisionCache, DecisionObserver, IdentitySource, PolicySource } from '../authz/seams.js';
 import type { WorkloadRegistry } from '../authz/workloads.js';
 import type { LoadedConfig } from '../config/load.js';
 import { resolveFrom } from '../config/load.js';
 import { type AdminHandler, AdminServer } from './admin.js';
+import { createPipeline } from './assemble.js';
 import { ServiceError } from './errors.js';
 import { HealthState } from './health.js';
+import { type ServiceLogger, SILENT_LOGGER } from './logger.js';
 import { type AuthzServer, createAuthzServer } from './server.js';
 import { ReloadingServerCredentials } from './tls.js';
 
@@ -17,14 +19,7 @@ import { ReloadingServerCredentials } from './tls.js';
  * finish (bounded by `server.drainTimeoutMs`) and close.
  */
 
-/** The few log calls the lifecycle makes (a pino logger fits). */
-export interface ServiceLogger {
-  info(obj: object, msg: string): void;
-  warn(obj: object, msg: string): void;
-  error(obj: object, msg: string): void;
-}
-
-export const SILENT_LOGGER: ServiceLogger = { info() {}, warn() {}, error() {} };
+export { type ServiceLogger, SILENT_LOGGER } from './logger.js';
 
 export interface ServiceParts {
   readonly policies: PolicySource;
@@ -72,21 +67,10 @@ export class AuthzService {
   ) {
     const { server } = loaded.config;
     this.log = parts.logger ?? SILENT_LOGGER;
-    this.pipeline = new CheckPipeline({
-      policies: () => parts.policies.current(),
-      identity: parts.identity,
-      registry: parts.registry,
-      mode: loaded.config.policy.mode,
-      cache: parts.cache ?? null,
+    this.pipeline = createPipeline(loaded, parts, {
+      cache: parts.cache,
       tracer: parts.tracer,
       observers: parts.observers,
-      limits: {
-        maxPathBytes: server.maxPathBytes,
-        maxHeaderBytes: server.maxHeaderBytes,
-        maxHeaders: server.maxHeaders,
-      },
-      trustedProxies: server.trustedProxies,
-      defaultTimeoutMs: server.checkTimeoutMs,
     });
     this.server = createAuthzServer({
       pipeline: this.pipeline,

@@ -50,6 +50,7 @@ export async function openJwks(
 /** A JWKS read from a file, re-read when the file changes (the last good set keeps serving if a read fails). */
 export class FileJwks implements JwksProvider {
   private resolver: KeyResolver;
+  private keys: string;
   private readonly listeners: (() => void)[] = [];
   private watching = false;
 
@@ -59,6 +60,7 @@ export class FileJwks implements JwksProvider {
     private readonly onError: (err: Error) => void,
   ) {
     this.resolver = createLocalJWKSet(jwks);
+    this.keys = keySetKey(jwks);
   }
 
   static async open(
@@ -79,6 +81,10 @@ export class FileJwks implements JwksProvider {
   async reload(): Promise<void> {
     try {
       const jwks = toJwks(JSON.parse(await readFile(this.path, 'utf8')), `JWKS file ${this.path}`);
+      const keys = keySetKey(jwks);
+      // A touch or rewrite with the same keys must not flush every cached token verdict.
+      if (keys === this.keys) return;
+      this.keys = keys;
       this.resolver = createLocalJWKSet(jwks);
       for (const l of this.listeners) l();
     } catch (err) {
@@ -118,6 +124,7 @@ export interface RemoteJwksOptions {
  */
 export class RemoteJwks implements JwksProvider {
   private resolver: KeyResolver | null = null;
+  private keys = '';
   private fetchedAt = Number.NEGATIVE_INFINITY;
   private attemptedAt = Number.NEGATIVE_INFINITY;
   private pending: Promise<void> | null = null;
@@ -155,9 +162,14 @@ export class RemoteJwks implements JwksProvider {
       });
       if (!res.ok) throw new Error(`JWKS endpoint answered HTTP ${res.status}`);
       const jwks = toJwks(await res.json(), 'the JWKS endpoint response');
-      this.resolver = createLocalJWKSet(jwks);
       this.fetchedAt = this.clock();
-      for (const l of this.listeners) l();
+      const keys = keySetKey(jwks);
+      // A periodic refetch that brings the same keys must not flush every cached token verdict.
+      if (keys === this.keys) return;
+      const first = this.resolver === null;
+      this.keys = keys;
+      this.resolver = createLocalJWKSet(jwks);
+      if (!first) for (const l of this.listeners) l();
     } catch (err) {
       this.options.onError?.(err instanceof Error ? err : new Error(String(err)));
     }
@@ -188,4 +200,9 @@ export class RemoteJwks implements JwksProvider {
   }
 
   close(): void {}
+}
+
+/** The key set as one comparable string (key order kept: it is the issuer's choice, and rare to change alone). */
+function keySetKey(jwks: JSONWebKeySet): string {
+  return JSON.stringify(jwks.keys);
 }

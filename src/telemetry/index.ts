@@ -21,7 +21,7 @@ import { createTracing, type TracingOptions } from './tracing.js';
 
 export { ATTR, CHECK_SPAN_NAME } from './attributes.js';
 export { DecisionLog, type DecisionLogMode, type DecisionLogOptions } from './decision-log.js';
-export { createLogger, type DecisionWriter, type LogConfig, type ServiceLogger } from './logger.js';
+export { createLogger, type DecisionWriter, type LogConfig, type LogOutputs } from './logger.js';
 export { type MetricsOptions, ServiceMetrics } from './metrics.js';
 export { type DecisionRecord, isWouldDeny, policyName, type ShadowRecord, toDecisionRecord } from './record.js';
 export { type CallerTrace, CORRELATION_TRACER, callerTraceId, readCallerTrace } from './trace-headers.js';
