@@ -7,6 +7,7 @@ import {
   type PathNormalization,
   type WorkloadRef,
 } from '../policy/index.js';
+import { ISTIO_DEFAULTS } from '../policy/options.js';
 import { loadPolicyPaths } from '../sources/policy-files.js';
 import { type Command, parseCommandArgs, UsageError } from './args.js';
 
@@ -71,7 +72,7 @@ export const lintCommand: Command = {
         workloads,
         workloadsFile: values.workloads,
         pathNormalization: mode,
-        rootNamespace: values['root-namespace'] ?? 'istio-system',
+        rootNamespace: values['root-namespace'] ?? ISTIO_DEFAULTS.rootNamespace,
       }),
     ];
     const errors = issues.filter((i) => i.severity === 'error').length;

@@ -60,8 +60,8 @@ export const serveCommand: Command = {
             return telemetry.metrics.policyReloadFailed();
           }
           telemetry.metrics.policyLoaded(event.generation);
-          // The new set is swapped in right after this event; report its coverage once it is current.
-          queueMicrotask(() => reportCoverage(parts.policies.current(), config.policy, coverageSink));
+          // The store swaps the new set in before it reports the reload, so `current()` is already the new set.
+          reportCoverage(parts.policies.current(), config.policy, coverageSink);
         },
       });
     } catch (err) {

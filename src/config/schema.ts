@@ -1,5 +1,6 @@
 import { isIP } from 'node:net';
 import { z } from 'zod';
+import { ISTIO_DEFAULTS } from '../policy/options.js';
 
 /**
  * The config file's schema and defaults. Every section is optional: an empty file is a valid config that serves
@@ -66,10 +67,10 @@ const workloadSchema = z
 const policySchema = z
   .object({
     paths: z.array(z.string().min(1)).default([]),
-    rootNamespace: z.string().min(1).default('istio-system'),
+    rootNamespace: z.string().min(1).default(ISTIO_DEFAULTS.rootNamespace),
     mode: z.enum(['enforce', 'dry-run']).default('enforce'),
     pathNormalization: z.enum(['NONE', 'BASE', 'MERGE_SLASHES', 'DECODE_AND_MERGE_SLASHES']).default('BASE'),
-    trustDomain: z.string().min(1).default('cluster.local'),
+    trustDomain: z.string().min(1).default(ISTIO_DEFAULTS.trustDomain),
     trustDomainAliases: z.array(z.string().min(1)).default([]),
     watch: z.boolean().default(true),
     /**

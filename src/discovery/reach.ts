@@ -1,3 +1,4 @@
+import { ISTIO_DEFAULTS } from '../policy/options.js';
 import type { WorkloadRef } from '../policy/types.js';
 import { actionOf, type PolicyEntry, type PolicyRuleDoc, type PolicySourceDoc } from './policy-model.js';
 import type { FlowSource } from './types.js';
@@ -19,8 +20,8 @@ export interface ReachOptions {
 }
 
 export const DEFAULT_REACH_OPTIONS: ReachOptions = {
-  rootNamespace: 'istio-system',
-  trustDomain: 'cluster.local',
+  rootNamespace: ISTIO_DEFAULTS.rootNamespace,
+  trustDomain: ISTIO_DEFAULTS.trustDomain,
   trustDomainAliases: [],
 };
 

@@ -7,6 +7,7 @@ import {
   type PolicyRule,
 } from './model.js';
 import type { PathNormalization } from './normalize.js';
+import { ISTIO_DEFAULTS } from './options.js';
 import { compilePolicySet, type PolicySet } from './set.js';
 import type { WorkloadRef } from './types.js';
 
@@ -69,7 +70,7 @@ export function lintPolicies(policies: readonly LoadedPolicy[], options: LintOpt
     if (options.workloads && options.workloads.length > 0) lintSelector(loaded, options, warn);
   }
   if (options.workloads && options.workloads.length > 0) {
-    const set = compilePolicySet(policies, { rootNamespace: options.rootNamespace ?? 'istio-system' }, 0);
+    const set = compilePolicySet(policies, { rootNamespace: options.rootNamespace ?? ISTIO_DEFAULTS.rootNamespace }, 0);
     for (const w of uncoveredWorkloads(set, options.workloads)) {
       out.push({
         severity: 'warning',
@@ -173,7 +174,7 @@ function lintSelector(loaded: LoadedPolicy, options: LintOptions, warn: Warn): v
   const labels = loaded.policy.spec.selector?.matchLabels;
   if (!labels || Object.keys(labels).length === 0) return;
   const ns = loaded.policy.metadata.namespace;
-  const root = ns === (options.rootNamespace ?? 'istio-system');
+  const root = ns === (options.rootNamespace ?? ISTIO_DEFAULTS.rootNamespace);
   const hit = options.workloads!.some(
     (w) => (root || w.namespace === ns) && Object.entries(labels).every(([k, v]) => w.labels[k] === v),
   );

@@ -1,3 +1,4 @@
+import { ISTIO_DEFAULTS } from '../policy/options.js';
 import { isAnnotated, parseAnnotations } from './annotations.js';
 import type { ServiceError } from './errors.js';
 import {
@@ -24,10 +25,10 @@ export interface ReconcileOptions extends GenerateOptions {
 }
 
 export const defaultOptions: ReconcileOptions = {
-  trustDomain: 'cluster.local',
+  trustDomain: ISTIO_DEFAULTS.trustDomain,
   provider: 'mesh-authz',
   groupsClaim: 'groups',
-  rootNamespace: 'istio-system',
+  rootNamespace: ISTIO_DEFAULTS.rootNamespace,
   defaultDenyNamespaces: [],
   defaultDenyAll: false,
 };

@@ -67,7 +67,6 @@ export async function assembleParts(loaded: LoadedConfig, overrides: PartsOverri
       pathNormalization: config.policy.pathNormalization,
       trustDomain: config.policy.trustDomain,
       trustDomainAliases: config.policy.trustDomainAliases,
-      mode: config.policy.mode,
     },
     watch: watch && config.policy.watch,
     debounceMs: config.policy.reloadDebounceMs,

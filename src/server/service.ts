@@ -140,11 +140,6 @@ export class AuthzService {
     return this.server.inFlight();
   }
 
-  /** Mounts an admin route after construction (telemetry's `/metrics`). */
-  mountAdminRoute(path: string, handler: AdminHandler): void {
-    this.admin?.route(path, handler);
-  }
-
   /**
    * Graceful shutdown: NOT_SERVING at once (health watchers are told), stop taking new connections, let
    * in-flight checks finish, force-close after `drainTimeoutMs`. Idempotent; resolves when everything is closed.

@@ -172,7 +172,7 @@ export class OtelCheckTracer implements CheckTracer {
   ) {}
 
   start(headers: Readonly<Record<string, string>>): CheckSpan {
-    // Speed: the sampling choice reads the trace headers with two small regexes; the full propagator (contexts,
+    // Speed: the sampling choice reads the trace headers with a hand-written parser; the full propagator (contexts,
     // validation, tracestate) only runs for Checks that get a span — ~1% of allows and every deny.
     const caller = readCallerTrace(headers);
     const sampled =
