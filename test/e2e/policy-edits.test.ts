@@ -100,7 +100,7 @@ interface Load {
   stop(): Promise<void>;
 }
 
-/** Eight concurrent callers, each cycling through the should-deny checks and the should-allow one. */
+/** Sixteen concurrent callers, each cycling through the should-deny checks and the should-allow one. */
 function startLoad(): Load {
   let running = true;
   const load: Load = { checks: 0, deniedAllowed: 0, allowedDenied: 0, stop: async () => {} };
@@ -115,7 +115,7 @@ function startLoad(): Load {
       if (k === SHOULD_DENY.length && !allowed) load.allowedDenied++;
     }
   };
-  const callers = Array.from({ length: 8 }, (_, i) => caller(i));
+  const callers = Array.from({ length: 16 }, (_, i) => caller(i));
   load.stop = async () => {
     running = false;
     await Promise.all(callers);
