@@ -5,7 +5,7 @@ import { type LoadedPolicy, type PolicyIssue, PolicyLoadError } from '../policy/
 import type { CompileOptions } from '../policy/options.js';
 import { compilePolicySet, type PolicySet } from '../policy/set.js';
 import { type PolicySnapshot, parseSnapshot, readPolicySnapshot, sameSnapshot } from './policy-files.js';
-import { droppedNamespaces, emptiedFiles, policiesPerFile } from './reload-guard.js';
+import { droppedNamespaces, emptiedFiles } from './reload-guard.js';
 
 /**
  * Holds the current policy set and reloads it when the files change. A reload parses, validates and compiles the
@@ -80,7 +80,7 @@ export class PolicyStore {
   /** The initial load. Throws {@link PolicyLoadError} when any policy is invalid or unreadable. */
   async load(): Promise<PolicySet> {
     const snapshot = await readPolicySnapshot(this.options.paths);
-    const { set, issues, perFile } = this.build(snapshot);
+    const { set, issues, perFile } = this.build(parseSnapshot(snapshot));
     if (set === null) {
       const unreadable = issues.some((i) => i.code === 'read_failed');
       throw new PolicyLoadError(unreadable ? 'unreadable' : 'invalid_policy', issues);
@@ -99,9 +99,10 @@ export class PolicyStore {
     this.reloading = (async () => {
       do {
         this.again = false;
-        const snapshot = await this.stableSnapshot();
-        if (snapshot === null) return;
-        const { set, issues, notes, perFile } = this.build(snapshot);
+        const stable = await this.stableSnapshot();
+        if (stable === null) return;
+        const { snapshot } = stable;
+        const { set, issues, notes, perFile } = this.build(stable.parsed);
         if (set === null) {
           this.options.onReload?.({ ok: false, generation: this.gen, issues });
           continue;
@@ -190,32 +191,34 @@ export class PolicyStore {
    * Reads until two reads, `debounceMs` apart (`emptyFileGraceMs` while a file that held policies is empty,
    * document-less or gone), see the same content. Null when the store closed meanwhile.
    */
-  private async stableSnapshot(): Promise<PolicySnapshot | null> {
+  private async stableSnapshot(): Promise<{ snapshot: PolicySnapshot; parsed: ParsedSnapshot } | null> {
     const debounce = this.options.debounceMs ?? 200;
     const grace = Math.max(debounce, this.options.emptyFileGraceMs ?? 3000);
     let snapshot = await readPolicySnapshot(this.options.paths);
     for (;;) {
-      const emptied = emptiedFiles(this.perFile, policiesPerFile(snapshot));
-      await sleep(emptied ? grace : debounce);
+      // Parsed once per read: the same content parses the same, so the stable read reuses it.
+      const parsed = parseSnapshot(snapshot);
+      await sleep(emptiedFiles(this.perFile, parsed.perFile) ? grace : debounce);
       if (this.closed) return null;
       const again = await readPolicySnapshot(this.options.paths);
-      if (sameSnapshot(snapshot, again)) return again;
+      if (sameSnapshot(snapshot, again)) return { snapshot: again, parsed };
       snapshot = again;
     }
   }
 
-  private build(snapshot: PolicySnapshot): {
+  private build({ parsed, perFile }: ParsedSnapshot): {
     set: PolicySet | null;
     issues: PolicyIssue[];
     notes: string[];
     perFile: Map<string, number>;
   } {
-    const { parsed, perFile } = parseSnapshot(snapshot);
     const { policies, issues, notes } = parsed;
     if (issues.some((i) => i.severity === 'error')) return { set: null, issues, notes, perFile };
     return { set: compile(policies, this.options.compile, this.gen + 1), issues, notes, perFile };
   }
 }
+
+type ParsedSnapshot = ReturnType<typeof parseSnapshot>;
 
 function sleep(ms: number): Promise<void> {
   return new Promise((resolve) => setTimeout(resolve, ms).unref?.());

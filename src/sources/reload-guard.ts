@@ -1,16 +1,10 @@
 import type { PolicySet } from '../policy/set.js';
-import { type PolicySnapshot, parseSnapshot } from './policy-files.js';
 
 /**
  * The two judgements that keep a policy file being edited from opening the mesh. Under Istio's semantics fewer
  * policies can mean more allowed (no ALLOW policy on a workload allows everything), so a reload that loses
  * policies is only believed once it has settled, and never when it loses a whole namespace.
  */
-
-/** Policies per file in a snapshot (a file whose text does not parse yet counts what did parse, usually 0). */
-export function policiesPerFile(snapshot: PolicySnapshot): Map<string, number> {
-  return parseSnapshot(snapshot).perFile;
-}
 
 /**
  * True when a file that held policies is now empty, holds no document, or is gone (deleted, renamed, unreadable):
