@@ -127,7 +127,12 @@ export function audit(input: AuditInput): AuditReport {
         ruleIndex: i,
         kind,
         dryRun: e.dryRun,
-        meshWide: e.policy.metadata.namespace === reach.rootNamespace && e.policy.spec.selector === undefined,
+        // A targetRef policy is never mesh-wide: it attaches only to its target.
+        meshWide:
+          e.policy.metadata.namespace === reach.rootNamespace &&
+          e.policy.spec.selector === undefined &&
+          e.policy.spec.targetRef === undefined &&
+          !e.policy.spec.targetRefs?.length,
         location: e.source ? `${e.source.file}:${e.source.line}` : '',
       });
     });

@@ -90,7 +90,10 @@ function sourceMatches(s: PolicySourceDoc, src: FlowSource, ns: string, o: Reach
     negate(any(s.notServiceAccounts, (v) => matchServiceAccount(v, src, ns))),
   ];
   if (checks.some((c) => c === false)) return 'no';
+  // trustDomains (Istio 1.30.2+) is not decided here: `maybe`, never a wrong `yes`.
   const other =
+    s.trustDomains ??
+    s.notTrustDomains ??
     s.requestPrincipals ??
     s.notRequestPrincipals ??
     s.ipBlocks ??

@@ -75,6 +75,89 @@ const invalid: ReadonlyArray<readonly [string, SpiffeIdErrorCode, string]> = [
   ['spiffe://example.org/w\u0130', 'non_ascii', 'dotted capital I (case-folding tricks)'],
 ];
 
+/**
+ * Boundary characters: the first and last character of every allowed range, one-character segments and segments
+ * that only start or end with a dot, each next to the character just outside the range (the invalid table below).
+ * A validator off by one at any range end accepts one of the invalid IDs or rejects one of these.
+ */
+const boundaryValid: readonly string[] = [
+  'spiffe://a/a',
+  'spiffe://z/z',
+  'spiffe://0/0',
+  'spiffe://9/9',
+  'spiffe://./A',
+  'spiffe://_/Z',
+  'spiffe://az09.-_/b',
+  'spiffe://example.org/A',
+  'spiffe://example.org/Z',
+  'spiffe://example.org/z',
+  'spiffe://example.org/0',
+  'spiffe://example.org/9',
+  'spiffe://example.org/-',
+  'spiffe://example.org/_',
+  'spiffe://example.org/AZaz09.-_',
+  'spiffe://example.org/a/b/c',
+  'spiffe://example.org/.x',
+  'spiffe://example.org/x.',
+  'spiffe://example.org/a/.x',
+  'spiffe://example.org/.x/a',
+  'spiffe://example.org/x./.y/z',
+  'spiffe://example.org/..y/x',
+  `spiffe://example.org/${'p'.repeat(2048 - 'spiffe://example.org/'.length)}`,
+];
+
+const boundaryInvalid: ReadonlyArray<readonly [string, SpiffeIdErrorCode]> = [
+  ['spiffe://`/a', 'trust_domain_char'],
+  ['spiffe://{/a', 'trust_domain_char'],
+  ['spiffe://a,b/a', 'trust_domain_char'],
+  ['spiffe://a+b/a', 'trust_domain_char'],
+  ['spiffe://a^b/a', 'trust_domain_char'],
+  ['spiffe://a\u007fb/a', 'trust_domain_char'],
+  ['spiffe://A/a', 'trust_domain_uppercase'],
+  ['spiffe://Z/a', 'trust_domain_uppercase'],
+  ['spiffe://a@/a', 'trust_domain_userinfo'],
+  ['spiffe://a[/a', 'trust_domain_char'],
+  ['spiffe://a\u0080/a', 'non_ascii'],
+  ['spiffe://example.org/`', 'path_char'],
+  ['spiffe://example.org/{', 'path_char'],
+  ['spiffe://example.org/@', 'path_char'],
+  ['spiffe://example.org/[', 'path_char'],
+  ['spiffe://example.org/^', 'path_char'],
+  ['spiffe://example.org/+', 'path_char'],
+  ['spiffe://example.org/a\u007f', 'path_char'],
+  ['spiffe://example.org/a\u0080', 'non_ascii'],
+  ['spiffe://example.org/x/.', 'dot_segment'],
+  ['spiffe://example.org/./x', 'dot_segment'],
+  ['spiffe://example.org/x/../y', 'dot_segment'],
+  ['spiffe://example.org/a/', 'trailing_slash'],
+  [`spiffe://example.org/${'p'.repeat(2049 - 'spiffe://example.org/'.length)}`, 'too_long'],
+];
+
+describe('parseSpiffeId: boundary characters', () => {
+  it.each(boundaryValid)('accepts %s', (id) => {
+    const parsed = parseSpiffeId(id);
+    expect(parsed.toString()).toBe(id);
+    expect(`spiffe://${parsed.trustDomain}${parsed.path}`).toBe(id);
+  });
+
+  it.each(boundaryInvalid)('rejects %j with %s', (id, code) => {
+    expect(() => parseSpiffeId(id)).toThrow(SpiffeIdError);
+    try {
+      parseSpiffeId(id);
+    } catch (err) {
+      expect((err as SpiffeIdError).code).toBe(code);
+    }
+    expect(tryParseSpiffeId(id)).toBeNull();
+  });
+
+  it('validates bare trust domains at the same boundaries', () => {
+    for (const td of ['a', 'z', '0', '9', '.', '-', '_', 'a'.repeat(255)]) expect(parseTrustDomain(td)).toBe(td);
+    for (const td of ['`', '{', '/', ':', '@', 'A', 'Z', 'a'.repeat(256)]) {
+      expect(() => parseTrustDomain(td)).toThrow(SpiffeIdError);
+    }
+  });
+});
+
 describe('parseSpiffeId: valid IDs', () => {
   it.each(valid)('%s', (id, td, path) => {
     const parsed = parseSpiffeId(id);
@@ -95,6 +178,9 @@ describe('parseSpiffeId: invalid IDs, each with its reason', () => {
     }
     expect(caught).toBeInstanceOf(SpiffeIdError);
     expect((caught as SpiffeIdError).code).toBe(code);
+    // Every reason carries a sentence for the operator, and the error names itself in logs.
+    expect((caught as SpiffeIdError).message).toMatch(/^[ -~]{15,}$/);
+    expect((caught as SpiffeIdError).name).toBe('SpiffeIdError');
     expect(tryParseSpiffeId(id)).toBeNull();
   });
 

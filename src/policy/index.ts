@@ -20,6 +20,7 @@ export {
   formatExplanation,
   type PolicyExplanation,
   type RuleExplanation,
+  type TargetedExplanation,
 } from './explain.js';
 export { describeWorkload, type LintOptions, lintPolicies, uncoveredWorkloads } from './lint.js';
 export {
@@ -51,5 +52,6 @@ export {
 export { type CompileOptions, type ResolvedCompileOptions, resolveCompileOptions } from './options.js';
 export { duplicateIssues, formatIssues, type ParsedPolicies, parsePolicyText } from './parse.js';
 export { compilePolicySet, PolicySet } from './set.js';
+export { ALLOWED_TARGET_KINDS, canonicalGroup, describeTarget, isAllowedTargetKind } from './targets.js';
 export type * from './types.js';
 export { validatePolicy } from './validate.js';

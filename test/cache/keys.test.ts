@@ -2,6 +2,7 @@ import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { buildKey, DEFAULT_KEY_LIMITS, IdentityTokens, makeKeyPlan, workloadKey } from '../../src/authz/cache-key.js';
 import type { AttributeUse, RequestAttributes } from '../../src/policy/types.js';
+import { propertyRuns } from '../support/property-runs.js';
 import { EVERYTHING, FakePolicySet, ORDERS, peer, request, user } from './support.js';
 
 /**
@@ -97,7 +98,7 @@ describe('cache key property', () => {
         // A table that starts over hands out new tokens, so equal reads may then miss; the security half always holds.
         if (ka === kb || tableSize !== 2) expect(ka === kb).toBe(readsEqual(u, a, b));
       }),
-      { numRuns: 3000 },
+      propertyRuns(3000),
     );
   });
 
@@ -130,7 +131,7 @@ describe('cache key property', () => {
           expect(buildKey(plan, split(a), DEFAULT_KEY_LIMITS)).not.toBe(buildKey(plan, split(b), DEFAULT_KEY_LIMITS));
         },
       ),
-      { numRuns: 2000 },
+      propertyRuns(2000),
     );
   });
 });

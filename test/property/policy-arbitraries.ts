@@ -47,12 +47,42 @@ function clause(fields: readonly string[]) {
     .map((pairs) => Object.fromEntries(pairs));
 }
 
-const condition = fc.oneof(
-  fc.record({ key: fc.constant('request.headers[x-h]'), values: fc.subarray(['1', '2', '*'], { minLength: 1 }) }),
-  fc.record({ key: fc.constant('request.headers[x-h]'), notValues: fc.subarray(['1', '2'], { minLength: 1 }) }),
-  fc.record({ key: fc.constant('request.auth.claims[g]'), values: fc.subarray(['g1', 'g2'], { minLength: 1 }) }),
-  fc.record({ key: fc.constant('source.ip'), notValues: fc.subarray(['10.0.0.0/8'], { minLength: 1 }) }),
-);
+/**
+ * `when` keys of every kind the engine knows, each with a small pool of values that the request generator below
+ * both meets and misses (so values, notValues and missing attributes all come up). A key the cache plan reads
+ * wrongly shows up in the cache-soundness property.
+ */
+const CONDITION_POOLS: Record<string, readonly string[]> = {
+  'request.headers[x-h]': ['1', '2', '*'],
+  'request.headers[X-K]': ['k1', 'k*'],
+  'source.ip': ['10.0.0.0/8', '192.168.1.1'],
+  'remote.ip': ['10.0.0.0/8', '172.16.0.1'],
+  'destination.ip': ['10.0.0.2', '10.9.0.0/16'],
+  'destination.port': ['80', '8080'],
+  'connection.sni': ['a.sni', '*.sni'],
+  'source.principal': ['cluster.local/ns/a/sa/x', 'cluster.local/ns/b/*', '*'],
+  'source.namespace': ['a', 'b'],
+  'source.serviceAccount': ['a/x', 'b/y'],
+  'source.trustDomain': ['cluster.local', 'other.*'],
+  'request.auth.principal': ['iss/alice', '*'],
+  'request.auth.audiences': ['aud1', 'aud*'],
+  'request.auth.presenter': ['client-a', '*'],
+  'request.auth.claims[g]': ['g1', 'g2'],
+  'request.auth.claims[scope]': ['read', 'write'],
+  'request.auth.claims[org][team]': ['blue'],
+  'experimental.envoy.filters.http.f[k]': ['m1', 'm*'],
+};
+
+/** One condition: values, notValues, or both (a value in both lists can never hold). */
+const condition = fc.constantFrom(...Object.keys(CONDITION_POOLS)).chain((key) => {
+  const pool = [...CONDITION_POOLS[key]!];
+  const list = fc.subarray(pool, { minLength: 1 });
+  return fc.oneof(
+    fc.record({ key: fc.constant(key), values: list }),
+    fc.record({ key: fc.constant(key), notValues: list }),
+    fc.record({ key: fc.constant(key), values: list, notValues: list }),
+  );
+});
 
 export const ruleArb: fc.Arbitrary<PolicyRule> = fc
   .record(
@@ -78,10 +108,18 @@ export const requestArb: fc.Arbitrary<RequestAttributes> = fc
       'spiffe://cluster.local/ns/a/sa/x',
       'spiffe://cluster.local/ns/b/sa/y',
       'spiffe://other.td/ns/a/sa/z',
+      'spiffe://other.td/ns/b/sa/y',
     ),
-    user: fc.constantFrom(null, 'alice', 'bob'),
+    user: fc.constantFrom(null, 'alice', 'bob', ''),
+    issuer: fc.constantFrom('iss', 'other-iss'),
     groups: fc.subarray(['g1', 'g2']),
+    scope: fc.constantFrom(undefined, 'read', 'read write', 'admin'),
+    team: fc.constantFrom(undefined, 'blue', 'red'),
+    audiences: fc.subarray(['aud1', 'aud2', 'x']),
+    presenter: fc.constantFrom(null, 'client-a', 'client-b'),
     sourceIp: fc.constantFrom('10.1.2.3', '10.2.0.1', '192.168.1.1', '172.16.0.1', ''),
+    remoteIp: fc.constantFrom('10.1.2.3', '192.168.1.1', '172.16.0.1', ''),
+    destinationIp: fc.constantFrom('10.0.0.2', '10.9.1.1', '192.168.0.9', ''),
     host: fc.constantFrom('a.com', 'x.a.com', 'b.com', 'A.COM:80', 'B.com'),
     method: fc.constantFrom('GET', 'POST', 'DELETE'),
     path: fc.constantFrom(
@@ -98,20 +136,51 @@ export const requestArb: fc.Arbitrary<RequestAttributes> = fc
       '/%61dmin',
       '/a?q=1',
     ),
-    port: fc.constantFrom(80, 8080, 9090),
-    header: fc.constantFrom(undefined, '1', '2'),
+    port: fc.constantFrom(80, 8080, 9090, 0),
+    sni: fc.constantFrom('', 'a.sni', 'b.sni', 'c.other'),
+    header: fc.constantFrom(undefined, '1', '2', ''),
+    headerK: fc.constantFrom(undefined, 'k1', 'k2'),
+    metadata: fc.constantFrom(undefined, 'm1', 'm2', 'other-filter'),
   })
   .map((g) =>
     req({
       peer: g.peer === null ? null : peer(g.peer),
-      user: g.user === null ? null : user('iss', g.user, { g: g.groups }),
+      user:
+        g.user === null
+          ? null
+          : user(
+              g.issuer,
+              g.user,
+              {
+                g: g.groups,
+                ...(g.scope === undefined ? {} : { scope: g.scope }),
+                ...(g.team === undefined ? {} : { org: { team: g.team } }),
+              },
+              // A fingerprint pins the whole token: a different claim is a different token.
+              {
+                audiences: g.audiences,
+                presenter: g.presenter,
+                credentialId: JSON.stringify([g.issuer, g.user, g.groups, g.scope, g.team, g.audiences, g.presenter]),
+              },
+            ),
       sourceIp: g.sourceIp,
-      remoteIp: g.sourceIp,
+      remoteIp: g.remoteIp,
+      destinationIp: g.destinationIp,
       host: g.host,
       method: g.method,
       path: g.path,
       destinationPort: g.port,
-      headers: g.header === undefined ? {} : { 'x-h': g.header },
+      sni: g.sni,
+      headers: {
+        ...(g.header === undefined ? {} : { 'x-h': g.header }),
+        ...(g.headerK === undefined ? {} : { 'x-k': g.headerK }),
+      },
+      filterMetadata:
+        g.metadata === undefined
+          ? {}
+          : g.metadata === 'other-filter'
+            ? { 'envoy.filters.http.g': { k: 'm1' } }
+            : { 'envoy.filters.http.f': { k: g.metadata } },
     }),
   );
 

@@ -1,5 +1,6 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
+import { LruDecisionCache } from '../../src/authz/cache.js';
 import { ruleMatches } from '../../src/policy/compile.js';
 import {
   compilePolicySet,
@@ -9,12 +10,31 @@ import {
   validatePolicy,
 } from '../../src/policy/index.js';
 import type { RequestAttributes } from '../../src/policy/types.js';
-import { WORKLOAD } from '../conformance/policy-fixtures.js';
+import { BASE_REQUEST, WORKLOAD } from '../conformance/policy-fixtures.js';
+import { propertyRuns } from '../support/property-runs.js';
 import { loaded, requestArb, ruleArb } from './policy-arbitraries.js';
 
 /** Invariants of the engine over random (valid) policies and requests. */
 
-const RUNS = { numRuns: 200 };
+const RUNS = propertyRuns(200);
+
+function pick(r: RequestAttributes, keys: readonly (keyof RequestAttributes)[]): Partial<RequestAttributes> {
+  return Object.fromEntries(keys.map((k) => [k, r[k]]));
+}
+
+/** `other`'s headers, except that every header in `read` is exactly as in `from` (present with its value, or absent). */
+function mixHeaders(
+  read: readonly string[],
+  from: Readonly<Record<string, string>>,
+  other: Readonly<Record<string, string>>,
+): Record<string, string> {
+  const out: Record<string, string> = { ...other };
+  for (const name of read) {
+    if (Object.hasOwn(from, name)) out[name] = from[name]!;
+    else delete out[name];
+  }
+  return out;
+}
 const set = (...policies: ReturnType<typeof loaded>[]) => compilePolicySet(policies, {}, 1);
 
 describe('policy properties', () => {
@@ -119,7 +139,7 @@ describe('policy properties', () => {
             method: use.method ? r1.method : r2.method,
             path: use.path ? r1.path : r2.path,
             host: use.host ? r1.host : r2.host,
-            headers: use.headers.length ? r1.headers : r2.headers,
+            headers: mixHeaders(use.headers, r1.headers, r2.headers),
             sourceIp: use.sourceIp ? r1.sourceIp : r2.sourceIp,
             remoteIp: use.remoteIp ? r1.remoteIp : r2.remoteIp,
             destinationIp: use.destinationIp ? r1.destinationIp : r2.destinationIp,
@@ -134,6 +154,38 @@ describe('policy properties', () => {
       ),
       RUNS,
     );
+  });
+
+  it('the decision cache never serves a request the decision of another it differs from in a read attribute', () => {
+    const ATTRIBUTES = Object.keys(BASE_REQUEST) as (keyof RequestAttributes)[];
+    // Each request is the first one with a few attributes taken from another random request, so entries are both
+    // hit (only unread attributes changed) and missed (a read one changed).
+    const variant = fc.tuple(requestArb, fc.subarray(ATTRIBUTES, { minLength: 1, maxLength: 3 }));
+    let hits = 0;
+    fc.assert(
+      fc.property(
+        fc.array(ruleArb, { minLength: 1, maxLength: 3 }),
+        fc.array(ruleArb, { maxLength: 2 }),
+        requestArb,
+        fc.array(variant, { minLength: 1, maxLength: 6 }),
+        (a, d, base, variants) => {
+          const s = set(loaded('ALLOW', a), ...(d.length ? [loaded('DENY', d)] : []));
+          const cache = new LruDecisionCache({ maxEntries: 100, maxBytes: 1 << 20, ttlMs: 60_000, now: () => 0 });
+          const requests = [base, ...variants.map(([r, keys]) => ({ ...base, ...pick(r, keys) }))];
+          for (const r of requests) {
+            const fresh = s.evaluate(WORKLOAD, r);
+            const cached = cache.get(s, WORKLOAD, r);
+            if (cached === undefined) cache.set(s, WORKLOAD, r, fresh);
+            else {
+              hits++;
+              expect(cached).toEqual(fresh);
+            }
+          }
+        },
+      ),
+      RUNS,
+    );
+    expect(hits).toBeGreaterThan(0);
   });
 
   it('explain() always carries the decision evaluate() makes', () => {
@@ -179,7 +231,7 @@ describe('policy properties', () => {
           expect(once.path.split('/').some((s) => s === '.' || s === '..')).toBe(false);
         },
       ),
-      { numRuns: 500 },
+      propertyRuns(500),
     );
   });
 });
