@@ -87,6 +87,13 @@ describe('unresolvedReason (fail closed on unknown labels)', () => {
     expect(unresolvedReason(policySet(policy('ALLOW', allowGet, { namespace: 'bar' })), nsOnly)).toBeNull();
   });
 
+  it('counts targetRef policies: which Service or Gateway a request is for is unknown too', () => {
+    const targeted = policy('ALLOW', `  targetRef: { group: "", kind: Service, name: httpbin }\n${allowGet}`, {
+      selector: false,
+    });
+    expect(unresolvedReason(policySet(targeted), nsOnly)).not.toBeNull();
+  });
+
   it('counts selectors in the root namespace, and never dry-run, AUDIT or CUSTOM policies', () => {
     const root = policy('ALLOW', allowGet, { namespace: 'istio-system' });
     expect(unresolvedReason(policySet(root), nsOnly)).not.toBeNull();
