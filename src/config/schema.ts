@@ -222,9 +222,34 @@ const telemetrySchema = z
         decisions: z.enum(['all', 'deny', 'sample', 'none']).default('deny'),
         allowSampleRate: z.number().min(0).max(1).default(0.01),
         destination: z.string().default('stdout').describe('stdout, stderr or a file path'),
+        otlp: z
+          .object({
+            enabled: z.boolean().default(false),
+            endpoint: z.string().url().optional().describe('OTLP/HTTP logs endpoint; OTEL_* env vars also apply'),
+          })
+          .strict()
+          .default({ enabled: false })
+          .describe('also export decision log records as OTLP log records'),
       })
       .strict()
-      .default({ level: 'info', decisions: 'deny', allowSampleRate: 0.01, destination: 'stdout' }),
+      .default({
+        level: 'info',
+        decisions: 'deny',
+        allowSampleRate: 0.01,
+        destination: 'stdout',
+        otlp: { enabled: false },
+      }),
+    denyRateLimit: z
+      .object({
+        perSecond: z
+          .number()
+          .min(0)
+          .default(100)
+          .describe('spans + log lines per (policy, reason) per second; 0 = off'),
+        burst: z.number().int().min(1).default(200),
+      })
+      .strict()
+      .default({ perSecond: 100, burst: 200 }),
     tracing: z
       .object({
         enabled: z.boolean().default(false),

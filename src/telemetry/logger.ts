@@ -89,7 +89,7 @@ function decisionWriter(destination: { write(line: string): unknown }, base: Rec
 }
 
 export function createLogger(
-  config: LogConfig,
+  config: Pick<LogConfig, 'level' | 'destination'>,
   options: { version: string; destination?: NodeJS.WritableStream },
 ): LogOutputs {
   const destination = options.destination ?? openDestination(config.destination);

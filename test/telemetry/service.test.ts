@@ -52,7 +52,7 @@ describe('telemetry wired into the service', () => {
     const span = receiver.spans.find((s) => s.attributes['mesh_authz.decision_id'] === decisionId);
     expect(span?.traceId).toBe(TRACE);
     expect(span?.parentSpanId).toBe(PARENT);
-    expect(span?.attributes['mesh_authz.denied']).toBe(true);
+    expect(span?.attributes['mesh_authz.decision']).toBe('deny');
 
     const line = sink.decisions().find((l) => l.decision_id === decisionId);
     expect(line).toMatchObject({ trace_id: TRACE, span_id: span?.spanId, allowed: false, path: '/forbidden' });
