@@ -99,12 +99,32 @@ export class PolicyStore {
     this.reloading = (async () => {
       do {
         this.again = false;
-        const stable = await this.stableSnapshot();
-        if (stable === null) return;
+        // A background reload never rejects (it runs from a file-watch timer, where a rejection would be
+        // unhandled and end the process): an unexpected failure is a refused change, the last good set serves.
+        let stable: Awaited<ReturnType<PolicyStore['stableSnapshot']>>;
+        let built: ReturnType<PolicyStore['build']>;
+        try {
+          stable = await this.stableSnapshot();
+          if (stable === null) return;
+          built = this.build(stable.parsed);
+        } catch (err) {
+          const message = `reload failed unexpectedly: ${err instanceof Error ? err.message : String(err)}`;
+          const issue: PolicyIssue = {
+            severity: 'error',
+            file: this.options.paths.join(', '),
+            line: 0,
+            path: '',
+            message,
+            code: 'read_failed',
+          };
+          this.tell({ ok: false, generation: this.gen, issues: [issue] });
+          continue;
+        }
+        if (this.closed) return;
         const { snapshot } = stable;
-        const { set, issues, notes, perFile } = this.build(stable.parsed);
+        const { set, issues, notes, perFile } = built;
         if (set === null) {
-          this.options.onReload?.({ ok: false, generation: this.gen, issues });
+          this.tell({ ok: false, generation: this.gen, issues });
           continue;
         }
         const dropped = this.options.allowEmpty ? [] : droppedNamespaces(this.set, set);
@@ -113,7 +133,7 @@ export class PolicyStore {
           const repeat = this.refusedSnapshot !== null && sameSnapshot(this.refusedSnapshot, snapshot);
           this.refusedSnapshot = snapshot;
           if (!repeat) {
-            this.options.onReload?.({
+            this.tell({
               ok: false,
               generation: this.gen,
               issues: [],
@@ -123,7 +143,7 @@ export class PolicyStore {
           continue;
         }
         this.swap(set, perFile);
-        this.options.onReload?.({
+        this.tell({
           ok: true,
           generation: this.gen,
           policies: set.policies.length,
@@ -178,6 +198,15 @@ export class PolicyStore {
       void this.reload();
     }, this.options.debounceMs ?? 200);
     this.timer.unref?.();
+  }
+
+  /** The reload listener (logs, metrics) failing must not fail the reload: the swap has happened or not. */
+  private tell(event: ReloadEvent): void {
+    try {
+      this.options.onReload?.(event);
+    } catch {
+      // Nothing left to report it to; the policy state is already consistent.
+    }
   }
 
   private swap(set: PolicySet, perFile: Map<string, number>): void {
