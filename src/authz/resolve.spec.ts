@@ -4,6 +4,7 @@ import { parseConfigText } from '../config/load.js';
 import { configWorkloadRegistry } from '../sources/config-registry.js';
 import type { PeerInput } from './input.js';
 import { resolveDestination, unresolvedReason } from './resolve.js';
+import { combineRegistries, EMPTY_REGISTRY } from './workloads.js';
 
 const peer: PeerInput = { address: '', port: 0, principal: '', certificate: '', service: '', labels: {} };
 const registry = configWorkloadRegistry(
@@ -72,6 +73,21 @@ describe('resolveDestination', () => {
       byServiceAccount: registry.byServiceAccount,
     };
     expect(resolveDestination({}, { ...peer, address: '10.0.0.7' }, unsynced).resolution).toBe('unresolved');
+  });
+});
+
+describe('combineRegistries (Kubernetes Pods, then policy.workloads)', () => {
+  const pods = {
+    synced: true,
+    byAddress: (ip: string) =>
+      ip === '10.0.0.7' ? { namespace: 'foo', labels: { app: 'pod' }, name: 'pod-1' } : undefined,
+    byServiceAccount: () => [],
+  };
+  it('asks in order, and skips a registry that has not synced', () => {
+    expect(combineRegistries([pods, registry]).byAddress('10.0.0.7')?.name).toBe('pod-1');
+    expect(combineRegistries([{ ...pods, synced: false }, registry]).byAddress('10.0.0.7')?.name).toBe('web-1');
+    expect(combineRegistries([pods, registry]).byServiceAccount('foo', 'two')).toHaveLength(2);
+    expect(combineRegistries([EMPTY_REGISTRY]).byAddress('10.0.0.7')).toBeUndefined();
   });
 });
 
