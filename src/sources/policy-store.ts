@@ -102,11 +102,12 @@ export class PolicyStore {
         // A background reload never rejects (it runs from a file-watch timer, where a rejection would be
         // unhandled and end the process): an unexpected failure is a refused change, the last good set serves.
         let stable: Awaited<ReturnType<PolicyStore['stableSnapshot']>>;
-        let built: ReturnType<PolicyStore['build']>;
+        let built: Awaited<ReturnType<PolicyStore['build']>>;
         try {
           stable = await this.stableSnapshot();
           if (stable === null) return;
-          built = this.build(stable.parsed);
+          // Awaited so that a build step that fails in any way (a throw or a rejection) lands in this catch.
+          built = await this.build(stable.parsed);
         } catch (err) {
           const message = `reload failed unexpectedly: ${err instanceof Error ? err.message : String(err)}`;
           const issue: PolicyIssue = {
