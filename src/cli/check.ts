@@ -84,6 +84,8 @@ export function report(outcome: CheckOutcome): Record<string, unknown> {
     rule: d?.ruleIndex ?? null,
     dryRun: outcome.dryRun,
     workload: outcome.input?.workload ?? null,
+    workloadResolution: outcome.input?.workloadResolution ?? null,
+    workloadName: outcome.input?.workloadName || null,
     peer: outcome.peer?.spiffeId ?? null,
     user: outcome.user
       ? { issuer: outcome.user.issuer, subject: outcome.user.subject, groups: outcome.user.groups }

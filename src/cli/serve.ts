@@ -80,7 +80,10 @@ export const serveCommand: Command = {
         logger,
         metricsRegistry: telemetry.metrics.registry,
         onPolicyReload: (event) => {
-          if (!event.ok) return telemetry.metrics.policyReloadFailed();
+          if (!event.ok) {
+            if (event.refused) return telemetry.metrics.policyReloadRefused(event.refused.reason);
+            return telemetry.metrics.policyReloadFailed();
+          }
           telemetry.metrics.policyLoaded(event.generation);
           // The store swaps the new set in before it reports the reload, so `current()` is already the new set.
           reportCoverage(parts.policies.current(), config.policy, coverageSink);

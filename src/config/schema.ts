@@ -1,3 +1,4 @@
+import { isIP } from 'node:net';
 import { z } from 'zod';
 import { ISTIO_DEFAULTS } from '../policy/options.js';
 
@@ -102,7 +103,13 @@ const workloadSchema = z
   .object({
     namespace: z.string().min(1),
     labels: z.record(z.string(), z.string()).default({}),
-    serviceAccount: z.string().optional(),
+    serviceAccount: z.string().min(1).optional(),
+    /** For explanations and logs. */
+    name: z.string().min(1).optional(),
+    /** The workload's IP addresses (pod IPs): requests to them resolve to this workload's labels. */
+    addresses: z
+      .array(z.string().refine((a) => isIP(a) !== 0, { message: 'expected an IP address, e.g. 10.0.0.12' }))
+      .default([]),
   })
   .strict();
 
@@ -115,10 +122,43 @@ const policySchema = z
     trustDomain: z.string().min(1).default(ISTIO_DEFAULTS.trustDomain),
     trustDomainAliases: z.array(z.string().min(1)).default([]),
     watch: z.boolean().default(true),
-    /** Known workloads: used to warn about workloads no ALLOW policy covers. */
+    /**
+     * Known workloads: the workload registry of a mesh without Kubernetes (destination IP or principal → labels),
+     * and the list coverage warnings are computed over.
+     */
     workloads: z.array(workloadSchema).default([]),
+    /** Apply a reload that drops every policy of a namespace (or of the root namespace). Default: refuse it. */
+    allowEmpty: z.boolean().default(false),
+    /** Quiet time after a policy file event before reading, and between the two reads that must agree. */
+    reloadDebounceMs: z.number().int().positive().max(60_000).default(200),
+    /** How long a policy file that became empty, lost every document or disappeared must stay so to be applied. */
+    emptyFileGraceMs: z.number().int().nonnegative().max(600_000).default(3000),
   })
-  .strict();
+  .strict()
+  .superRefine((policy, ctx) => {
+    // One address, one workload: an address listed twice would make resolution depend on list order.
+    const seen = new Map<string, number>();
+    policy.workloads.forEach((w, i) => {
+      w.addresses.forEach((a, j) => {
+        const key = canonicalIp(a);
+        const first = seen.get(key);
+        if (first === undefined) seen.set(key, i);
+        else {
+          ctx.addIssue({
+            code: 'custom',
+            path: ['workloads', i, 'addresses', j],
+            message: `address ${a} is already listed by policy.workloads[${first}]`,
+          });
+        }
+      });
+    });
+  });
+
+/** The form addresses are compared in: lowercase, IPv4-mapped IPv6 as plain IPv4. */
+export function canonicalIp(address: string): string {
+  const a = address.trim().toLowerCase();
+  return a.startsWith('::ffff:') && isIP(a.slice(7)) === 4 ? a.slice(7) : a;
+}
 
 const bundleSchema = z
   .object({

@@ -12,30 +12,63 @@ const EXTENSIONS = new Set(['.yaml', '.yml', '.json']);
 
 /** Loads files and folders (recursively: *.yaml, *.yml, *.json, in name order). Never throws. */
 export async function loadPolicyPaths(paths: readonly string[]): Promise<ParsedPolicies> {
-  const out: ParsedPolicies = { policies: [], issues: [], notes: [] };
-  const files: string[] = [];
+  return parseSnapshot(await readPolicySnapshot(paths)).parsed;
+}
+
+/** The raw content of the policy files at one moment: what a reload compares to decide the files are stable. */
+export interface PolicySnapshot {
+  readonly files: readonly { readonly file: string; readonly text: string }[];
+  /** Paths that could not be listed or read. */
+  readonly issues: readonly PolicyIssue[];
+}
+
+/** Reads every policy file under `paths` (no parsing). Never throws. */
+export async function readPolicySnapshot(paths: readonly string[]): Promise<PolicySnapshot> {
+  const issues: PolicyIssue[] = [];
+  const names: string[] = [];
   for (const p of paths) {
     try {
-      await collect(resolve(p), files, true);
+      await collect(resolve(p), names, true);
     } catch (err) {
-      out.issues.push(readIssue(resolve(p), err));
+      issues.push(readIssue(resolve(p), err));
     }
   }
-  for (const file of files) {
-    let text: string;
+  const files: { file: string; text: string }[] = [];
+  for (const file of names) {
     try {
-      text = await readFile(file, 'utf8');
+      files.push({ file, text: await readFile(file, 'utf8') });
     } catch (err) {
-      out.issues.push(readIssue(file, err));
-      continue;
+      issues.push(readIssue(file, err));
     }
+  }
+  return { files, issues };
+}
+
+/** Parses a snapshot; `perFile` counts the policies each file holds (0 for an empty or document-less file). */
+export function parseSnapshot(snapshot: PolicySnapshot): { parsed: ParsedPolicies; perFile: Map<string, number> } {
+  const out: ParsedPolicies = { policies: [], issues: [...snapshot.issues], notes: [] };
+  const perFile = new Map<string, number>();
+  for (const { file, text } of snapshot.files) {
     const parsed = parsePolicyText(text, file);
+    perFile.set(file, parsed.policies.length);
     out.policies.push(...parsed.policies);
     out.issues.push(...parsed.issues);
     out.notes.push(...parsed.notes);
   }
   out.issues.push(...duplicateIssues(out.policies));
-  return out;
+  return { parsed: out, perFile };
+}
+
+/** Two reads saw exactly the same files, contents and read failures. */
+export function sameSnapshot(a: PolicySnapshot, b: PolicySnapshot): boolean {
+  if (a.files.length !== b.files.length || a.issues.length !== b.issues.length) return false;
+  for (let i = 0; i < a.files.length; i++) {
+    if (a.files[i]!.file !== b.files[i]!.file || a.files[i]!.text !== b.files[i]!.text) return false;
+  }
+  for (let i = 0; i < a.issues.length; i++) {
+    if (a.issues[i]!.file !== b.issues[i]!.file || a.issues[i]!.message !== b.issues[i]!.message) return false;
+  }
+  return true;
 }
 
 async function collect(path: string, files: string[], explicit: boolean): Promise<void> {
