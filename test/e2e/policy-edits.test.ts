@@ -67,7 +67,7 @@ telemetry: { log: { decisions: none } }
   );
   serve = runCli(cli, ['serve', '--config', join(dir, 'config.yaml')]);
   const [, grpcAddress] = await serve.waitForOutput(/mesh-authz listening: gRPC (127\.0\.0\.1:\d+)/);
-  await serve.waitForOutput(/Stop with Ctrl-C/);
+  await serve.waitForOutput(/policies: loaded, SERVING/);
   clients = connect(grpcAddress!);
 }, 120_000);
 
