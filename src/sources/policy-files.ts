@@ -10,8 +10,17 @@ import { duplicateIssues, type ParsedPolicies, parsePolicyText } from '../policy
 
 const EXTENSIONS = new Set(['.yaml', '.yml', '.json']);
 
-/** Loads files and folders (recursively: *.yaml, *.yml, *.json, in name order). Never throws. */
-export async function loadPolicyPaths(paths: readonly string[]): Promise<ParsedPolicies> {
+/**
+ * What each file parsed to last time, by path. A reload hands it back: a file whose text did not change keeps its
+ * parsed policies (the same objects), so the policy set can reuse their compiled form too.
+ */
+export type ParseCache = Map<string, { readonly text: string; readonly parsed: ParsedPolicies }>;
+
+/**
+ * Loads files and folders (recursively: *.yaml, *.yml, *.json, in name order). Never throws. With `cache`, files
+ * whose text is unchanged are not parsed again, and the cache is left holding exactly the files read this time.
+ */
+export async function loadPolicyPaths(paths: readonly string[], cache?: ParseCache): Promise<ParsedPolicies> {
   const out: ParsedPolicies = { policies: [], issues: [], notes: [] };
   const files: string[] = [];
   for (const p of paths) {
@@ -21,6 +30,7 @@ export async function loadPolicyPaths(paths: readonly string[]): Promise<ParsedP
       out.issues.push(readIssue(resolve(p), err));
     }
   }
+  const seen: ParseCache = new Map();
   for (const file of files) {
     let text: string;
     try {
@@ -29,12 +39,18 @@ export async function loadPolicyPaths(paths: readonly string[]): Promise<ParsedP
       out.issues.push(readIssue(file, err));
       continue;
     }
-    const parsed = parsePolicyText(text, file);
+    const known = cache?.get(file);
+    const parsed = known !== undefined && known.text === text ? known.parsed : parsePolicyText(text, file);
+    seen.set(file, { text, parsed });
     out.policies.push(...parsed.policies);
     out.issues.push(...parsed.issues);
     out.notes.push(...parsed.notes);
   }
   out.issues.push(...duplicateIssues(out.policies));
+  if (cache !== undefined) {
+    cache.clear();
+    for (const [file, entry] of seen) cache.set(file, entry);
+  }
   return out;
 }
 

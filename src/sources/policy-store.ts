@@ -4,7 +4,7 @@ import { dirname, resolve } from 'node:path';
 import { type LoadedPolicy, type PolicyIssue, PolicyLoadError } from '../policy/model.js';
 import type { CompileOptions } from '../policy/options.js';
 import { compilePolicySet, type PolicySet } from '../policy/set.js';
-import { loadPolicyPaths } from './policy-files.js';
+import { loadPolicyPaths, type ParseCache } from './policy-files.js';
 
 /**
  * Holds the current policy set and reloads it when the files change. A reload parses, validates and compiles the
@@ -41,6 +41,8 @@ export class PolicyStore {
   private reloading: Promise<void> | null = null;
   private again = false;
   private closed = false;
+  /** Each file's text and parse, so a reload parses and compiles only the files that changed. */
+  private readonly parsed: ParseCache = new Map();
 
   constructor(private readonly options: PolicyStoreOptions) {}
 
@@ -143,12 +145,22 @@ export class PolicyStore {
   }
 
   private async build(): Promise<{ set: PolicySet | null; issues: PolicyIssue[]; notes: string[] }> {
-    const { policies, issues, notes } = await loadPolicyPaths(this.options.paths);
+    // A refused reload must not leave the cache pointing at the refused texts' parses: work on a copy.
+    const cache: ParseCache = new Map(this.parsed);
+    const { policies, issues, notes } = await loadPolicyPaths(this.options.paths, cache);
     if (issues.some((i) => i.severity === 'error')) return { set: null, issues, notes };
-    return { set: compile(policies, this.options.compile, this.gen + 1), issues, notes };
+    const set = compile(policies, this.options.compile, this.gen + 1, this.set);
+    this.parsed.clear();
+    for (const [file, entry] of cache) this.parsed.set(file, entry);
+    return { set, issues, notes };
   }
 }
 
-function compile(policies: LoadedPolicy[], options: CompileOptions, generation: number): PolicySet {
-  return compilePolicySet(policies, options, generation);
+function compile(
+  policies: LoadedPolicy[],
+  options: CompileOptions,
+  generation: number,
+  previous: PolicySet | null,
+): PolicySet {
+  return compilePolicySet(policies, options, generation, previous);
 }
