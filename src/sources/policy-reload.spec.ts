@@ -49,8 +49,9 @@ describe('PolicyStore reload of one file', () => {
     expect(second.generation).toBe(2);
     const fromA = (s: PolicySet) => s.policies.filter((p) => p.source.file.endsWith('a.yaml'));
     const fromB = (s: PolicySet) => s.policies.filter((p) => p.source.file.endsWith('b.yaml'));
-    fromA(second).forEach((p, i) => expect(p).toBe(fromA(first)[i]));
-    fromB(second).forEach((p, i) => expect(p).not.toBe(fromB(first)[i]));
+    expect(fromA(second)).toHaveLength(2);
+    for (const [i, p] of fromA(second).entries()) expect(p).toBe(fromA(first)[i]);
+    for (const [i, p] of fromB(second).entries()) expect(p).not.toBe(fromB(first)[i]);
     const compiledAfter = second.planFor(WORKLOAD).policies;
     for (const c of compiledAfter) {
       const reused = compiledBefore.includes(c);
