@@ -1,7 +1,8 @@
 import { spawnSync } from 'node:child_process';
-import { mkdtemp, rm } from 'node:fs/promises';
+import { mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { monitorEventLoopDelay } from 'node:perf_hooks';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { DEFAULT_FIXTURE, generateFixture, TRUST_DOMAIN } from './fixtures.js';
 import { memoryMb } from './proc.js';
@@ -20,6 +21,8 @@ export interface MemoryFigures {
   readonly rssMb: number;
   readonly heapMb: number;
   readonly peakRssMb: number;
+  /** One file changed, then reloaded: its duration and the longest event-loop pause during it. */
+  readonly reload: { readonly ms: number; readonly maxPauseMs: number };
 }
 
 const here = fileURLToPath(import.meta.url);
@@ -53,9 +56,21 @@ async function loadChild(policyDir: string): Promise<void> {
   const loadMs = performance.now() - t0;
   const after = live();
   const rules = set.policies.reduce((n, p) => n + (p.policy.spec.rules?.length ?? 0), 0);
-  process.stdout.write(
-    `${JSON.stringify({ rules, loadMs, before, ...after, peakRssMb: memoryMb(process.pid, 'VmHWM') })}\n`,
-  );
+  const peakRssMb = memoryMb(process.pid, 'VmHWM');
+  // A reload after one file changed, while the event loop is watched: its longest pause is what a Check waits.
+  const file = (await readdir(policyDir)).sort()[0]!;
+  const text = await readFile(join(policyDir, file), 'utf8');
+  await writeFile(join(policyDir, file), text.replaceAll('/admin/*', '/admin2/*'));
+  const delay = monitorEventLoopDelay({ resolution: 1 });
+  delay.enable();
+  const r0 = performance.now();
+  await store.reload();
+  const reloadMs = performance.now() - r0;
+  await new Promise((r) => setTimeout(r, 5));
+  delay.disable();
+  await writeFile(join(policyDir, file), text);
+  const reload = { ms: reloadMs, maxPauseMs: delay.max / 1e6, generation: store.generation };
+  process.stdout.write(`${JSON.stringify({ rules, loadMs, before, ...after, peakRssMb, reload })}\n`);
 }
 
 /** Child: the in-process pipeline bench (cache on and off, a full cache, `checks` checks each). */
@@ -108,7 +123,8 @@ function printMemory(r: {
     m === null
       ? `${label}: skipped (--quick)`
       : `${label}: ${m.rules} rules loaded in ${f(m.loadMs, 0)} ms; after full GC RSS ${f(m.rssMb)} MB, live heap ` +
-        `${f(m.heapMb)} MB; peak RSS ${f(m.peakRssMb)} MB`;
+        `${f(m.heapMb)} MB; peak RSS ${f(m.peakRssMb)} MB; reload of one changed file ${f(m.reload.ms)} ms, ` +
+        `longest event-loop pause ${f(m.reload.maxPauseMs)} ms [target ≤ 10]`;
   const p = r.pipeline as Record<string, Record<string, number> | number>;
   const on = p.cacheOn as Record<string, number>;
   const off = p.cacheOff as Record<string, number>;
