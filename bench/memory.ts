@@ -87,6 +87,11 @@ async function fixtureDir(root: string, namespaces: number): Promise<string> {
   return f.policyDir;
 }
 
+/** The smoke-run variant (`npm run bench -- --quick`): no 50k set, 100,000 checks. */
+export function runMemoryBenchQuick(): Promise<Record<string, unknown>> {
+  return runMemoryBench({ quick: true });
+}
+
 export async function runMemoryBench(options: { quick?: boolean } = {}): Promise<Record<string, unknown>> {
   const root = await mkdtemp(join(tmpdir(), 'mesh-authz-memory-'));
   try {
