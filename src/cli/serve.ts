@@ -7,6 +7,7 @@ import { reportCoverage } from '../policy/coverage.js';
 import { PolicyLoadError } from '../policy/model.js';
 import { type AssembledParts, assembleParts } from '../server/assemble.js';
 import { ServiceError } from '../server/errors.js';
+import { heapLimitWarning } from '../server/memory-limit.js';
 import { AuthzService, type ListeningAddresses } from '../server/service.js';
 import { shutdownOnSignals } from '../server/signals.js';
 import { createTelemetry } from '../telemetry/index.js';
@@ -48,6 +49,8 @@ export const serveCommand: Command = {
       pathNormalization: config.policy.pathNormalization,
     });
     const logger = telemetry.logger;
+    const heapWarning = heapLimitWarning();
+    if (heapWarning !== null) logger.warn({}, heapWarning);
     const fail = async (message: string, code: number) => {
       process.stderr.write(`mesh-authz serve: ${message}\n`);
       await telemetry.shutdown();
