@@ -7,8 +7,14 @@ import { structToJson, type WireAddress, type WireCheckRequest, type WireHttpReq
 export interface CheckInput {
   /** `x-request-id` when present, else Envoy's stream id. */
   readonly requestId: string;
-  /** The request's start (ms since epoch); identity validity is checked at this instant. */
+  /**
+   * The instant (ms since epoch) credentials are judged at: the server's own clock (or `check --at`), never the
+   * caller's. Envoy's `attributes.request.time` is in {@link requestTime}, for information only: trusting it would
+   * let an old timestamp revive an expired token, and a lagging Envoy clock would defeat the decision cache.
+   */
   readonly time: number;
+  /** Envoy's `attributes.request.time` (ms since epoch), or null when absent. Informational only. */
+  readonly requestTime: number | null;
   readonly method: string;
   /** The raw `:path`, query included, not decoded (as Envoy sends it). */
   readonly rawPath: string;
@@ -63,7 +69,11 @@ const PRINCIPAL_NS = /^spiffe:\/\/[^/]+\/ns\/([^/]+)\//;
  * CheckRequest → CheckInput. Throws {@link InvalidCheckRequest} for a request that carries no HTTP attributes or
  * exceeds the limits; every other field is optional and defaults to empty.
  */
-export function toCheckInput(req: WireCheckRequest, limits: InputLimits = DEFAULT_INPUT_LIMITS): CheckInput {
+export function toCheckInput(
+  req: WireCheckRequest,
+  limits: InputLimits = DEFAULT_INPUT_LIMITS,
+  now: number = Date.now(),
+): CheckInput {
   const attrs = req.attributes;
   const http = attrs?.request?.http;
   if (!attrs || !http) throw new InvalidCheckRequest('the CheckRequest has no attributes.request.http');
@@ -71,7 +81,8 @@ export function toCheckInput(req: WireCheckRequest, limits: InputLimits = DEFAUL
   if (method === '') throw new InvalidCheckRequest('the CheckRequest has no HTTP method');
   const rawPath = http.path ?? '';
   if (rawPath === '') throw new InvalidCheckRequest('the CheckRequest has no HTTP path');
-  if (rawPath.length > limits.maxPathBytes) {
+  // Limits named in bytes count UTF-8 bytes (as on the wire), not UTF-16 code units.
+  if (Buffer.byteLength(rawPath, 'utf8') > limits.maxPathBytes) {
     throw new InvalidCheckRequest(`the path is longer than ${limits.maxPathBytes} bytes`);
   }
   const headers = readHeaders(http, limits);
@@ -83,10 +94,11 @@ export function toCheckInput(req: WireCheckRequest, limits: InputLimits = DEFAUL
   const contextExtensions = attrs.contextExtensions ?? EMPTY;
   const seconds = attrs.request?.time?.seconds;
   const secs = typeof seconds === 'number' ? seconds : seconds ? seconds.toNumber() : 0;
-  const time = secs > 0 ? secs * 1000 + Math.floor((attrs.request?.time?.nanos ?? 0) / 1e6) : Date.now();
+  const requestTime = secs > 0 ? secs * 1000 + Math.floor((attrs.request?.time?.nanos ?? 0) / 1e6) : null;
   return {
     requestId: headers['x-request-id'] || http.id || '',
-    time,
+    time: now,
+    requestTime,
     method,
     rawPath,
     path,
@@ -112,23 +124,37 @@ function firstIndexOfAny(s: string, a: string, b: string): number {
   return Math.min(i, j);
 }
 
+/**
+ * The request's headers as a map without a prototype: a lookup of `constructor` or `__proto__` must find only a
+ * header of that name, never an `Object.prototype` member (a `request.headers[constructor]` condition would
+ * otherwise match a request without that header).
+ */
 function readHeaders(http: WireHttpRequest, limits: InputLimits): Record<string, string> {
-  let headers: Record<string, string> = http.headers ?? {};
+  const headers: Record<string, string> = Object.create(null);
+  const plain = http.headers;
   const map = http.headerMap?.headers;
-  if (map && map.length > 0) {
-    // encode_raw_headers: Envoy sends header_map instead; join duplicates with ',' as Envoy does for `headers`.
-    headers = {};
+  const hasPlain = plain !== undefined && plain !== null && Object.keys(plain).length > 0;
+  if (hasPlain && map && map.length > 0) {
+    // Envoy sends one or the other (`header_map` with encode_raw_headers). Both at once is not Envoy: which one
+    // the policy should read is ambiguous, so deny rather than silently pick one.
+    throw new InvalidCheckRequest('both headers and header_map are set (ambiguous)');
+  }
+  if (hasPlain) {
+    for (const key of Object.keys(plain)) headers[key] = plain[key] ?? '';
+  } else if (map) {
+    // encode_raw_headers: join duplicates with ',' as Envoy does for `headers`.
     for (const h of map) {
       const key = (h.key ?? '').toLowerCase();
       const value = h.value ? h.value : h.rawValue ? Buffer.from(h.rawValue).toString('utf8') : '';
-      headers[key] = headers[key] === undefined ? value : `${headers[key]},${value}`;
+      const prior = headers[key];
+      headers[key] = prior === undefined ? value : `${prior},${value}`;
     }
   }
   let count = 0;
   let bytes = 0;
-  for (const key in headers) {
+  for (const key of Object.keys(headers)) {
     count++;
-    bytes += key.length + (headers[key]?.length ?? 0);
+    bytes += Buffer.byteLength(key, 'utf8') + Buffer.byteLength(headers[key] ?? '', 'utf8');
   }
   if (count > limits.maxHeaders) throw new InvalidCheckRequest(`more than ${limits.maxHeaders} headers`);
   if (bytes > limits.maxHeaderBytes) throw new InvalidCheckRequest(`headers exceed ${limits.maxHeaderBytes} bytes`);

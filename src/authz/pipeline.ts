@@ -19,6 +19,8 @@ export interface PipelineOptions {
   readonly trustedProxies?: number;
   /** Internal deadline for one Check, in ms, when the caller sent none. */
   readonly defaultTimeoutMs?: number;
+  /** The clock credentials are judged by (ms since epoch): the server's own, or `check --at`. */
+  readonly now?: () => number;
 }
 
 export interface CheckResult {
@@ -68,7 +70,7 @@ export class CheckPipeline {
     const decisionId = nextDecisionId();
     // Phase 1: input. `toCheckInput` is the one reader of the wire message; everything after it, the tracer
     // included, reads the CheckInput (so trace headers are found whether Envoy sent `headers` or `header_map`).
-    const input = readInput(request, this.limits);
+    const input = readInput(request, this.limits, this.options.now?.() ?? Date.now());
     const span = this.tracer.start('rejected' in input ? NO_HEADERS : input.headers);
     let pending: CheckOutcome | Promise<CheckOutcome>;
     try {
@@ -210,10 +212,14 @@ interface InputRejection {
 }
 
 /** The input phase: the decoded message (or the codec's failure) → a {@link CheckInput} or a rejection. */
-function readInput(request: WireCheckRequest | MalformedRequest, limits: InputLimits): CheckInput | InputRejection {
+function readInput(
+  request: WireCheckRequest | MalformedRequest,
+  limits: InputLimits,
+  now: number,
+): CheckInput | InputRejection {
   if ('malformed' in request) return { rejected: `malformed CheckRequest: ${request.malformed}` };
   try {
-    return toCheckInput(request, limits);
+    return toCheckInput(request, limits, now);
   } catch (err) {
     if (!(err instanceof InvalidCheckRequest))
       return { rejected: 'internal error while reading the request', error: err };

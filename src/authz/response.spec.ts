@@ -3,7 +3,7 @@ import type { Decision } from '../policy/types.js';
 import { CheckResponseType, encodeCheckResponse } from '../server/codec.js';
 import type { CheckOutcome } from './outcome.js';
 import { nextDecisionId } from './pipeline.js';
-import { buildResponse, ResponseEncoder } from './response.js';
+import { buildResponse, callerReason, ResponseEncoder, reasonClass } from './response.js';
 
 const policyDecision = (allowed: boolean, reason: string): Decision => ({
   allowed,
@@ -142,5 +142,61 @@ describe('ResponseEncoder', () => {
       expect(Buffer.compare(encoder.encode(o), encodeCheckResponse(buildResponse(o)))).toBe(0);
     }
     expect(encoder.size).toBeLessThanOrEqual(4096);
+  });
+});
+
+describe('what a deny tells the caller (response.detail)', () => {
+  const deny = outcome(SHAPES['deny by policy']!);
+  const unauthenticated = outcome({
+    allowed: false,
+    status: 'UNAUTHENTICATED',
+    httpStatus: 401,
+    phase: 'identity',
+    reasonCode: 'token_expired',
+    reason: 'the token expired at 2026-01-01T00:00:00Z',
+    decision: null,
+  });
+  const unavailable = outcome({
+    allowed: false,
+    status: 'UNAVAILABLE',
+    httpStatus: 403,
+    phase: 'internal',
+    reasonCode: 'not_ready',
+    reason: 'no policy set has loaded yet',
+    decision: null,
+  });
+
+  it('classes: denied, unauthenticated, unavailable', () => {
+    expect(reasonClass(deny)).toBe('denied');
+    expect(reasonClass(unauthenticated)).toBe('unauthenticated');
+    expect(reasonClass(unavailable)).toBe('unavailable');
+  });
+
+  it('minimal (the default) sends the class only: no policy name in headers, body, status or metadata', () => {
+    for (const o of [deny, unauthenticated, unavailable]) {
+      const res = buildResponse(o);
+      const text = JSON.stringify(res);
+      expect(res.status.message).toBe(reasonClass(o));
+      expect(text).not.toContain('deny-admin');
+      expect(text).not.toContain('rule 0');
+      expect(text).not.toContain('expired at');
+    }
+  });
+
+  it('policy adds the reason code and the policy name; full the whole reason', () => {
+    expect(callerReason(deny, 'policy')).toBe('denied: DENY_MATCHED (shop/deny-admin)');
+    expect(callerReason(unauthenticated, 'policy')).toBe('unauthenticated: token_expired');
+    expect(callerReason(deny, 'full')).toBe('denied by shop/deny-admin rule 0');
+    expect(JSON.stringify(buildResponse(deny, 'policy'))).toContain('shop/deny-admin');
+  });
+
+  it('the fast encoder gives the same bytes as buildResponse at each level', () => {
+    for (const detail of ['minimal', 'policy', 'full'] as const) {
+      const encoder = new ResponseEncoder(encodeCheckResponse, detail);
+      for (let i = 0; i < 3; i++) {
+        const o = outcome(SHAPES['deny by policy']!);
+        expect(Buffer.compare(encoder.encode(o), encodeCheckResponse(buildResponse(o, detail)))).toBe(0);
+      }
+    }
   });
 });

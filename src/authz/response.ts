@@ -18,17 +18,45 @@ function safeHeaderValue(text: string): string {
 }
 
 /**
+ * How much of a deny's reason travels back to the caller (`response.detail`). Envoy forwards a deny's headers and
+ * body to the downstream client, so by default they carry only a generic class and the decision id (CWE-209: no
+ * policy names, rule indexes or file paths); the full reason is in the decision log, the span and `explain`.
+ * - `minimal`: `denied` | `unauthenticated` | `unavailable`;
+ * - `policy`: the class, the reason code and the deciding policy's `namespace/name` (internal meshes);
+ * - `full`: the whole human-readable reason, file:line included (development).
+ */
+export type ResponseDetail = 'minimal' | 'policy' | 'full';
+
+/** The generic class of a deny: all a caller learns by default. */
+export function reasonClass(outcome: CheckOutcome): 'denied' | 'unauthenticated' | 'unavailable' {
+  if (outcome.status === 'UNAUTHENTICATED' || outcome.httpStatus === 401) return 'unauthenticated';
+  if (outcome.status === 'UNAVAILABLE') return 'unavailable';
+  return 'denied';
+}
+
+/** The reason text a deny carries to the caller at the given detail level. */
+export function callerReason(outcome: CheckOutcome, detail: ResponseDetail): string {
+  if (detail === 'full') return outcome.reason;
+  const cls = reasonClass(outcome);
+  if (detail === 'minimal') return cls;
+  const policy = outcome.decision?.policy;
+  return `${cls}: ${outcome.reasonCode}${policy ? ` (${policy.namespace}/${policy.name})` : ''}`;
+}
+
+/**
  * CheckOutcome → CheckResponse. The gRPC call itself always succeeds; the decision is in `status`
  * (Envoy treats a gRPC error as a failure and applies its failure mode instead of our decision).
  */
-export function buildResponse(outcome: CheckOutcome): WireCheckResponse {
+export function buildResponse(outcome: CheckOutcome, detail: ResponseDetail = 'minimal'): WireCheckResponse {
   const metadata: Record<string, unknown> = {
     decision_id: outcome.decisionId,
     allowed: outcome.allowed,
     reason_code: outcome.reasonCode,
   };
   const policy = outcome.decision?.policy;
-  if (policy) metadata.policy = `${policy.namespace}/${policy.name}`;
+  // Dynamic metadata stays in Envoy (access logs, later filters), but a deny's policy name is only given out when
+  // the operator asked for more than the minimum.
+  if (policy && (outcome.allowed || detail !== 'minimal')) metadata.policy = `${policy.namespace}/${policy.name}`;
   if (outcome.dryRun) metadata.dry_run = true;
   const dynamicMetadata = jsonToStruct(metadata);
 
@@ -41,7 +69,7 @@ export function buildResponse(outcome: CheckOutcome): WireCheckResponse {
       dynamicMetadata,
     };
   }
-  const reason = safeHeaderValue(outcome.reason);
+  const reason = safeHeaderValue(callerReason(outcome, detail));
   const headers = [header(REASON_HEADER, reason), header(DECISION_ID_HEADER, outcome.decisionId)];
   if (outcome.wwwAuthenticate) headers.push(header('www-authenticate', outcome.wwwAuthenticate));
   const title = outcome.httpStatus === 401 ? 'Unauthenticated' : 'Forbidden';
@@ -85,7 +113,10 @@ export class ResponseEncoder {
   /** Templates by Decision object, for outcomes decided by policy (the same Decision gives the same response). */
   private byDecision = new WeakMap<Decision, Template>();
 
-  constructor(private readonly encodeSlow: (response: WireCheckResponse) => Buffer) {}
+  constructor(
+    private readonly encodeSlow: (response: WireCheckResponse) => Buffer,
+    private readonly detail: ResponseDetail = 'minimal',
+  ) {}
 
   encode(outcome: CheckOutcome): Buffer {
     // A cache hit hands back the very Decision object it stored: look it up by identity first (no key to build).
@@ -102,10 +133,11 @@ export class ResponseEncoder {
     // (identity failures, malformed requests) can quote what the caller sent, and remembering those would let a
     // caller churn the memo and push out the hot shapes.
     if (outcome.phase === 'decision') {
-      if (shape === SEEN_ONCE) this.remember(key, makeTemplate(outcome, this.encodeSlow) ?? NOT_TEMPLATABLE);
-      else if (shape === undefined) this.remember(key, SEEN_ONCE);
+      if (shape === SEEN_ONCE) {
+        this.remember(key, makeTemplate(outcome, this.encodeSlow, this.detail) ?? NOT_TEMPLATABLE);
+      } else if (shape === undefined) this.remember(key, SEEN_ONCE);
     }
-    return this.encodeSlow(buildResponse(outcome));
+    return this.encodeSlow(buildResponse(outcome, this.detail));
   }
 
   /** Response shapes remembered (tests, metrics). */
@@ -147,11 +179,15 @@ function shapeKey(o: CheckOutcome): string {
  * count is not the expected one (metadata only on an allow; metadata, header and body on a deny), or when the
  * id is not plain ASCII (latin1Write would not write it as UTF-8 does).
  */
-function makeTemplate(outcome: CheckOutcome, encode: (r: WireCheckResponse) => Buffer): Template | null {
+function makeTemplate(
+  outcome: CheckOutcome,
+  encode: (r: WireCheckResponse) => Buffer,
+  detail: ResponseDetail,
+): Template | null {
   const idLength = outcome.decisionId.length;
   if (idLength === 0 || !/^[\x21-\x7e]+$/.test(outcome.decisionId)) return null;
   const placeholder = '\u0001'.repeat(idLength);
-  const bytes = encode(buildResponse({ ...outcome, decisionId: placeholder }));
+  const bytes = encode(buildResponse({ ...outcome, decisionId: placeholder }, detail));
   const needle = Buffer.from(placeholder, 'latin1');
   const offsets: number[] = [];
   for (let at = bytes.indexOf(needle); at >= 0; at = bytes.indexOf(needle, at + idLength)) offsets.push(at);

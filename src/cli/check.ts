@@ -2,15 +2,23 @@ import type { CheckOutcome } from '../authz/outcome.js';
 import type { WireCheckRequest } from '../authz/wire-types.js';
 import { type AssembledParts, createPipeline } from '../server/assemble.js';
 import { type Command, parseCommandArgs, UsageError } from './args.js';
-import { closeParts, loadOfflineConfig, OfflineInputError, openOfflineParts, readCheckRequest } from './offline.js';
+import {
+  closeParts,
+  loadOfflineConfig,
+  OfflineInputError,
+  openOfflineParts,
+  parseAt,
+  readCheckRequest,
+} from './offline.js';
 
 const HELP = `mesh-authz check: decide one CheckRequest offline, exactly as the server would
 
-Usage: mesh-authz check [--config <file>] [--policy <file|dir>]... --request <file|->
+Usage: mesh-authz check [--config <file>] [--policy <file|dir>]... --request <file|-> [--at <time>]
 
   --config, -c    the config file (policies, identity, mode); defaults apply without one
   --policy, -p    AuthorizationPolicy file or folder (repeatable); replaces policy.paths
   --request, -r   the CheckRequest as proto3 JSON (camelCase or snake_case field names); '-' reads stdin
+  --at            judge credential expiry at this time (RFC 3339), not now; request.time never decides it
 
 Prints one JSON object: allowed, status (OK, PERMISSION_DENIED, UNAUTHENTICATED, UNAVAILABLE), httpStatus,
 reason, policy (namespace/name or null) and more. Exit 0 whenever a decision was made; 2 on bad input.`;
@@ -23,8 +31,10 @@ export const checkCommand: Command = {
       config: { type: 'string', short: 'c' },
       policy: { type: 'string', short: 'p', multiple: true },
       request: { type: 'string', short: 'r' },
+      at: { type: 'string' },
     });
     if (!values.request) throw new UsageError('--request is required (a file, or - for stdin)');
+    const at = parseAt(values.at);
     const loaded = loadOfflineConfig(values.config);
     let request: WireCheckRequest;
     let parts: AssembledParts;
@@ -38,7 +48,10 @@ export const checkCommand: Command = {
     }
     try {
       // Offline there is no Envoy deadline to meet; allow slow disks / first JWKS reads.
-      const pipeline = createPipeline(loaded, parts, { defaultTimeoutMs: 10_000 });
+      const pipeline = createPipeline(loaded, parts, {
+        defaultTimeoutMs: 10_000,
+        ...(at !== undefined ? { now: () => at } : {}),
+      });
       const { outcome } = await pipeline.check(request);
       process.stdout.write(`${JSON.stringify(report(outcome), null, 2)}\n`);
       return 0;

@@ -10,7 +10,14 @@ import {
   requestFromLog,
   sameDecision,
 } from './as-logged.js';
-import { closeParts, loadOfflineConfig, OfflineInputError, openOfflineParts, readCheckRequest } from './offline.js';
+import {
+  closeParts,
+  loadOfflineConfig,
+  OfflineInputError,
+  openOfflineParts,
+  parseAt,
+  readCheckRequest,
+} from './offline.js';
 
 const HELP = `mesh-authz explain --config <file> (--request <file|-> | --as-logged <log|->) [options]
 
@@ -31,6 +38,7 @@ Options:
   --as-logged <log|->    a decision log (JSON lines, e.g. grep output), or - for stdin
   --decision-id <id>     with --as-logged: the line to replay when the log has several
   --format text|json     output format (default text)
+  --at <time>            judge credential expiry at this time (RFC 3339), not now; request.time never decides it
 
 Exit 0 when a decision was explained, 2 on bad input (request, log line, policies or config), naming the file.`;
 
@@ -45,7 +53,9 @@ export const explainCommand: Command = {
       'as-logged': { type: 'string' },
       'decision-id': { type: 'string' },
       format: { type: 'string' },
+      at: { type: 'string' },
     });
+    const at = parseAt(values.at);
     if (!values.config) throw new UsageError('--config is required');
     if (!values.request && !values['as-logged']) throw new UsageError('--request or --as-logged is required');
     if (values.request && values['as-logged']) throw new UsageError('--request and --as-logged exclude each other');
@@ -75,7 +85,11 @@ export const explainCommand: Command = {
       if (logged !== null) return replayLogged(logged, set, loaded.config.server.trustedProxies, format);
       // The server's own pipeline decides first (input limits, identity sources, mode: all from the config), so
       // what is explained is exactly what the server would answer.
-      const { outcome } = await createPipeline(loaded, parts, { defaultTimeoutMs: 10_000 }).check(request!);
+      const pipeline = createPipeline(loaded, parts, {
+        defaultTimeoutMs: 10_000,
+        ...(at !== undefined ? { now: () => at } : {}),
+      });
+      const { outcome } = await pipeline.check(request!);
       const input = outcome.input;
       if (outcome.phase !== 'decision' || input === null) {
         // The input or identity phase decided before any policy: say so instead of explaining rules that never ran.

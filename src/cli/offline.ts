@@ -4,6 +4,7 @@ import type { WireCheckRequest } from '../authz/wire-types.js';
 import { type LoadedConfig, loadConfigFile, parseConfigText } from '../config/load.js';
 import { type AssembledParts, assembleParts } from '../server/assemble.js';
 import { checkRequestFromJson, RequestJsonError } from '../server/request-json.js';
+import { UsageError } from './args.js';
 
 /**
  * The set-up the offline commands (`check`, `explain`) share with `serve`: the same config, the same identity
@@ -71,4 +72,18 @@ export async function openOfflineParts(
 
 export async function closeParts(parts: AssembledParts): Promise<void> {
   await Promise.allSettled([parts.policies.close(), parts.identity.close()]);
+}
+
+/**
+ * `--at <time>`: the instant credentials are judged at (certificate and token expiry), as an RFC 3339 / ISO 8601
+ * time (`2026-01-02T03:04:05Z`). Without it, the machine's clock, as the server uses its own. The request's
+ * `attributes.request.time` never decides it (it is the caller's clock).
+ */
+export function parseAt(value: string | undefined): number | undefined {
+  if (value === undefined) return undefined;
+  const ms = /^\d{4}-\d{2}-\d{2}/.test(value) ? Date.parse(value) : Number.NaN;
+  if (!Number.isFinite(ms)) {
+    throw new UsageError(`--at: '${value}' is not a time (use RFC 3339, e.g. 2026-01-02T03:04:05Z)`);
+  }
+  return ms;
 }

@@ -1,12 +1,10 @@
 import { loadConfigFile } from '../config/load.js';
 import {
   applyChanges,
-  createKubeApi,
   defaultOptions,
   diffOutput,
   formatServiceError,
   LiveReconciler,
-  loadKubeConnection,
   planPolicies,
   ReconcileError,
   type ReconcileOptions,
@@ -14,6 +12,7 @@ import {
   renderChanges,
   startHealthServer,
 } from '../reconciler/index.js';
+import { createKubeApi, KubeError, loadKubeConnection } from '../sources/kube/index.js';
 import { type Command, parseCommandArgs, UsageError } from './args.js';
 
 const help = `mesh-authz reconcile: annotated Services → Istio AuthorizationPolicy
@@ -77,7 +76,7 @@ export const reconcileCommand: Command = {
       if (values.kube) return await runLive(values, opts);
       return runGitOps(values.from!, values.out!, Boolean(values.check), Boolean(values.diff), opts);
     } catch (err) {
-      if (!(err instanceof ReconcileError)) throw err;
+      if (!(err instanceof ReconcileError || err instanceof KubeError)) throw err;
       process.stderr.write(`mesh-authz reconcile: ${err.message}\n`);
       return 2;
     }
@@ -124,7 +123,7 @@ async function runLive(values: Values, opts: ReconcileOptions): Promise<number> 
   if (at < 0 || !Number.isInteger(port)) throw new UsageError(`--listen: expected host:port, got '${listen}'`);
   const resync = Number(values['resync-seconds'] ?? '300');
   if (!Number.isFinite(resync) || resync < 0) throw new UsageError('--resync-seconds: expected a number ≥ 0');
-  const { api, kind } = await createKubeApi(loadKubeConnection(values.kubeconfig));
+  const api = createKubeApi(loadKubeConnection(values.kubeconfig));
   const reconciler = new LiveReconciler(api, {
     ...opts,
     namespaces: values.namespace ?? [],
@@ -139,7 +138,7 @@ async function runLive(values: Values, opts: ReconcileOptions): Promise<number> 
   const health = await startHealthServer(reconciler, listen.slice(0, at).replace(/^\[|\]$/g, ''), port);
   reconciler.start();
   const host = listen.slice(0, at);
-  process.stderr.write(`mesh-authz reconcile: live (${kind} client); health and metrics on ${host}:${health.port}\n`);
+  process.stderr.write(`mesh-authz reconcile: live; health and metrics on ${host}:${health.port}\n`);
   await new Promise<void>((resolve) => {
     process.once('SIGTERM', resolve);
     process.once('SIGINT', resolve);

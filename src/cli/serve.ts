@@ -51,6 +51,15 @@ export const serveCommand: Command = {
     const logger = telemetry.logger;
     const heapWarning = heapLimitWarning();
     if (heapWarning !== null) logger.warn({}, heapWarning);
+    // Last resort: background work (reloads, refreshes) handles its own failures, but a rejection that still
+    // escapes must not end the process (Node's default): a missing authz service makes Envoy deny the whole
+    // mesh. It is logged as the bug it is; the last good policies and identity material keep serving.
+    process.on('unhandledRejection', (reason) => {
+      logger.error(
+        { err: reason instanceof Error ? reason.message : String(reason) },
+        'unhandled promise rejection (a bug): logged; the last good state keeps serving',
+      );
+    });
     const fail = async (message: string, code: number) => {
       process.stderr.write(`mesh-authz serve: ${message}\n`);
       await telemetry.shutdown();
@@ -64,6 +73,7 @@ export const serveCommand: Command = {
     try {
       parts = await assembleParts(loaded, {
         logger,
+        metricsRegistry: telemetry.metrics.registry,
         onPolicyReload: (event) => {
           if (!event.ok) return telemetry.metrics.policyReloadFailed();
           telemetry.metrics.policyLoaded(event.generation);
@@ -72,7 +82,7 @@ export const serveCommand: Command = {
         },
       });
     } catch (err) {
-      return fail(`invalid identity configuration in ${loaded.file}: ${(err as Error).message}`, 2);
+      return fail(`invalid configuration in ${loaded.file}: ${(err as Error).message}`, 2);
     }
     // Monitor mode (discovery): record every decided Check into the bounded flow table, flushed off the Check path.
     const recorder = config.discovery.enabled

@@ -27,7 +27,12 @@ const serverSchema = z
     tls: tlsSchema.optional(),
     /** Internal deadline for one Check when Envoy sent no grpc-timeout. */
     checkTimeoutMs: z.number().int().positive().default(200),
-    /** Graceful shutdown: how long in-flight checks may take before the server closes anyway. */
+    /**
+     * On SIGTERM: how long the server keeps accepting connections and answering checks while health and /readyz
+     * say NOT_SERVING, so Kubernetes and Envoy stop sending here before the listener closes.
+     */
+    shutdownGraceMs: z.number().int().nonnegative().default(5000),
+    /** Graceful shutdown: after the grace, how long in-flight checks and telemetry flushes may take, in all. */
     drainTimeoutMs: z.number().int().nonnegative().default(5000),
     maxMessageBytes: z
       .number()
@@ -37,8 +42,41 @@ const serverSchema = z
     maxPathBytes: z.number().int().positive().default(8192),
     maxHeaderBytes: z.number().int().positive().default(65536),
     maxHeaders: z.number().int().positive().default(200),
+    /** Entries of each of source.labels, destination.labels and context_extensions (checked while decoding). */
+    maxLabels: z.number().int().positive().default(256),
+    /** HTTP/2 SETTINGS_MAX_CONCURRENT_STREAMS: streams one connection may have open at once. */
+    maxConcurrentStreams: z.number().int().positive().default(256),
+    /** Bytes of unfinished gRPC messages one connection may have buffered; past it its largest is reset. */
+    maxBufferedBytesPerConnection: z
+      .number()
+      .int()
+      .positive()
+      .default(4 << 20),
+    /** Bytes of unfinished gRPC messages all connections together may have buffered. */
+    maxBufferedBytes: z
+      .number()
+      .int()
+      .positive()
+      .default(32 << 20),
+    /** A stream whose request message is not complete this long after it opened is reset. */
+    messageTimeoutMs: z.number().int().positive().default(5000),
+    /** A TLS handshake not finished this long after the TCP connection is dropped. */
+    tlsHandshakeTimeoutMs: z.number().int().positive().default(5000),
+    /** HTTP/2 PING interval on an open connection (finds dead peers; Envoy answers pings). */
+    keepaliveTimeMs: z.number().int().positive().default(30_000),
+    /** A PING not answered this long closes the connection. */
+    keepaliveTimeoutMs: z.number().int().positive().default(10_000),
+    /** node:http2 maxSessionMemory (MB): memory nghttp2 may hold per connection before refusing new streams. */
+    maxSessionMemoryMb: z.number().int().positive().default(32),
     /** Istio numTrustedProxies: how many X-Forwarded-For hops to trust for `remote.ip`. */
     trustedProxies: z.number().int().nonnegative().default(0),
+  })
+  .strict();
+
+/** What a deny tells the caller (Envoy forwards it downstream); see docs/configuration.md. */
+const responseSchema = z
+  .object({
+    detail: z.enum(['minimal', 'policy', 'full']).default('minimal'),
   })
   .strict();
 
@@ -249,17 +287,72 @@ const discoverySchema = z
   })
   .strict();
 
+const kubernetesPoliciesSchema = z
+  .object({
+    /** Read AuthorizationPolicies from the API server instead of `policy.paths`. */
+    enabled: z.boolean().default(false),
+    /** Server-side label selector, e.g. `authz.mesh-authz.io/evaluate=true`. */
+    labelSelector: z.string().min(1).optional(),
+    /** The CUSTOM provider name mesh-authz is deployed as: CUSTOM policies naming another provider are left out. */
+    provider: z.string().min(1).optional(),
+    /** Served versions to read, in preference order (both are the same objects on a cluster serving both). */
+    versions: z
+      .array(z.enum(['v1', 'v1beta1']))
+      .min(1)
+      .default(['v1', 'v1beta1']),
+    /** Record a Warning Event on a refused AuthorizationPolicy. */
+    events: z.boolean().default(true),
+  })
+  .strict();
+
+const kubernetesSchema = z
+  .object({
+    enabled: z.boolean().default(false),
+    /** A kubeconfig file; without it: $KUBECONFIG, the pod's service account, then ~/.kube/config. */
+    kubeconfig: z.string().min(1).optional(),
+    /** Namespaces to watch; empty = all. */
+    namespaces: z.array(z.string().min(1)).default([]),
+    /** Informer resync: consumers re-derive their state at least this often. 0 = never. */
+    resyncSeconds: z.number().int().nonnegative().default(300),
+    /** The workload registry from Pods and Services (destination labels by pod IP). */
+    workloads: z.boolean().default(true),
+    policies: kubernetesPoliciesSchema.default(kubernetesPoliciesSchema.parse({})),
+    /** Local directory (an emptyDir) for last-good snapshots used when the API server is unreachable at start. */
+    snapshotDir: z.string().min(1).optional(),
+    /** How long start-up waits for the API server before serving snapshots (a failed first attempt is sooner). */
+    startupTimeoutMs: z.number().int().positive().default(10_000),
+  })
+  .strict();
+
 export const configSchema = z
   .object({
     server: serverSchema.default(serverSchema.parse({})),
     admin: adminSchema.default(adminSchema.parse({})),
+    response: responseSchema.default(responseSchema.parse({})),
     policy: policySchema.default(policySchema.parse({})),
     identity: identitySchema.default(identitySchema.parse({})),
     telemetry: telemetrySchema.default(telemetrySchema.parse({})),
     cache: cacheSchema.default(cacheSchema.parse({})),
     discovery: discoverySchema.default(discoverySchema.parse({})),
+    kubernetes: kubernetesSchema.default(kubernetesSchema.parse({})),
   })
-  .strict();
+  .strict()
+  .superRefine((c, ctx) => {
+    if (c.kubernetes.policies.enabled && !c.kubernetes.enabled) {
+      ctx.addIssue({
+        code: 'custom',
+        path: ['kubernetes', 'policies', 'enabled'],
+        message: 'kubernetes.policies needs kubernetes.enabled: true',
+      });
+    }
+    if (c.kubernetes.enabled && c.kubernetes.policies.enabled && c.policy.paths.length > 0) {
+      ctx.addIssue({
+        code: 'custom',
+        path: ['kubernetes', 'policies', 'enabled'],
+        message: 'policies come from policy.paths or from the API server (kubernetes.policies), not both',
+      });
+    }
+  });
 
 export type Config = z.infer<typeof configSchema>;
 export type TlsConfig = z.infer<typeof tlsSchema>;
@@ -270,3 +363,4 @@ export type PolicyConfig = z.infer<typeof policySchema>;
 export type TelemetryConfig = z.infer<typeof telemetrySchema>;
 export type CacheConfig = z.infer<typeof cacheSchema>;
 export type DiscoveryConfig = z.infer<typeof discoverySchema>;
+export type KubernetesConfig = z.infer<typeof kubernetesSchema>;

@@ -17,20 +17,17 @@ export interface ServiceError {
   readonly message: string;
 }
 
-/** Errors of the reconciler itself (bad input files, API failures), not of one Service. */
-export type ReconcileErrorCode = 'INPUT_UNREADABLE' | 'INPUT_SYNTAX' | 'OUTPUT_UNWRITABLE' | 'KUBE_API';
+/** Errors of the reconciler itself (bad input files, unwritable output), not of one Service. API failures are `KubeError`s. */
+export type ReconcileErrorCode = 'INPUT_UNREADABLE' | 'INPUT_SYNTAX' | 'OUTPUT_UNWRITABLE';
 
 export class ReconcileError extends Error {
   override readonly name = 'ReconcileError';
-  /** The HTTP status of a failed Kubernetes API call, else null. */
-  readonly status: number | null;
   constructor(
     readonly code: ReconcileErrorCode,
     message: string,
-    options?: { cause?: unknown; status?: number | null },
+    options?: { cause?: unknown },
   ) {
     super(message, options);
-    this.status = options?.status ?? null;
   }
 }
 

@@ -6,6 +6,7 @@
  * - {@link planPolicies}: cluster state → desired policies + per-Service errors (pure, deterministic).
  * - {@link diffOutput} / {@link applyChanges}: GitOps output folder, idempotent, prunes only owned files.
  * - {@link LiveReconciler}: list/watch + server-side apply + prune, with health and metrics.
+ * The Kubernetes client it uses lives in `sources/kube/`.
  * - {@link validateAuthorizationPolicy}: the CRD schema plus istiod's rules; nothing failing it is ever emitted.
  */
 export { type EnforceIn, isAnnotated, type Mode, parseAnnotations, type ServiceIntent } from './annotations.js';
@@ -13,8 +14,6 @@ export { unifiedDiff } from './diff.js';
 export { formatServiceError, ReconcileError, type ServiceError, type ServiceErrorCode } from './errors.js';
 export { type GenerateOptions, generateDefaultDeny, generateForService, policyNames } from './generate.js';
 export { applyChanges, diffOutput, type FileChange, renderChanges } from './gitops.js';
-export { clientNodeSupported, createKubeApi, type KubeApi, type KubeClientKind, Resources } from './kube.js';
-export { type KubeConnection, loadKubeConnection } from './kube-connection.js';
 export { Annotations, isOwned, Labels, MANAGER } from './labels.js';
 export { defaultRetryMs, type LiveOptions, LiveReconciler } from './live.js';
 export { startHealthServer } from './live-server.js';

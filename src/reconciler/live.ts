@@ -1,12 +1,11 @@
+import { type KubeApi, type KubeObject, ListWatch, objectKey, Resources } from '../sources/kube/index.js';
 import { isAnnotated } from './annotations.js';
 import { formatServiceError, type ServiceError } from './errors.js';
 import { canonicalJson, sourceHash } from './hash.js';
-import { type KubeApi, Resources } from './kube.js';
 import { Annotations, isOwned, Labels, MANAGER } from './labels.js';
-import { ListWatch } from './list-watch.js';
 import { ReconcilerMetrics } from './live-metrics.js';
 import { policyFile, renderPolicy } from './manifests.js';
-import { type KubeObject, objectKey, type ServiceObject } from './model.js';
+import type { ServiceObject } from './model.js';
 import { planPolicies, type ReconcileOptions } from './plan.js';
 
 /**
@@ -89,7 +88,7 @@ export class LiveReconciler {
               }
             },
           },
-          this.options.backoffMs,
+          this.options.backoffMs ? { backoffMs: this.options.backoffMs } : {},
         );
         this.watches.push(lw);
         this.runs.push(lw.run());
@@ -153,7 +152,18 @@ export class LiveReconciler {
     this.running = (async () => {
       do {
         this.dirty = false;
-        await this.pass();
+        // A pass runs from timers (debounce, resync): a rejection there would be unhandled and end the process.
+        // Whatever escaped the pass's own handling is logged, and the next pass retries.
+        try {
+          await this.pass();
+        } catch (err) {
+          try {
+            this.options.log('error', 'reconcile pass failed unexpectedly', { err: describe(err) });
+          } catch {
+            // The logger itself failed: nothing else to tell.
+          }
+          this.schedule();
+        }
       } while (this.dirty && !this.stopped && this.retry === null);
     })().finally(() => {
       this.running = null;

@@ -1,28 +1,12 @@
 import type { AuthorizationPolicy, AuthorizationPolicySpec } from '../policy/index.js';
+import type { KubeObject } from '../sources/kube/index.js';
 
 /**
  * The Kubernetes and Istio object shapes the reconciler reads and writes. Kept local and minimal: the reconciler
  * only needs metadata, a Service's selector and the AuthorizationPolicy fields it generates.
  */
 
-/** Any Kubernetes object, as read from YAML or the API server. */
-export interface KubeObject {
-  apiVersion?: string;
-  kind?: string;
-  metadata?: ObjectMeta;
-  spec?: unknown;
-  [key: string]: unknown;
-}
-
-export interface ObjectMeta {
-  name?: string;
-  namespace?: string;
-  uid?: string;
-  resourceVersion?: string;
-  labels?: Record<string, string>;
-  annotations?: Record<string, string>;
-  [key: string]: unknown;
-}
+export type { KubeObject, ObjectMeta } from '../sources/kube/index.js';
 
 /** The parts of a Service the reconciler reads. */
 export interface ServiceObject extends KubeObject {
@@ -70,6 +54,3 @@ export interface GeneratedPolicy {
 }
 
 /** `namespace/name`, the key objects are tracked by. */
-export function objectKey(obj: { metadata?: { name?: string; namespace?: string } }): string {
-  return `${obj.metadata?.namespace ?? ''}/${obj.metadata?.name ?? ''}`;
-}

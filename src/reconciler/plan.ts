@@ -1,4 +1,5 @@
 import { ISTIO_DEFAULTS } from '../policy/options.js';
+import { type KubeObject, objectKey } from '../sources/kube/index.js';
 import { isAnnotated, parseAnnotations } from './annotations.js';
 import type { ServiceError } from './errors.js';
 import {
@@ -9,7 +10,7 @@ import {
   requestAuthCovers,
 } from './generate.js';
 import { Annotations, isOwned } from './labels.js';
-import { type GeneratedPolicy, type KubeObject, objectKey, type ServiceObject } from './model.js';
+import type { GeneratedPolicy, ServiceObject } from './model.js';
 import { validateAuthorizationPolicy } from './validate.js';
 
 /**

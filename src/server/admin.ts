@@ -15,6 +15,8 @@ export interface AdminOptions {
   readonly ready: () => boolean;
   /** Extra routes by exact path, e.g. `{ '/metrics': handler }`. */
   readonly routes?: Readonly<Record<string, AdminHandler>>;
+  /** Lines appended to `/readyz` (e.g. `policies: stale snapshot from …`). */
+  readonly detail?: () => readonly string[];
 }
 
 export class AdminServer {
@@ -79,7 +81,8 @@ export class AdminServer {
     }
     if (path === '/readyz') {
       const ready = this.options.ready();
-      send(res, ready ? 200 : 503, ready ? 'ready\n' : 'not ready\n');
+      const detail = this.options.detail?.() ?? [];
+      send(res, ready ? 200 : 503, [ready ? 'ready' : 'not ready', ...detail].join('\n') + '\n');
       return;
     }
     const handler = this.routes.get(path);

@@ -1,3 +1,4 @@
+import type { Registry } from 'prom-client';
 import { CheckPipeline } from '../authz/pipeline.js';
 import {
   type CheckTracer,
@@ -7,10 +8,13 @@ import {
   type PolicySource,
   staticPolicySource,
 } from '../authz/seams.js';
+import { EMPTY_REGISTRY, type WorkloadRegistry } from '../authz/workloads.js';
 import type { LoadedConfig } from '../config/load.js';
 import { resolveFrom } from '../config/load.js';
 import { formatIssues } from '../policy/parse.js';
 import { createIdentityVerifier } from '../sources/identity.js';
+import { createKubeApi, loadKubeConnection } from '../sources/kube/index.js';
+import { createKubernetesSources, type KubernetesSources } from '../sources/kube/sources.js';
 import { PolicyStore, type ReloadEvent } from '../sources/policy-store.js';
 import type { ServiceLogger } from './logger.js';
 
@@ -29,11 +33,20 @@ export interface PartsOverrides {
   readonly logger?: ServiceLogger;
   /** Told of every policy reload after the first load (metrics count them). */
   readonly onPolicyReload?: (event: ReloadEvent) => void;
+  /** Where the Kubernetes sources register their metrics (the server's `/metrics`). */
+  readonly metricsRegistry?: Registry;
 }
 
 export interface AssembledParts {
   readonly policies: PolicySource;
   readonly identity: IdentitySource;
+  /**
+   * Destination workloads by address and service account: the Kubernetes registry with `kubernetes.workloads`,
+   * else one that knows nothing. (The registry from `policy.workloads[].addresses` is assembled beside it.)
+   */
+  readonly registry: WorkloadRegistry;
+  /** Readiness details for `/readyz` (a stale snapshot being served, a registry not synced yet). */
+  readonly readiness: () => readonly string[];
 }
 
 /**
@@ -51,10 +64,23 @@ export async function assembleParts(loaded: LoadedConfig, overrides: PartsOverri
     onError: (err, where) =>
       log?.warn({ err: err.message, where }, 'identity material reload failed; the last good material keeps serving'),
   });
+  // One-shot use (offline `check`) never talks to the cluster.
+  const kube = watch && config.kubernetes.enabled ? assembleKubernetes(loaded, overrides) : null;
+  const registry: WorkloadRegistry = kube?.registry ?? EMPTY_REGISTRY;
+  const readiness = () => kube?.readiness() ?? [];
+  if (kube?.policies && !overrides.policyPaths) {
+    const policies = kube.policies;
+    return {
+      policies: { current: () => policies.current(), start: () => kube.start(), close: () => kube.close() },
+      identity,
+      registry,
+      readiness,
+    };
+  }
   const paths = overrides.policyPaths ?? config.policy.paths.map((p) => resolveFrom(loaded, p));
   // No policy paths at all: nothing can ever load, so every check is denied UNAVAILABLE (an empty *set* would be
   // "no ALLOW policy selects the workload" = allow everything, which is not what an empty config means).
-  if (paths.length === 0) return { policies: staticPolicySource(null), identity };
+  if (paths.length === 0) return { policies: withKube(staticPolicySource(null), kube), identity, registry, readiness };
   const store = new PolicyStore({
     paths,
     compile: {
@@ -75,7 +101,52 @@ export async function assembleParts(loaded: LoadedConfig, overrides: PartsOverri
       overrides.onPolicyReload?.(event);
     },
   });
-  return { policies: policyStoreSource(store), identity };
+  return { policies: withKube(policyStoreSource(store), kube), identity, registry, readiness };
+}
+
+/** The Kubernetes sources (client, registry, policy source, snapshots) from `kubernetes:`. */
+function assembleKubernetes(loaded: LoadedConfig, overrides: PartsOverrides): KubernetesSources {
+  const { config } = loaded;
+  const k = config.kubernetes;
+  const conn = loadKubeConnection(k.kubeconfig ? resolveFrom(loaded, k.kubeconfig) : undefined);
+  const log = overrides.logger;
+  return createKubernetesSources(createKubeApi(conn), {
+    namespaces: k.namespaces,
+    resyncMs: k.resyncSeconds * 1000,
+    workloads: k.workloads,
+    policies: {
+      enabled: k.policies.enabled,
+      versions: k.policies.versions,
+      events: k.policies.events,
+      ...(k.policies.labelSelector ? { labelSelector: k.policies.labelSelector } : {}),
+      ...(k.policies.provider ? { provider: k.policies.provider } : {}),
+    },
+    compile: {
+      rootNamespace: config.policy.rootNamespace,
+      pathNormalization: config.policy.pathNormalization,
+      trustDomain: config.policy.trustDomain,
+      trustDomainAliases: config.policy.trustDomainAliases,
+    },
+    ...(k.snapshotDir ? { snapshotDir: resolveFrom(loaded, k.snapshotDir) } : {}),
+    server: conn.server,
+    startupTimeoutMs: k.startupTimeoutMs,
+    ...(overrides.metricsRegistry ? { metricsRegistry: overrides.metricsRegistry } : {}),
+    log: (level, msg, fields) => log?.[level](fields ?? {}, msg),
+  });
+}
+
+/** A policy source that also starts and stops the Kubernetes sources (the registry) with it. */
+function withKube(source: PolicySource, kube: KubernetesSources | null): PolicySource {
+  if (!kube) return source;
+  return {
+    current: () => source.current(),
+    start: async () => {
+      await Promise.all([source.start(), kube.start()]);
+    },
+    close: async () => {
+      await Promise.all([source.close(), kube.close()]);
+    },
+  };
 }
 
 /** The policy engine's store as a {@link PolicySource}. `start()` rejects with PolicyLoadError (file:line issues). */
@@ -96,6 +167,8 @@ export interface PipelineExtras {
   readonly observers?: readonly DecisionObserver[];
   /** Internal deadline for one Check when the caller sent none. Default: `server.checkTimeoutMs`. */
   readonly defaultTimeoutMs?: number;
+  /** The clock credentials are judged by (`check --at`). Default: the machine's. */
+  readonly now?: () => number;
 }
 
 /** The Check pipeline for this config over these parts. */
@@ -119,5 +192,6 @@ export function createPipeline(
     },
     trustedProxies: server.trustedProxies,
     defaultTimeoutMs: extras.defaultTimeoutMs ?? server.checkTimeoutMs,
+    ...(extras.now ? { now: extras.now } : {}),
   });
 }

@@ -2,6 +2,7 @@ import { join } from 'node:path';
 import protobuf from 'protobufjs';
 import type { MalformedRequest, WireCheckRequest, WireCheckResponse } from '../authz/wire-types.js';
 import { protosDir } from '../config/paths.js';
+import { type DecodeLimits, prescanCheckRequest } from './prescan.js';
 
 /**
  * The ext_authz v3 and grpc.health.v1 codec, loaded once from `protos/`: bytes in, {@link WireCheckRequest} out,
@@ -25,9 +26,15 @@ export const protoRoot = root;
 
 /**
  * Decodes a CheckRequest. Never throws: a malformed message becomes a {@link MalformedRequest}, so the service
- * can still answer gRPC OK with a deny (a gRPC error would hand the decision to Envoy's failure mode).
+ * can still answer gRPC OK with a deny (a gRPC error would hand the decision to Envoy's failure mode). With
+ * `limits`, an over-limit message (too many or too large headers, too long a path, too many labels) is judged on
+ * its bytes and denied before any object is built from it (see prescan.ts).
  */
-export function decodeCheckRequest(bytes: Uint8Array): WireCheckRequest | MalformedRequest {
+export function decodeCheckRequest(bytes: Uint8Array, limits?: DecodeLimits): WireCheckRequest | MalformedRequest {
+  if (limits) {
+    const over = prescanCheckRequest(bytes, limits);
+    if (over !== null) return { malformed: `over a limit, refused while decoding: ${over}` };
+  }
   try {
     return CheckRequestType.decode(bytes) as unknown as WireCheckRequest;
   } catch (err) {

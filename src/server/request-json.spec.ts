@@ -22,7 +22,8 @@ describe('checkRequestFromJson', () => {
     expect(input.path).toBe('/orders/1');
     expect(input.headers['X-Request-Id']).toBe('abc');
     expect(input.workload).toEqual({ namespace: 'shop', labels: { app: 'orders' } });
-    expect(input.time).toBe(Date.parse('2026-01-02T03:04:05.250Z'));
+    // Envoy's request.time is informational; credentials are judged by the server's clock (input.time).
+    expect(input.requestTime).toBe(Date.parse('2026-01-02T03:04:05.250Z'));
     expect(input.filterMetadata).toEqual({ 'envoy.filters.http.jwt_authn': { payload: { sub: 'u', groups: ['a'] } } });
   });
 

@@ -1,10 +1,12 @@
 import * as grpc from '@grpc/grpc-js';
 import type { CheckPipeline, CheckResult } from '../authz/pipeline.js';
-import { ResponseEncoder } from '../authz/response.js';
+import { type ResponseDetail, ResponseEncoder } from '../authz/response.js';
 import type { MalformedRequest, WireCheckRequest, WireCheckResponse } from '../authz/wire-types.js';
 import { isPromise } from '../identity/types.js';
 import { CheckRequestType, CheckResponseType, decodeCheckRequest, encodeCheckResponse } from './codec.js';
+import { type BufferLimits, ConnectionGuard, guardGrpcServer } from './connection-guard.js';
 import { createHealthHandlers, type HealthState, healthServiceDefinition } from './health.js';
+import type { DecodeLimits } from './prescan.js';
 
 /**
  * The gRPC adapter: envoy.service.auth.v3.Authorization/Check and grpc.health.v1.Health on one grpc-js server.
@@ -44,8 +46,8 @@ const LAST_RESORT_DENY = encodeCheckResponse({
   status: { code: 14, message: 'internal error' },
   deniedResponse: {
     status: { code: 403 },
-    headers: [{ header: { key: 'x-mesh-authz-reason', value: 'internal error' }, append: { value: false } }],
-    body: 'Forbidden: internal error\n',
+    headers: [{ header: { key: 'x-mesh-authz-reason', value: 'unavailable' }, append: { value: false } }],
+    body: 'Forbidden: unavailable\n',
   },
 });
 
@@ -56,11 +58,35 @@ export interface AuthzServerOptions {
   readonly pipeline: CheckPipeline;
   readonly health: HealthState;
   readonly maxMessageBytes: number;
+  /** Header, path and label limits judged on the bytes, before the message is decoded into objects. */
+  readonly decodeLimits?: DecodeLimits;
+  /** Per-connection and total caps on buffered unfinished messages, and their timeout. */
+  readonly bufferLimits?: BufferLimits;
+  /** HTTP/2 and keepalive settings of each connection. */
+  readonly connection?: ConnectionSettings;
+  /** How much of a deny's reason the caller sees (default `minimal`). */
+  readonly responseDetail?: ResponseDetail;
 }
+
+export interface ConnectionSettings {
+  readonly maxConcurrentStreams: number;
+  readonly keepaliveTimeMs: number;
+  readonly keepaliveTimeoutMs: number;
+  readonly maxSessionMemoryMb: number;
+}
+
+const DEFAULT_CONNECTION: ConnectionSettings = {
+  maxConcurrentStreams: 256,
+  keepaliveTimeMs: 30_000,
+  keepaliveTimeoutMs: 10_000,
+  maxSessionMemoryMb: 32,
+};
 
 /** A built (not yet bound) server and the counters the drain needs. */
 export interface AuthzServer {
   readonly grpc: grpc.Server;
+  /** The buffered-bytes guard (null when no buffer limits were given). */
+  readonly guard: ConnectionGuard | null;
   /** Checks received and not yet answered. */
   inFlight(): number;
   /** Ends Health Watch streams (they would otherwise hold a graceful shutdown open). */
@@ -68,19 +94,25 @@ export interface AuthzServer {
 }
 
 export function createAuthzServer(options: AuthzServerOptions): AuthzServer {
+  const conn = options.connection ?? DEFAULT_CONNECTION;
   const server = new grpc.Server({
     'grpc.max_receive_message_length': options.maxMessageBytes,
     'grpc.max_send_message_length': options.maxMessageBytes,
-    // Envoy holds long-lived HTTP/2 connections; keepalive pings detect dead peers without killing idle ones.
-    'grpc.keepalive_time_ms': 60_000,
-    'grpc.keepalive_timeout_ms': 20_000,
+    // One connection may not open more streams than this at once (SETTINGS_MAX_CONCURRENT_STREAMS).
+    'grpc.max_concurrent_streams': conn.maxConcurrentStreams,
+    // nghttp2's own per-session memory bound (grpc-js otherwise sets it to "unlimited").
+    'grpc-node.max_session_memory': conn.maxSessionMemoryMb,
+    // Envoy holds long-lived HTTP/2 connections and answers PINGs; keepalive finds dead peers without closing
+    // idle ones (no max_connection_idle/age: Envoy reconnecting would cost it a handshake on the Check path).
+    'grpc.keepalive_time_ms': conn.keepaliveTimeMs,
+    'grpc.keepalive_timeout_ms': conn.keepaliveTimeoutMs,
     'grpc.keepalive_permit_without_calls': 1,
     // Channelz stays on (the default) although no channelz service is exposed and its per-call bookkeeping is
     // 3–5% of the server's CPU under load: with 'grpc.enable_channelz': 0, grpc-js 1.14's forceShutdown left
     // in-flight calls open past server.drainTimeoutMs (test/e2e/server.test.ts caught it).
   });
   let inFlight = 0;
-  const encoder = new ResponseEncoder(encodeCheckResponse);
+  const encoder = new ResponseEncoder(encodeCheckResponse, options.responseDetail ?? 'minimal');
 
   /** The response bytes of a decided check; a deny should encoding ever fail. */
   const encode = (result: CheckResult): Buffer => {
@@ -113,10 +145,22 @@ export function createAuthzServer(options: AuthzServerOptions): AuthzServer {
     } else reply(callback, encode(result));
   };
 
+  const guard = options.bufferLimits ? new ConnectionGuard(options.bufferLimits) : null;
+  if (guard) guardGrpcServer(server, guard);
   const health = createHealthHandlers(options.health);
-  server.addService(authorizationServiceDefinition, { Check: check });
+  const limits = options.decodeLimits;
+  const definition = limits
+    ? {
+        ...authorizationServiceDefinition,
+        Check: {
+          ...authorizationServiceDefinition.Check,
+          requestDeserialize: (bytes: Buffer) => decodeCheckRequest(bytes, limits),
+        },
+      }
+    : authorizationServiceDefinition;
+  server.addService(definition, { Check: check });
   server.addService(healthServiceDefinition, health.handlers);
-  return { grpc: server, inFlight: () => inFlight, closeWatches: () => health.close() };
+  return { grpc: server, guard, inFlight: () => inFlight, closeWatches: () => health.close() };
 }
 
 function toDeadlineMs(deadline: grpc.Deadline): number | undefined {

@@ -29,6 +29,8 @@ export interface ServiceParts {
   /** Extra admin routes, e.g. `{ '/metrics': handler }`. */
   readonly adminRoutes?: Readonly<Record<string, AdminHandler>>;
   readonly logger?: ServiceLogger;
+  /** Details shown by `/readyz` (e.g. a source serving a stale snapshot); they do not change readiness. */
+  readonly readiness?: () => readonly string[];
   /** Called once everything is closed (telemetry flushes here). */
   readonly onClosed?: () => void | Promise<void>;
 }
@@ -73,6 +75,24 @@ export class AuthzService {
       pipeline: this.pipeline,
       health: this.health,
       maxMessageBytes: server.maxMessageBytes,
+      decodeLimits: {
+        maxPathBytes: server.maxPathBytes,
+        maxHeaderBytes: server.maxHeaderBytes,
+        maxHeaders: server.maxHeaders,
+        maxLabels: server.maxLabels,
+      },
+      bufferLimits: {
+        maxBufferedBytesPerConnection: server.maxBufferedBytesPerConnection,
+        maxBufferedBytes: server.maxBufferedBytes,
+        messageTimeoutMs: server.messageTimeoutMs,
+      },
+      connection: {
+        maxConcurrentStreams: server.maxConcurrentStreams,
+        keepaliveTimeMs: server.keepaliveTimeMs,
+        keepaliveTimeoutMs: server.keepaliveTimeoutMs,
+        maxSessionMemoryMb: server.maxSessionMemoryMb,
+      },
+      responseDetail: loaded.config.response.detail,
     });
     this.credentials = server.tls
       ? new ReloadingServerCredentials(
@@ -81,6 +101,7 @@ export class AuthzService {
             key: resolveFrom(loaded, server.tls.key),
             clientCa: server.tls.clientCa ? resolveFrom(loaded, server.tls.clientCa) : undefined,
             requireClientCert: server.tls.requireClientCert,
+            handshakeTimeoutMs: server.tlsHandshakeTimeoutMs,
           },
           {
             onReload: (fingerprint) => this.log.info({ fingerprint }, 'TLS certificate reloaded'),
@@ -89,7 +110,13 @@ export class AuthzService {
         )
       : null;
     const { admin } = loaded.config;
-    this.admin = admin.enabled ? new AdminServer({ ready: () => this.ready(), routes: parts.adminRoutes }) : null;
+    this.admin = admin.enabled
+      ? new AdminServer({
+          ready: () => this.ready(),
+          routes: parts.adminRoutes,
+          ...(parts.readiness ? { detail: parts.readiness } : {}),
+        })
+      : null;
   }
 
   /** True when checks can be decided: a policy set is loaded and we are not draining. */
@@ -138,25 +165,44 @@ export class AuthzService {
   }
 
   /**
-   * Graceful shutdown: NOT_SERVING at once (health watchers are told), stop taking new connections, let
-   * in-flight checks finish, force-close after `drainTimeoutMs`. Idempotent; resolves when everything is closed.
+   * Graceful shutdown. NOT_SERVING at once (health watchers are told, /readyz answers 503). With `grace` (SIGTERM:
+   * Kubernetes keeps routing to a terminating pod until the endpoint removal has propagated, and Envoy turns a
+   * refused connection into a deny), connections are still accepted and checks answered for
+   * `server.shutdownGraceMs`. Then new connections are refused, in-flight checks finish, and whatever is left is
+   * force-closed: listeners, sources and telemetry flushes together are bounded by `drainTimeoutMs`, so a hung
+   * trace exporter cannot stretch the exit. Idempotent; resolves when everything is closed or abandoned.
    */
-  shutdown(reason = 'shutdown'): Promise<void> {
-    this.closed ??= this.doShutdown(reason);
+  shutdown(reason = 'shutdown', options: { grace?: boolean } = {}): Promise<void> {
+    this.closed ??= this.doShutdown(reason, options.grace === true);
     return this.closed;
   }
 
-  private async doShutdown(reason: string): Promise<void> {
+  private async doShutdown(reason: string, grace: boolean): Promise<void> {
+    const { shutdownGraceMs, drainTimeoutMs } = this.loaded.config.server;
     this.draining = true;
     this.refreshHealth();
-    this.log.info({ reason, inFlight: this.server.inFlight() }, 'draining');
     if (this.readinessTimer) clearInterval(this.readinessTimer);
+    if (grace && shutdownGraceMs > 0) {
+      this.log.info(
+        { reason, graceMs: shutdownGraceMs, inFlight: this.server.inFlight() },
+        'shutting down: NOT_SERVING, still answering checks during the grace period',
+      );
+      await delay(shutdownGraceMs);
+    }
+    const deadline = Date.now() + drainTimeoutMs;
+    this.log.info({ reason, inFlight: this.server.inFlight() }, 'draining');
     this.server.closeWatches();
-    await this.closeGrpc(this.loaded.config.server.drainTimeoutMs);
+    await this.closeGrpc(drainTimeoutMs);
     this.credentials?.close();
-    await this.admin?.close();
-    await Promise.allSettled([this.parts.policies.close(), this.parts.identity.close()]);
-    await this.parts.onClosed?.();
+    const rest = (async () => {
+      await this.admin?.close();
+      await Promise.allSettled([this.parts.policies.close(), this.parts.identity.close()]);
+      await this.parts.onClosed?.();
+    })();
+    const closedInTime = await settlesWithin(rest, deadline - Date.now());
+    if (!closedInTime) {
+      this.log.warn({ reason, drainTimeoutMs }, 'drain timeout: telemetry or sources did not close; exiting anyway');
+    }
     this.log.info({ reason }, 'stopped');
   }
 
@@ -190,7 +236,16 @@ export class AuthzService {
   private closeGrpc(timeoutMs: number): Promise<void> {
     return new Promise((resolve) => {
       const timer = setTimeout(() => {
-        this.log.warn({ inFlight: this.server.inFlight() }, 'drain timeout: closing with checks still in flight');
+        // Checks being decided (counted by the Check handler), and streams still open (unfinished messages,
+        // calls not yet handed to a handler): only the former are checks.
+        const inFlight = this.server.inFlight();
+        const openStreams = this.server.guard?.openStreams ?? null;
+        this.log.warn(
+          { inFlight, openStreams },
+          inFlight > 0
+            ? `drain timeout: closing with ${inFlight} check${inFlight === 1 ? '' : 's'} still in flight`
+            : 'drain timeout: no check in flight; closing the connections still open',
+        );
         this.server.grpc.forceShutdown();
         resolve();
       }, timeoutMs);
@@ -200,6 +255,28 @@ export class AuthzService {
       });
     });
   }
+}
+
+function delay(ms: number): Promise<void> {
+  return new Promise((resolve) => setTimeout(resolve, ms));
+}
+
+/** Whether `work` settles within `ms` (it is left running otherwise; a rejection counts as settled). */
+function settlesWithin(work: Promise<unknown>, ms: number): Promise<boolean> {
+  return new Promise((resolve) => {
+    const timer = setTimeout(() => resolve(false), Math.max(0, ms));
+    timer.unref();
+    work.then(
+      () => {
+        clearTimeout(timer);
+        resolve(true);
+      },
+      () => {
+        clearTimeout(timer);
+        resolve(true);
+      },
+    );
+  });
 }
 
 /** Splits `host:port` / `[v6]:port`. */

@@ -1,10 +1,11 @@
 /**
  * SIGTERM/SIGINT → graceful shutdown → exit 0. Kubernetes sends SIGTERM, waits terminationGracePeriodSeconds,
- * then SIGKILL: the drain (bounded by `server.drainTimeoutMs`) must fit inside that. A second signal while
- * draining exits at once (status 1): the operator asked twice.
+ * then SIGKILL: the grace (`server.shutdownGraceMs`, SIGTERM only) and the drain (`server.drainTimeoutMs`) must
+ * fit inside that. SIGINT (Ctrl-C, an operator at a terminal) skips the grace: no endpoint is propagating. A
+ * second signal while stopping exits at once (status 1): the operator asked twice.
  */
 export interface Stoppable {
-  shutdown(reason: string): Promise<void>;
+  shutdown(reason: string, options?: { grace?: boolean }): Promise<void>;
 }
 
 export interface SignalOptions {
@@ -22,7 +23,7 @@ export function shutdownOnSignals(service: Stoppable, options: SignalOptions): (
       return;
     }
     stopping = true;
-    service.shutdown(signal).then(
+    service.shutdown(signal, { grace: signal === 'SIGTERM' }).then(
       () => options.exit(0),
       () => options.exit(1),
     );

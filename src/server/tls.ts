@@ -22,6 +22,8 @@ export interface TlsFiles {
   readonly clientCa?: string | undefined;
   /** Reject clients without a certificate signed by `clientCa`. */
   readonly requireClientCert: boolean;
+  /** Drop a connection whose TLS handshake is not done this long after it opened (node's default is 120 s). */
+  readonly handshakeTimeoutMs?: number;
 }
 
 export interface TlsReloadEvents {
@@ -88,6 +90,8 @@ export class ReloadingServerCredentials extends grpc.ServerCredentials {
         requestCert: mtls,
         // Without requireClientCert a client may present no certificate; one it does present must still verify.
         rejectUnauthorized: mtls && files.requireClientCert,
+        // A client that connects and never finishes the handshake holds a socket and its buffers: drop it.
+        ...(files.handshakeTimeoutMs !== undefined ? { handshakeTimeout: files.handshakeTimeoutMs } : {}),
       },
       material.options,
     );

@@ -5,6 +5,16 @@
 
 export { createIdentityVerifier, type IdentityVerifierOptions, type ManagedIdentityVerifier } from './identity.js';
 export { FileJwks, type JwksSourceOptions, openJwks, RemoteJwks, type RemoteJwksOptions } from './jwks.js';
+export {
+  createKubeApi,
+  type KubeApi,
+  KubeError,
+  loadKubeConnection,
+} from './kube/index.js';
+export { KubernetesPolicySource } from './kube/policy-source.js';
+export { createKubernetesSources, type KubernetesSources } from './kube/sources.js';
+export { createKubernetesRegistry, KubernetesWorkloadRegistry } from './kube/workload-registry.js';
 export { loadPolicyPaths } from './policy-files.js';
 export { PolicyStore, type PolicyStoreOptions, type ReloadEvent } from './policy-store.js';
+export { SnapshotStore } from './snapshot.js';
 export { TrustBundleLoader, type TrustBundleLoaderOptions } from './trust-bundles.js';

@@ -75,19 +75,30 @@ export class PolicyStore {
     this.reloading = (async () => {
       do {
         this.again = false;
-        const { set, issues, notes } = await this.build();
+        // A background reload never rejects (it runs from a file-watch timer, where a rejection would be
+        // unhandled and end the process): an unexpected failure is a refused change, the last good set serves.
+        let built: Awaited<ReturnType<PolicyStore['build']>>;
+        try {
+          built = await this.build();
+        } catch (err) {
+          const message = `reload failed unexpectedly: ${err instanceof Error ? err.message : String(err)}`;
+          const issue: PolicyIssue = {
+            severity: 'error',
+            file: this.options.paths.join(', '),
+            line: 0,
+            path: '',
+            message,
+            code: 'read_failed',
+          };
+          built = { set: null, issues: [issue], notes: [] };
+        }
+        const { set, issues, notes } = built;
         if (this.closed) return;
         if (set === null) {
-          this.options.onReload?.({ ok: false, generation: this.gen, issues });
+          this.tell({ ok: false, generation: this.gen, issues });
         } else {
           this.swap(set);
-          this.options.onReload?.({
-            ok: true,
-            generation: this.gen,
-            policies: set.policies.length,
-            notes,
-            warnings: issues,
-          });
+          this.tell({ ok: true, generation: this.gen, policies: set.policies.length, notes, warnings: issues });
         }
       } while (this.again && !this.closed);
     })().finally(() => {
@@ -137,6 +148,15 @@ export class PolicyStore {
       void this.reload();
     }, this.options.debounceMs ?? 200);
     this.timer.unref?.();
+  }
+
+  /** The reload listener (logs, metrics) failing must not fail the reload: the swap has happened or not. */
+  private tell(event: ReloadEvent): void {
+    try {
+      this.options.onReload?.(event);
+    } catch {
+      // Nothing left to report it to; the policy state is already consistent.
+    }
   }
 
   private swap(set: PolicySet): void {

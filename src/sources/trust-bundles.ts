@@ -129,7 +129,9 @@ export class TrustBundleLoader {
     if (this.closed) return;
     if (source.timer) clearTimeout(source.timer);
     source.timer = setTimeout(() => {
-      void this.refreshEndpoint(source).then(() => this.rebuild());
+      this.refreshEndpoint(source)
+        .then(() => this.rebuild())
+        .catch((err: unknown) => this.report(err, source.config.trustDomain));
     }, next * 1000);
     source.timer.unref();
   }
@@ -142,7 +144,9 @@ export class TrustBundleLoader {
         const path = this.resolve(file);
         watchFile(path, { interval, persistent: false }, (cur, prev) => {
           if (cur.mtimeMs === prev.mtimeMs && cur.size === prev.size && cur.ino === prev.ino) return;
-          void this.loadFiles(source, false).then(() => this.rebuild());
+          this.loadFiles(source, false)
+            .then(() => this.rebuild())
+            .catch((err: unknown) => this.report(err, source.config.trustDomain));
         });
         this.watched.push(path);
       }

@@ -111,7 +111,8 @@ describe('CheckRequest: encoded with Envoy protos, decoded with ours', () => {
     const input = toCheckInput(decoded);
     expect(input).toMatchObject({
       requestId: 'req-1',
-      time: 1767225600250,
+      // Envoy's request.time is kept for information; credentials are judged by the server's clock (`time`).
+      requestTime: 1767225600250,
       method: 'POST',
       rawPath: '/orders/42?expand=items#frag',
       path: '/orders/42',

@@ -49,6 +49,7 @@ export function outcome(s: OutcomeSpec): CheckOutcome {
   const input: CheckInput = {
     requestId: 'r',
     time: s.time ?? Date.UTC(2026, 0, 1),
+    requestTime: null,
     method: s.method ?? 'GET',
     rawPath: s.path,
     path: s.path.split('?')[0]!,

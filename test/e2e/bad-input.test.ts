@@ -27,7 +27,8 @@ describe('bad input is denied with a reason, never a crash', () => {
     res.deniedResponse?.headers?.find((h) => h.header.key === 'x-mesh-authz-reason')?.header.value ?? '';
 
   beforeAll(async () => {
-    const started = await startService({ server: { maxMessageBytes: 1 << 20 } });
+    // response.detail: full, so each deny's reason can be checked here (the default sends only its class).
+    const started = await startService({ server: { maxMessageBytes: 1 << 20 }, response: { detail: 'full' } });
     service = started.service;
     target = started.addresses.grpc;
     client = connect(target);

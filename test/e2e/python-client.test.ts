@@ -30,7 +30,7 @@ describe('python grpcio client, plaintext', () => {
   let service: AuthzService;
   let target: string;
   beforeAll(async () => {
-    const s = await startService({}, { identity: slowIdentity });
+    const s = await startService({ response: { detail: 'full' } }, { identity: slowIdentity });
     service = s.service;
     target = s.addresses.grpc;
   });

@@ -58,8 +58,8 @@ let verifier: ManagedIdentityVerifier;
 let service: AuthzService;
 let client: Clients;
 
-function request(path: string, opts: { cert?: Issued; token?: string } = {}): WireCheckRequest {
-  const now = Date.now();
+function request(path: string, opts: { cert?: Issued; token?: string; requestTime?: number } = {}): WireCheckRequest {
+  const now = opts.requestTime ?? Date.now();
   return {
     attributes: {
       source: {
@@ -137,6 +137,40 @@ afterAll(async () => {
 
 const token = (groups: string[], aud = 'orders') =>
   idp.sign({ sub: 'alice', aud, groups }, { now: Date.now(), ttlSeconds: 600 });
+
+describe("credential validity is judged by the server's clock, not Envoy's request.time (issue 12 item 6)", () => {
+  const twoHoursAgo = () => Date.now() - 7200_000;
+
+  it('an expired certificate is 401 even when request.time is from before it expired', async () => {
+    const res = await client.check(request('/orders/42', { cert: expired, requestTime: twoHoursAgo() + 1800_000 }));
+    expect(code(res)).toBe(16);
+    expect(JSON.stringify(res)).toContain('svid_expired');
+  });
+
+  it('an expired token is 401 even when request.time is from before it expired', async () => {
+    // Issued 3 h ago for 10 minutes: expired 2 h 50 min ago; request.time claims 2 h 55 min ago.
+    const old = await idp.sign(
+      { sub: 'alice', aud: 'orders', groups: ['admins'] },
+      {
+        now: Date.now() - 3 * 3600_000,
+        ttlSeconds: 600,
+      },
+    );
+    const res = await client.check(
+      request('/admin/users', { token: old, requestTime: Date.now() - 3 * 3600_000 + 300_000 }),
+    );
+    expect(code(res)).toBe(16);
+    expect(httpStatus(res)).toBe(401);
+  });
+
+  it('a valid credential is accepted whatever request.time says (a lagging Envoy clock)', async () => {
+    const res = await client.check(
+      request('/admin/users', { token: await token(['admins']), requestTime: twoHoursAgo() }),
+    );
+    expect(code(res)).toBe(0);
+    expect(code(await client.check(request('/orders/42', { cert: frontend, requestTime: twoHoursAgo() })))).toBe(0);
+  });
+});
 
 describe('source.principal from a verified X.509-SVID', () => {
   it('allows the frontend workload on /orders', async () => {

@@ -32,15 +32,7 @@ describe('mesh-authz reconcile --kube (process)', () => {
       spec: { selector: { app: 'orders' } },
     });
     const kubeconfig = join(dir, 'config');
-    writeFileSync(
-      kubeconfig,
-      stringify({
-        'current-context': 'fake',
-        contexts: [{ name: 'fake', context: { cluster: 'fake', user: 'fake' } }],
-        clusters: [{ name: 'fake', cluster: { server: fake.url } }],
-        users: [{ name: 'fake', user: { token: 't' } }],
-      }),
-    );
+    writeFileSync(kubeconfig, stringify(fake.kubeconfig('t')));
     const run = runCli(cli, ['reconcile', '--kube', '--kubeconfig', kubeconfig, '--listen', '127.0.0.1:0']);
     try {
       const [, port] = await run.waitForOutput(/health and metrics on 127\.0\.0\.1:(\d+)/);

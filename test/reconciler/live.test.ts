@@ -3,26 +3,14 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { stringify } from 'yaml';
-import {
-  clientNodeSupported,
-  createKubeApi,
-  defaultOptions,
-  type KubeClientKind,
-  type LiveOptions,
-  LiveReconciler,
-  loadKubeConnection,
-  Resources,
-  startHealthServer,
-} from '../../src/reconciler/index.js';
+import { defaultOptions, type LiveOptions, LiveReconciler, startHealthServer } from '../../src/reconciler/index.js';
+import { createKubeApi, KubeError, loadKubeConnection, Resources } from '../../src/sources/kube/index.js';
 import { FakeKubeApi } from '../support/fake-kube-api.js';
 
 /**
- * Live mode against the stand-in API server (test/support/fake-kube-api.ts): real list/watch/apply wire format,
- * resourceVersions, 410 Gone, restarts. Runs with every API client that loads on this Node version.
+ * Live mode against the stand-in API server (test/support/fake-kube-api.ts), over TLS verified against its test CA:
+ * real list/watch/apply wire format, resourceVersions, 410 Gone, restarts. The same client on every Node version.
  */
-
-// @kubernetes/client-node 2.x needs Node >= 22.19 (undici 8); on older Node only the built-in client runs.
-const clients: KubeClientKind[] = clientNodeSupported() ? ['http', 'client-node'] : ['http'];
 
 const MANAGED = { 'app.kubernetes.io/managed-by': 'mesh-authz' };
 
@@ -49,18 +37,18 @@ afterEach(async () => {
   cleanup = [];
 });
 
-async function setup(kind: KubeClientKind, fake?: FakeKubeApi) {
+async function setup(fake?: FakeKubeApi) {
   const api = fake ?? new FakeKubeApi();
   if (!fake) {
     await api.start();
     cleanup.push(() => api.stop());
   }
-  const reconciler = await startReconciler(api, kind);
+  const reconciler = await startReconciler(api);
   return { fake: api, reconciler };
 }
 
-async function startReconciler(fake: FakeKubeApi, kind: KubeClientKind, extra: Partial<LiveOptions> = {}) {
-  const { api } = await createKubeApi({ server: fake.url, token: 'fake-token' }, kind);
+async function startReconciler(fake: FakeKubeApi, extra: Partial<LiveOptions> = {}) {
+  const api = createKubeApi(fake.connection());
   const reconciler = new LiveReconciler(api, {
     ...defaultOptions,
     namespaces: [],
@@ -84,7 +72,7 @@ async function startReconciler(fake: FakeKubeApi, kind: KubeClientKind, extra: P
   return Object.assign(reconciler, { halt: stop });
 }
 
-describe.each(clients)('live reconciler (%s client) against the stand-in API server', (kind) => {
+describe('live reconciler against the stand-in API server', () => {
   it('applies owned policies with server-side apply, records Events, never touches unowned objects', async () => {
     const fake = new FakeKubeApi();
     await fake.start();
@@ -107,7 +95,7 @@ describe.each(clients)('live reconciler (%s client) against the stand-in API ser
       spec: { selector: { matchLabels: { app: 'cart' } }, rules: [{}] },
     };
     fake.put(unowned);
-    const { reconciler } = await setup(kind, fake);
+    const { reconciler } = await setup(fake);
     await until(() => reconciler.ready, 'first pass');
 
     const orders = fake.get('AuthorizationPolicy', 'shop', 'mesh-authz-orders');
@@ -155,7 +143,7 @@ describe.each(clients)('live reconciler (%s client) against the stand-in API ser
   });
 
   it('follows changes: update, broken annotations keep the last good policy, unannotate and delete prune', async () => {
-    const { fake, reconciler } = await setup(kind);
+    const { fake, reconciler } = await setup();
     fake.put(service('orders', 'shop', { 'authz.mesh-authz.io/allow-from': 'shop/frontend' }));
     fake.put(service('cart', 'shop', { 'authz.mesh-authz.io/allow-from': 'shop/frontend' }));
     await until(() => fake.get('AuthorizationPolicy', 'shop', 'mesh-authz-cart') !== undefined, 'cart applied');
@@ -190,7 +178,7 @@ describe.each(clients)('live reconciler (%s client) against the stand-in API ser
   });
 
   it('re-lists when the watch expires (410 Gone) and still sees changes made meanwhile', async () => {
-    const { fake, reconciler } = await setup(kind);
+    const { fake, reconciler } = await setup();
     fake.put(service('a', 'shop', { 'authz.mesh-authz.io/allow-from': 'shop/x' }));
     await until(() => fake.get('AuthorizationPolicy', 'shop', 'mesh-authz-a') !== undefined, 'a applied');
     // History is compacted and watches end; a change lands before the reconciler re-watches.
@@ -205,7 +193,7 @@ describe.each(clients)('live reconciler (%s client) against the stand-in API ser
   });
 
   it('survives an API server restart', async () => {
-    const { fake, reconciler } = await setup(kind);
+    const { fake, reconciler } = await setup();
     fake.put(service('a', 'shop', { 'authz.mesh-authz.io/allow-from': 'shop/x' }));
     await until(() => fake.get('AuthorizationPolicy', 'shop', 'mesh-authz-a') !== undefined, 'a applied');
     const port = new URL(fake.url).port;
@@ -225,20 +213,20 @@ describe.each(clients)('live reconciler (%s client) against the stand-in API ser
   });
 
   it('prunes the policy of a Service deleted while the reconciler was down', async () => {
-    const { fake, reconciler } = await setup(kind);
+    const { fake, reconciler } = await setup();
     fake.put(service('gone', 'shop', { 'authz.mesh-authz.io/allow-from': 'shop/x' }));
     fake.put(service('kept', 'shop', { 'authz.mesh-authz.io/allow-from': 'shop/x' }));
     await until(() => fake.get('AuthorizationPolicy', 'shop', 'mesh-authz-gone') !== undefined, 'applied');
     await (reconciler as Awaited<ReturnType<typeof startReconciler>>).halt();
     fake.remove('Service', 'shop', 'gone');
-    const next = await startReconciler(fake, kind);
+    const next = await startReconciler(fake);
     await until(() => next.ready, 'second reconciler synced');
     expect(fake.get('AuthorizationPolicy', 'shop', 'mesh-authz-gone')).toBeUndefined();
     expect(fake.get('AuthorizationPolicy', 'shop', 'mesh-authz-kept')).toBeDefined();
   });
 
   it('takes back a hand-edited owned policy and serves health and metrics', async () => {
-    const { fake, reconciler } = await setup(kind);
+    const { fake, reconciler } = await setup();
     fake.put(service('a', 'shop', { 'authz.mesh-authz.io/allow-from': 'shop/x' }));
     await until(() => fake.get('AuthorizationPolicy', 'shop', 'mesh-authz-a') !== undefined, 'applied');
     const ours = fake.get('AuthorizationPolicy', 'shop', 'mesh-authz-a')!;
@@ -264,7 +252,7 @@ describe('live mode plumbing', () => {
     cleanup.push(() => fake.stop());
     fake.put(service('a', 'shop', { 'authz.mesh-authz.io/allow-from': 'shop/x' }));
     fake.put(service('b', 'other', { 'authz.mesh-authz.io/allow-from': 'shop/x' }));
-    const reconciler = await startReconciler(fake, 'http', { namespaces: ['shop'] });
+    const reconciler = await startReconciler(fake, { namespaces: ['shop'] });
     await until(() => reconciler.ready, 'synced');
     expect(fake.get('AuthorizationPolicy', 'shop', 'mesh-authz-a')).toBeDefined();
     expect(fake.get('AuthorizationPolicy', 'other', 'mesh-authz-b')).toBeUndefined();
@@ -285,7 +273,7 @@ describe('live mode plumbing', () => {
     fake.put(
       service('a', 'shop', { 'authz.mesh-authz.io/allow-from': 'shop/x', 'authz.mesh-authz.io/allow-groups': 'g' }),
     );
-    const reconciler = await startReconciler(fake, 'http', { namespaces: ['shop'] });
+    const reconciler = await startReconciler(fake, { namespaces: ['shop'] });
     await until(() => reconciler.ready, 'synced');
     // Envoy verifies the JWT, so the group check is in the mesh ALLOW and nothing is delegated.
     expect(JSON.stringify(fake.get('AuthorizationPolicy', 'shop', 'mesh-authz-a')?.['spec'])).toContain(
@@ -294,7 +282,7 @@ describe('live mode plumbing', () => {
     expect(fake.get('AuthorizationPolicy', 'shop', 'mesh-authz-a-custom')).toBeUndefined();
   });
 
-  it('connects with a kubeconfig file (token auth) and picks the client this Node can load', async () => {
+  it('connects with a kubeconfig file (token auth, CA data) and verifies the server certificate', async () => {
     const fake = new FakeKubeApi();
     await fake.start();
     cleanup.push(() => fake.stop());
@@ -302,30 +290,27 @@ describe('live mode plumbing', () => {
     const dir = mkdtempSync(join(tmpdir(), 'mesh-authz-kubeconfig-'));
     cleanup.push(async () => rmSync(dir, { recursive: true, force: true }));
     const file = join(dir, 'config');
-    writeFileSync(
-      file,
-      stringify({
-        apiVersion: 'v1',
-        kind: 'Config',
-        'current-context': 'fake',
-        contexts: [{ name: 'fake', context: { cluster: 'fake', user: 'fake' } }],
-        clusters: [{ name: 'fake', cluster: { server: fake.url } }],
-        users: [{ name: 'fake', user: { token: 's3cret' } }],
-      }),
-    );
+    writeFileSync(file, stringify(fake.kubeconfig('s3cret')));
     const conn = loadKubeConnection(file);
-    expect(conn).toEqual({ server: fake.url, token: 's3cret' });
-    const { api, kind } = await createKubeApi(conn);
-    expect(kind).toBe(clientNodeSupported() ? 'client-node' : 'http');
+    expect(conn).toEqual({ server: fake.url, token: 's3cret', ca: fake.ca });
+    const api = createKubeApi(conn);
     const list = await api.list(Resources.service, 'shop');
     expect(list.items.map((i) => i.metadata?.name)).toEqual(['a']);
     expect(Number(list.resourceVersion)).toBeGreaterThan(0);
-  });
-
-  it('knows which Node versions can load @kubernetes/client-node 2.x (undici 8)', () => {
-    expect(clientNodeSupported('20.19.0')).toBe(false);
-    expect(clientNodeSupported('22.18.0')).toBe(false);
-    expect(clientNodeSupported('22.19.0')).toBe(true);
-    expect(clientNodeSupported('24.1.0')).toBe(true);
+    expect(fake.requests.at(-1)?.authorization).toBe('Bearer s3cret');
+    // A rotated token file (as the kubelet rotates projected service account tokens) is picked up.
+    const tokenFile = join(dir, 'token');
+    writeFileSync(tokenFile, 'first\n');
+    const rotating = createKubeApi({ server: fake.url, ca: fake.ca, tokenFile });
+    await rotating.list(Resources.service, 'shop');
+    expect(fake.requests.at(-1)?.authorization).toBe('Bearer first');
+    writeFileSync(tokenFile, 'second-token\n');
+    await rotating.list(Resources.service, 'shop');
+    expect(fake.requests.at(-1)?.authorization).toBe('Bearer second-token');
+    // Without the CA the stand-in's certificate is refused: TLS is verified, never skipped by default.
+    const untrusted = createKubeApi({ server: fake.url, token: 's3cret' });
+    const err = await untrusted.list(Resources.service, 'shop').catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(KubeError);
+    expect(String((err as Error).message)).toMatch(/certificate/);
   });
 });

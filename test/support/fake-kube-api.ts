@@ -1,11 +1,14 @@
 import { randomUUID } from 'node:crypto';
-import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import type { IncomingMessage, Server, ServerResponse } from 'node:http';
+import { createServer } from 'node:https';
 import type { AddressInfo, Socket } from 'node:net';
 import { parse as parseYaml } from 'yaml';
+import { type Issued, issueLeaf, makeCa } from './tls-pki.js';
 
 /**
  * A STAND-IN for the Kubernetes API server (none can run on these machines), speaking the real wire format for the
- * calls the reconciler makes, so `@kubernetes/client-node` talks to it unmodified:
+ * calls mesh-authz makes, over HTTPS with a certificate from a test CA made at first start (as a real API server
+ * serves TLS; clients must verify it against {@link FakeKubeApi.ca}):
  * - discovery (`/api/v1`, `/apis/<group>/<version>` APIResourceLists);
  * - list (`<Kind>List` with `metadata.resourceVersion`, `labelSelector` with `=`, `!=` and existence);
  * - watch (`?watch=true`): a chunked stream of JSON lines `{"type","object"}` from a resourceVersion, replaying
@@ -15,6 +18,8 @@ import { parse as parseYaml } from 'yaml';
  *   ownership at a coarse grain (`spec` whole; each `data` key; each label and annotation), 409 Conflict on fields
  *   another manager owns with a different value unless forced, removal of fields the manager stopped applying;
  * - `DELETE` (Status body, 404 when absent), `POST` create (with `generateName`), `GET` one object.
+ * - several versions of one kind (security.istio.io v1 and v1beta1 AuthorizationPolicies) share one storage, and
+ *   each request sees objects with the apiVersion it asked for, as with a CRD that serves two versions.
  * Not modelled: authentication, field selectors, pagination, finalizers, admission webhooks, strategic merge.
  * Test controls: `put`/`remove` (a `kubectl`-like writer), `expireWatches` (compaction + watches end),
  * `restart` (the process goes away and comes back on the same port, storage kept), and a request log.
@@ -30,12 +35,20 @@ interface ResourceDef {
 
 const RESOURCES: readonly ResourceDef[] = [
   { group: '', version: 'v1', kind: 'Service', plural: 'services', namespaced: true },
+  { group: '', version: 'v1', kind: 'Pod', plural: 'pods', namespaced: true },
   { group: '', version: 'v1', kind: 'Namespace', plural: 'namespaces', namespaced: false },
   { group: '', version: 'v1', kind: 'ConfigMap', plural: 'configmaps', namespaced: true },
   { group: '', version: 'v1', kind: 'Event', plural: 'events', namespaced: true },
   {
     group: 'security.istio.io',
     version: 'v1',
+    kind: 'AuthorizationPolicy',
+    plural: 'authorizationpolicies',
+    namespaced: true,
+  },
+  {
+    group: 'security.istio.io',
+    version: 'v1beta1',
     kind: 'AuthorizationPolicy',
     plural: 'authorizationpolicies',
     namespaced: true,
@@ -63,12 +76,15 @@ export interface LoggedRequest {
   readonly path: string;
   readonly query: Record<string, string>;
   readonly contentType: string;
+  readonly authorization: string;
 }
 
 interface Watcher {
+  readonly def: ResourceDef;
   readonly plural: string;
   readonly namespace: string | null;
   readonly res: ServerResponse;
+  readonly selected: (o: Obj) => boolean;
 }
 
 export class FakeKubeApi {
@@ -84,13 +100,54 @@ export class FakeKubeApi {
   private readonly watchers = new Set<Watcher>();
   private readonly sockets = new Set<Socket>();
   readonly requests: LoggedRequest[] = [];
+  private pki: { ca: Issued; leaf: Issued } | null = null;
+  private readonly unserved = new Set<string>();
+
+  /** Stops serving one group/version (`security.istio.io/v1`), as a cluster with an older CRD would: 404. */
+  unserve(groupVersion: string): void {
+    this.unserved.add(groupVersion);
+  }
 
   get url(): string {
-    return `http://127.0.0.1:${this.port}`;
+    return `https://127.0.0.1:${this.port}`;
+  }
+
+  /** The PEM of the test CA that signed the server certificate (available after the first {@link start}). */
+  get ca(): string {
+    if (!this.pki) throw new Error('stand-in API server: start it first');
+    return this.pki.ca.certPem;
+  }
+
+  /** Connection settings for mesh-authz's client: this server, its CA, a bearer token. */
+  connection(token = 'fake-token'): { server: string; token: string; ca: string } {
+    return { server: this.url, token, ca: this.ca };
+  }
+
+  /** A kubeconfig document (to write as YAML) for this server, with the CA inline and token auth. */
+  kubeconfig(token = 'fake-token'): Record<string, unknown> {
+    return {
+      apiVersion: 'v1',
+      kind: 'Config',
+      'current-context': 'fake',
+      contexts: [{ name: 'fake', context: { cluster: 'fake', user: 'fake' } }],
+      clusters: [
+        {
+          name: 'fake',
+          cluster: { server: this.url, 'certificate-authority-data': Buffer.from(this.ca).toString('base64') },
+        },
+      ],
+      users: [{ name: 'fake', user: { token } }],
+    };
   }
 
   async start(port = 0): Promise<void> {
-    const server = createServer((req, res) => this.handle(req, res));
+    if (!this.pki) {
+      const ca = await makeCa('stand-in kube-apiserver CA');
+      this.pki = { ca, leaf: await issueLeaf(ca, { cn: 'kube-apiserver', dns: ['localhost'], ips: ['127.0.0.1'] }) };
+    }
+    const server = createServer({ cert: this.pki.leaf.certPem, key: this.pki.leaf.keyPem }, (req, res) =>
+      this.handle(req, res),
+    ) as unknown as Server;
     server.on('connection', (s: Socket) => {
       this.sockets.add(s);
       s.on('close', () => this.sockets.delete(s));
@@ -127,16 +184,6 @@ export class FakeKubeApi {
     this.compactedAt = this.rv;
     for (const w of this.watchers) w.res.end();
     this.watchers.clear();
-  }
-
-  /** A kubeconfig (as `KubeConfig.loadFromOptions` input) pointing at this server. */
-  kubeConfigOptions(): Record<string, unknown> {
-    return {
-      clusters: [{ name: 'fake', server: this.url, skipTLSVerify: true }],
-      users: [{ name: 'fake', token: 'fake-token' }],
-      contexts: [{ name: 'fake', cluster: 'fake', user: 'fake', namespace: 'default' }],
-      currentContext: 'fake',
-    };
   }
 
   /** Creates or replaces an object as a non-SSA writer (`kubectl` by default) that then owns all its fields. */
@@ -190,6 +237,7 @@ export class FakeKubeApi {
       path: url.pathname,
       query,
       contentType: req.headers['content-type'] ?? '',
+      authorization: req.headers.authorization ?? '',
     });
     const chunks: Buffer[] = [];
     req.on('data', (c: Buffer) => chunks.push(c));
@@ -252,13 +300,19 @@ export class FakeKubeApi {
       plural = seg[0]!;
       name = seg[1];
     }
-    const def = RESOURCES.find((r) => r.group === group && r.plural === plural);
+    const def = RESOURCES.find(
+      (r) =>
+        r.group === group &&
+        r.version === (m[2] ?? 'v1') &&
+        r.plural === plural &&
+        !this.unserved.has(r.group ? `${r.group}/${r.version}` : r.version),
+    );
     if (!def) return status(res, 404, 'NotFound', `the server could not find the requested resource (${plural})`);
     if (!def.namespaced) namespace = null;
 
     if (method === 'GET' && name === undefined) {
       if (query['watch'] === 'true' || query['watch'] === '1') return this.watch(def, namespace, query, res);
-      const items = this.select(def, namespace, query['labelSelector']);
+      const items = this.select(def, namespace, query['labelSelector']).map((o) => served(def, o));
       return json(res, 200, {
         kind: `${def.kind}List`,
         apiVersion: def.group ? `${def.group}/${def.version}` : def.version,
@@ -268,7 +322,7 @@ export class FakeKubeApi {
     }
     if (method === 'GET' && name !== undefined) {
       const obj = this.table(def.plural).get(this.key(def.plural, namespace, name));
-      return obj ? json(res, 200, obj) : status(res, 404, 'NotFound', `${def.plural} "${name}" not found`);
+      return obj ? json(res, 200, served(def, obj)) : status(res, 404, 'NotFound', `${def.plural} "${name}" not found`);
     }
     if (method === 'DELETE' && name !== undefined) {
       const obj = this.table(def.plural).get(this.key(def.plural, namespace, name));
@@ -290,8 +344,10 @@ export class FakeKubeApi {
     res.writeHead(200, { 'content-type': 'application/json', 'transfer-encoding': 'chunked' });
     const send = (type: string, object: unknown) => res.write(`${JSON.stringify({ type, object })}\n`);
     const from = query['resourceVersion'] ?? '';
+    const match = selectorMatcher(query['labelSelector']);
+    const selected = (o: Obj) => match((o.metadata['labels'] ?? {}) as Record<string, string>);
     if (from === '' || from === '0') {
-      for (const obj of this.select(def, namespace, undefined)) send('ADDED', obj);
+      for (const obj of this.select(def, namespace, query['labelSelector'])) send('ADDED', served(def, obj));
     } else if (Number(from) < this.compactedAt) {
       send('ERROR', {
         kind: 'Status',
@@ -306,10 +362,12 @@ export class FakeKubeApi {
       return;
     } else {
       for (const e of this.history) {
-        if (e.rv > Number(from) && e.plural === def.plural && inNamespace(e.object, namespace)) send(e.type, e.object);
+        if (e.rv > Number(from) && e.plural === def.plural && inNamespace(e.object, namespace) && selected(e.object)) {
+          send(e.type, served(def, e.object));
+        }
       }
     }
-    const watcher: Watcher = { plural: def.plural, namespace, res };
+    const watcher: Watcher = { def, plural: def.plural, namespace, res, selected };
     this.watchers.add(watcher);
     const timeout = Number(query['timeoutSeconds'] ?? 0);
     const timer = timeout > 0 ? setTimeout(() => res.end(), timeout * 1000) : null;
@@ -428,7 +486,9 @@ export class FakeKubeApi {
   private emit(plural: string, type: HistoryEvent['type'], object: Obj): void {
     this.history.push({ rv: this.rv, plural, type, object: structuredClone(object) });
     for (const w of this.watchers) {
-      if (w.plural === plural && inNamespace(object, w.namespace)) w.res.write(`${JSON.stringify({ type, object })}\n`);
+      if (w.plural === plural && inNamespace(object, w.namespace) && w.selected(object)) {
+        w.res.write(`${JSON.stringify({ type, object: served(w.def, object) })}\n`);
+      }
     }
   }
 
@@ -552,6 +612,12 @@ function sortDeep(v: unknown): unknown {
     );
   }
   return v;
+}
+
+/** The object as a client of `def`'s version sees it (one storage, several served versions). */
+function served(def: ResourceDef, obj: Obj): Obj {
+  const apiVersion = def.group ? `${def.group}/${def.version}` : def.version;
+  return obj['apiVersion'] === apiVersion ? obj : { ...obj, apiVersion };
 }
 
 function inNamespace(obj: Obj, namespace: string | null): boolean {

@@ -2,12 +2,17 @@ import { readFileSync } from 'node:fs';
 import { homedir } from 'node:os';
 import { dirname, isAbsolute, join } from 'node:path';
 import { parse } from 'yaml';
-import { ReconcileError } from './errors.js';
+import { KubeError } from './errors.js';
 
 /** Where the API server is and how to authenticate to it. */
 export interface KubeConnection {
   readonly server: string;
   readonly token?: string;
+  /**
+   * A file holding the bearer token, re-read as it changes: the kubelet rotates projected service account tokens
+   * (bound tokens expire), so a token read once at start would stop working.
+   */
+  readonly tokenFile?: string;
   /** PEM CA bundle that signs the API server's certificate. */
   readonly ca?: string;
   /** PEM client certificate and key (mTLS to the API server). */
@@ -29,13 +34,23 @@ export function loadKubeConnection(file?: string): KubeConnection {
   const host = process.env['KUBERNETES_SERVICE_HOST'];
   if (host) {
     const port = process.env['KUBERNETES_SERVICE_PORT'] ?? '443';
+    const tokenFile = join(SA_DIR, 'token');
     return {
       server: `https://${host.includes(':') ? `[${host}]` : host}:${port}`,
-      token: readFileSync(join(SA_DIR, 'token'), 'utf8').trim(),
-      ca: readFileSync(join(SA_DIR, 'ca.crt'), 'utf8'),
+      token: readOrFail(tokenFile, 'the service account token (is automountServiceAccountToken off?)').trim(),
+      tokenFile,
+      ca: readOrFail(join(SA_DIR, 'ca.crt'), "the cluster's CA"),
     };
   }
   return fromKubeconfig(join(homedir(), '.kube', 'config'));
+}
+
+function readOrFail(file: string, what: string): string {
+  try {
+    return readFileSync(file, 'utf8');
+  } catch (err) {
+    throw new KubeError('kube_config', `cannot read ${what} at ${file}: ${(err as Error).message}`, { cause: err });
+  }
 }
 
 type Named<T> = { name: string } & T;
@@ -50,13 +65,13 @@ function fromKubeconfig(file: string): KubeConnection {
   try {
     doc = parse(readFileSync(file, 'utf8')) ?? {};
   } catch (err) {
-    throw new ReconcileError('INPUT_UNREADABLE', `${file}: ${(err as Error).message}`, { cause: err });
+    throw new KubeError('kube_config', `${file}: ${(err as Error).message}`, { cause: err });
   }
   const ctx = doc.contexts?.find((c) => c.name === doc['current-context'])?.context;
   const cluster = doc.clusters?.find((c) => c.name === ctx?.cluster)?.cluster;
   const user = doc.users?.find((u) => u.name === ctx?.user)?.user ?? {};
   if (!cluster || typeof cluster['server'] !== 'string') {
-    throw new ReconcileError('INPUT_UNREADABLE', `${file}: no cluster for current-context '${doc['current-context']}'`);
+    throw new KubeError('kube_config', `${file}: no cluster for current-context '${doc['current-context']}'`);
   }
   const base = dirname(file);
   const pem = (data: unknown, path: unknown): string | undefined => {
@@ -68,12 +83,13 @@ function fromKubeconfig(file: string): KubeConnection {
     typeof user['token'] === 'string'
       ? user['token']
       : typeof user['tokenFile'] === 'string'
-        ? readFileSync(user['tokenFile'], 'utf8').trim()
+        ? readOrFail(user['tokenFile'], 'the kubeconfig tokenFile').trim()
         : undefined;
   const conn: {
     -readonly [K in keyof KubeConnection]: KubeConnection[K];
   } = { server: cluster['server'] };
   if (token) conn.token = token;
+  if (typeof user['token'] !== 'string' && typeof user['tokenFile'] === 'string') conn.tokenFile = user['tokenFile'];
   const ca = pem(cluster['certificate-authority-data'], cluster['certificate-authority']);
   if (ca) conn.ca = ca;
   const cert = pem(user['client-certificate-data'], user['client-certificate']);

@@ -1,20 +1,31 @@
+import { readFileSync, statSync } from 'node:fs';
 import { request as httpRequest, type IncomingMessage } from 'node:http';
 import { request as httpsRequest } from 'node:https';
 import { createInterface } from 'node:readline';
-import { ReconcileError } from './errors.js';
-import type { KubeApi, ListResult, ResourceType, WatchEventType, WatchHandle } from './kube.js';
-import type { KubeConnection } from './kube-connection.js';
-import type { KubeObject } from './model.js';
+import type { KubeApi, ListOptions, ListResult, WatchEventType, WatchHandle } from './api.js';
+import type { KubeConnection } from './connection.js';
+import { KubeError } from './errors.js';
+import type { KubeObject } from './object.js';
+import { type ResourceType, resourceOf } from './resources.js';
 
 /**
- * {@link KubeApi} on node:http/https, speaking the same REST wire format as client-node: used where client-node
- * cannot load (Node < 22.19). Paths are built from the static resource table, so no discovery round-trip.
+ * {@link KubeApi} on node:http/https, speaking the API server's REST wire format: JSON bodies, watches as a chunked
+ * stream of JSON lines, server-side apply as `application/apply-patch+yaml`. Paths are built from the static resource
+ * table, so no discovery round-trip. TLS is verified against the connection's CA unless the kubeconfig says
+ * `insecure-skip-tls-verify`.
  */
+/** A watch with no bytes for this long is dead (the server sends bookmarks and ends watches after 300 s). */
+const WATCH_IDLE_MS = 330_000;
+/** Any other call. */
+const CALL_TIMEOUT_MS = 30_000;
+
 export class HttpKubeApi implements KubeApi {
+  private token: { value: string | undefined; stamp: string } | null = null;
+
   constructor(private readonly conn: KubeConnection) {}
 
-  async list(type: ResourceType, namespace: string | null, labelSelector?: string): Promise<ListResult> {
-    const query = labelSelector ? `?labelSelector=${encodeURIComponent(labelSelector)}` : '';
+  async list(type: ResourceType, namespace: string | null, options?: ListOptions): Promise<ListResult> {
+    const query = options?.labelSelector ? `?labelSelector=${encodeURIComponent(options.labelSelector)}` : '';
     const body = (await this.json('GET', `${collection(type, namespace)}${query}`)) as {
       items?: KubeObject[];
       metadata?: { resourceVersion?: string };
@@ -29,9 +40,11 @@ export class HttpKubeApi implements KubeApi {
     resourceVersion: string,
     onEvent: (type: WatchEventType, object: KubeObject) => void,
     done: (err: unknown) => void,
+    options?: ListOptions,
   ): Promise<WatchHandle> {
     const q = new URLSearchParams({ watch: 'true', allowWatchBookmarks: 'true', timeoutSeconds: '300' });
     if (resourceVersion) q.set('resourceVersion', resourceVersion);
+    if (options?.labelSelector) q.set('labelSelector', options.labelSelector);
     let finished = false;
     const finish = (err: unknown) => {
       if (finished) return;
@@ -42,7 +55,7 @@ export class HttpKubeApi implements KubeApi {
       if (res.statusCode !== 200) {
         res.resume();
         finish(
-          new ReconcileError('KUBE_API', `watch ${type.plural}: HTTP ${res.statusCode}`, {
+          new KubeError('kube_api', `watch ${type.plural}: HTTP ${res.statusCode}`, {
             status: res.statusCode ?? null,
           }),
         );
@@ -64,6 +77,8 @@ export class HttpKubeApi implements KubeApi {
       res.on('error', finish);
     });
     req.on('error', (err) => finish(err));
+    // A connection that died without a reset (a node gone, a NAT timeout) would otherwise hang the watch forever.
+    req.setTimeout(WATCH_IDLE_MS, () => req.destroy(new Error('watch idle: no data from the API server')));
     req.end();
     return {
       abort: () => {
@@ -74,7 +89,7 @@ export class HttpKubeApi implements KubeApi {
   }
 
   async apply(obj: KubeObject, fieldManager: string, force: boolean): Promise<KubeObject> {
-    const type = { apiVersion: obj.apiVersion ?? 'v1', plural: pluralOf(obj) };
+    const type = typeOf(obj);
     const path = `${collection(type, obj.metadata?.namespace ?? null)}/${encodeURIComponent(obj.metadata?.name ?? '')}`;
     const q = new URLSearchParams({ fieldManager, force: String(force) });
     // JSON is valid YAML: the apply-patch+yaml content type is what makes this a server-side apply.
@@ -91,7 +106,7 @@ export class HttpKubeApi implements KubeApi {
   }
 
   async create(obj: KubeObject, fieldManager: string): Promise<KubeObject> {
-    const type = { apiVersion: obj.apiVersion ?? 'v1', plural: pluralOf(obj) };
+    const type = typeOf(obj);
     const path = `${collection(type, obj.metadata?.namespace ?? null)}?fieldManager=${encodeURIComponent(fieldManager)}`;
     return (await this.json('POST', path, JSON.stringify(obj), 'application/json')) as KubeObject;
   }
@@ -109,7 +124,7 @@ export class HttpKubeApi implements KubeApi {
             try {
               resolve(text ? JSON.parse(text) : {});
             } catch (err) {
-              reject(new ReconcileError('KUBE_API', `${method} ${path}: invalid JSON`, { cause: err, status }));
+              reject(new KubeError('kube_api', `${method} ${path}: invalid JSON`, { cause: err, status }));
             }
             return;
           }
@@ -119,14 +134,33 @@ export class HttpKubeApi implements KubeApi {
           } catch {
             // Not a Status object: keep the raw text.
           }
-          reject(new ReconcileError('KUBE_API', `${method} ${path}: ${status} ${message}`, { status }));
+          reject(new KubeError('kube_api', `${method} ${path}: ${status} ${message}`, { status }));
         });
       });
-      req.on('error', (err) =>
-        reject(new ReconcileError('KUBE_API', `${method} ${path}: ${err.message}`, { cause: err })),
-      );
+      req.on('error', (err) => reject(new KubeError('kube_api', `${method} ${path}: ${err.message}`, { cause: err })));
+      req.setTimeout(CALL_TIMEOUT_MS, () => req.destroy(new Error(`no answer within ${CALL_TIMEOUT_MS} ms`)));
       req.end(body);
     });
+  }
+
+  /**
+   * The bearer token: from the token file when there is one (re-read when it changes; API calls are few, so one
+   * stat per call is cheap), else the fixed one. An unreadable file keeps the last token.
+   */
+  private bearer(): string | undefined {
+    const file = this.conn.tokenFile;
+    if (!file) return this.conn.token;
+    let stamp: string;
+    try {
+      const info = statSync(file);
+      stamp = `${info.mtimeMs}/${info.size}/${info.ino}`;
+    } catch {
+      return this.token?.value ?? this.conn.token;
+    }
+    if (this.token?.stamp !== stamp) {
+      this.token = { value: readToken(file) ?? this.token?.value ?? this.conn.token, stamp };
+    }
+    return this.token.value;
   }
 
   private request(
@@ -138,7 +172,8 @@ export class HttpKubeApi implements KubeApi {
   ) {
     const url = new URL(path, this.conn.server);
     const headers: Record<string, string> = { accept: 'application/json' };
-    if (this.conn.token) headers['authorization'] = `Bearer ${this.conn.token}`;
+    const token = this.bearer();
+    if (token) headers['authorization'] = `Bearer ${token}`;
     if (body !== undefined) {
       headers['content-type'] = contentType ?? 'application/json';
       headers['content-length'] = String(Buffer.byteLength(body));
@@ -159,24 +194,23 @@ export class HttpKubeApi implements KubeApi {
   }
 }
 
-const PLURALS: Record<string, string> = {
-  Service: 'services',
-  Namespace: 'namespaces',
-  ConfigMap: 'configmaps',
-  Event: 'events',
-  AuthorizationPolicy: 'authorizationpolicies',
-  RequestAuthentication: 'requestauthentications',
-};
-
-function pluralOf(obj: KubeObject): string {
-  const plural = PLURALS[obj.kind ?? ''];
-  if (!plural) throw new ReconcileError('KUBE_API', `no resource mapping for kind ${obj.kind}`);
-  return plural;
+function readToken(file: string): string | undefined {
+  try {
+    return readFileSync(file, 'utf8').trim() || undefined;
+  } catch {
+    return undefined;
+  }
 }
 
-function collection(type: { apiVersion: string; plural: string }, namespace: string | null): string {
+function typeOf(obj: KubeObject): ResourceType {
+  const type = resourceOf(obj);
+  if (!type) throw new KubeError('kube_api', `no resource mapping for ${obj.apiVersion}/${obj.kind}`);
+  return type;
+}
+
+function collection(type: ResourceType, namespace: string | null): string {
   const api = type.apiVersion.includes('/') ? `/apis/${type.apiVersion}` : `/api/${type.apiVersion}`;
-  return namespace && type.plural !== 'namespaces'
+  return namespace && type.namespaced
     ? `${api}/namespaces/${encodeURIComponent(namespace)}/${type.plural}`
     : `${api}/${type.plural}`;
 }
