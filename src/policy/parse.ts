@@ -22,6 +22,7 @@ export function parsePolicyText(text: string, file: string): ParsedPolicies {
   const lineCounter = new LineCounter();
   const docs = parseAllDocuments(text, { lineCounter, prettyErrors: false });
   let index = 0;
+  const lazyLines = lazyLineTables(text);
   const line = (offset: number | undefined) => (offset === undefined ? 1 : lineCounter.linePos(offset).line);
   for (const doc of docs) {
     if (doc.errors.length > 0) {
@@ -45,29 +46,34 @@ export function parsePolicyText(text: string, file: string): ParsedPolicies {
     const docIndex = index++;
     if (obj.kind === 'List' && Array.isArray(obj.items)) {
       obj.items.forEach((item, i) => {
-        addObject(item, file, lineIn(['items', i]), out, lazyLines(text, docIndex, i));
+        addObject(item, file, lineIn(['items', i]), out, lazyLines(docIndex, i));
       });
-    } else addObject(value, file, lineIn([]), out, lazyLines(text, docIndex, null));
+    } else addObject(value, file, lineIn([]), out, lazyLines(docIndex, null));
   }
   return out;
 }
 
 /**
- * The field-line table of one document (or one `List` item), computed on first use by parsing the text again.
- * Only lint and explain read it; keeping it (or the YAML tree it comes from) for every loaded policy cost about
- * 0.6 KB per rule, while the text is one string per file.
+ * The field-line tables of a file's documents (or `List` items), computed on first use by parsing the text again,
+ * once per file. Only lint and explain read them; keeping them (or the YAML tree they come from) for every loaded
+ * policy cost about 0.6 KB per rule, while the text is one string per file.
  */
-function lazyLines(text: string, docIndex: number, item: number | null): () => Record<string, number> {
-  return () => {
+function lazyLineTables(text: string): (docIndex: number, item: number | null) => () => Record<string, number> {
+  let parsed: { roots: (Node | null)[]; line: (offset: number | undefined) => number } | null = null;
+  const load = () => {
     const lineCounter = new LineCounter();
     const docs = parseAllDocuments(text, { lineCounter, prettyErrors: false }).filter(
       (d) => d.errors.length === 0 && d.contents !== null && d.toJS() != null,
     );
     const line = (offset: number | undefined) => (offset === undefined ? 1 : lineCounter.linePos(offset).line);
-    const root = (docs[docIndex]?.contents ?? null) as Node | null;
-    if (item === null) return fieldLines(root, line);
+    return { roots: docs.map((d) => d.contents as Node | null), line };
+  };
+  return (docIndex, item) => () => {
+    parsed ??= load();
+    const root = parsed.roots[docIndex] ?? null;
+    if (item === null) return fieldLines(root, parsed.line);
     const items = isMap(root) ? root.get('items', true) : null;
-    return fieldLines(isSeq(items) ? ((items.items[item] as Node | undefined) ?? null) : null, line);
+    return fieldLines(isSeq(items) ? ((items.items[item] as Node | undefined) ?? null) : null, parsed.line);
   };
 }
 
