@@ -25,11 +25,11 @@ COPY package.json ./
 COPY protos ./protos
 COPY examples ./examples
 USER node
-# 9191: gRPC (ext_authz + health). 9901: admin HTTP (/healthz, /readyz, /metrics).
-EXPOSE 9191 9901
+# 9191: gRPC (ext_authz + health). 9192: admin HTTP (/healthz, /readyz, /metrics); not 9901, Envoy's admin port.
+EXPOSE 9191 9192
 # Liveness only: readiness (/readyz, gRPC health) is for the orchestrator to route on.
 HEALTHCHECK --interval=10s --timeout=3s --start-period=10s --retries=3 \
-  CMD ["node", "-e", "fetch('http://127.0.0.1:9901/healthz').then((r) => process.exit(r.ok ? 0 : 1), () => process.exit(1))"]
+  CMD ["node", "-e", "fetch('http://127.0.0.1:9192/healthz').then((r) => process.exit(r.ok ? 0 : 1), () => process.exit(1))"]
 # Node is PID 1 and handles SIGTERM itself: NOT_SERVING, drain in-flight checks, exit 0.
 ENTRYPOINT ["node", "dist/src/cli/main.js"]
 CMD ["serve", "--config", "examples/config.yaml", "--listen", "0.0.0.0:9191"]

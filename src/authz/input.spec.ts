@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { CheckRequestType, decodeCheckRequest } from '../server/codec.js';
-import { InvalidCheckRequest, resolveWorkload, toCheckInput } from './input.js';
+import { InvalidCheckRequest, toCheckInput } from './input.js';
 import type { WireCheckRequest } from './wire-types.js';
 
 function roundTrip(obj: Record<string, unknown>): WireCheckRequest {
@@ -55,20 +55,5 @@ describe('toCheckInput', () => {
 
   it('turns a malformed protobuf into a reason, not an exception', () => {
     expect(decodeCheckRequest(Buffer.from([0x0a, 0xff, 0xff]))).toHaveProperty('malformed');
-  });
-});
-
-describe('resolveWorkload', () => {
-  const peer = { address: '', port: 0, principal: '', certificate: '', service: '', labels: {} };
-  it('prefers context extensions: namespace plus every other key as a label', () => {
-    expect(resolveWorkload({ namespace: 'shop', app: 'orders' }, { ...peer, labels: { app: 'x' } })).toEqual({
-      namespace: 'shop',
-      labels: { app: 'orders' },
-    });
-  });
-  it('falls back to destination labels and the principal namespace', () => {
-    expect(
-      resolveWorkload({}, { ...peer, labels: { app: 'cart' }, principal: 'spiffe://cluster.local/ns/shop/sa/cart' }),
-    ).toEqual({ namespace: 'shop', labels: { app: 'cart' } });
   });
 });

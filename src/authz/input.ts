@@ -1,6 +1,8 @@
 import { MeshAuthzError } from '../errors.js';
 import type { WorkloadRef } from '../policy/types.js';
+import { resolveDestination } from './resolve.js';
 import { structToJson, type WireAddress, type WireCheckRequest, type WireHttpRequest } from './wire-types.js';
+import { EMPTY_REGISTRY, type WorkloadRegistry, type WorkloadResolution } from './workloads.js';
 
 /**
  * The plain request the core reads. Built by {@link toCheckInput}, the one function that reads the wire message.
@@ -30,8 +32,15 @@ export interface CheckInput {
   readonly headers: Readonly<Record<string, string>>;
   readonly source: PeerInput;
   readonly destination: PeerInput;
-  /** The destination workload: context extensions, then destination labels, then the destination principal. */
+  /**
+   * The destination workload: context extensions, then destination labels, then the registry by destination IP,
+   * then by destination principal (see `resolve.ts`). Its labels are `{}` unless `workloadResolution` says found.
+   */
   readonly workload: WorkloadRef;
+  /** How `workload` was found; `namespace_only` / `unresolved` mean the labels are unknown. */
+  readonly workloadResolution: WorkloadResolution;
+  /** The registry's name for the workload (pod or config entry), or ''. */
+  readonly workloadName: string;
   readonly contextExtensions: Readonly<Record<string, string>>;
   /** `metadata_context.filter_metadata` as plain JSON. */
   readonly filterMetadata: Readonly<Record<string, unknown>>;
@@ -66,7 +75,6 @@ export interface InputLimits {
 export const DEFAULT_INPUT_LIMITS: InputLimits = { maxPathBytes: 8192, maxHeaderBytes: 65536, maxHeaders: 200 };
 
 const EMPTY: Readonly<Record<string, string>> = Object.freeze({});
-const PRINCIPAL_NS = /^spiffe:\/\/[^/]+\/ns\/([^/]+)\//;
 
 /**
  * CheckRequest → CheckInput. Throws {@link InvalidCheckRequest} for a request that carries no HTTP attributes or
@@ -76,6 +84,7 @@ export function toCheckInput(
   req: WireCheckRequest,
   limits: InputLimits = DEFAULT_INPUT_LIMITS,
   now: number = Date.now(),
+  registry: WorkloadRegistry = EMPTY_REGISTRY,
 ): CheckInput {
   const attrs = req.attributes;
   const http = attrs?.request?.http;
@@ -97,6 +106,7 @@ export function toCheckInput(
   const contextExtensions = attrs.contextExtensions ?? EMPTY;
   const seconds = attrs.request?.time?.seconds;
   const secs = typeof seconds === 'number' ? seconds : seconds ? seconds.toNumber() : 0;
+  const resolved = resolveDestination(contextExtensions, destination, registry);
   const requestTime = secs > 0 ? secs * 1000 + Math.floor((attrs.request?.time?.nanos ?? 0) / 1e6) : null;
   return {
     requestId: headers['x-request-id'] || http.id || '',
@@ -112,7 +122,9 @@ export function toCheckInput(
     headers,
     source,
     destination,
-    workload: resolveWorkload(contextExtensions, destination),
+    workload: resolved.workload,
+    workloadResolution: resolved.resolution,
+    workloadName: resolved.name,
     contextExtensions,
     filterMetadata: readMetadata(attrs.metadataContext?.filterMetadata),
     sni: attrs.tlsSession?.sni ?? '',
@@ -188,26 +200,4 @@ function readMetadata(filterMetadata: Record<string, import('./wire-types.js').W
   const out: Record<string, unknown> = {};
   for (const ns of Object.keys(filterMetadata)) out[ns] = structToJson(filterMetadata[ns]);
   return out;
-}
-
-/**
- * Which workload the request is for: `context_extensions` (key `namespace`, every other key a label) set per
- * route by Envoy, then `destination.labels`, then the namespace segment of `destination.principal`.
- */
-export function resolveWorkload(ext: Readonly<Record<string, string>>, destination: PeerInput): WorkloadRef {
-  let namespace = '';
-  let labels: Record<string, string> | null = null;
-  for (const key of Object.keys(ext)) {
-    if (key === 'namespace') namespace = ext[key] ?? '';
-    else {
-      labels ??= {};
-      labels[key] = ext[key] ?? '';
-    }
-  }
-  if (labels === null && Object.keys(destination.labels).length > 0) labels = { ...destination.labels };
-  if (namespace === '') {
-    const m = PRINCIPAL_NS.exec(destination.principal);
-    if (m) namespace = m[1]!;
-  }
-  return { namespace, labels: labels ?? EMPTY };
 }

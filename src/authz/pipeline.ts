@@ -2,8 +2,10 @@ import { type IdentityInput, type IdentityOutcome, type IdentityVerifier, isProm
 import type { CompiledPolicySet, Decision, EndUser, PeerIdentity, RequestAttributes } from '../policy/types.js';
 import { type CheckInput, DEFAULT_INPUT_LIMITS, type InputLimits, InvalidCheckRequest, toCheckInput } from './input.js';
 import type { CheckOutcome, CheckPhase, CheckStatus } from './outcome.js';
+import { unresolvedReason } from './resolve.js';
 import { type CheckSpan, type CheckTracer, type DecisionCache, type DecisionObserver, NOOP_TRACER } from './seams.js';
 import type { MalformedRequest, WireCheckRequest } from './wire-types.js';
+import { EMPTY_REGISTRY, type WorkloadRegistry } from './workloads.js';
 
 export interface PipelineOptions {
   /** The current policy set, or null until one has loaded (every check is then denied UNAVAILABLE). */
@@ -15,6 +17,11 @@ export interface PipelineOptions {
   readonly tracer?: CheckTracer;
   readonly observers?: readonly DecisionObserver[];
   readonly limits?: InputLimits;
+  /**
+   * Where destination workloads are looked up when Envoy sends no labels (Istio `CUSTOM`): the config file's
+   * `policy.workloads`, or Kubernetes Pods. Default: none (only what Envoy sends).
+   */
+  readonly registry?: WorkloadRegistry;
   /** `remote.ip` comes from X-Forwarded-For when this many proxies in front are trusted (Istio numTrustedProxies). */
   readonly trustedProxies?: number;
   /** Internal deadline for one Check, in ms, when the caller sent none. */
@@ -44,6 +51,9 @@ export function nextDecisionId(): string {
 
 class DeadlineExceeded extends Error {}
 
+/** The reason code of a deny because the destination workload's labels (or namespace) are unknown. */
+export const WORKLOAD_UNRESOLVED = 'workload_unresolved';
+
 /**
  * The Check pipeline: input → identity → decision → response. The phase that fails decides the answer:
  * input → PERMISSION_DENIED (malformed), identity → UNAUTHENTICATED, policy → PERMISSION_DENIED,
@@ -53,11 +63,13 @@ export class CheckPipeline {
   private readonly tracer: CheckTracer;
   private readonly observers: readonly DecisionObserver[];
   private readonly limits: InputLimits;
+  private readonly registry: WorkloadRegistry;
 
   constructor(private readonly options: PipelineOptions) {
     this.tracer = options.tracer ?? NOOP_TRACER;
     this.observers = options.observers ?? [];
     this.limits = options.limits ?? DEFAULT_INPUT_LIMITS;
+    this.registry = options.registry ?? EMPTY_REGISTRY;
   }
 
   /**
@@ -70,7 +82,7 @@ export class CheckPipeline {
     const decisionId = nextDecisionId();
     // Phase 1: input. `toCheckInput` is the one reader of the wire message; everything after it, the tracer
     // included, reads the CheckInput (so trace headers are found whether Envoy sent `headers` or `header_map`).
-    const input = readInput(request, this.limits, this.options.now?.() ?? Date.now());
+    const input = readInput(request, this.limits, this.options.now?.() ?? Date.now(), this.registry);
     const span = this.tracer.start('rejected' in input ? NO_HEADERS : input.headers);
     let pending: CheckOutcome | Promise<CheckOutcome>;
     try {
@@ -172,6 +184,27 @@ export class CheckPipeline {
       });
     }
 
+    // Fail closed on an unknown destination: never evaluate a guessed (empty) label set, which would silently skip
+    // every label-selected policy (an ALLOW that should default-deny, a DENY that should match).
+    const unresolved = unresolvedReason(policies, {
+      workload: input.workload,
+      resolution: input.workloadResolution,
+    });
+    if (unresolved !== null) {
+      const dryRun = this.options.mode === 'dry-run';
+      return makeOutcome(decisionId, started, {
+        status: dryRun ? 'OK' : 'PERMISSION_DENIED',
+        phase: 'decision',
+        reasonCode: WORKLOAD_UNRESOLVED,
+        reason: dryRun ? `dry-run (would deny): ${unresolved}` : unresolved,
+        input,
+        dryRun,
+        peer: identity.peer,
+        user: identity.user,
+        generation: policies.generation,
+      });
+    }
+
     const attrs = toRequestAttributes(input, identity.peer, identity.user, this.options.trustedProxies ?? 0);
     const cache = this.options.cache;
     let decision: Decision;
@@ -216,10 +249,11 @@ function readInput(
   request: WireCheckRequest | MalformedRequest,
   limits: InputLimits,
   now: number,
+  registry: WorkloadRegistry,
 ): CheckInput | InputRejection {
   if ('malformed' in request) return { rejected: `malformed CheckRequest: ${request.malformed}` };
   try {
-    return toCheckInput(request, limits, now);
+    return toCheckInput(request, limits, now, registry);
   } catch (err) {
     if (!(err instanceof InvalidCheckRequest))
       return { rejected: 'internal error while reading the request', error: err };

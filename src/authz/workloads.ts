@@ -40,3 +40,30 @@ export const EMPTY_REGISTRY: WorkloadRegistry = {
   byServiceAccount: () => [],
   synced: true,
 };
+
+/**
+ * Several registries asked in order (Kubernetes Pods, then `policy.workloads`): the first that knows an address
+ * answers; by service account, the first registry with any match answers. A registry not synced yet is skipped:
+ * it can only add knowledge, and what it lacks falls to the fail-closed rule (`workload_unresolved`).
+ */
+export function combineRegistries(registries: readonly WorkloadRegistry[]): WorkloadRegistry {
+  return {
+    synced: true,
+    byAddress(ip) {
+      for (const r of registries) {
+        if (!r.synced) continue;
+        const w = r.byAddress(ip);
+        if (w !== undefined) return w;
+      }
+      return undefined;
+    },
+    byServiceAccount(namespace, serviceAccount) {
+      for (const r of registries) {
+        if (!r.synced) continue;
+        const list = r.byServiceAccount(namespace, serviceAccount);
+        if (list.length > 0) return list;
+      }
+      return [];
+    },
+  };
+}

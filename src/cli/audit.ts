@@ -10,15 +10,27 @@ Usage:
   mesh-authz audit --config <file> [--flows <file.jsonl>...] [--format text|json] [--min-coverage 0.9]
 
 Options:
-  --config <file>          the service's config: policies and known workloads (required)
+  -c, --config <file>      the service's config: policies and known workloads (required)
   --flows <file>           flows recorded in monitor mode; repeat, or list several files after it
-  --format <f>             text (default) or json (for CI)
+  -f, --format <f>         text (default) or json (for CI)
   --min-coverage <ratio>   fail below this share of workloads with an enforced ALLOW policy (default 0.9)
   --max-dry-run-days <n>   flag policies staged in dry-run for longer (default 14)
 
 Reports coverage, allow-anything rules, long-running dry-run policies (annotation mesh-authz.io/dry-run-since,
 else metadata.creationTimestamp), rules no observed flow exercised, and workloads accepting other namespaces.
-Exit 0 when coverage meets the threshold, 1 below it, 2 on bad input.`;
+Exit 0 when coverage meets the threshold, 1 below it, 2 on bad input.
+
+Examples:
+  mesh-authz audit -c examples/config.yaml
+  mesh-authz audit -c config.yaml --flows flows.jsonl -f json --min-coverage 1`;
+
+const options = {
+  config: { type: 'string' },
+  flows: { type: 'string', multiple: true },
+  format: { type: 'string' },
+  'min-coverage': { type: 'string' },
+  'max-dry-run-days': { type: 'string' },
+} as const;
 
 function ratio(text: string | undefined, name: string, fallback: number, max: number): number {
   if (text === undefined) return fallback;
@@ -32,18 +44,10 @@ function ratio(text: string | undefined, name: string, fallback: number, max: nu
 export const auditCommand: Command = {
   summary: 'audit coverage, allow-anything rules, stale dry-runs, unused rules, cross-namespace access',
   help: HELP,
+  options,
+  positionals: true,
   async run(argv) {
-    const { values, positionals } = parseCommandArgs(
-      argv,
-      {
-        config: { type: 'string' },
-        flows: { type: 'string', multiple: true },
-        format: { type: 'string' },
-        'min-coverage': { type: 'string' },
-        'max-dry-run-days': { type: 'string' },
-      },
-      true,
-    );
+    const { values, positionals } = parseCommandArgs(argv, options, true);
     if (values.config === undefined) throw new UsageError('--config is required');
     if (positionals.length > 0 && values.flows === undefined) {
       throw new UsageError(`unexpected argument '${positionals[0]}'`);

@@ -13,26 +13,35 @@ import {
 
 const HELP = `mesh-authz check: decide one CheckRequest offline, exactly as the server would
 
-Usage: mesh-authz check [--config <file>] [--policy <file|dir>]... --request <file|-> [--at <time>]
+Usage: mesh-authz check [-c <file>] [-p <file|dir>]... -r <file|-> [--at <time>]
 
-  --config, -c    the config file (policies, identity, mode); defaults apply without one
-  --policy, -p    AuthorizationPolicy file or folder (repeatable); replaces policy.paths
-  --request, -r   the CheckRequest as proto3 JSON (camelCase or snake_case field names); '-' reads stdin
-  --at            judge credential expiry at this time (RFC 3339), not now; request.time never decides it
+  -c, --config <file>     the config file (policies, identity, mode); defaults apply without one
+  -p, --policy <path>     AuthorizationPolicy file or folder (repeatable); replaces policy.paths
+  -r, --request <file|->  the CheckRequest as proto3 JSON (camelCase or snake_case field names); '-' reads stdin
+  --at <time>             judge credential expiry at this time (RFC 3339), not now; request.time never decides it
 
 Prints one JSON object: allowed, status (OK, PERMISSION_DENIED, UNAUTHENTICATED, UNAVAILABLE), httpStatus,
-reason, policy (namespace/name or null) and more. Exit 0 whenever a decision was made; 2 on bad input.`;
+reason, policy (namespace/name or null) and more. Exit 0 whenever a decision was made (allow or deny); 2 on bad
+input.
+
+Examples:
+  mesh-authz check -c examples/config.yaml -r examples/requests/allowed.json
+  mesh-authz check -c examples/config.yaml -p new-policies/ -r examples/requests/denied.json
+  envoy-request-dump | mesh-authz check -c config.yaml -r -`;
+
+const options = {
+  config: { type: 'string' },
+  policy: { type: 'string', multiple: true },
+  request: { type: 'string' },
+  at: { type: 'string' },
+} as const;
 
 export const checkCommand: Command = {
   summary: 'decide one CheckRequest (JSON) offline, as the server would',
   help: HELP,
+  options,
   async run(argv) {
-    const { values } = parseCommandArgs(argv, {
-      config: { type: 'string', short: 'c' },
-      policy: { type: 'string', short: 'p', multiple: true },
-      request: { type: 'string', short: 'r' },
-      at: { type: 'string' },
-    });
+    const { values } = parseCommandArgs(argv, options);
     if (!values.request) throw new UsageError('--request is required (a file, or - for stdin)');
     const at = parseAt(values.at);
     const loaded = loadOfflineConfig(values.config);
@@ -75,6 +84,8 @@ export function report(outcome: CheckOutcome): Record<string, unknown> {
     rule: d?.ruleIndex ?? null,
     dryRun: outcome.dryRun,
     workload: outcome.input?.workload ?? null,
+    workloadResolution: outcome.input?.workloadResolution ?? null,
+    workloadName: outcome.input?.workloadName || null,
     peer: outcome.peer?.spiffeId ?? null,
     user: outcome.user
       ? { issuer: outcome.user.issuer, subject: outcome.user.subject, groups: outcome.user.groups }

@@ -14,31 +14,35 @@ Usage:
 Options:
   --flows <file>           flows recorded in monitor mode (JSON Lines); repeat, or list several files after it
   --granularity <g>        namespace | workload | operation (default: workload)
-  --config <file>          the service's config: current policies, known workloads, trust domain
-  --out <dir>              where to write the results (default: ./discovery)
+  -c, --config <file>      the service's config: current policies, known workloads, trust domain
+  -o, --out <dir>          where to write the results (default: ./discovery)
   --learn-denied           also learn flows the current policy denied (default: only allowed flows are learned)
   --exclude-source <id>    never learn this caller (ns/sa, SPIFFE ID, or a * prefix/suffix pattern); repeatable
 
 Writes policies.yaml (each rule commented with the flows it covers), report.md and report.json (per workload:
 flows, denials, rules never exercised, attack-surface reduction), map.mmd and map.dot, and map.svg when
-Graphviz (/usr/bin/dot) is installed. Exit 0 on success, 1 when the suggestion fails its own checks, 2 on bad input.`;
+Graphviz (/usr/bin/dot) is installed. Exit 0 on success, 1 when the suggestion fails its own checks, 2 on bad input.
+
+Examples:
+  mesh-authz discover --flows flows.jsonl -c examples/config.yaml
+  mesh-authz discover --flows day1.jsonl day2.jsonl --granularity operation -o suggested/`;
+
+const options = {
+  flows: { type: 'string', multiple: true },
+  granularity: { type: 'string' },
+  config: { type: 'string' },
+  out: { type: 'string' },
+  'learn-denied': { type: 'boolean' },
+  'exclude-source': { type: 'string', multiple: true },
+} as const;
 
 export const discoverCommand: Command = {
   summary: 'suggest least-privilege policies, a report and a dependency map from observed flows',
   help: HELP,
+  options,
+  positionals: true,
   async run(argv) {
-    const { values, positionals } = parseCommandArgs(
-      argv,
-      {
-        flows: { type: 'string', multiple: true },
-        granularity: { type: 'string' },
-        config: { type: 'string' },
-        out: { type: 'string' },
-        'learn-denied': { type: 'boolean' },
-        'exclude-source': { type: 'string', multiple: true },
-      },
-      true,
-    );
+    const { values, positionals } = parseCommandArgs(argv, options, true);
     const files = [...(values.flows ?? []), ...positionals];
     if (values.flows === undefined || files.length === 0) throw new UsageError('--flows is required');
     const granularity = (values.granularity ?? 'workload') as Granularity;

@@ -1,4 +1,4 @@
-import { toRequestAttributes } from '../authz/pipeline.js';
+import { toRequestAttributes, WORKLOAD_UNRESOLVED } from '../authz/pipeline.js';
 import type { WireCheckRequest } from '../authz/wire-types.js';
 import { explain, formatExplanation, PolicySet } from '../policy/index.js';
 import { createPipeline } from '../server/assemble.js';
@@ -32,29 +32,37 @@ and the request is rebuilt from the line (workload, method, path, host, source a
 JWT claims). The output says whether the replay reaches the logged decision (same code, policy and rule).
 
 Options:
-  --config <file>        the mesh-authz config (policy paths, identity, root namespace, path normalization)
-  --policy <path>        policy file or folder, instead of the config's policy.paths (repeatable)
-  --request <file|->     the CheckRequest JSON file, or - for stdin
-  --as-logged <log|->    a decision log (JSON lines, e.g. grep output), or - for stdin
-  --decision-id <id>     with --as-logged: the line to replay when the log has several
-  --format text|json     output format (default text)
-  --at <time>            judge credential expiry at this time (RFC 3339), not now; request.time never decides it
+  -c, --config <file>     the mesh-authz config (policy paths, identity, root namespace, path normalization)
+  -p, --policy <path>     policy file or folder, instead of the config's policy.paths (repeatable)
+  -r, --request <file|->  the CheckRequest JSON file, or - for stdin
+  --as-logged <log|->     a decision log (JSON lines, e.g. grep output), or - for stdin
+  --decision-id <id>      with --as-logged: the line to replay when the log has several
+  -f, --format text|json  output format (default text)
+  --at <time>             judge credential expiry at this time (RFC 3339), not now; request.time never decides it
 
-Exit 0 when a decision was explained, 2 on bad input (request, log line, policies or config), naming the file.`;
+Exit 0 when a decision was explained, 2 on bad input (request, log line, policies or config), naming the file.
+
+Examples:
+  mesh-authz explain -c examples/config.yaml -r examples/requests/user-denied.json
+  mesh-authz explain -c examples/config.yaml -p new-policies/ -r examples/requests/denied.json -f json
+  mesh-authz explain -c config.yaml --as-logged decisions.jsonl --decision-id 8f3c2a`;
+
+const options = {
+  config: { type: 'string' },
+  policy: { type: 'string', multiple: true },
+  request: { type: 'string' },
+  'as-logged': { type: 'string' },
+  'decision-id': { type: 'string' },
+  format: { type: 'string' },
+  at: { type: 'string' },
+} as const;
 
 export const explainCommand: Command = {
   summary: 'explain the policy decision for one CheckRequest',
   help: HELP,
+  options,
   async run(argv) {
-    const { values } = parseCommandArgs(argv, {
-      config: { type: 'string' },
-      policy: { type: 'string', multiple: true },
-      request: { type: 'string' },
-      'as-logged': { type: 'string' },
-      'decision-id': { type: 'string' },
-      format: { type: 'string' },
-      at: { type: 'string' },
-    });
+    const { values } = parseCommandArgs(argv, options);
     const at = parseAt(values.at);
     if (!values.config) throw new UsageError('--config is required');
     if (!values.request && !values['as-logged']) throw new UsageError('--request or --as-logged is required');
@@ -91,7 +99,14 @@ export const explainCommand: Command = {
       });
       const { outcome } = await pipeline.check(request!);
       const input = outcome.input;
-      if (outcome.phase !== 'decision' || input === null) {
+      const workload = input
+        ? {
+            ...input.workload,
+            resolution: input.workloadResolution,
+            ...(input.workloadName ? { name: input.workloadName } : {}),
+          }
+        : null;
+      if (outcome.phase !== 'decision' || input === null || outcome.reasonCode === WORKLOAD_UNRESOLVED) {
         // The input or identity phase decided before any policy: say so instead of explaining rules that never ran.
         const failure = {
           allowed: outcome.allowed,
@@ -101,10 +116,12 @@ export const explainCommand: Command = {
           reasonCode: outcome.reasonCode,
           reason: outcome.reason,
         };
+        // workload_unresolved: the destination's labels are unknown, so no rule was evaluated (a guess would mislead).
         process.stdout.write(
           format === 'json'
-            ? `${JSON.stringify({ [outcome.phase]: failure }, null, 2)}\n`
-            : `${outcome.phase}: ${outcome.reasonCode}: ${outcome.reason}\n` +
+            ? `${JSON.stringify({ [outcome.phase]: failure, ...(workload ? { workload } : {}) }, null, 2)}\n`
+            : `${workload ? `workload: ${describeWorkload(workload)}\n` : ''}` +
+                `${outcome.phase}: ${outcome.reasonCode}: ${outcome.reason}\n` +
                 `The request is denied ${outcome.status} (HTTP ${outcome.httpStatus}) before any policy is evaluated.\n`,
         );
         return 0;
@@ -117,12 +134,15 @@ export const explainCommand: Command = {
         ? { issuer: identity.user.issuer, subject: identity.user.subject, groups: identity.user.groups }
         : null;
       if (format === 'json') {
-        process.stdout.write(`${JSON.stringify({ identity: { peer, user }, ...e }, null, 2)}\n`);
+        process.stdout.write(`${JSON.stringify({ identity: { peer, user }, ...e, workload }, null, 2)}\n`);
       } else {
         const who = `identity: peer ${peer ?? '(none: plaintext or no verified certificate)'}; end user ${
           user ? `${user.issuer}/${user.subject} groups [${user.groups.join(', ')}]` : '(none)'
         }`;
-        process.stdout.write(`${who}\n${formatExplanation(e)}\n`);
+        const how = workload
+          ? `workload found by: ${workload.resolution}${workload.name ? ` (${workload.name})` : ''}\n`
+          : '';
+        process.stdout.write(`${who}\n${how}${formatExplanation(e)}\n`);
       }
       return 0;
     } finally {
@@ -136,8 +156,9 @@ export const explainCommand: Command = {
  * keeps nothing to verify them again), explained, and compared with the logged decision.
  */
 function replayLogged(logged: LoggedDecision, set: PolicySet, trustedProxies: number, format: string): number {
-  if (logged.phase !== 'decision') {
-    // Decided before any policy ran (identity, input, internal): there are no rules to replay.
+  if (logged.phase !== 'decision' || logged.reason_code === WORKLOAD_UNRESOLVED) {
+    // Decided before any policy ran (identity, input, internal; or the destination's labels were unknown): there
+    // are no rules to replay, and replaying them against empty labels would explain a decision never made.
     const asLogged = { decisionId: logged.decision_id, phase: logged.phase, reasonCode: logged.reason_code };
     process.stdout.write(
       format === 'json'
@@ -182,4 +203,17 @@ function replayLogged(logged: LoggedDecision, set: PolicySet, trustedProxies: nu
   }; replay ${replay.same ? 'reaches the same decision' : 'DIFFERS (policies changed since? compare policy_generation)'}`;
   process.stdout.write(`${who}\n${formatExplanation(e)}\n${verdict}\n`);
   return 0;
+}
+
+/** `shop {app=orders} (registry_address: orders-1)`: which workload, and how it was found. */
+function describeWorkload(w: {
+  namespace: string;
+  labels: Readonly<Record<string, string>>;
+  resolution: string;
+  name?: string;
+}): string {
+  const labels = Object.entries(w.labels)
+    .map(([k, v]) => `${k}=${v}`)
+    .join(',');
+  return `${w.namespace || '(unknown namespace)'} {${labels}} (${w.resolution}${w.name ? `: ${w.name}` : ''})`;
 }

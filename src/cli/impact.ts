@@ -17,38 +17,36 @@ against the proposed set. Flows whose decision changes are reported, grouped by 
 with request counts and the deciding policy and rule on each side.
 
 Options:
-  --config <file>          the service's config: the policies in force and how they are evaluated
+  -c, --config <file>      the service's config: the policies in force and how they are evaluated
   --flows <file>           flows recorded in monitor mode (JSON Lines); repeat for several files
   --proposed <dir|file>    the whole proposed policy set (a checkout's policy folder); repeat for several
   --max-new-denies <n>     newly denied caller -> callee -> operation groups tolerated (default 0)
-  --format <f>             text (default), json, or markdown (a pull-request comment)
+  -f, --format <f>         text (default), json, or markdown (a pull-request comment)
 
 Exit codes: 0 the change denies no more recorded flows than allowed; 1 it newly denies more than
 --max-new-denies (the outage it would cause is listed); 2 bad input (config, flows or proposed policies).
 
-Examples:
-  # Gate a GitOps pull request on real traffic (CI): fails when any recorded flow would be newly denied.
-  mesh-authz impact --config mesh-authz.yaml --flows flows.jsonl --proposed ./policies
+To gate a GitOps pull request on real traffic, run it in CI (it fails when any recorded flow would be newly
+denied); --format markdown writes the summary as a pull-request comment.
 
-  # Post the summary as a pull-request comment, tolerating two known-dead callers.
-  mesh-authz impact --config mesh-authz.yaml --flows a.jsonl --flows b.jsonl \\
-    --proposed ./policies --max-new-denies 2 --format markdown > impact.md`;
+Examples:
+  mesh-authz impact -c mesh-authz.yaml --flows flows.jsonl --proposed ./policies
+  mesh-authz impact -c mesh-authz.yaml --flows a.jsonl --flows b.jsonl --proposed ./policies --max-new-denies 2 -f markdown`;
+
+const options = {
+  config: { type: 'string' },
+  flows: { type: 'string', multiple: true },
+  proposed: { type: 'string', multiple: true },
+  'max-new-denies': { type: 'string' },
+  format: { type: 'string' },
+} as const;
 
 export const impactCommand: Command = {
   summary: 'replay recorded flows against proposed policies: what a change would deny or open',
   help: HELP,
+  options,
   async run(argv) {
-    const { values, positionals } = parseCommandArgs(
-      argv,
-      {
-        config: { type: 'string' },
-        flows: { type: 'string', multiple: true },
-        proposed: { type: 'string', multiple: true },
-        'max-new-denies': { type: 'string' },
-        format: { type: 'string' },
-      },
-      true,
-    );
+    const { values, positionals } = parseCommandArgs(argv, options, true);
     if (positionals.length > 0) {
       throw new UsageError(`unexpected '${positionals[0]}': repeat --flows or --proposed for each file`);
     }

@@ -21,7 +21,18 @@ Options:
                                 match none of them and workloads no ALLOW policy covers
   --path-normalization <mode>   NONE | BASE | MERGE_SLASHES | DECODE_AND_MERGE_SLASHES (default BASE)
   --root-namespace <ns>         mesh root namespace (default istio-system)
-  --format text|json            output format (default text)`;
+  -f, --format text|json        output format (default text)
+
+Examples:
+  mesh-authz lint examples/policies/
+  mesh-authz lint -f json --workloads examples/config.yaml policies/*.yaml`;
+
+const options = {
+  workloads: { type: 'string' },
+  'path-normalization': { type: 'string' },
+  'root-namespace': { type: 'string' },
+  format: { type: 'string' },
+} as const;
 
 /** Reads a workload list: a YAML/JSON list, or `{workloads: [...]}`, or a config file's `policy.workloads`. */
 export async function readWorkloads(file: string): Promise<WorkloadRef[]> {
@@ -46,17 +57,10 @@ export async function readWorkloads(file: string): Promise<WorkloadRef[]> {
 export const lintCommand: Command = {
   summary: 'validate and lint AuthorizationPolicy files',
   help: HELP,
+  options,
+  positionals: true,
   async run(argv) {
-    const { values, positionals } = parseCommandArgs(
-      argv,
-      {
-        workloads: { type: 'string' },
-        'path-normalization': { type: 'string' },
-        'root-namespace': { type: 'string' },
-        format: { type: 'string' },
-      },
-      true,
-    );
+    const { values, positionals } = parseCommandArgs(argv, options, true);
     if (positionals.length === 0) throw new UsageError('give at least one policy file or folder');
     const format = values.format ?? 'text';
     if (format !== 'text' && format !== 'json') throw new UsageError('--format must be text or json');

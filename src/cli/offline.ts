@@ -1,7 +1,7 @@
-import { readFileSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import { resolve } from 'node:path';
 import type { WireCheckRequest } from '../authz/wire-types.js';
-import { type LoadedConfig, loadConfigFile, parseConfigText } from '../config/load.js';
+import { type LoadedConfig, loadConfigFile, parseConfigText, verifyPolicyPaths } from '../config/load.js';
 import { MeshAuthzError } from '../errors.js';
 import { type AssembledParts, assembleParts } from '../server/assemble.js';
 import { checkRequestFromJson, RequestJsonError } from '../server/request-json.js';
@@ -56,6 +56,10 @@ export async function openOfflineParts(
   loaded: LoadedConfig,
   policyPaths: readonly string[] | undefined,
 ): Promise<AssembledParts> {
+  if (policyPaths && policyPaths.length > 0) {
+    const missing = policyPaths.filter((p) => !existsSync(p));
+    if (missing.length > 0) throw new OfflineInputError(`--policy ${missing.join(', ')}: no such file or directory`);
+  } else verifyPolicyPaths(loaded); // a ConfigError: file:line of the missing entry in policy.paths
   let parts: AssembledParts;
   try {
     parts = await assembleParts(loaded, {

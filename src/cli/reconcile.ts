@@ -18,18 +18,18 @@ import { type Command, parseCommandArgs, UsageError } from './args.js';
 const help = `mesh-authz reconcile: annotated Services → Istio AuthorizationPolicy
 
 GitOps (files in, files out):
-  mesh-authz reconcile --from <dir|file> --out <dir> [--check] [--diff]
+  mesh-authz reconcile --from <dir|file> -o, --out <dir> [--check] [--diff]
     Writes <out>/mesh/<ns>.<name>.yaml (apply to the cluster) and <out>/mesh-authz/<ns>.<name>.yaml (load into
     mesh-authz); removes stale files it owns. --check: write nothing, exit 1 when <out> is out of date.
     --diff: print what would change (with --check, or alone: print and write nothing).
 
 Live (against the Kubernetes API):
-  mesh-authz reconcile --kube [--namespace ns]... [--kubeconfig file] [--listen 127.0.0.1:9902]
+  mesh-authz reconcile --kube [--namespace ns]... [--kubeconfig file] [-l, --listen 127.0.0.1:9902]
     Watches Services, applies with server-side apply, prunes owned policies, records Events for invalid
     annotations, serves /healthz, /readyz and /metrics on --listen.
 
 Options:
-  --config <file>              read policy.trustDomain and policy.rootNamespace from the mesh-authz config
+  -c, --config <file>          read policy.trustDomain and policy.rootNamespace from the mesh-authz config
   --trust-domain <td>          local trust domain for principals (default cluster.local)
   --root-namespace <ns>        mesh root namespace (default istio-system)
   --provider <name>            meshConfig extension provider for CUSTOM delegation (default mesh-authz)
@@ -38,7 +38,12 @@ Options:
   --default-deny-namespace ns  add it to this namespace (repeatable)
   --field-manager <name>       server-side apply field manager (default mesh-authz)
   --authz-namespace <ns>       namespace of the ConfigMap of server-evaluated policies (default mesh-authz)
-  --resync-seconds <n>         full pass at least this often (default 300)`;
+  --resync-seconds <n>         full pass at least this often (default 300)
+
+Examples:
+  mesh-authz reconcile --from manifests/ -o generated/
+  mesh-authz reconcile --from manifests/ -o generated/ --check --diff     # in CI
+  mesh-authz reconcile --kube -l 0.0.0.0:9902 --provider mesh-authz`;
 
 const options = {
   from: { type: 'string' },
@@ -66,6 +71,7 @@ type Values = ReturnType<typeof parseCommandArgs<typeof options>>['values'];
 export const reconcileCommand: Command = {
   summary: 'turn annotated Services into AuthorizationPolicies (files or live)',
   help,
+  options,
   async run(argv) {
     const { values } = parseCommandArgs(argv, options);
     const opts = reconcileOptions(values);
@@ -78,7 +84,8 @@ export const reconcileCommand: Command = {
     } catch (err) {
       if (!(err instanceof ReconcileError || err instanceof KubeError)) throw err;
       process.stderr.write(`mesh-authz reconcile: ${err.message}\n`);
-      return 2;
+      // Unreadable or malformed input is the caller's to fix (2); an API or disk failure happens at run time (1).
+      return err.code === 'INPUT_UNREADABLE' || err.code === 'INPUT_SYNTAX' ? 2 : 1;
     }
   },
 };

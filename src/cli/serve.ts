@@ -1,17 +1,17 @@
-import { relative } from 'node:path';
 import { createDecisionCache } from '../authz/cache.js';
-import { type LoadedConfig, loadConfigFile, resolveFrom } from '../config/load.js';
-import type { Config } from '../config/schema.js';
+import { type LoadedConfig, loadConfigFile, resolveFrom, verifyPolicyPaths } from '../config/load.js';
+import { type Config, hostPortProblem } from '../config/schema.js';
 import { createFlowRecorder } from '../discovery/recorder.js';
 import { reportCoverage } from '../policy/coverage.js';
-import { PolicyLoadError } from '../policy/model.js';
 import { type AssembledParts, assembleParts } from '../server/assemble.js';
-import { ServiceError } from '../server/errors.js';
 import { heapLimitWarning } from '../server/memory-limit.js';
 import { AuthzService, type ListeningAddresses } from '../server/service.js';
 import { shutdownOnSignals } from '../server/signals.js';
 import { createTelemetry } from '../telemetry/index.js';
 import { type Command, parseCommandArgs, UsageError } from './args.js';
+import { banner } from './banner.js';
+import { knownError } from './exit-codes.js';
+import { quietGrpcLogs } from './grpc-logs.js';
 import { packageVersion } from './version.js';
 
 /** The shortest telemetry flush at shutdown, even when the drain used up server.drainTimeoutMs. */
@@ -21,26 +21,34 @@ const EXIT_GRACE_MS = 100;
 
 const HELP = `mesh-authz serve: run the ext_authz gRPC service
 
-Usage: mesh-authz serve --config <file> [--listen <host:port>] [--admin <host:port>]
+Usage: mesh-authz serve -c <file> [-l <host:port>] [--admin <host:port>]
 
-  --config, -c   the config file (YAML); see docs/configuration.md
-  --listen       override server.listen (gRPC: envoy.service.auth.v3.Authorization, grpc.health.v1.Health)
-  --admin        override admin.listen (HTTP: /healthz, /readyz, /metrics)
+  -c, --config <file>       the config file (YAML); see docs/configuration.md
+  -l, --listen <host:port>  override server.listen (gRPC: envoy.service.auth.v3.Authorization, grpc.health.v1.Health)
+  --admin <host:port>       override admin.listen (HTTP: /healthz, /readyz, /metrics; default port 9192)
 
 Stops gracefully on SIGTERM/SIGINT: health turns NOT_SERVING, in-flight checks finish (up to
-server.drainTimeoutMs), then the process exits 0.`;
+server.drainTimeoutMs), then the process exits 0. A bad config, TLS file or address exits 2; a port in use, 1.
+
+Examples:
+  mesh-authz serve -c examples/config.yaml
+  mesh-authz serve -c /etc/mesh-authz/config.yaml -l 0.0.0.0:9191 --admin 0.0.0.0:9192`;
+
+const options = {
+  config: { type: 'string' },
+  listen: { type: 'string' },
+  admin: { type: 'string' },
+} as const;
 
 export const serveCommand: Command = {
   summary: 'run the ext_authz gRPC service',
   help: HELP,
+  options,
   async run(argv) {
-    const { values } = parseCommandArgs(argv, {
-      config: { type: 'string', short: 'c' },
-      listen: { type: 'string' },
-      admin: { type: 'string' },
-    });
+    const { values } = parseCommandArgs(argv, options);
     if (!values.config) throw new UsageError('--config is required');
     const loaded = withOverrides(loadConfigFile(values.config), values.listen, values.admin);
+    verifyPolicyPaths(loaded);
     const { config } = loaded;
     const drainMs = config.server.drainTimeoutMs;
     let stopRequestedAt: number | null = null;
@@ -75,7 +83,10 @@ export const serveCommand: Command = {
         logger,
         metricsRegistry: telemetry.metrics.registry,
         onPolicyReload: (event) => {
-          if (!event.ok) return telemetry.metrics.policyReloadFailed();
+          if (!event.ok) {
+            if (event.refused) return telemetry.metrics.policyReloadRefused(event.refused.reason);
+            return telemetry.metrics.policyReloadFailed();
+          }
           telemetry.metrics.policyLoaded(event.generation);
           // The store swaps the new set in before it reports the reload, so `current()` is already the new set.
           reportCoverage(parts.policies.current(), config.policy, coverageSink);
@@ -93,31 +104,43 @@ export const serveCommand: Command = {
           otlp: { resource: telemetry.resource, account: telemetry.flowLogAccount },
         })
       : null;
-    const service = new AuthzService(loaded, {
-      ...parts,
-      cache: createDecisionCache(config.cache),
-      tracer: telemetry.tracer,
-      observers: recorder ? [telemetry.observer, recorder] : [telemetry.observer],
-      adminRoutes: { '/metrics': (req, res) => telemetry.metrics.handleMetrics(req, res) },
-      logger,
-      onClosed: async () => {
-        await recorder?.close();
-        // What is left of server.drainTimeoutMs since the signal (at least a short flush): a hung collector must
-        // not hold a terminating pod past its drain budget.
-        const spent = stopRequestedAt === null ? 0 : Date.now() - stopRequestedAt;
-        await telemetry.shutdown(Math.max(MIN_TELEMETRY_FLUSH_MS, drainMs - spent));
-      },
-    });
+    let service: AuthzService;
+    try {
+      service = new AuthzService(loaded, {
+        ...parts,
+        cache: createDecisionCache(config.cache),
+        tracer: telemetry.tracer,
+        observers: recorder ? [telemetry.observer, recorder] : [telemetry.observer],
+        adminRoutes: { '/metrics': (req, res) => telemetry.metrics.handleMetrics(req, res) },
+        logger,
+        onClosed: async () => {
+          await recorder?.close();
+          // What is left of server.drainTimeoutMs since the signal (at least a short flush): a hung collector must
+          // not hold a terminating pod past its drain budget.
+          const spent = stopRequestedAt === null ? 0 : Date.now() - stopRequestedAt;
+          await telemetry.shutdown(Math.max(MIN_TELEMETRY_FLUSH_MS, drainMs - spent));
+        },
+      });
+    } catch (err) {
+      const known = knownError(err);
+      if (!known) throw err;
+      return fail(known.message, known.code);
+    }
+    // grpc-js logs its own line for a failed bind; the error below says it once, clearly.
+    const restoreGrpcLogs = quietGrpcLogs(logger);
     let addresses: ListeningAddresses;
     try {
       addresses = await service.start();
     } catch (err) {
       await service.shutdown('startup failed');
-      if (err instanceof ServiceError) return fail(err.message, 1);
-      if (err instanceof PolicyLoadError) return fail(err.message, 2);
+      const known = knownError(err);
+      if (known) return fail(known.message, known.code);
       throw err;
+    } finally {
+      restoreGrpcLogs();
     }
     const set = parts.policies.current();
+
     if (set) telemetry.metrics.policyLoaded(set.generation);
     const uncovered = reportCoverage(set, config.policy, coverageSink);
     if (uncovered.length > 0) {
@@ -125,9 +148,9 @@ export const serveCommand: Command = {
         `warning: no enforced ALLOW policy covers ${uncovered.join(', ')}: they accept every request\n`,
       );
     }
-    process.stderr.write(banner(loaded, addresses, service.ready()));
-    // The exit code is decided by the signal handler; keep the process alive until then.
-    return await new Promise<number>((resolve) => {
+    // The exit code is decided by the signal handler; keep the process alive until then. The handlers go in before
+    // the banner: whoever reads "listening" may signal at once, and an unhandled SIGTERM would kill the process.
+    const stopped = new Promise<number>((resolve) => {
       shutdownOnSignals(service, {
         onSignal: (signal) => {
           stopRequestedAt ??= Date.now();
@@ -141,40 +164,24 @@ export const serveCommand: Command = {
         },
       });
     });
+    process.stderr.write(banner(loaded, addresses, service.ready()));
+    return await stopped;
   },
 };
 
 function withOverrides(loaded: LoadedConfig, listen?: string, admin?: string): LoadedConfig {
   if (!listen && !admin) return loaded;
+  for (const [flag, value] of [
+    ['--listen', listen],
+    ['--admin', admin],
+  ] as const) {
+    const problem = value === undefined ? null : hostPortProblem(value);
+    if (problem) throw new UsageError(`${flag} ${value}: ${problem}`);
+  }
   const config: Config = {
     ...loaded.config,
     server: { ...loaded.config.server, ...(listen ? { listen } : {}) },
     admin: { ...loaded.config.admin, ...(admin ? { listen: admin } : {}) },
   };
   return { ...loaded, config };
-}
-
-/** What a newcomer needs: where it listens, whether it is ready, and commands to try. */
-function banner(loaded: LoadedConfig, a: ListeningAddresses, ready: boolean): string {
-  const cfg = relative(process.cwd(), loaded.file) || loaded.file;
-  const scheme = a.mtls ? 'mTLS' : a.tls ? 'TLS' : 'plaintext';
-  const lines = [
-    '',
-    `mesh-authz listening: gRPC ${a.grpc} (${scheme})${a.admin ? `, admin http://${a.admin}` : ''}`,
-    `policies: ${ready ? 'loaded, SERVING' : 'none loaded yet: every check is denied UNAVAILABLE, health NOT_SERVING'}`,
-    '',
-    'Try it (offline, same evaluation as the server):',
-    `  node dist/src/cli/main.js check --config ${cfg} --request examples/requests/allowed.json`,
-    `  node dist/src/cli/main.js check --config ${cfg} --request examples/requests/denied.json`,
-  ];
-  if (!a.tls) {
-    lines.push(
-      'Against this running server (Python grpcio client used by the tests):',
-      `  /usr/bin/python3 test/python/authz_client.py --target ${a.grpc} check --request examples/requests/allowed.json`,
-      `  /usr/bin/python3 test/python/authz_client.py --target ${a.grpc} check --request examples/requests/denied.json`,
-    );
-  }
-  if (a.admin) lines.push(`  curl -s http://${a.admin}/readyz`);
-  lines.push('Stop with Ctrl-C (graceful drain).', '');
-  return `${lines.join('\n')}\n`;
 }

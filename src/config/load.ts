@@ -1,7 +1,7 @@
-import { readFileSync } from 'node:fs';
+import { readFileSync, statSync } from 'node:fs';
 import { dirname, isAbsolute, resolve } from 'node:path';
 import { isMap, isSeq, LineCounter, parseDocument } from 'yaml';
-import type { z } from 'zod';
+import { knownKeysAt, nearestKey, syntaxErrorLine } from './diagnose.js';
 import { ConfigError } from './errors.js';
 import { type Config, configSchema } from './schema.js';
 
@@ -10,6 +10,8 @@ export interface LoadedConfig {
   readonly config: Config;
   readonly file: string;
   readonly dir: string;
+  /** The line of a key in the file (e.g. `['policy', 'paths', 0]`), for messages about values found wrong later. */
+  readonly lineOf?: (path: readonly PropertyKey[]) => number | null;
 }
 
 /** Reads, parses and validates a YAML (or JSON) config file. Throws {@link ConfigError} naming file and line. */
@@ -28,33 +30,69 @@ export function loadConfigFile(file: string): LoadedConfig {
       { cause: err },
     );
   }
-  return { config: parseConfigText(text, abs), file: abs, dir: dirname(abs) };
+  const { config, lineOf } = parseConfigSource(text, abs);
+  return { config, file: abs, dir: dirname(abs), lineOf };
 }
 
 /** Parses config text; `file` is used in messages. */
 export function parseConfigText(text: string, file: string): Config {
+  return parseConfigSource(text, file).config;
+}
+
+/** Parses config text and keeps a way back from a key to its line. */
+export function parseConfigSource(
+  text: string,
+  file: string,
+): { config: Config; lineOf: (path: readonly PropertyKey[]) => number | null } {
   const lineCounter = new LineCounter();
   const doc = parseDocument(text, { lineCounter, prettyErrors: false });
   if (doc.errors.length > 0) {
     const e = doc.errors[0]!;
-    const line = lineCounter.linePos(e.pos[0]).line;
+    const line = syntaxErrorLine(text, doc.errors, lineCounter);
     throw new ConfigError('config_syntax', `${file}:${line}: YAML syntax error: ${e.message}`, file, line);
   }
+  const lineAt = (path: readonly PropertyKey[]) => lineOf(doc, lineCounter, path);
   const raw: unknown = doc.toJS() ?? {};
   const result = configSchema.safeParse(raw);
-  if (result.success) return result.data;
-  const messages = result.error.issues.map((issue) => {
-    const at = issue.code === 'unrecognized_keys' ? [...issue.path, issue.keys[0] ?? ''] : issue.path;
-    const line = lineOf(doc, lineCounter, at);
+  if (result.success) return { config: result.data, lineOf: lineAt };
+  const messages = result.error.issues.flatMap((issue) => {
     const key = issue.path.length > 0 ? issue.path.join('.') : '(top level)';
-    return { line, text: `${file}:${line ?? '?'}: ${key}: ${describe(issue)}` };
+    if (issue.code === 'unrecognized_keys') {
+      // One message per unknown key, each at its own line, with the likely intended key.
+      const known = knownKeysAt(configSchema, issue.path);
+      return issue.keys.map((k) => {
+        const line = lineAt([...issue.path, k]);
+        const near = nearestKey(k, known);
+        const hint = near ? ` (did you mean '${near}'?)` : known.length > 0 ? ` (known keys: ${known.join(', ')})` : '';
+        return { line, text: `${file}:${line ?? '?'}: ${key}: unknown key '${k}'${hint}` };
+      });
+    }
+    const line = lineAt(issue.path);
+    return [{ line, text: `${file}:${line ?? '?'}: ${key}: ${issue.message}` }];
   });
   throw new ConfigError('config_invalid', messages.map((m) => m.text).join('\n'), file, messages[0]?.line ?? null);
 }
 
-function describe(issue: z.core.$ZodIssue): string {
-  if (issue.code === 'unrecognized_keys') return `unknown key(s) ${issue.keys.map((k) => `'${k}'`).join(', ')}`;
-  return issue.message;
+/**
+ * Policy paths must exist when the server starts: a missing one is a config mistake, reported at its line in the
+ * config file (the policy loader could only name the missing path itself).
+ */
+export function verifyPolicyPaths(loaded: LoadedConfig): void {
+  const problems: string[] = [];
+  let first: number | null = null;
+  loaded.config.policy.paths.forEach((p, i) => {
+    const abs = resolveFrom(loaded, p);
+    try {
+      statSync(abs);
+    } catch (err) {
+      const line = loaded.lineOf?.(['policy', 'paths', i]) ?? null;
+      first ??= line;
+      const why =
+        (err as NodeJS.ErrnoException).code === 'ENOENT' ? 'no such file or directory' : (err as Error).message;
+      problems.push(`${loaded.file}:${line ?? '?'}: policy.paths[${i}]: ${abs}: ${why}`);
+    }
+  });
+  if (problems.length > 0) throw new ConfigError('config_invalid', problems.join('\n'), loaded.file, first);
 }
 
 /** The line of the deepest node along `path` that exists in the document. */

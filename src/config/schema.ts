@@ -1,3 +1,4 @@
+import { isIP } from 'node:net';
 import { z } from 'zod';
 import { ISTIO_DEFAULTS } from '../policy/options.js';
 
@@ -7,9 +8,20 @@ import { ISTIO_DEFAULTS } from '../policy/options.js';
  * Paths in the file are resolved relative to the file's own folder.
  */
 
-const hostPort = z
-  .string()
-  .regex(/^(\[[0-9a-fA-F:.]+\]|[A-Za-z0-9.-]+):\d{1,5}$/, 'expected host:port, e.g. 127.0.0.1:9191');
+/** A TCP port, 0–65535, as a regular expression (so the published JSON Schema says exactly the same). */
+const PORT = '(?:6553[0-5]|655[0-2]\\d|65[0-4]\\d{2}|6[0-4]\\d{3}|[1-5]\\d{4}|\\d{1,4})';
+const HOST_PORT = new RegExp(`^(\\[[0-9a-fA-F:.]+\\]|[A-Za-z0-9.-]+):${PORT}$`);
+const HOST_PORT_HINT =
+  'expected host:port with a port from 0 to 65535, e.g. 127.0.0.1:9191 (0.0.0.0:9191 for every interface)';
+
+const hostPort = z.string().regex(HOST_PORT, HOST_PORT_HINT);
+
+/** Why `value` is not a listen address (a bare port, a port out of range…), or null when it is one. */
+export function hostPortProblem(value: string): string | null {
+  if (HOST_PORT.test(value)) return null;
+  if (/^\d+$/.test(value)) return `a bare port; ${HOST_PORT_HINT}`;
+  return HOST_PORT_HINT;
+}
 
 const tlsSchema = z
   .object({
@@ -82,7 +94,7 @@ const responseSchema = z
 
 const adminSchema = z
   .object({
-    listen: hostPort.default('127.0.0.1:9901'),
+    listen: hostPort.default('127.0.0.1:9192'),
     enabled: z.boolean().default(true),
   })
   .strict();
@@ -91,7 +103,13 @@ const workloadSchema = z
   .object({
     namespace: z.string().min(1),
     labels: z.record(z.string(), z.string()).default({}),
-    serviceAccount: z.string().optional(),
+    serviceAccount: z.string().min(1).optional(),
+    /** For explanations and logs. */
+    name: z.string().min(1).optional(),
+    /** The workload's IP addresses (pod IPs): requests to them resolve to this workload's labels. */
+    addresses: z
+      .array(z.string().refine((a) => isIP(a) !== 0, { message: 'expected an IP address, e.g. 10.0.0.12' }))
+      .default([]),
   })
   .strict();
 
@@ -104,10 +122,43 @@ const policySchema = z
     trustDomain: z.string().min(1).default(ISTIO_DEFAULTS.trustDomain),
     trustDomainAliases: z.array(z.string().min(1)).default([]),
     watch: z.boolean().default(true),
-    /** Known workloads: used to warn about workloads no ALLOW policy covers. */
+    /**
+     * Known workloads: the workload registry of a mesh without Kubernetes (destination IP or principal → labels),
+     * and the list coverage warnings are computed over.
+     */
     workloads: z.array(workloadSchema).default([]),
+    /** Apply a reload that drops every policy of a namespace (or of the root namespace). Default: refuse it. */
+    allowEmpty: z.boolean().default(false),
+    /** Quiet time after a policy file event before reading, and between the two reads that must agree. */
+    reloadDebounceMs: z.number().int().positive().max(60_000).default(200),
+    /** How long a policy file that became empty, lost every document or disappeared must stay so to be applied. */
+    emptyFileGraceMs: z.number().int().nonnegative().max(600_000).default(3000),
   })
-  .strict();
+  .strict()
+  .superRefine((policy, ctx) => {
+    // One address, one workload: an address listed twice would make resolution depend on list order.
+    const seen = new Map<string, number>();
+    policy.workloads.forEach((w, i) => {
+      w.addresses.forEach((a, j) => {
+        const key = canonicalIp(a);
+        const first = seen.get(key);
+        if (first === undefined) seen.set(key, i);
+        else {
+          ctx.addIssue({
+            code: 'custom',
+            path: ['workloads', i, 'addresses', j],
+            message: `address ${a} is already listed by policy.workloads[${first}]`,
+          });
+        }
+      });
+    });
+  });
+
+/** The form addresses are compared in: lowercase, IPv4-mapped IPv6 as plain IPv4. */
+export function canonicalIp(address: string): string {
+  const a = address.trim().toLowerCase();
+  return a.startsWith('::ffff:') && isIP(a.slice(7)) === 4 ? a.slice(7) : a;
+}
 
 const bundleSchema = z
   .object({

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { peer, policy, policySet, req, WORKLOAD } from '../../test/conformance/policy-fixtures.js';
+import { peer, policy, policySet, req, user, WORKLOAD } from '../../test/conformance/policy-fixtures.js';
 import { explain, formatExplanation } from './explain.js';
 
 describe('explain', () => {
@@ -39,5 +39,30 @@ describe('explain', () => {
   it('says when no policy selects the workload', () => {
     const e = explain(set, { namespace: 'elsewhere', labels: {} }, req());
     expect(formatExplanation(e)).toContain('no policy selects this workload');
+  });
+
+  it('names the end-user values that decided (the claim values, the audiences), not only who the user is', () => {
+    const groups = policySet(
+      policy(
+        'ALLOW',
+        '  rules:\n  - when:\n    - key: request.auth.claims[groups]\n      values: ["admins"]\n  - when:\n    - key: request.auth.audiences\n      values: ["shop"]\n  - from:\n    - source:\n        requestPrincipals: ["https://idp/bob"]',
+        { name: 'admins' },
+      ),
+    );
+    const alice = user('https://idp', 'alice', { groups: ['customers', 'beta'] }, { audiences: ['web'] });
+    const e = explain(groups, WORKLOAD, req({ user: alice }));
+    expect(e.decision.allowed).toBe(false);
+    const [byGroup, byAudience, byPrincipal] = e.policies[0]!.rules;
+    expect(byGroup?.failure).toBe(
+      "spec.rules[0].when[0] (request.auth.claims[groups]) requires one of [admins], but the end user's groups claim is [customers, beta] (user https://idp/alice)",
+    );
+    expect(byAudience?.failure).toContain("but the token's audiences are [web] (user https://idp/alice)");
+    expect(byPrincipal?.failure).toContain("but the end user's request principal is https://idp/alice");
+    // A user without the claim is told so; a member of the group matches (both sides).
+    const noClaim = explain(groups, WORKLOAD, req({ user: user('https://idp', 'carol') }));
+    expect(noClaim.policies[0]!.rules[0]?.failure).toContain('the end user https://idp/carol has no groups claim');
+    const admin = explain(groups, WORKLOAD, req({ user: user('https://idp', 'dan', { groups: ['admins'] }) }));
+    expect(admin.decision.allowed).toBe(true);
+    expect(admin.policies[0]!.rules[0]).toMatchObject({ matched: true, failure: null });
   });
 });

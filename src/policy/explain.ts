@@ -1,10 +1,11 @@
 import type { FieldCheck } from './checks.js';
 import { type CompiledPolicy, type CompiledRule, ruleMatches } from './compile.js';
+import { bracketKeys, claimValues } from './conditions.js';
 import { lineOf } from './model.js';
 import { normalizePath } from './normalize.js';
 import type { PolicySet } from './set.js';
 import { describeTarget } from './targets.js';
-import type { Decision, PolicyRef, RequestAttributes, WorkloadRef } from './types.js';
+import type { Decision, EndUser, PolicyRef, RequestAttributes, WorkloadRef } from './types.js';
 
 /**
  * Why a request got its decision, in words a developer understands: for each policy that selects the workload,
@@ -137,9 +138,7 @@ function actual(c: FieldCheck, r: RequestAttributes, path: string): string {
     case 'peer':
       return r.peer ? `the peer is ${r.peer.spiffeId}` : 'the request has no peer identity (no mTLS)';
     case 'user':
-      return r.user
-        ? `the end user is ${r.user.issuer}/${r.user.subject}`
-        : 'the request has no verified end-user token';
+      return r.user ? userValue(c.field, r.user) : 'the request has no verified end-user token';
     case 'sourceIp':
       return `the source IP is ${q(r.sourceIp)}`;
     case 'remoteIp':
@@ -163,6 +162,25 @@ function actual(c: FieldCheck, r: RequestAttributes, path: string): string {
     default:
       return 'the filter metadata did not match';
   }
+}
+
+/** The end-user value the check compared, named (the claim's values, the audiences…), not only who the user is. */
+function userValue(field: string, user: EndUser): string {
+  const who = `${user.issuer}/${user.subject}`;
+  if (field.startsWith('request.auth.claims[')) {
+    const keys = bracketKeys(field);
+    const name = keys.join('.');
+    const values = claimValues(user, keys);
+    return values.length > 0
+      ? `the end user's ${name} claim is ${list(values)} (user ${who})`
+      : `the end user ${who} has no ${name} claim`;
+  }
+  if (field === 'request.auth.audiences') return `the token's audiences are ${list(user.audiences)} (user ${who})`;
+  if (field === 'request.auth.presenter') {
+    return user.presenter === null ? `the token has no azp (user ${who})` : `the token's azp is ${q(user.presenter)}`;
+  }
+  // requestPrincipals, notRequestPrincipals and request.auth.principal compare <issuer>/<subject>.
+  return `the end user's request principal is ${who}`;
 }
 
 function describe(c: FieldCheck, r: RequestAttributes, path: string): string {

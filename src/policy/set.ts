@@ -48,6 +48,7 @@ export class PolicySet implements CompiledPolicySet {
   private readonly byNamespace = new Map<string, CompiledPolicy[]>();
   private readonly byWorkloadNs = new Map<string, NamespaceIndex>();
   private planCount = 0;
+  private readonly labelsMatterByNs = new Map<string, boolean>();
 
   constructor(
     policies: readonly LoadedPolicy[],
@@ -152,6 +153,18 @@ export class PolicySet implements CompiledPolicySet {
     this.planCount = 0;
   }
 
+  labelsMatter(namespace: string): boolean {
+    let known = this.labelsMatterByNs.get(namespace);
+    if (known === undefined) {
+      const candidates =
+        namespace === this.options.rootNamespace ? this.root : this.namespaceIndex(namespace).candidates;
+      known = candidates.some(selectsByWorkload);
+      if (this.labelsMatterByNs.size >= PLAN_CACHE_LIMIT) this.labelsMatterByNs.clear();
+      this.labelsMatterByNs.set(namespace, known);
+    }
+    return known;
+  }
+
   attributesFor(workload: WorkloadRef): AttributeUse {
     return this.planFor(workload).uses;
   }
@@ -173,6 +186,15 @@ export class PolicySet implements CompiledPolicySet {
       audit: plan.audit.length === 0 ? NONE : auditResults(plan, request, path),
     };
   }
+}
+
+/**
+ * An enforced ALLOW or DENY policy that applies to some workloads of its namespace and not others. Dry-run and
+ * AUDIT policies never change a decision, and CUSTOM is its provider's, so they do not make labels matter.
+ */
+function selectsByWorkload(p: CompiledPolicy): boolean {
+  if (p.dryRun || (p.action !== 'ALLOW' && p.action !== 'DENY')) return false;
+  return p.selector.length > 0 || p.targets !== null;
 }
 
 /** Compiles loaded policies into a set. */

@@ -168,6 +168,13 @@ export interface CompiledPolicySet {
   readonly generation: number;
   evaluate(workload: WorkloadRef, request: RequestAttributes): Decision;
   attributesFor(workload: WorkloadRef): AttributeUse;
+  /**
+   * Whether the workload's labels can change the decision for a workload of this namespace: some enforced ALLOW
+   * or DENY policy of the namespace or of the root namespace selects workloads (by `selector` or `targetRef`).
+   * When false, the namespace alone decides; when true, a request with unknown labels must not be evaluated.
+   * A set that does not say is taken to answer true (fail closed).
+   */
+  labelsMatter?(namespace: string): boolean;
 }
 
 /** Reads nothing: the starting point for building an {@link AttributeUse}. */

@@ -8,10 +8,11 @@ import {
   type PolicySource,
   staticPolicySource,
 } from '../authz/seams.js';
-import { EMPTY_REGISTRY, type WorkloadRegistry } from '../authz/workloads.js';
+import { combineRegistries, type WorkloadRegistry } from '../authz/workloads.js';
 import type { LoadedConfig } from '../config/load.js';
 import { resolveFrom } from '../config/load.js';
 import { formatIssues } from '../policy/parse.js';
+import { configWorkloadRegistry } from '../sources/config-registry.js';
 import { createIdentityVerifier } from '../sources/identity.js';
 import { createKubeApi, loadKubeConnection } from '../sources/kube/index.js';
 import { createKubernetesSources, type KubernetesSources } from '../sources/kube/sources.js';
@@ -41,8 +42,8 @@ export interface AssembledParts {
   readonly policies: PolicySource;
   readonly identity: IdentitySource;
   /**
-   * Destination workloads by address and service account: the Kubernetes registry with `kubernetes.workloads`,
-   * else one that knows nothing. (The registry from `policy.workloads[].addresses` is assembled beside it.)
+   * Destination workloads by address and service account, for requests Envoy sends without labels (Istio
+   * `CUSTOM`): the Kubernetes registry with `kubernetes.workloads`, then `policy.workloads` from the config file.
    */
   readonly registry: WorkloadRegistry;
   /** Readiness details for `/readyz` (a stale snapshot being served, a registry not synced yet). */
@@ -66,7 +67,8 @@ export async function assembleParts(loaded: LoadedConfig, overrides: PartsOverri
   });
   // One-shot use (offline `check`) never talks to the cluster.
   const kube = watch && config.kubernetes.enabled ? assembleKubernetes(loaded, overrides) : null;
-  const registry: WorkloadRegistry = kube?.registry ?? EMPTY_REGISTRY;
+  const fromConfig = configWorkloadRegistry(config.policy.workloads);
+  const registry: WorkloadRegistry = kube?.registry ? combineRegistries([kube.registry, fromConfig]) : fromConfig;
   const readiness = () => kube?.readiness() ?? [];
   if (kube?.policies && !overrides.policyPaths) {
     const policies = kube.policies;
@@ -90,9 +92,19 @@ export async function assembleParts(loaded: LoadedConfig, overrides: PartsOverri
       trustDomainAliases: config.policy.trustDomainAliases,
     },
     watch: watch && config.policy.watch,
+    debounceMs: config.policy.reloadDebounceMs,
+    emptyFileGraceMs: config.policy.emptyFileGraceMs,
+    allowEmpty: config.policy.allowEmpty,
     onReload: (event) => {
       if (event.ok) log?.info({ generation: event.generation, policies: event.policies }, 'policies reloaded');
-      else {
+      else if (event.refused) {
+        // Reported once per refused content by the store.
+        log?.error(
+          { generation: event.generation, namespaces: event.refused.namespaces, reason: event.refused.reason },
+          `policy reload refused: it would drop every policy of ${event.refused.namespaces.join(', ')}; ` +
+            'the last good set keeps serving (set policy.allowEmpty: true to allow removing a namespace)',
+        );
+      } else {
         log?.error(
           { generation: event.generation, issues: formatIssues(event.issues) },
           'policy change refused; the last good set keeps serving',
@@ -174,13 +186,14 @@ export interface PipelineExtras {
 /** The Check pipeline for this config over these parts. */
 export function createPipeline(
   loaded: LoadedConfig,
-  parts: Pick<AssembledParts, 'policies' | 'identity'>,
+  parts: Pick<AssembledParts, 'policies' | 'identity'> & { readonly registry?: WorkloadRegistry },
   extras: PipelineExtras = {},
 ): CheckPipeline {
   const { server, policy } = loaded.config;
   return new CheckPipeline({
     policies: () => parts.policies.current(),
     identity: parts.identity,
+    registry: parts.registry,
     mode: policy.mode,
     cache: extras.cache ?? null,
     tracer: extras.tracer,

@@ -6,7 +6,7 @@ describe('splitHostPort', () => {
   it('splits IPv4, names and bracketed IPv6', () => {
     expect(splitHostPort('127.0.0.1:9191')).toEqual({ host: '127.0.0.1', port: 9191 });
     expect(splitHostPort('localhost:0')).toEqual({ host: 'localhost', port: 0 });
-    expect(splitHostPort('[::1]:9901')).toEqual({ host: '::1', port: 9901 });
+    expect(splitHostPort('[::1]:9192')).toEqual({ host: '::1', port: 9192 });
   });
 });
 

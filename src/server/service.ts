@@ -2,6 +2,7 @@ import type { AddressInfo } from 'node:net';
 import * as grpc from '@grpc/grpc-js';
 import type { CheckPipeline } from '../authz/pipeline.js';
 import type { CheckTracer, DecisionCache, DecisionObserver, IdentitySource, PolicySource } from '../authz/seams.js';
+import type { WorkloadRegistry } from '../authz/workloads.js';
 import type { LoadedConfig } from '../config/load.js';
 import { resolveFrom } from '../config/load.js';
 import { type AdminHandler, AdminServer } from './admin.js';
@@ -23,6 +24,8 @@ export { type ServiceLogger, SILENT_LOGGER } from './logger.js';
 export interface ServiceParts {
   readonly policies: PolicySource;
   readonly identity: IdentitySource;
+  /** Destination workload lookup (config file or Kubernetes Pods); none by default. */
+  readonly registry?: WorkloadRegistry;
   readonly cache?: DecisionCache | null;
   readonly tracer?: CheckTracer;
   readonly observers?: readonly DecisionObserver[];

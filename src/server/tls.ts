@@ -1,4 +1,4 @@
-import { createHash } from 'node:crypto';
+import { createHash, X509Certificate } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { createSecureContext, type SecureContextOptions } from 'node:tls';
 import * as grpc from '@grpc/grpc-js';
@@ -43,14 +43,21 @@ export function readTlsMaterial(files: TlsFiles): Material {
     try {
       return readFileSync(path);
     } catch (err) {
-      throw new ServiceError('tls_invalid', `cannot read the TLS ${what} ${path}: ${(err as Error).message}`, {
-        cause: err,
-      });
+      const code = (err as NodeJS.ErrnoException).code;
+      const why = code === 'ENOENT' ? 'no such file' : code === 'EACCES' ? 'permission denied' : (err as Error).message;
+      throw new ServiceError('tls_invalid', `cannot read the TLS ${what} ${path}: ${why}`, { cause: err });
     }
   };
   const cert = read(files.cert, 'certificate');
   const key = read(files.key, 'private key');
   const ca = files.clientCa ? read(files.clientCa, 'client CA bundle') : undefined;
+  if (ca && files.clientCa && usableCaCount(ca) === 0) {
+    // Node would accept it and every client handshake would then fail: refuse it at start (and on reload).
+    throw new ServiceError(
+      'tls_invalid',
+      `the client CA bundle ${files.clientCa} holds no usable CA certificate (PEM certificates with CA:TRUE)`,
+    );
+  }
   const options: SecureContextOptions = { cert, key, ...(ca ? { ca } : {}) };
   try {
     // Validates PEM syntax and that key matches cert before anything is swapped in.
@@ -65,6 +72,20 @@ export function readTlsMaterial(files: TlsFiles): Material {
   const hash = createHash('sha256').update(cert).update(key);
   if (ca) hash.update(ca);
   return { options, fingerprint: hash.digest('hex').slice(0, 16) };
+}
+
+/** How many PEM certificates in `pem` parse and may sign others (basicConstraints CA:TRUE). */
+function usableCaCount(pem: Buffer): number {
+  const blocks = pem.toString('utf8').match(/-----BEGIN CERTIFICATE-----[\s\S]+?-----END CERTIFICATE-----/g) ?? [];
+  let n = 0;
+  for (const block of blocks) {
+    try {
+      if (new X509Certificate(block).ca) n++;
+    } catch {
+      // Not a certificate: it does not count.
+    }
+  }
+  return n;
 }
 
 /**

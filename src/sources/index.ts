@@ -3,6 +3,7 @@
  * files and endpoints, and (with the workload registry and the reconciler) the Kubernetes API.
  */
 
+export { configWorkloadRegistry } from './config-registry.js';
 export { createIdentityVerifier, type IdentityVerifierOptions, type ManagedIdentityVerifier } from './identity.js';
 export { FileJwks, type JwksSourceOptions, openJwks, RemoteJwks, type RemoteJwksOptions } from './jwks.js';
 export {

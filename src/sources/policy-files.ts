@@ -10,6 +10,40 @@ import { duplicateIssues, type ParsedPolicies, parsePolicyText } from '../policy
 
 const EXTENSIONS = new Set(['.yaml', '.yml', '.json']);
 
+/** Loads files and folders (recursively: *.yaml, *.yml, *.json, in name order). Never throws. */
+export async function loadPolicyPaths(paths: readonly string[]): Promise<ParsedPolicies> {
+  return parseSnapshot(await readPolicySnapshot(paths)).parsed;
+}
+
+/** The raw content of the policy files at one moment: what a reload compares to decide the files are stable. */
+export interface PolicySnapshot {
+  readonly files: readonly { readonly file: string; readonly text: string }[];
+  /** Paths that could not be listed or read. */
+  readonly issues: readonly PolicyIssue[];
+}
+
+/** Reads every policy file under `paths` (no parsing). Never throws. */
+export async function readPolicySnapshot(paths: readonly string[]): Promise<PolicySnapshot> {
+  const issues: PolicyIssue[] = [];
+  const names: string[] = [];
+  for (const p of paths) {
+    try {
+      await collect(resolve(p), names, true);
+    } catch (err) {
+      issues.push(readIssue(resolve(p), err));
+    }
+  }
+  const files: { file: string; text: string }[] = [];
+  for (const file of names) {
+    try {
+      files.push({ file, text: await readFile(file, 'utf8') });
+    } catch (err) {
+      issues.push(readIssue(file, err));
+    }
+  }
+  return { files, issues };
+}
+
 /**
  * What each file parsed to last time, by path. A reload hands it back: a file whose text did not change keeps its
  * parsed policies (the same objects), so the policy set can reuse their compiled form too.
@@ -17,31 +51,21 @@ const EXTENSIONS = new Set(['.yaml', '.yml', '.json']);
 export type ParseCache = Map<string, { readonly text: string; readonly parsed: ParsedPolicies }>;
 
 /**
- * Loads files and folders (recursively: *.yaml, *.yml, *.json, in name order). Never throws. With `cache`, files
- * whose text is unchanged are not parsed again, and the cache is left holding exactly the files read this time.
+ * Parses a snapshot; `perFile` counts the policies each file holds (0 for an empty or document-less file). With
+ * `cache`, files whose text is unchanged are not parsed again, and the cache is left holding exactly these files.
  */
-export async function loadPolicyPaths(paths: readonly string[], cache?: ParseCache): Promise<ParsedPolicies> {
-  const out: ParsedPolicies = { policies: [], issues: [], notes: [] };
-  const files: string[] = [];
-  for (const p of paths) {
-    try {
-      await collect(resolve(p), files, true);
-    } catch (err) {
-      out.issues.push(readIssue(resolve(p), err));
-    }
-  }
+export function parseSnapshot(
+  snapshot: PolicySnapshot,
+  cache?: ParseCache,
+): { parsed: ParsedPolicies; perFile: Map<string, number> } {
+  const out: ParsedPolicies = { policies: [], issues: [...snapshot.issues], notes: [] };
+  const perFile = new Map<string, number>();
   const seen: ParseCache = new Map();
-  for (const file of files) {
-    let text: string;
-    try {
-      text = await readFile(file, 'utf8');
-    } catch (err) {
-      out.issues.push(readIssue(file, err));
-      continue;
-    }
+  for (const { file, text } of snapshot.files) {
     const known = cache?.get(file);
     const parsed = known !== undefined && known.text === text ? known.parsed : parsePolicyText(text, file);
     seen.set(file, { text, parsed });
+    perFile.set(file, parsed.policies.length);
     out.policies.push(...parsed.policies);
     out.issues.push(...parsed.issues);
     out.notes.push(...parsed.notes);
@@ -51,7 +75,19 @@ export async function loadPolicyPaths(paths: readonly string[], cache?: ParseCac
     cache.clear();
     for (const [file, entry] of seen) cache.set(file, entry);
   }
-  return out;
+  return { parsed: out, perFile };
+}
+
+/** Two reads saw exactly the same files, contents and read failures. */
+export function sameSnapshot(a: PolicySnapshot, b: PolicySnapshot): boolean {
+  if (a.files.length !== b.files.length || a.issues.length !== b.issues.length) return false;
+  for (let i = 0; i < a.files.length; i++) {
+    if (a.files[i]!.file !== b.files[i]!.file || a.files[i]!.text !== b.files[i]!.text) return false;
+  }
+  for (let i = 0; i < a.issues.length; i++) {
+    if (a.issues[i]!.file !== b.issues[i]!.file || a.issues[i]!.message !== b.issues[i]!.message) return false;
+  }
+  return true;
 }
 
 async function collect(path: string, files: string[], explicit: boolean): Promise<void> {

@@ -14,7 +14,7 @@ afterEach(() => {
   for (const s of stores.splice(0)) s.close();
 });
 
-async function setup(text: string, watch: boolean) {
+async function setup(text: string, watch: boolean, extra: { allowEmpty?: boolean; emptyFileGraceMs?: number } = {}) {
   const dir = await mkdtemp(join(tmpdir(), 'policy-store-'));
   const file = join(dir, 'p.yaml');
   await writeFile(file, text);
@@ -25,6 +25,8 @@ async function setup(text: string, watch: boolean) {
     compile: {},
     watch,
     debounceMs: 20,
+    emptyFileGraceMs: 100,
+    ...extra,
     onReload: (e) => {
       events.push(e);
       notify?.();
@@ -77,5 +79,54 @@ describe('PolicyStore', () => {
     expect(store.current()!.evaluate(WORKLOAD, req()).code).toBe('DENY_MATCHED');
     store.close();
     await rm(dir, { recursive: true, force: true });
+  });
+
+  it('refuses a reload that drops every policy of a namespace, reports it once, and keeps the last good set', async () => {
+    const { dir, file, store, events } = await setup(doc('ALLOW'), false, { emptyFileGraceMs: 30 });
+    const first = await store.load();
+    await writeFile(file, '');
+    await store.reload();
+    await store.reload();
+    expect(events).toEqual([
+      { ok: false, generation: 1, issues: [], refused: { reason: 'drops_namespace', namespaces: ['foo'] } },
+    ]);
+    expect(store.current()).toBe(first);
+    // A deleted file is the same drop; a different refused content is reported again.
+    await rm(file);
+    await store.reload();
+    expect(events).toHaveLength(2);
+    expect(store.current()).toBe(first);
+    // The other side: content that keeps the namespace applies.
+    await writeFile(file, doc('DENY'));
+    await store.reload();
+    expect(events.at(-1)).toMatchObject({ ok: true, generation: 2 });
+    await rm(dir, { recursive: true, force: true });
+  });
+
+  it('applies the drop with allowEmpty: true', async () => {
+    const { file, store, events } = await setup(doc('ALLOW'), false, { allowEmpty: true, emptyFileGraceMs: 30 });
+    await store.load();
+    await writeFile(file, '');
+    await store.reload();
+    expect(events.at(-1)).toMatchObject({ ok: true, policies: 0 });
+  });
+
+  it('waits out a file that became empty: rewritten within the grace period, the empty state never serves', async () => {
+    const { dir, store, events } = await setup(doc('ALLOW'), false, { emptyFileGraceMs: 400 });
+    const other = join(dir, 'q.yaml');
+    const q = doc('DENY').replace('name: p', 'name: q');
+    await writeFile(other, q);
+    await store.load();
+    await writeFile(other, '');
+    const reloading = store.reload();
+    await writeFile(other, q);
+    await reloading;
+    // The namespace keeps policy p, so only stability protected q; the set that lost q was never applied.
+    expect(events.every((e) => !e.ok || e.policies === 2)).toBe(true);
+    expect(store.current()!.policies).toHaveLength(2);
+    // The other side: an emptied file that stays empty past the grace period applies.
+    await writeFile(other, '');
+    await store.reload();
+    expect(events.at(-1)).toMatchObject({ ok: true, policies: 1 });
   });
 });

@@ -4,13 +4,27 @@ import { dirname, resolve } from 'node:path';
 import { type LoadedPolicy, type PolicyIssue, PolicyLoadError } from '../policy/model.js';
 import type { CompileOptions } from '../policy/options.js';
 import { compilePolicySet, type PolicySet } from '../policy/set.js';
-import { loadPolicyPaths, type ParseCache } from './policy-files.js';
+import {
+  type ParseCache,
+  type PolicySnapshot,
+  parseSnapshot,
+  readPolicySnapshot,
+  sameSnapshot,
+} from './policy-files.js';
+import { droppedNamespaces, emptiedFiles } from './reload-guard.js';
 
 /**
  * Holds the current policy set and reloads it when the files change. A reload parses, validates and compiles the
  * whole new set before swapping it in (one assignment: readers see the old set or the new one, never a mix);
  * an invalid change is refused and the last good set keeps serving. The store reads files, so it sits at the
  * edge of `policy/`; evaluation itself stays pure.
+ *
+ * A file being edited must never open the mesh (under Istio's rules fewer policies can mean more allowed):
+ * - a reload applies only files that are stable: read, then read again after `debounceMs`, identical both times;
+ * - a file that became empty, lost every document or disappeared must stay so for `emptyFileGraceMs` (an editor's
+ *   truncate-then-write, `cp`, rsync or `git checkout` rewrite it well within that);
+ * - a stable set that would drop every policy of a namespace (the root namespace included) is refused unless
+ *   `allowEmpty`, reported once per refused content; the last good set keeps serving.
  */
 
 export type ReloadEvent =
@@ -21,7 +35,13 @@ export type ReloadEvent =
       readonly notes: readonly string[];
       readonly warnings: readonly PolicyIssue[];
     }
-  | { readonly ok: false; readonly generation: number; readonly issues: readonly PolicyIssue[] };
+  | {
+      readonly ok: false;
+      readonly generation: number;
+      readonly issues: readonly PolicyIssue[];
+      /** Set when the new set was valid but refused: it would drop every policy of these namespaces. */
+      readonly refused?: { readonly reason: 'drops_namespace'; readonly namespaces: readonly string[] };
+    };
 
 export interface PolicyStoreOptions {
   readonly paths: readonly string[];
@@ -29,8 +49,15 @@ export interface PolicyStoreOptions {
   readonly watch: boolean;
   /** Told of every reload attempt after the initial load. */
   readonly onReload?: (event: ReloadEvent) => void;
-  /** Quiet time after the last file event before reloading (editors write in several steps). Default 200 ms. */
+  /**
+   * Quiet time after the last file event before reloading (editors write in several steps), and between the two
+   * reads that must agree before a change applies. Default 200 ms.
+   */
   readonly debounceMs?: number;
+  /** How long a file that became empty, lost its documents or disappeared must stay so. Default 3000 ms. */
+  readonly emptyFileGraceMs?: number;
+  /** Apply a reload that drops every policy of a namespace. Default false: refuse it. */
+  readonly allowEmpty?: boolean;
 }
 
 export class PolicyStore {
@@ -41,8 +68,12 @@ export class PolicyStore {
   private reloading: Promise<void> | null = null;
   private again = false;
   private closed = false;
-  /** Each file's text and parse, so a reload parses and compiles only the files that changed. */
-  private readonly parsed: ParseCache = new Map();
+  /** Policies per file in the set serving now: what "a file became empty" is judged against. */
+  private perFile = new Map<string, number>();
+  /** The content last refused, so one refusal is reported once, not on every file event. */
+  private refusedSnapshot: PolicySnapshot | null = null;
+  /** Each file's text and parse in the set serving now, so a reload parses and compiles only what changed. */
+  private parsed: ParseCache = new Map();
 
   constructor(private readonly options: PolicyStoreOptions) {}
 
@@ -56,12 +87,13 @@ export class PolicyStore {
 
   /** The initial load. Throws {@link PolicyLoadError} when any policy is invalid or unreadable. */
   async load(): Promise<PolicySet> {
-    const { set, issues } = await this.build();
+    const snapshot = await readPolicySnapshot(this.options.paths);
+    const { set, issues, perFile } = this.build(this.parse(snapshot));
     if (set === null) {
       const unreadable = issues.some((i) => i.code === 'read_failed');
       throw new PolicyLoadError(unreadable ? 'unreadable' : 'invalid_policy', issues);
     }
-    this.swap(set);
+    this.swap(set, perFile);
     if (this.options.watch) await this.watch();
     return set;
   }
@@ -77,9 +109,13 @@ export class PolicyStore {
         this.again = false;
         // A background reload never rejects (it runs from a file-watch timer, where a rejection would be
         // unhandled and end the process): an unexpected failure is a refused change, the last good set serves.
+        let stable: Awaited<ReturnType<PolicyStore['stableSnapshot']>>;
         let built: Awaited<ReturnType<PolicyStore['build']>>;
         try {
-          built = await this.build();
+          stable = await this.stableSnapshot();
+          if (stable === null) return;
+          // Awaited so that a build step that fails in any way (a throw or a rejection) lands in this catch.
+          built = await this.build(stable.parsed);
         } catch (err) {
           const message = `reload failed unexpectedly: ${err instanceof Error ? err.message : String(err)}`;
           const issue: PolicyIssue = {
@@ -90,16 +126,39 @@ export class PolicyStore {
             message,
             code: 'read_failed',
           };
-          built = { set: null, issues: [issue], notes: [] };
+          this.tell({ ok: false, generation: this.gen, issues: [issue] });
+          continue;
         }
-        const { set, issues, notes } = built;
         if (this.closed) return;
+        const { snapshot } = stable;
+        const { set, issues, notes, perFile } = built;
         if (set === null) {
           this.tell({ ok: false, generation: this.gen, issues });
-        } else {
-          this.swap(set);
-          this.tell({ ok: true, generation: this.gen, policies: set.policies.length, notes, warnings: issues });
+          continue;
         }
+        const dropped = this.options.allowEmpty ? [] : droppedNamespaces(this.set, set);
+        if (dropped.length > 0) {
+          // Refused: report it once per refused content (the watcher fires on every write of the same file).
+          const repeat = this.refusedSnapshot !== null && sameSnapshot(this.refusedSnapshot, snapshot);
+          this.refusedSnapshot = snapshot;
+          if (!repeat) {
+            this.tell({
+              ok: false,
+              generation: this.gen,
+              issues: [],
+              refused: { reason: 'drops_namespace', namespaces: dropped },
+            });
+          }
+          continue;
+        }
+        this.swap(set, perFile);
+        this.tell({
+          ok: true,
+          generation: this.gen,
+          policies: set.policies.length,
+          notes,
+          warnings: issues,
+        });
       } while (this.again && !this.closed);
     })().finally(() => {
       this.reloading = null;
@@ -159,21 +218,56 @@ export class PolicyStore {
     }
   }
 
-  private swap(set: PolicySet): void {
+  private swap(set: PolicySet, perFile: Map<string, number>): void {
     this.set = set;
     this.gen = set.generation;
+    this.perFile = perFile;
+    this.refusedSnapshot = null;
   }
 
-  private async build(): Promise<{ set: PolicySet | null; issues: PolicyIssue[]; notes: string[] }> {
-    // A refused reload must not leave the cache pointing at the refused texts' parses: work on a copy.
-    const cache: ParseCache = new Map(this.parsed);
-    const { policies, issues, notes } = await loadPolicyPaths(this.options.paths, cache);
-    if (issues.some((i) => i.severity === 'error')) return { set: null, issues, notes };
-    const set = compile(policies, this.options.compile, this.gen + 1, this.set);
-    this.parsed.clear();
-    for (const [file, entry] of cache) this.parsed.set(file, entry);
-    return { set, issues, notes };
+  /**
+   * Reads until two reads, `debounceMs` apart (`emptyFileGraceMs` while a file that held policies is empty,
+   * document-less or gone), see the same content. Null when the store closed meanwhile.
+   */
+  private async stableSnapshot(): Promise<{ snapshot: PolicySnapshot; parsed: ParsedSnapshot } | null> {
+    const debounce = this.options.debounceMs ?? 200;
+    const grace = Math.max(debounce, this.options.emptyFileGraceMs ?? 3000);
+    let snapshot = await readPolicySnapshot(this.options.paths);
+    for (;;) {
+      // Parsed once per read: the same content parses the same, so the stable read reuses it.
+      const parsed = this.parse(snapshot);
+      await sleep(emptiedFiles(this.perFile, parsed.perFile) ? grace : debounce);
+      if (this.closed) return null;
+      const again = await readPolicySnapshot(this.options.paths);
+      if (sameSnapshot(snapshot, again)) return { snapshot: again, parsed };
+      snapshot = again;
+    }
   }
+
+  /** Parses against a copy of the cache: a refused reload must leave the cache as the serving set saw it. */
+  private parse(snapshot: PolicySnapshot): ParsedSnapshot {
+    const cache: ParseCache = new Map(this.parsed);
+    return { ...parseSnapshot(snapshot, cache), cache };
+  }
+
+  private build({ parsed, perFile, cache }: ParsedSnapshot): {
+    set: PolicySet | null;
+    issues: PolicyIssue[];
+    notes: string[];
+    perFile: Map<string, number>;
+  } {
+    const { policies, issues, notes } = parsed;
+    if (issues.some((i) => i.severity === 'error')) return { set: null, issues, notes, perFile };
+    const set = compile(policies, this.options.compile, this.gen + 1, this.set);
+    this.parsed = cache;
+    return { set, issues, notes, perFile };
+  }
+}
+
+type ParsedSnapshot = ReturnType<typeof parseSnapshot> & { readonly cache: ParseCache };
+
+function sleep(ms: number): Promise<void> {
+  return new Promise((resolve) => setTimeout(resolve, ms).unref?.());
 }
 
 function compile(

@@ -42,6 +42,9 @@ export const ATTR = {
   userGroups: 'mesh_authz.user.groups',
   workloadNamespace: 'mesh_authz.workload.namespace',
   workload: 'mesh_authz.workload.labels',
+  /** How the destination workload was found: context_extensions, destination_labels, registry_address… */
+  workloadResolution: 'mesh_authz.workload.resolution',
+  workloadName: 'mesh_authz.workload.name',
   method: 'mesh_authz.request.method',
   path: 'mesh_authz.request.path',
   host: 'mesh_authz.request.host',

@@ -52,6 +52,7 @@ export class ServiceMetrics implements DecisionObserver {
   private readonly generation: Gauge;
   private readonly reloads: Counter;
   private readonly reloadFailures: Counter;
+  private readonly reloadRefusals: Counter<'reason'>;
   private readonly uncovered: Gauge;
   private readonly allowLatency: HistogramSeries;
   private readonly denyLatency: HistogramSeries;
@@ -131,6 +132,12 @@ export class ServiceMetrics implements DecisionObserver {
       help: 'Policy changes refused (invalid); the last good set kept serving.',
       registers,
     });
+    this.reloadRefusals = new Counter({
+      name: 'mesh_authz_policy_reload_refusals_total',
+      help: 'Valid policy changes refused because they would drop every policy of a namespace (policy.allowEmpty); the last good set kept serving.',
+      labelNames: ['reason'],
+      registers,
+    });
     this.uncovered = new Gauge({
       name: 'mesh_authz_workloads_without_allow',
       help: 'Known workloads that no ALLOW policy selects (microsegmentation coverage gaps).',
@@ -179,6 +186,11 @@ export class ServiceMetrics implements DecisionObserver {
   /** A policy change was refused; the previous set keeps serving. */
   policyReloadFailed(): void {
     this.reloadFailures.inc();
+  }
+
+  /** A valid policy change was refused (it would drop a whole namespace); the previous set keeps serving. */
+  policyReloadRefused(reason: string): void {
+    this.reloadRefusals.inc({ reason: REASON_LABEL.test(reason) ? reason : 'other' });
   }
 
   /** How many known workloads no ALLOW policy selects. */

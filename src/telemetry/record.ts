@@ -40,7 +40,13 @@ export interface DecisionRecord {
   readonly user_issuer: string | null;
   readonly user_subject: string | null;
   readonly user_groups: readonly string[];
-  readonly workload: { readonly namespace: string; readonly labels: Readonly<Record<string, string>> } | null;
+  /** The destination workload, how it was found (`WorkloadResolution`) and the registry's name for it. */
+  readonly workload: {
+    readonly namespace: string;
+    readonly labels: Readonly<Record<string, string>>;
+    readonly resolution: string;
+    readonly name?: string;
+  } | null;
   readonly method: string | null;
   /** The path without query string or fragment. */
   readonly path: string | null;
@@ -127,7 +133,14 @@ export function toDecisionRecord(
     user_issuer: user?.issuer ?? null,
     user_subject: user?.subject ?? null,
     user_groups: user?.groups ?? [],
-    workload: input ? { namespace: input.workload.namespace, labels: input.workload.labels } : null,
+    workload: input
+      ? {
+          namespace: input.workload.namespace,
+          labels: input.workload.labels,
+          resolution: input.workloadResolution,
+          ...(input.workloadName ? { name: input.workloadName } : {}),
+        }
+      : null,
     method: input?.method ?? null,
     // `input.path` is `:path` cut at the first `?` or `#`: the query string (where tokens and API keys end up)
     // never reaches a log line.

@@ -172,6 +172,8 @@ export function spanAttributes(outcome: CheckOutcome, traceId: string, spanId: s
   if (r.workload !== null) {
     attrs[ATTR.workloadNamespace] = r.workload.namespace;
     attrs[ATTR.workload] = formatLabels(r.workload.labels);
+    attrs[ATTR.workloadResolution] = r.workload.resolution;
+    if (r.workload.name) attrs[ATTR.workloadName] = r.workload.name;
   }
   if (r.method !== null) attrs[ATTR.method] = r.method;
   if (r.path !== null) attrs[ATTR.path] = r.path;

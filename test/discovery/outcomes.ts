@@ -68,6 +68,8 @@ export function outcome(s: OutcomeSpec): CheckOutcome {
       labels: {},
     },
     workload: { namespace: s.ns, labels: { app: s.app, 'pod-template-hash': 'abc123' } },
+    workloadResolution: 'registry_address',
+    workloadName: '',
     contextExtensions: {},
     filterMetadata: {},
     sni: '',

@@ -54,8 +54,10 @@ describe('the built binary', () => {
 
     const [, grpcAddress] = await serve.waitForOutput(/mesh-authz listening: gRPC (127\.0\.0\.1:\d+)/);
     await serve.waitForOutput(/Stop with Ctrl-C/);
-    expect(serve.stderr()).toContain('check --config examples/config.yaml --request examples/requests/allowed.json');
-    expect(serve.stderr()).toContain('--request examples/requests/denied.json');
+    // The embedded examples: try-it commands that work from an installed package (no test-only scripts).
+    expect(serve.stderr()).toContain('  mesh-authz check -c examples/config.yaml -r examples/requests/allowed.json');
+    expect(serve.stderr()).toContain('  mesh-authz check -c examples/config.yaml -r examples/requests/denied.json');
+    expect(serve.stderr()).not.toContain('authz_client.py');
     expect(serve.stderr()).toContain('policies: loaded, SERVING');
     const [health, allowed, denied, expired] = await Promise.all([
       python(['--target', grpcAddress!, 'health']),

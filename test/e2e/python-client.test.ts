@@ -49,7 +49,7 @@ describe('python grpcio client, plaintext', () => {
   });
 
   it('gets an explicit DENY policy decision', async () => {
-    const res = await python(['--target', target, 'check', '--path', '/deny/this']);
+    const res = await python(['--target', target, 'check', '--path', '/deny/this', '--ext', 'namespace=shop']);
     expect((res.headers as Record<string, string>)['x-mesh-authz-reason']).toContain('test/deny-prefix');
   });
 
@@ -131,6 +131,8 @@ describe('graceful shutdown with checks in flight', () => {
       '8',
       '--path',
       '/allowed/slow',
+      '--ext',
+      'namespace=shop',
       '--header',
       'x-test-delay-ms: 1500',
     ]);

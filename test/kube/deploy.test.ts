@@ -29,10 +29,11 @@ describe('istio/ for the Kubernetes sources', () => {
   });
 
   it('mounts an emptyDir where the ConfigMap config keeps its snapshots, and a service account token', () => {
-    const cm = docs('istio/configmap.yaml').find((d) => d.metadata.name === 'mesh-authz-config') as unknown as {
-      data: Record<string, string>;
-    };
-    const config = parseConfigText(cm.data['config.yaml']!, '/etc/mesh-authz/config/config.yaml');
+    // The ConfigMap mesh-authz-config is generated from this file (istio/kustomization.yaml configMapGenerator).
+    const config = parseConfigText(
+      readFileSync('istio/config/config.yaml', 'utf8'),
+      '/etc/mesh-authz/config/config.yaml',
+    );
     expect(config.kubernetes).toMatchObject({ enabled: true, workloads: true });
     const server = docs('istio/deployment.yaml').find((d) => d.metadata.name === 'mesh-authz') as unknown as {
       spec: { template: { spec: Record<string, unknown> } };

@@ -11,8 +11,8 @@ export const EXAMPLES = join(import.meta.dirname, '../../examples');
 
 export function writeExamplesConfig(file: string, options: { drainTimeoutMs?: number; telemetry: string }): string {
   const text = readFileSync(join(EXAMPLES, 'config.yaml'), 'utf8')
-    .replace('listen: 127.0.0.1:9191', 'listen: 127.0.0.1:0')
-    .replace('listen: 127.0.0.1:9901', 'listen: 127.0.0.1:0')
+    // Every listener (gRPC and admin) on an ephemeral port, whatever the example's defaults are.
+    .replaceAll(/listen: 127\.0\.0\.1:\d+/g, 'listen: 127.0.0.1:0')
     .replace('drainTimeoutMs: 5000', `drainTimeoutMs: ${options.drainTimeoutMs ?? 5000}`)
     .replaceAll(/(paths: \[|pem: |file: )(policies|identities)/g, `$1${EXAMPLES}/$2`)
     .replace(/\ntelemetry:[\s\S]*?(?=\n\S|$)/, '');

@@ -19,6 +19,8 @@ export function prefixPolicySet(allowed: readonly string[], generation = 1): Com
   return {
     generation,
     attributesFor: () => use,
+    // Its decisions never read workload labels, so a request naming only a namespace is decided, not refused.
+    labelsMatter: () => false,
     evaluate(_workload: WorkloadRef, request: RequestAttributes): Decision {
       if (request.path.startsWith('/deny')) {
         return {
