@@ -1,5 +1,7 @@
+import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import * as grpc from '@grpc/grpc-js';
+import { loadSync } from '@grpc/proto-loader';
 import { encodeCheckResponse, GRPC_CHECK_PATH } from './frame.js';
 
 /**
@@ -23,13 +25,46 @@ const definition: grpc.ServiceDefinition = {
   },
 };
 
-export function startFloorServer(port = 0): Promise<{ server: grpc.Server; port: number }> {
-  const server = new grpc.Server();
-  server.addService(definition, {
-    Check: (_call: grpc.ServerUnaryCall<Buffer, Buffer>, callback: grpc.sendUnaryData<Buffer>) => {
-      callback(null, OK_RESPONSE);
-    },
+/**
+ * The second floor, the one outside harnesses usually measure against: a grpc-js server built the common way, with
+ * @grpc/proto-loader decoding every request into objects and encoding the answer. Ratios against it compare with
+ * such harnesses; ratios against the pass-through floor show the transport's own cost.
+ */
+function decodingService(): { definition: grpc.ServiceDefinition; answer: object } {
+  const protos = join(import.meta.dirname, '../../protos');
+  const pkg = loadSync('envoy/service/auth/v3/external_auth.proto', {
+    includeDirs: [protos],
+    keepCase: false,
+    longs: String,
+    enums: String,
+    defaults: false,
+    oneofs: true,
   });
+  const loaded = grpc.loadPackageDefinition(pkg) as unknown as {
+    envoy: { service: { auth: { v3: { Authorization: { service: grpc.ServiceDefinition } } } } };
+  };
+  return {
+    definition: loaded.envoy.service.auth.v3.Authorization.service,
+    answer: { status: { code: 0 }, okResponse: {} },
+  };
+}
+
+export function startFloorServer(port = 0, decode = false): Promise<{ server: grpc.Server; port: number }> {
+  const server = new grpc.Server();
+  if (decode) {
+    const { definition: decoding, answer } = decodingService();
+    server.addService(decoding, {
+      Check: (_call: grpc.ServerUnaryCall<object, object>, callback: grpc.sendUnaryData<object>) => {
+        callback(null, answer);
+      },
+    });
+  } else {
+    server.addService(definition, {
+      Check: (_call: grpc.ServerUnaryCall<Buffer, Buffer>, callback: grpc.sendUnaryData<Buffer>) => {
+        callback(null, OK_RESPONSE);
+      },
+    });
+  }
   return new Promise((resolve, reject) => {
     server.bindAsync(`127.0.0.1:${port}`, grpc.ServerCredentials.createInsecure(), (err, bound) => {
       if (err) reject(err);
@@ -40,7 +75,7 @@ export function startFloorServer(port = 0): Promise<{ server: grpc.Server; port:
 
 const isMain = process.argv[1] !== undefined && import.meta.url === pathToFileURL(process.argv[1]).href;
 if (isMain) {
-  const { server, port } = await startFloorServer(Number(process.argv[2] ?? 0));
+  const { server, port } = await startFloorServer(Number(process.argv[2] ?? 0), process.argv[3] === 'decode');
   process.stdout.write(`LISTENING ${port}\n`);
   const stop = () => server.tryShutdown(() => process.exit(0));
   process.on('SIGTERM', stop);

@@ -91,6 +91,7 @@ export function runPipelineBenchQuick(): Promise<Record<string, unknown>> {
 
 export async function runPipelineBench(
   options: PipelineBenchOptions = { checks: 100_000, freshShare: 0.1 },
+  output: { quiet?: boolean } = {},
 ): Promise<Record<string, unknown>> {
   const dir = await mkdtemp(join(tmpdir(), 'mesh-authz-pipeline-'));
   try {
@@ -189,7 +190,7 @@ export async function runPipelineBench(
       rssMb: memoryMb(process.pid, 'VmRSS'),
       peakRssMb: memoryMb(process.pid, 'VmHWM'),
     };
-    printSummary(results, options);
+    if (!output.quiet) printSummary(results, options);
     return results;
   } finally {
     await rm(dir, { recursive: true, force: true });

@@ -10,7 +10,16 @@ import { H2LOAD, runH2load } from './h2load.js';
 import type { LoadJob, LoadResult } from './loadgen.js';
 import { type ServerSide, scrapeServerSide } from './metrics-scrape.js';
 import { cpuSeconds, memoryMb } from './proc.js';
-import { meshEntry, probe, type RunningServer, startFloor, startMesh, stop, waitReady } from './servers.js';
+import {
+  DECODE_FLOOR,
+  meshEntry,
+  probe,
+  type RunningServer,
+  startFloor,
+  startMesh,
+  stop,
+  waitReady,
+} from './servers.js';
 import { median, percentile } from './stats.js';
 
 /**
@@ -415,6 +424,9 @@ async function main(): Promise<void> {
     const floorServer = await startFloor(root, dir);
     servers.push(floorServer);
     await waitReady(floorServer, readyBody, 10_000);
+    const decodeFloor = await startFloor(root, dir, true);
+    servers.push(decodeFloor);
+    await waitReady(decodeFloor, readyBody, 10_000);
     for (const key of options.scenarios) {
       const sc = SCENARIOS[key]!;
       const file = sc.name.replace(/[^a-z0-9]+/g, '-');
@@ -446,6 +458,16 @@ async function main(): Promise<void> {
     `medians over ${options.rounds} round${options.rounds === 1 ? '' : 's'}; × floor = median of each round's ratio\n`,
   );
   process.stdout.write(`${table(rows, roundRatios)}\n`);
+  // The same servers against the proto-loader floor (what outside harnesses usually call "the grpc-js floor").
+  const byDecode = ratiosPerRound([
+    ...perRound.filter((x) => x.figures.name === DECODE_FLOOR),
+    ...perRound.filter((x) => x.figures.name !== DECODE_FLOOR),
+  ]);
+  for (const r of rows) {
+    const x = byDecode.get(r.name);
+    if (r.name === DECODE_FLOOR || x === undefined) continue;
+    process.stdout.write(`× ${DECODE_FLOOR}: ${r.name} req/s ${fmt(x.rps, 2)}, p99 ${fmt(x.p99, 2)}\n`);
+  }
   for (const n of notes) process.stdout.write(`note: ${n}\n`);
   for (const r of rows) {
     const ss = r.serverSide;
@@ -466,6 +488,7 @@ async function main(): Promise<void> {
       ['codec', 'codec.js', 'runCodecBench'],
       ['policy', 'policy.js', 'runPolicyBench'],
       ['identity', 'identity.js', 'runIdentityBench'],
+      ['memory', 'memory.js', options.quick ? 'runMemoryBenchQuick' : 'runMemoryBench'],
     ] as const) {
       process.stdout.write(`\n# ${key} micro-benchmark\n`);
       const result = await micro(root, file, fn);

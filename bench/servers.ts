@@ -49,11 +49,14 @@ export function freePort(): Promise<number> {
   });
 }
 
-export async function startFloor(root: string, logDir: string): Promise<RunningServer> {
-  const child = spawn(process.execPath, [...serverNodeArgs(), join(root, 'dist/bench/floor-server.js'), '0'], {
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
-  child.stderr!.pipe(createWriteStream(join(logDir, 'floor.server.log')));
+/** The pass-through floor, or with `decode` the proto-loader one (see floor-server.ts). */
+export const DECODE_FLOOR = 'floor (proto-loader decode)';
+
+export async function startFloor(root: string, logDir: string, decode = false): Promise<RunningServer> {
+  const args = [...serverNodeArgs(), join(root, 'dist/bench/floor-server.js'), '0', decode ? 'decode' : 'pass'];
+  const child = spawn(process.execPath, args, { stdio: ['ignore', 'pipe', 'pipe'] });
+  const name = decode ? DECODE_FLOOR : 'floor';
+  child.stderr!.pipe(createWriteStream(join(logDir, `${decode ? 'floor-decode' : 'floor'}.server.log`)));
   const port = await new Promise<number>((resolve, reject) => {
     let out = '';
     child.stdout!.on('data', (c: Buffer) => {
@@ -63,7 +66,7 @@ export async function startFloor(root: string, logDir: string): Promise<RunningS
     });
     child.once('exit', (code) => reject(new Error(`floor server exited with ${code}`)));
   });
-  return { name: 'floor', child, pid: child.pid!, port, adminPort: null };
+  return { name, child, pid: child.pid!, port, adminPort: null };
 }
 
 /** Writes the config of one scenario (JSON is YAML) and returns its path. */

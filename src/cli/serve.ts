@@ -4,6 +4,7 @@ import { type Config, hostPortProblem } from '../config/schema.js';
 import { createFlowRecorder } from '../discovery/recorder.js';
 import { reportCoverage } from '../policy/coverage.js';
 import { type AssembledParts, assembleParts } from '../server/assemble.js';
+import { heapLimitWarning } from '../server/memory-limit.js';
 import { AuthzService, type ListeningAddresses } from '../server/service.js';
 import { shutdownOnSignals } from '../server/signals.js';
 import { createTelemetry } from '../telemetry/index.js';
@@ -56,6 +57,8 @@ export const serveCommand: Command = {
       pathNormalization: config.policy.pathNormalization,
     });
     const logger = telemetry.logger;
+    const heapWarning = heapLimitWarning();
+    if (heapWarning !== null) logger.warn({}, heapWarning);
     // Last resort: background work (reloads, refreshes) handles its own failures, but a rejection that still
     // escapes must not end the process (Node's default): a missing authz service makes Envoy deny the whole
     // mesh. It is logged as the bug it is; the last good policies and identity material keep serving.

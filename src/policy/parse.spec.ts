@@ -36,4 +36,14 @@ describe('parsePolicyText', () => {
     expect(out.policies[0]?.policy.metadata.namespace).toBe('default');
     expect(out.issues).toMatchObject([{ severity: 'warning', code: 'missing_namespace' }]);
   });
+
+  it('gives field lines on demand, per document and per List item, skipping empty and other documents', () => {
+    const text = `---\n# empty\n---\n${ap('a')}---\napiVersion: v1\nkind: List\nitems:\n- apiVersion: security.istio.io/v1\n  kind: AuthorizationPolicy\n  metadata:\n    name: c\n    namespace: foo\n  spec:\n    action: DENY\n    rules:\n    - {}\n`;
+    const out = parsePolicyText(text, 'm.yaml');
+    const [a, c] = out.policies;
+    expect(a?.lines).toMatchObject({ kind: 5, 'metadata.name': 7, spec: 9 });
+    expect(c?.lines).toMatchObject({ kind: 15, 'metadata.name': 17, 'spec.rules[0]': 22 });
+    // Not an own enumerable field: copies and equality checks of a policy do not parse the file again.
+    expect(Object.keys(a!)).not.toContain('lines');
+  });
 });

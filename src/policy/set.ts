@@ -54,11 +54,19 @@ export class PolicySet implements CompiledPolicySet {
     policies: readonly LoadedPolicy[],
     options: CompileOptions,
     readonly generation: number,
+    previous: PolicySet | null = null,
   ) {
     this.options = resolveCompileOptions(options);
     this.policies = Object.freeze([...policies]);
+    // A policy object the previous set compiled under the same options compiles to the same thing: reuse it (a
+    // reload of one file then compiles only that file's policies). Compiled policies are immutable; plans are not
+    // shared, they are rebuilt per set.
+    const reuse =
+      previous !== null && sameOptions(previous.options, this.options)
+        ? new Map(previous.compiled.map((c) => [c.loaded, c]))
+        : null;
     this.compiled = policies
-      .map((p) => compilePolicy(p, this.options))
+      .map((p) => reuse?.get(p) ?? compilePolicy(p, this.options))
       .sort((a, b) => (a.order < b.order ? -1 : a.order > b.order ? 1 : 0));
     for (const p of this.compiled) {
       if (p.namespace === this.options.rootNamespace) continue;
@@ -194,8 +202,13 @@ export function compilePolicySet(
   policies: readonly LoadedPolicy[],
   options: CompileOptions,
   generation: number,
+  previous: PolicySet | null = null,
 ): PolicySet {
-  return new PolicySet(policies, options, generation);
+  return new PolicySet(policies, options, generation, previous);
+}
+
+function sameOptions(a: ResolvedCompileOptions, b: ResolvedCompileOptions): boolean {
+  return a === b || JSON.stringify(a) === JSON.stringify(b);
 }
 
 function decide(plan: WorkloadPlan, request: RequestAttributes, path: string): Decision {

@@ -44,18 +44,37 @@ export async function readPolicySnapshot(paths: readonly string[]): Promise<Poli
   return { files, issues };
 }
 
-/** Parses a snapshot; `perFile` counts the policies each file holds (0 for an empty or document-less file). */
-export function parseSnapshot(snapshot: PolicySnapshot): { parsed: ParsedPolicies; perFile: Map<string, number> } {
+/**
+ * What each file parsed to last time, by path. A reload hands it back: a file whose text did not change keeps its
+ * parsed policies (the same objects), so the policy set can reuse their compiled form too.
+ */
+export type ParseCache = Map<string, { readonly text: string; readonly parsed: ParsedPolicies }>;
+
+/**
+ * Parses a snapshot; `perFile` counts the policies each file holds (0 for an empty or document-less file). With
+ * `cache`, files whose text is unchanged are not parsed again, and the cache is left holding exactly these files.
+ */
+export function parseSnapshot(
+  snapshot: PolicySnapshot,
+  cache?: ParseCache,
+): { parsed: ParsedPolicies; perFile: Map<string, number> } {
   const out: ParsedPolicies = { policies: [], issues: [...snapshot.issues], notes: [] };
   const perFile = new Map<string, number>();
+  const seen: ParseCache = new Map();
   for (const { file, text } of snapshot.files) {
-    const parsed = parsePolicyText(text, file);
+    const known = cache?.get(file);
+    const parsed = known !== undefined && known.text === text ? known.parsed : parsePolicyText(text, file);
+    seen.set(file, { text, parsed });
     perFile.set(file, parsed.policies.length);
     out.policies.push(...parsed.policies);
     out.issues.push(...parsed.issues);
     out.notes.push(...parsed.notes);
   }
   out.issues.push(...duplicateIssues(out.policies));
+  if (cache !== undefined) {
+    cache.clear();
+    for (const [file, entry] of seen) cache.set(file, entry);
+  }
   return { parsed: out, perFile };
 }
 

@@ -4,7 +4,13 @@ import { dirname, resolve } from 'node:path';
 import { type LoadedPolicy, type PolicyIssue, PolicyLoadError } from '../policy/model.js';
 import type { CompileOptions } from '../policy/options.js';
 import { compilePolicySet, type PolicySet } from '../policy/set.js';
-import { type PolicySnapshot, parseSnapshot, readPolicySnapshot, sameSnapshot } from './policy-files.js';
+import {
+  type ParseCache,
+  type PolicySnapshot,
+  parseSnapshot,
+  readPolicySnapshot,
+  sameSnapshot,
+} from './policy-files.js';
 import { droppedNamespaces, emptiedFiles } from './reload-guard.js';
 
 /**
@@ -66,6 +72,8 @@ export class PolicyStore {
   private perFile = new Map<string, number>();
   /** The content last refused, so one refusal is reported once, not on every file event. */
   private refusedSnapshot: PolicySnapshot | null = null;
+  /** Each file's text and parse in the set serving now, so a reload parses and compiles only what changed. */
+  private parsed: ParseCache = new Map();
 
   constructor(private readonly options: PolicyStoreOptions) {}
 
@@ -80,7 +88,7 @@ export class PolicyStore {
   /** The initial load. Throws {@link PolicyLoadError} when any policy is invalid or unreadable. */
   async load(): Promise<PolicySet> {
     const snapshot = await readPolicySnapshot(this.options.paths);
-    const { set, issues, perFile } = this.build(parseSnapshot(snapshot));
+    const { set, issues, perFile } = this.build(this.parse(snapshot));
     if (set === null) {
       const unreadable = issues.some((i) => i.code === 'read_failed');
       throw new PolicyLoadError(unreadable ? 'unreadable' : 'invalid_policy', issues);
@@ -227,7 +235,7 @@ export class PolicyStore {
     let snapshot = await readPolicySnapshot(this.options.paths);
     for (;;) {
       // Parsed once per read: the same content parses the same, so the stable read reuses it.
-      const parsed = parseSnapshot(snapshot);
+      const parsed = this.parse(snapshot);
       await sleep(emptiedFiles(this.perFile, parsed.perFile) ? grace : debounce);
       if (this.closed) return null;
       const again = await readPolicySnapshot(this.options.paths);
@@ -236,7 +244,13 @@ export class PolicyStore {
     }
   }
 
-  private build({ parsed, perFile }: ParsedSnapshot): {
+  /** Parses against a copy of the cache: a refused reload must leave the cache as the serving set saw it. */
+  private parse(snapshot: PolicySnapshot): ParsedSnapshot {
+    const cache: ParseCache = new Map(this.parsed);
+    return { ...parseSnapshot(snapshot, cache), cache };
+  }
+
+  private build({ parsed, perFile, cache }: ParsedSnapshot): {
     set: PolicySet | null;
     issues: PolicyIssue[];
     notes: string[];
@@ -244,16 +258,23 @@ export class PolicyStore {
   } {
     const { policies, issues, notes } = parsed;
     if (issues.some((i) => i.severity === 'error')) return { set: null, issues, notes, perFile };
-    return { set: compile(policies, this.options.compile, this.gen + 1), issues, notes, perFile };
+    const set = compile(policies, this.options.compile, this.gen + 1, this.set);
+    this.parsed = cache;
+    return { set, issues, notes, perFile };
   }
 }
 
-type ParsedSnapshot = ReturnType<typeof parseSnapshot>;
+type ParsedSnapshot = ReturnType<typeof parseSnapshot> & { readonly cache: ParseCache };
 
 function sleep(ms: number): Promise<void> {
   return new Promise((resolve) => setTimeout(resolve, ms).unref?.());
 }
 
-function compile(policies: LoadedPolicy[], options: CompileOptions, generation: number): PolicySet {
-  return compilePolicySet(policies, options, generation);
+function compile(
+  policies: LoadedPolicy[],
+  options: CompileOptions,
+  generation: number,
+  previous: PolicySet | null,
+): PolicySet {
+  return compilePolicySet(policies, options, generation, previous);
 }
