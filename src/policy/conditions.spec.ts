@@ -327,6 +327,7 @@ describe('when keys: details that decide', () => {
     expect(holds({ key, values: ['c'] }, list)).toBe(false);
     expect(holds({ key, values: ['[c]'] }, list)).toBe(false);
     expect(holds({ key, values: ['1'] }, list)).toBe(false);
+    expect(holds({ key, values: ['x*', '*x'] }, list)).toBe(false);
   });
 
   it('request.auth.presenter and audiences need a token', () => {
