@@ -4,7 +4,8 @@ import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { isDeepStrictEqual } from 'node:util';
 import { toCheckInput } from '../src/authz/input.js';
-import { CheckRequestType, type WireCheckRequest, type WireStruct, type WireValue } from '../src/authz/wire.js';
+import type { WireCheckRequest, WireStruct, WireValue } from '../src/authz/wire-types.js';
+import { CheckRequestType } from '../src/server/codec.js';
 import { generateFixture } from './fixtures.js';
 import { readGrpcFrames } from './frame.js';
 

@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import 'reflect-metadata';
 import * as x509 from '@peculiar/x509';
 import { exportJWK, generateKeyPair, SignJWT } from 'jose';
-import type { WireCheckRequest } from '../src/authz/wire.js';
+import type { WireCheckRequest } from '../src/authz/wire-types.js';
 import { checkRequestBody } from './frame.js';
 
 /**

@@ -1,10 +1,6 @@
 import type protobuf from 'protobufjs';
-import {
-  CheckRequestType,
-  CheckResponseType,
-  type WireCheckRequest,
-  type WireCheckResponse,
-} from '../src/authz/wire.js';
+import type { WireCheckRequest, WireCheckResponse } from '../src/authz/wire-types.js';
+import { CheckRequestType, CheckResponseType } from '../src/server/codec.js';
 
 /**
  * gRPC message framing for pre-encoded request bodies (h2load sends raw HTTP/2 DATA, so the body must already be a

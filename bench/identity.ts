@@ -13,7 +13,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { configSchema } from '../src/config/schema.js';
-import { createIdentityVerifier, type IdentityInput, type ManagedIdentityVerifier } from '../src/identity/index.js';
+import type { IdentityInput } from '../src/identity/index.js';
+import { createIdentityVerifier, type ManagedIdentityVerifier } from '../src/sources/identity.js';
 import { createCa, createSvid, createTokenIssuer, envoyEncode } from '../test/support/pki.js';
 
 const PEERS = 200;

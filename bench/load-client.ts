@@ -6,8 +6,8 @@
  * Usage: node dist/bench/load-client.js <host:port> <count> <concurrency>
  */
 import * as grpc from '@grpc/grpc-js';
-import { authorizationServiceDefinition } from '../src/authz/server.js';
-import type { WireCheckRequest, WireCheckResponse } from '../src/authz/wire.js';
+import type { WireCheckRequest, WireCheckResponse } from '../src/authz/wire-types.js';
+import { authorizationServiceDefinition } from '../src/server/server.js';
 import { traceRequest } from './trace-requests.js';
 
 const [target = '127.0.0.1:9191', countArg = '20000', concurrencyArg = '64'] = process.argv.slice(2);

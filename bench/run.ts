@@ -17,15 +17,26 @@ import { median, percentile } from './stats.js';
  * `npm run bench`: the floor (a bare grpc-js Check server) and mesh-authz under the same load, with the cache on,
  * off, and with tracing + decision logging on; then the policy, identity and codec micro-benchmarks. Prints a table
  * and writes every figure to bench/results/<timestamp>.json. `--quick` for a smoke run; `--keep` keeps the work
- * folder; `--scenarios cache-on,tracing` picks scenarios (also `decision-log`, `cache-off`, `telemetry`);
+ * folder; `--scenarios cache-on,tracing` picks scenarios (also `decision-log`, `cache-off`, `telemetry`,
+ * `telemetry-every-deny`: the deny rate limit off, every deny traced and logged);
  * `BENCH_SERVER_NODE_ARGS` passes node flags (e.g. `--cpu-prof`) to the servers under test.
  */
 
 /** The mesh-authz configurations measured against the floor; `--scenarios a,b` picks some (default: the first three). */
-const SCENARIOS: Record<string, { name: string; cache: boolean; tracing: boolean; decisionLog: boolean }> = {
+const SCENARIOS: Record<
+  string,
+  { name: string; cache: boolean; tracing: boolean; decisionLog: boolean; denyRateLimit?: boolean }
+> = {
   'cache-on': { name: 'mesh-authz cache on', cache: true, tracing: false, decisionLog: false },
   'cache-off': { name: 'mesh-authz cache off', cache: false, tracing: false, decisionLog: false },
   telemetry: { name: 'mesh-authz cache on + tracing + decision log', cache: true, tracing: true, decisionLog: true },
+  'telemetry-every-deny': {
+    name: 'mesh-authz cache on + tracing + decision log, no deny rate limit',
+    cache: true,
+    tracing: true,
+    decisionLog: true,
+    denyRateLimit: false,
+  },
   tracing: { name: 'mesh-authz cache on + tracing', cache: true, tracing: true, decisionLog: false },
   'decision-log': { name: 'mesh-authz cache on + decision log', cache: true, tracing: false, decisionLog: true },
 };

@@ -25,6 +25,8 @@ export interface MeshScenario {
   readonly tracing: boolean;
   /** Decision log on: every deny (mode `deny`). */
   readonly decisionLog: boolean;
+  /** The deny rate limit on spans and log lines (telemetry.denyRateLimit); default on (100/s per policy+reason). */
+  readonly denyRateLimit?: boolean;
 }
 
 /**
@@ -99,6 +101,7 @@ export async function writeMeshConfig(
         ? { enabled: true, endpoint: `http://127.0.0.1:${ports.otlpPort}/v1/traces`, allowSampleRate: 0.01 }
         : { enabled: false },
       metrics: { enabled: true },
+      ...(scenario.denyRateLimit === false ? { denyRateLimit: { perSecond: 0, burst: 1 } } : {}),
     },
     cache: { enabled: scenario.cache, maxEntries: 100_000 },
   };

@@ -1,5 +1,5 @@
 /**
- * Telemetry overhead on Check throughput: the same request mix (90% allows, 10% denies, each with its own
+ * Telemetry overhead on Check throughput: the same request mix (75% allows, 25% denies, each with its own
  * unsampled W3C trace context) with telemetry off, and with the production setting the issue names: deny-only
  * decision log, metrics, tracing on with allows sampled at 1%, exporting over real OTLP/HTTP protobuf to a
  * receiver in a separate process.
@@ -19,14 +19,14 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { CheckPipeline, type PipelineOptions } from '../src/authz/pipeline.js';
-import { AuthzService, type ServiceParts } from '../src/authz/service.js';
-import { staticPolicySource } from '../src/authz/sources.js';
-import type { WireCheckRequest } from '../src/authz/wire.js';
+import { staticPolicySource } from '../src/authz/seams.js';
+import type { WireCheckRequest } from '../src/authz/wire-types.js';
 import { parseConfigText } from '../src/config/load.js';
 import { configSchema } from '../src/config/schema.js';
 import type { IdentityVerifier } from '../src/identity/types.js';
 import type { AttributeUse, CompiledPolicySet, Decision, PolicyRef } from '../src/policy/types.js';
 import { NO_ATTRIBUTES } from '../src/policy/types.js';
+import { AuthzService, type ServiceParts } from '../src/server/service.js';
 import { createTelemetry, type Telemetry, telemetryServiceParts } from '../src/telemetry/index.js';
 import { traceRequest } from './trace-requests.js';
 
@@ -73,7 +73,7 @@ const identity: IdentityVerifier = {
   }),
 };
 
-/** A fixed mix: 90% allows, 10% denies, each with its own (unsampled) W3C trace context, as Envoy sends. */
+/** A fixed mix: 75% allows, 25% denies, each with its own (unsampled) W3C trace context, as Envoy sends. */
 function requests(n: number): WireCheckRequest[] {
   return Array.from({ length: n }, (_, i) => traceRequest(i, i));
 }
@@ -117,13 +117,22 @@ interface Variant {
   readonly samples: number[];
 }
 
-function makeTelemetry(dir: string, sinkUrl: string, decisions: 'deny' | 'none', tracing: boolean, metrics: boolean) {
+function makeTelemetry(
+  dir: string,
+  sinkUrl: string,
+  decisions: 'deny' | 'none',
+  tracing: boolean,
+  metrics: boolean,
+  denyRateLimit = true,
+) {
   return createTelemetry(
     configSchema.parse({
       telemetry: {
-        log: { decisions, destination: join(dir, `${decisions}-${tracing}-${metrics}.log`) },
+        log: { decisions, destination: join(dir, `${decisions}-${tracing}-${metrics}-${denyRateLimit}.log`) },
         tracing: { enabled: tracing, endpoint: sinkUrl, allowSampleRate: 0.01 },
         metrics: { enabled: metrics },
+        // Off: every deny traced and logged (the issue's literal setting); on: the default 100/s per key.
+        ...(denyRateLimit ? {} : { denyRateLimit: { perSecond: 0, burst: 1 } }),
       },
     }).telemetry,
     { version: 'bench' },
@@ -172,38 +181,46 @@ async function benchGrpc(dir: string, sinkUrl: string, count: number, rounds: nu
   );
   const loaded = { config, file: join(dir, 'bench.yaml'), dir };
   const baseParts: ServiceParts = { policies: staticPolicySource(policies), identity: { ...identity, close() {} } };
-  const telemetry = await makeTelemetry(dir, sinkUrl, 'deny', true, true);
-  const off = new AuthzService(loaded, baseParts);
-  const on = new AuthzService(loaded, { ...baseParts, ...telemetryServiceParts(telemetry) });
-  const offTarget = (await off.start()).grpc;
-  const onTarget = (await on.start()).grpc;
-  await grpcRound(offTarget, Math.min(count, 5000)); // warm-up
-  await grpcRound(onTarget, Math.min(count, 5000), () => telemetry.flush());
-  const offSamples: number[] = [];
-  const onSamples: number[] = [];
+  const limited = await makeTelemetry(dir, sinkUrl, 'deny', true, true);
+  const everyDeny = await makeTelemetry(dir, sinkUrl, 'deny', true, true, false);
+  const variants = [
+    { label: 'telemetry off', service: new AuthzService(loaded, baseParts), flush: undefined, samples: [] as number[] },
+    {
+      label: 'deny log + metrics + tracing (1% allows, OTLP)',
+      service: new AuthzService(loaded, { ...baseParts, ...telemetryServiceParts(limited) }),
+      flush: () => limited.flush(),
+      samples: [] as number[],
+    },
+    {
+      label: '  same, no deny rate limit (every deny)',
+      service: new AuthzService(loaded, { ...baseParts, ...telemetryServiceParts(everyDeny) }),
+      flush: () => everyDeny.flush(),
+      samples: [] as number[],
+    },
+  ];
+  const targets: string[] = [];
+  for (const v of variants) targets.push((await v.service.start()).grpc);
+  for (const [i, v] of variants.entries()) await grpcRound(targets[i]!, Math.min(count, 5000), v.flush); // warm-up
   for (let r = 0; r < rounds; r++) {
-    // Alternate which goes first, so order effects cancel out.
-    const pair = [
-      async () => offSamples.push(await grpcRound(offTarget, count)),
-      async () => onSamples.push(await grpcRound(onTarget, count, () => telemetry.flush())),
-    ];
-    if (r % 2 === 1) pair.reverse();
-    for (const step of pair) await step();
+    // Rotate which goes first, so order effects cancel out.
+    for (let k = 0; k < variants.length; k++) {
+      const i = (k + r) % variants.length;
+      const v = variants[i]!;
+      v.samples.push(await grpcRound(targets[i]!, count, v.flush));
+    }
   }
-  await off.shutdown('bench done');
-  await on.shutdown('bench done');
-  const a = median(offSamples);
-  const b = median(onSamples);
+  for (const v of variants) await v.service.shutdown('bench done');
+  const off = median(variants[0]!.samples);
   console.log(
     `1. AuthzService over gRPC (loopback, client in another process, 64 in flight), ${count} checks x ${rounds}`,
   );
-  console.log(line('telemetry off', a, a));
-  console.log(line('deny log + metrics + tracing (1% allows, OTLP)', b, a));
-  return b / a;
+  for (const v of variants) console.log(line(v.label, median(v.samples), off));
+  return median(variants[1]!.samples) / off;
 }
 
 async function benchPipeline(dir: string, sinkUrl: string, seconds: number, rounds: number): Promise<void> {
   const full: Telemetry = await makeTelemetry(dir, sinkUrl, 'deny', true, true);
+  const everyDeny: Telemetry = await makeTelemetry(dir, sinkUrl, 'deny', true, true, false);
   const parts = {
     metrics: await makeTelemetry(dir, sinkUrl, 'none', false, true),
     log: await makeTelemetry(dir, sinkUrl, 'deny', false, false),
@@ -214,6 +231,7 @@ async function benchPipeline(dir: string, sinkUrl: string, seconds: number, roun
   const variants: Variant[] = [
     { label: 'telemetry off', options: base, samples: [] },
     { label: 'deny log + metrics + tracing (1% allows, OTLP)', options: withTelemetry(full), samples: [] },
+    { label: '  same, no deny rate limit (every deny)', options: withTelemetry(everyDeny), samples: [] },
     { label: '  metrics only', options: withTelemetry(parts.metrics), samples: [] },
     { label: '  deny log only', options: withTelemetry(parts.log), samples: [] },
     { label: '  tracing only (1% allows, OTLP)', options: withTelemetry(parts.tracing), samples: [] },
@@ -227,7 +245,7 @@ async function benchPipeline(dir: string, sinkUrl: string, seconds: number, roun
       v.samples.push(await run(v.options, reqs, seconds));
     }
   }
-  for (const t of [full, ...Object.values(parts)]) await t.shutdown();
+  for (const t of [full, everyDeny, ...Object.values(parts)]) await t.shutdown();
   const off = median(variants[0]!.samples);
   console.log(`2. CheckPipeline in-process (no gRPC; worst case for telemetry's share), ${rounds} x ${seconds}s`);
   for (const v of variants) console.log(line(v.label, median(v.samples), off));

@@ -1,7 +1,7 @@
-import type { WireCheckRequest } from '../src/authz/wire.js';
+import type { WireCheckRequest } from '../src/authz/wire-types.js';
 
-/** Share of the telemetry benchmark's requests that are allowed (the rest hit a denied path). */
-export const ALLOW_SHARE = 0.9;
+/** Share of the telemetry benchmark's requests that are allowed (the rest hit a denied path): issue 18's 25% deny mix. */
+export const ALLOW_SHARE = 0.75;
 
 function hex(bytes: number): string {
   let s = '';
@@ -13,11 +13,11 @@ function hex(bytes: number): string {
 }
 
 /**
- * Request `i` of the telemetry benchmark's fixed mix: 90% allowed (`/orders/…`), 10% denied (`/admin/…`), each with
+ * Request `i` of the telemetry benchmark's fixed mix: 75% allowed (`/orders/…`), 25% denied (`/admin/…`), each with
  * its own unsampled W3C trace context, as Envoy sends when the trace is not sampled. `pathId` varies the path.
  */
 export function traceRequest(i: number, pathId: number): WireCheckRequest {
-  const path = i % 10 < ALLOW_SHARE * 10 ? `/orders/${pathId}` : `/admin/${pathId}`;
+  const path = i % 20 < ALLOW_SHARE * 20 ? `/orders/${pathId}` : `/admin/${pathId}`;
   return {
     attributes: {
       source: {

@@ -53,6 +53,13 @@ export function workloadKey(workload: WorkloadRef): string {
     if (!Object.hasOwn(labels, name)) continue;
     key += lp(name) + lp(labels[name] ?? '');
   }
+  // targetRef policies apply through the workload's targets (Services, a Gateway): two requests with the same labels
+  // but different targets can be decided by different policies, so the targets are part of the workload's key.
+  const targets = workload.targets;
+  if (targets !== undefined && targets.length > 0) {
+    key += `@${targets.length}`;
+    for (const t of targets) key += lp(t.group) + lp(t.kind) + lp(t.namespace ?? '') + lp(t.name);
+  }
   return key;
 }
 

@@ -148,10 +148,31 @@ describe('LruDecisionCache', () => {
     const cache = cacheAt({ now: T0 });
     const set = new FakePolicySet(1, EVERYTHING, allowAll);
     const req = request({ peer: peer('frontend', T0 + 1000, '') });
-    expect(cache.get(set, ORDERS, req)).toBeUndefined();
-    cache.set(set, ORDERS, req, decision(true, 'ok'));
-    expect(cache.stats()).toMatchObject({ entries: 0, uncacheable: 1 });
-    expect(cache.uncacheableReasons().get('identity_without_credential_id')).toBe(1);
+    expect(cache.decide(set, ORDERS, req).hit).toBe(false);
+    expect(cache.decide(set, ORDERS, req).hit).toBe(false);
+    expect(cache.stats()).toMatchObject({ entries: 0, uncacheable: 2, misses: 2 });
+    expect(cache.uncacheableReasons().get('identity_without_credential_id')).toBe(2);
+  });
+
+  it('decide(): a miss evaluates and stores, the same request then hits with the stored decision', () => {
+    const cache = cacheAt({ now: T0 });
+    const set = new FakePolicySet(1, EVERYTHING, allowAll);
+    const req = request({ peer: peer('frontend', T0 + 60_000) });
+    const first = cache.decide(set, ORDERS, req);
+    expect(first.hit).toBe(false);
+    const second = cache.decide(set, ORDERS, req);
+    expect(second).toEqual({ decision: first.decision, hit: true });
+    expect(cache.stats()).toMatchObject({ hits: 1, misses: 1, sets: 1, entries: 1 });
+  });
+
+  it('decide(): workloads with the same labels but different targets never share a decision', () => {
+    const cache = cacheAt({ now: T0 });
+    const set = new FakePolicySet(1, EVERYTHING, allowAll);
+    const req = request({ peer: peer('frontend', T0 + 60_000) });
+    const viaGateway = { ...ORDERS, targets: [{ group: 'gateway.networking.k8s.io', kind: 'Gateway', name: 'gw' }] };
+    expect(cache.decide(set, ORDERS, req).hit).toBe(false);
+    expect(cache.decide(set, viaGateway, req).hit).toBe(false);
+    expect(cache.decide(set, viaGateway, req).hit).toBe(true);
   });
 
   it('is bounded by entry count and by bytes', () => {

@@ -12,7 +12,7 @@ import {
   type UncacheableReason,
   workloadKey,
 } from './cache-key.js';
-import type { DecisionCache } from './seams.js';
+import type { CachedDecision, DecisionCache } from './seams.js';
 
 /**
  * The decision cache: an LRU of decisions keyed by generation + workload + exactly the attributes the workload's
@@ -81,11 +81,6 @@ export class LruDecisionCache implements DecisionCache {
   private readonly limits: KeyLimits;
   private readonly maxPlans: number;
   private current: CompiledPolicySet | null = null;
-  // The pipeline calls get() then, on a miss, set() with the same objects and nothing in between (evaluate is
-  // synchronous), so the key of the last get() is remembered to avoid building it twice.
-  private memoRequest: RequestAttributes | null = null;
-  private memoWorkload: WorkloadRef | null = null;
-  private memoKey: string | null = null;
   private counters = { hits: 0, misses: 0, sets: 0, expired: 0, uncacheable: 0, stale: 0, evictions: 0, retire: 0 };
   private readonly uncacheableByReason = new Map<UncacheableReason, number>();
 
@@ -104,43 +99,58 @@ export class LruDecisionCache implements DecisionCache {
     });
   }
 
-  get(set: CompiledPolicySet, workload: WorkloadRef, request: RequestAttributes): Decision | undefined {
-    const c = this.counters;
+  /** The cached decision for this request, or the policy set's (stored when it may be). */
+  decide(set: CompiledPolicySet, workload: WorkloadRef, request: RequestAttributes): CachedDecision {
     if (!this.adopt(set)) {
-      c.stale++;
-      c.misses++;
-      return undefined;
+      // A check that started before a reload: decided by its own set, neither read from nor written to the cache.
+      this.counters.stale++;
+      this.counters.misses++;
+      return { decision: set.evaluate(workload, request), hit: false };
     }
     const key = this.keyFor(set, workload, request);
-    if (key === null) {
-      c.misses++;
-      return undefined;
-    }
-    const entry = this.lru.get(key);
-    if (entry === undefined) {
-      c.misses++;
-      return undefined;
-    }
-    if (entry.expiresAt <= this.now()) {
-      this.lru.delete(key);
-      c.expired++;
-      c.misses++;
-      return undefined;
-    }
-    c.hits++;
-    return entry.decision;
+    const cached = this.lookup(key);
+    if (cached !== undefined) return { decision: cached, hit: true };
+    const decision = set.evaluate(workload, request);
+    if (key !== null) this.store(key, request, decision);
+    return { decision, hit: false };
   }
 
+  /** The cached decision, if any (a building block of {@link decide}; tests read the cache through it). */
+  get(set: CompiledPolicySet, workload: WorkloadRef, request: RequestAttributes): Decision | undefined {
+    if (!this.adopt(set)) {
+      this.counters.stale++;
+      this.counters.misses++;
+      return undefined;
+    }
+    return this.lookup(this.keyFor(set, workload, request));
+  }
+
+  /** Stores `decision` for this request (a building block of {@link decide}). */
   set(set: CompiledPolicySet, workload: WorkloadRef, request: RequestAttributes, decision: Decision): void {
     if (!this.adopt(set)) {
       this.counters.stale++;
       return;
     }
-    const key =
-      request === this.memoRequest && workload === this.memoWorkload
-        ? this.memoKey
-        : this.keyFor(set, workload, request);
-    if (key === null) return;
+    const key = this.keyFor(set, workload, request);
+    if (key !== null) this.store(key, request, decision);
+  }
+
+  /** A live entry's decision; counts the hit, or the miss (and drops an expired entry). */
+  private lookup(key: string | null): Decision | undefined {
+    const entry = key === null ? undefined : this.lru.get(key);
+    if (entry !== undefined && entry.expiresAt > this.now()) {
+      this.counters.hits++;
+      return entry.decision;
+    }
+    if (entry !== undefined) {
+      this.lru.delete(key!);
+      this.counters.expired++;
+    }
+    this.counters.misses++;
+    return undefined;
+  }
+
+  private store(key: string, request: RequestAttributes, decision: Decision): void {
     const now = this.now();
     let expiresAt = now + this.ttlMs;
     if (request.peer !== null && request.peer.expiresAt < expiresAt) expiresAt = request.peer.expiresAt;
@@ -154,8 +164,6 @@ export class LruDecisionCache implements DecisionCache {
   clear(): void {
     this.lru.clear();
     this.plans.clear();
-    this.memoRequest = null;
-    this.memoWorkload = null;
   }
 
   stats(): DecisionCacheStats {
@@ -205,15 +213,11 @@ export class LruDecisionCache implements DecisionCache {
       this.plans.set(wkey, plan);
     }
     const key = buildKey(plan, request, this.limits, this.tokens);
-    this.memoRequest = request;
-    this.memoWorkload = workload;
     if (isUncacheable(key)) {
       this.counters.uncacheable++;
       this.uncacheableByReason.set(key, (this.uncacheableByReason.get(key) ?? 0) + 1);
-      this.memoKey = null;
       return null;
     }
-    this.memoKey = key;
     return key;
   }
 }

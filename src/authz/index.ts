@@ -1,32 +1,24 @@
 /**
- * The Check pipeline and the gRPC service: Envoy ext_authz v3 over grpc-js.
+ * The pure Check core: what Envoy asked, who is asking, what the policies say, what to answer. No transport here
+ * (that is `server/`), no file or network I/O (that is `sources/`); it depends on `policy/` and `identity/` only.
  *
- * - `wire` / `json` / `input`: the wire messages, proto3 JSON, and the one function that turns a CheckRequest into
- *   the plain {@link CheckInput} the core reads.
- * - `pipeline` / `response` / `outcome` / `seams`: input → identity → decision → response, fail closed, with
- *   optional cache, tracer and observers.
- * - `server` / `health` / `tls` / `admin` / `service` / `signals`: the gRPC server (Check + Health), reloading TLS
- *   credentials, the admin HTTP listener, and the lifecycle (start, readiness, graceful drain).
- * - `sources` / `assemble`: the small interfaces parts plug in through, and the one place they are built.
+ * - `wire-types` / `input`: the decoded CheckRequest's shape and the one function ({@link toCheckInput}) that reads
+ *   it into the plain {@link CheckInput} the core works on; `workloads`: the registry interface for resolving the
+ *   destination workload.
+ * - `pipeline` / `outcome` / `seams`: input → identity → decision, fail closed, with optional cache, tracer and
+ *   observers; `cache` / `cache-key`: the decision cache.
+ * - `response`: the outcome as a CheckResponse (and its remembered encodings).
  */
-export { type AdminHandler, type AdminOptions, AdminServer } from './admin.js';
-export { type AssembledParts, assembleParts, type PartsOverrides } from './assemble.js';
-export { ServiceError, type ServiceErrorCode } from './errors.js';
-export { AUTHORIZATION_SERVICE, HealthState, ServingStatus, type ServingStatusName } from './health.js';
 export { type CheckInput, DEFAULT_INPUT_LIMITS, type InputLimits, InvalidCheckRequest, toCheckInput } from './input.js';
-export { checkRequestFromJson, RequestJsonError } from './json.js';
 export { type CheckOutcome, type CheckPhase, type CheckStatus, GRPC_CODE } from './outcome.js';
 export { CheckPipeline, type CheckResult, type PipelineOptions } from './pipeline.js';
 export { buildResponse, DECISION_ID_HEADER, REASON_HEADER } from './response.js';
 export type { CheckSpan, CheckTracer, DecisionCache, DecisionObserver } from './seams.js';
-export { authorizationServiceDefinition, CHECK_METHOD_PATH, createAuthzServer } from './server.js';
+export { ANONYMOUS_IDENTITY, type IdentitySource, type PolicySource, staticPolicySource } from './seams.js';
+export type { MalformedRequest, WireCheckRequest, WireCheckResponse } from './wire-types.js';
 export {
-  AuthzService,
-  type ListeningAddresses,
-  type ServiceLogger,
-  type ServiceParts,
-  SILENT_LOGGER,
-} from './service.js';
-export { shutdownOnSignals } from './signals.js';
-export { ANONYMOUS_IDENTITY, type IdentitySource, type PolicySource, staticPolicySource } from './sources.js';
-export { ReloadingServerCredentials, readTlsMaterial, type TlsFiles } from './tls.js';
+  EMPTY_REGISTRY,
+  type RegisteredWorkload,
+  type WorkloadRegistry,
+  type WorkloadResolution,
+} from './workloads.js';

@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
+import { CheckRequestType, decodeCheckRequest } from '../server/codec.js';
 import { InvalidCheckRequest, resolveWorkload, toCheckInput } from './input.js';
-import { CheckRequestType, decodeCheckRequest, type WireCheckRequest } from './wire.js';
+import type { WireCheckRequest } from './wire-types.js';
 
 function roundTrip(obj: Record<string, unknown>): WireCheckRequest {
   const bytes = CheckRequestType.encode(CheckRequestType.fromObject(obj)).finish();

@@ -1,5 +1,5 @@
 import type { WorkloadRef } from '../policy/types.js';
-import { structToJson, type WireAddress, type WireCheckRequest, type WireHttpRequest } from './wire.js';
+import { structToJson, type WireAddress, type WireCheckRequest, type WireHttpRequest } from './wire-types.js';
 
 /**
  * The plain request the core reads. Built by {@link toCheckInput}, the one function that reads the wire message.
@@ -154,7 +154,7 @@ function readPeer(peer: WirePeer | undefined): PeerInput {
 
 type WirePeer = NonNullable<NonNullable<WireCheckRequest['attributes']>['source']>;
 
-function readMetadata(filterMetadata: Record<string, import('./wire.js').WireStruct> | undefined) {
+function readMetadata(filterMetadata: Record<string, import('./wire-types.js').WireStruct> | undefined) {
   if (!filterMetadata) return EMPTY;
   const out: Record<string, unknown> = {};
   for (const ns of Object.keys(filterMetadata)) out[ns] = structToJson(filterMetadata[ns]);

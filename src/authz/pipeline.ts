@@ -3,7 +3,7 @@ import type { CompiledPolicySet, Decision, EndUser, PeerIdentity, RequestAttribu
 import { type CheckInput, DEFAULT_INPUT_LIMITS, type InputLimits, InvalidCheckRequest, toCheckInput } from './input.js';
 import type { CheckOutcome, CheckPhase, CheckStatus } from './outcome.js';
 import { type CheckSpan, type CheckTracer, type DecisionCache, type DecisionObserver, NOOP_TRACER } from './seams.js';
-import type { MalformedRequest, WireCheckRequest } from './wire.js';
+import type { MalformedRequest, WireCheckRequest } from './wire-types.js';
 
 export interface PipelineOptions {
   /** The current policy set, or null until one has loaded (every check is then denied UNAVAILABLE). */
@@ -66,11 +66,22 @@ export class CheckPipeline {
   check(request: WireCheckRequest | MalformedRequest, deadline?: number): CheckResult | Promise<CheckResult> {
     const started = process.hrtime.bigint();
     const decisionId = nextDecisionId();
-    const headers = 'malformed' in request ? {} : (request.attributes?.request?.http?.headers ?? {});
-    const span = this.tracer.start(headers);
+    // Phase 1: input. `toCheckInput` is the one reader of the wire message; everything after it, the tracer
+    // included, reads the CheckInput (so trace headers are found whether Envoy sent `headers` or `header_map`).
+    const input = readInput(request, this.limits);
+    const span = this.tracer.start('rejected' in input ? NO_HEADERS : input.headers);
     let pending: CheckOutcome | Promise<CheckOutcome>;
     try {
-      pending = this.decide(request, decisionId, span, started, deadline);
+      if ('error' in input) throw input.error;
+      pending =
+        'rejected' in input
+          ? makeOutcome(decisionId, started, {
+              status: 'PERMISSION_DENIED',
+              phase: 'input',
+              reasonCode: 'invalid_request',
+              reason: input.rejected,
+            })
+          : this.decide(input, decisionId, span, started, deadline);
     } catch (err) {
       pending = failedOutcome(decisionId, started, err);
     }
@@ -100,33 +111,12 @@ export class CheckPipeline {
   }
 
   private decide(
-    request: WireCheckRequest | MalformedRequest,
+    input: CheckInput,
     decisionId: string,
     span: CheckSpan,
     started: bigint,
     deadline: number | undefined,
   ): CheckOutcome | Promise<CheckOutcome> {
-    // Phase 1: input.
-    if ('malformed' in request) {
-      return makeOutcome(decisionId, started, {
-        status: 'PERMISSION_DENIED',
-        phase: 'input',
-        reasonCode: 'invalid_request',
-        reason: `malformed CheckRequest: ${request.malformed}`,
-      });
-    }
-    let input: CheckInput;
-    try {
-      input = toCheckInput(request, this.limits);
-    } catch (err) {
-      if (!(err instanceof InvalidCheckRequest)) throw err;
-      return makeOutcome(decisionId, started, {
-        status: 'PERMISSION_DENIED',
-        phase: 'input',
-        reasonCode: 'invalid_request',
-        reason: `invalid CheckRequest: ${err.message}`,
-      });
-    }
     const policies = this.options.policies();
     if (policies === null) {
       return makeOutcome(decisionId, started, {
@@ -182,12 +172,10 @@ export class CheckPipeline {
 
     const attrs = toRequestAttributes(input, identity.peer, identity.user, this.options.trustedProxies ?? 0);
     const cache = this.options.cache;
-    let decision = cache ? cache.get(policies, input.workload, attrs) : undefined;
-    const cacheHit = decision !== undefined;
-    if (decision === undefined) {
-      decision = policies.evaluate(input.workload, attrs);
-      cache?.set(policies, input.workload, attrs, decision);
-    }
+    let decision: Decision;
+    let cacheHit = false;
+    if (cache) ({ decision, hit: cacheHit } = cache.decide(policies, input.workload, attrs));
+    else decision = policies.evaluate(input.workload, attrs);
     span.event('decision.end');
     const dryRun = this.options.mode === 'dry-run' && !decision.allowed;
     return makeOutcome(decisionId, started, {
@@ -209,6 +197,27 @@ export class CheckPipeline {
     const fallback = this.options.defaultTimeoutMs ?? 1000;
     if (deadline === undefined || !Number.isFinite(deadline)) return fallback;
     return Math.max(0, deadline - Date.now());
+  }
+}
+
+const NO_HEADERS: Readonly<Record<string, string>> = Object.freeze(Object.create(null));
+
+/** A request the input phase refused, with the reason the deny carries. */
+interface InputRejection {
+  readonly rejected: string;
+  /** Set when reading failed for an internal reason (a bug, not the caller's input): answered UNAVAILABLE. */
+  readonly error?: unknown;
+}
+
+/** The input phase: the decoded message (or the codec's failure) → a {@link CheckInput} or a rejection. */
+function readInput(request: WireCheckRequest | MalformedRequest, limits: InputLimits): CheckInput | InputRejection {
+  if ('malformed' in request) return { rejected: `malformed CheckRequest: ${request.malformed}` };
+  try {
+    return toCheckInput(request, limits);
+  } catch (err) {
+    if (!(err instanceof InvalidCheckRequest))
+      return { rejected: 'internal error while reading the request', error: err };
+    return { rejected: `invalid CheckRequest: ${err.message}` };
   }
 }
 

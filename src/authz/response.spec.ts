@@ -1,9 +1,9 @@
 import { describe, expect, it } from 'vitest';
 import type { Decision } from '../policy/types.js';
+import { CheckResponseType, encodeCheckResponse } from '../server/codec.js';
 import type { CheckOutcome } from './outcome.js';
 import { nextDecisionId } from './pipeline.js';
 import { buildResponse, ResponseEncoder } from './response.js';
-import { CheckResponseType, encodeCheckResponse } from './wire.js';
 
 const policyDecision = (allowed: boolean, reason: string): Decision => ({
   allowed,

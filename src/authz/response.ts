@@ -1,6 +1,6 @@
 import type { Decision } from '../policy/types.js';
 import { type CheckOutcome, GRPC_CODE } from './outcome.js';
-import { jsonToStruct, type WireCheckResponse, type WireHeaderValueOption } from './wire.js';
+import { jsonToStruct, type WireCheckResponse, type WireHeaderValueOption } from './wire-types.js';
 
 /** Header carrying the short reason on every deny. */
 export const REASON_HEADER = 'x-mesh-authz-reason';

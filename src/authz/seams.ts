@@ -1,3 +1,4 @@
+import type { IdentityVerifier } from '../identity/types.js';
 import type { CompiledPolicySet, Decision, RequestAttributes, WorkloadRef } from '../policy/types.js';
 import type { CheckOutcome } from './outcome.js';
 
@@ -6,10 +7,19 @@ import type { CheckOutcome } from './outcome.js';
  * Each has a no-op default so the pipeline runs without them.
  */
 
-/** A decision cache. The implementation builds keys from `set.attributesFor(workload)`. */
+/** A decision and whether it came from the cache. */
+export interface CachedDecision {
+  readonly decision: Decision;
+  readonly hit: boolean;
+}
+
+/**
+ * A decision cache, as one call: the cached decision for this request, or `set.evaluate`'s, remembered. The
+ * implementation builds keys from `set.attributesFor(workload)`; the same request object is keyed and evaluated, so
+ * the key can never describe another request than the one decided.
+ */
 export interface DecisionCache {
-  get(set: CompiledPolicySet, workload: WorkloadRef, request: RequestAttributes): Decision | undefined;
-  set(set: CompiledPolicySet, workload: WorkloadRef, request: RequestAttributes, decision: Decision): void;
+  decide(set: CompiledPolicySet, workload: WorkloadRef, request: RequestAttributes): CachedDecision;
 }
 
 /** The span of one Check. */
@@ -40,3 +50,35 @@ export const NOOP_SPAN: CheckSpan = {
 };
 
 export const NOOP_TRACER: CheckTracer = { start: () => NOOP_SPAN };
+
+/* The sources of policies and identities: `sources/`' PolicyStore and identity verifier satisfy these; tests use
+ * simple real stand-ins. */
+
+/** Where the current compiled policy set comes from. */
+export interface PolicySource {
+  /** The set in force, or null until one has loaded (every check is then denied UNAVAILABLE). */
+  current(): CompiledPolicySet | null;
+  /** Loads the first set and starts watching for changes. A failed first load leaves `current()` null. */
+  start(): Promise<void>;
+  close(): void | Promise<void>;
+}
+
+/** Verifies the credentials of a request; closed on shutdown (JWKS refreshers, bundle watchers). */
+export interface IdentitySource extends IdentityVerifier {
+  close(): void | Promise<void>;
+}
+
+/** A fixed policy set (or none), for the offline `check` and for tests. */
+export function staticPolicySource(set: CompiledPolicySet | null): PolicySource {
+  return {
+    current: () => set,
+    start: async () => {},
+    close: () => {},
+  };
+}
+
+/** Accepts every request with no verified identity: for setups whose policies read no identity. */
+export const ANONYMOUS_IDENTITY: IdentitySource = {
+  verify: () => ({ ok: true, peer: null, user: null }),
+  close: () => {},
+};

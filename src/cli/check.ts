@@ -1,7 +1,6 @@
-import type { AssembledParts } from '../authz/assemble.js';
 import type { CheckOutcome } from '../authz/outcome.js';
-import { CheckPipeline } from '../authz/pipeline.js';
-import type { WireCheckRequest } from '../authz/wire.js';
+import type { WireCheckRequest } from '../authz/wire-types.js';
+import { type AssembledParts, createPipeline } from '../server/assemble.js';
 import { type Command, parseCommandArgs, UsageError } from './args.js';
 import { closeParts, loadOfflineConfig, OfflineInputError, openOfflineParts, readCheckRequest } from './offline.js';
 
@@ -38,19 +37,8 @@ export const checkCommand: Command = {
       return 2;
     }
     try {
-      const pipeline = new CheckPipeline({
-        policies: () => parts.policies.current(),
-        identity: parts.identity,
-        mode: loaded.config.policy.mode,
-        limits: {
-          maxPathBytes: loaded.config.server.maxPathBytes,
-          maxHeaderBytes: loaded.config.server.maxHeaderBytes,
-          maxHeaders: loaded.config.server.maxHeaders,
-        },
-        trustedProxies: loaded.config.server.trustedProxies,
-        // Offline there is no Envoy deadline to meet; allow slow disks / first JWKS reads.
-        defaultTimeoutMs: 10_000,
-      });
+      // Offline there is no Envoy deadline to meet; allow slow disks / first JWKS reads.
+      const pipeline = createPipeline(loaded, parts, { defaultTimeoutMs: 10_000 });
       const { outcome } = await pipeline.check(request);
       process.stdout.write(`${JSON.stringify(report(outcome), null, 2)}\n`);
       return 0;

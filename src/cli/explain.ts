@@ -1,24 +1,38 @@
-import { InvalidCheckRequest, toCheckInput } from '../authz/input.js';
 import { toRequestAttributes } from '../authz/pipeline.js';
-import type { IdentityOutcome } from '../identity/types.js';
+import type { WireCheckRequest } from '../authz/wire-types.js';
 import { explain, formatExplanation, PolicySet } from '../policy/index.js';
+import { createPipeline } from '../server/assemble.js';
 import { type Command, parseCommandArgs, UsageError } from './args.js';
+import {
+  identitiesFromLog,
+  type LoggedDecision,
+  readLoggedDecision,
+  requestFromLog,
+  sameDecision,
+} from './as-logged.js';
 import { closeParts, loadOfflineConfig, OfflineInputError, openOfflineParts, readCheckRequest } from './offline.js';
 
-const HELP = `mesh-authz explain --config <file> --request <file|-> [options]
+const HELP = `mesh-authz explain --config <file> (--request <file|-> | --as-logged <log|->) [options]
 
 Explains the decision for one CheckRequest (proto3 JSON, as Envoy sends it), the way the server decides it: the
 caller's credentials are verified with the config's identity settings (certificate against the trust bundles,
 end-user JWT against the issuers), then, for each policy that selects the destination workload, each rule and the
 first condition that failed.
 
-Options:
-  --config <file>     the mesh-authz config (policy paths, identity, root namespace, path normalization)
-  --policy <path>     policy file or folder, instead of the config's policy.paths (repeatable)
-  --request <file|->  the CheckRequest JSON file, or - for stdin
-  --format text|json  output format (default text)
+With --as-logged, replays a decision log line instead: the log has no certificate or token to verify, so the
+identities the server verified and logged (source_principal, user_issuer/subject/groups) are trusted as logged,
+and the request is rebuilt from the line (workload, method, path, host, source address; no headers, no other
+JWT claims). The output says whether the replay reaches the logged decision (same code, policy and rule).
 
-Exit 0 when a decision was explained, 2 on bad input (request, policies or config), naming the file.`;
+Options:
+  --config <file>        the mesh-authz config (policy paths, identity, root namespace, path normalization)
+  --policy <path>        policy file or folder, instead of the config's policy.paths (repeatable)
+  --request <file|->     the CheckRequest JSON file, or - for stdin
+  --as-logged <log|->    a decision log (JSON lines, e.g. grep output), or - for stdin
+  --decision-id <id>     with --as-logged: the line to replay when the log has several
+  --format text|json     output format (default text)
+
+Exit 0 when a decision was explained, 2 on bad input (request, log line, policies or config), naming the file.`;
 
 export const explainCommand: Command = {
   summary: 'explain the policy decision for one CheckRequest',
@@ -28,20 +42,25 @@ export const explainCommand: Command = {
       config: { type: 'string' },
       policy: { type: 'string', multiple: true },
       request: { type: 'string' },
+      'as-logged': { type: 'string' },
+      'decision-id': { type: 'string' },
       format: { type: 'string' },
     });
     if (!values.config) throw new UsageError('--config is required');
-    if (!values.request) throw new UsageError('--request is required');
+    if (!values.request && !values['as-logged']) throw new UsageError('--request or --as-logged is required');
+    if (values.request && values['as-logged']) throw new UsageError('--request and --as-logged exclude each other');
     const format = values.format ?? 'text';
     if (format !== 'text' && format !== 'json') throw new UsageError('--format must be text or json');
     const loaded = loadOfflineConfig(values.config);
     let parts: Awaited<ReturnType<typeof openOfflineParts>>;
-    let input: ReturnType<typeof toCheckInput>;
+    let request: WireCheckRequest | null = null;
+    let logged: LoggedDecision | null = null;
     try {
-      input = toCheckInput(readCheckRequest(values.request));
+      if (values['as-logged']) logged = readLoggedDecision(values['as-logged'], values['decision-id']);
+      else request = readCheckRequest(values.request ?? '-');
       parts = await openOfflineParts(loaded, values.policy);
     } catch (err) {
-      if (err instanceof OfflineInputError || err instanceof InvalidCheckRequest) {
+      if (err instanceof OfflineInputError) {
         process.stderr.write(`mesh-authz explain: ${err.message}\n`);
         return 2;
       }
@@ -53,30 +72,30 @@ export const explainCommand: Command = {
         process.stderr.write('mesh-authz explain: no policies are configured (policy.paths or --policy)\n');
         return 2;
       }
-      const identity: IdentityOutcome = await parts.identity.verify({
-        certificate: input.source.certificate,
-        principal: input.source.principal,
-        headers: input.headers,
-        filterMetadata: input.filterMetadata,
-        now: input.time,
-      });
-      if (!identity.ok) {
-        // The identity phase decides before any policy: say so instead of explaining rules that never ran.
+      if (logged !== null) return replayLogged(logged, set, loaded.config.server.trustedProxies, format);
+      // The server's own pipeline decides first (input limits, identity sources, mode: all from the config), so
+      // what is explained is exactly what the server would answer.
+      const { outcome } = await createPipeline(loaded, parts, { defaultTimeoutMs: 10_000 }).check(request!);
+      const input = outcome.input;
+      if (outcome.phase !== 'decision' || input === null) {
+        // The input or identity phase decided before any policy: say so instead of explaining rules that never ran.
         const failure = {
-          allowed: false,
-          status: 'UNAUTHENTICATED',
-          httpStatus: 401,
-          reasonCode: identity.error.code,
-          reason: identity.error.safeMessage,
+          allowed: outcome.allowed,
+          status: outcome.status,
+          httpStatus: outcome.httpStatus,
+          phase: outcome.phase,
+          reasonCode: outcome.reasonCode,
+          reason: outcome.reason,
         };
         process.stdout.write(
           format === 'json'
-            ? `${JSON.stringify({ identity: failure }, null, 2)}\n`
-            : `identity: ${identity.error.code}: ${identity.error.safeMessage}\n` +
-                'The request is denied UNAUTHENTICATED (HTTP 401) before any policy is evaluated.\n',
+            ? `${JSON.stringify({ [outcome.phase]: failure }, null, 2)}\n`
+            : `${outcome.phase}: ${outcome.reasonCode}: ${outcome.reason}\n` +
+                `The request is denied ${outcome.status} (HTTP ${outcome.httpStatus}) before any policy is evaluated.\n`,
         );
         return 0;
       }
+      const identity = { peer: outcome.peer, user: outcome.user };
       const attrs = toRequestAttributes(input, identity.peer, identity.user, loaded.config.server.trustedProxies);
       const e = explain(set, input.workload, attrs);
       const peer = identity.peer ? identity.peer.spiffeId : null;
@@ -97,3 +116,56 @@ export const explainCommand: Command = {
     }
   },
 };
+
+/**
+ * `--as-logged`: the line's request with the identities as logged (trusted: the server verified them, and the log
+ * keeps nothing to verify them again), explained, and compared with the logged decision.
+ */
+function replayLogged(logged: LoggedDecision, set: PolicySet, trustedProxies: number, format: string): number {
+  if (logged.phase !== 'decision') {
+    // Decided before any policy ran (identity, input, internal): there are no rules to replay.
+    const asLogged = { decisionId: logged.decision_id, phase: logged.phase, reasonCode: logged.reason_code };
+    process.stdout.write(
+      format === 'json'
+        ? `${JSON.stringify({ asLogged }, null, 2)}\n`
+        : `decision ${logged.decision_id} was decided in the ${logged.phase} phase (${logged.reason_code}), before any policy: nothing to replay.\n`,
+    );
+    return 0;
+  }
+  let input: ReturnType<typeof requestFromLog>;
+  let identity: ReturnType<typeof identitiesFromLog>;
+  try {
+    input = requestFromLog(logged);
+    identity = identitiesFromLog(logged);
+  } catch (err) {
+    if (err instanceof OfflineInputError) {
+      process.stderr.write(`mesh-authz explain: ${err.message}\n`);
+      return 2;
+    }
+    throw err;
+  }
+  const attrs = toRequestAttributes(input, identity.peer, identity.user, trustedProxies);
+  const e = explain(set, input.workload, attrs);
+  const peer = identity.peer ? identity.peer.spiffeId : null;
+  const user = identity.user
+    ? { issuer: identity.user.issuer, subject: identity.user.subject, groups: identity.user.groups }
+    : null;
+  const replay = {
+    decisionId: logged.decision_id,
+    logged: { reasonCode: logged.reason_code, policy: logged.policy, rule: logged.rule },
+    same: sameDecision(logged, e.decision),
+  };
+  if (format === 'json') {
+    process.stdout.write(`${JSON.stringify({ asLogged: replay, identity: { peer, user }, ...e }, null, 2)}\n`);
+    return 0;
+  }
+  const who = `identity (as logged, trusted: verified by the server): peer ${peer ?? '(none)'}; end user ${
+    user ? `${user.issuer}/${user.subject} groups [${user.groups.join(', ')}]` : '(none)'
+  }`;
+  const l = replay.logged;
+  const verdict = `logged decision ${replay.decisionId}: ${l.reasonCode}${l.policy ? ` ${l.policy}` : ''}${
+    l.rule === null ? '' : ` rule ${l.rule}`
+  }; replay ${replay.same ? 'reaches the same decision' : 'DIFFERS (policies changed since? compare policy_generation)'}`;
+  process.stdout.write(`${who}\n${formatExplanation(e)}\n${verdict}\n`);
+  return 0;
+}

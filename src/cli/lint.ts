@@ -3,11 +3,12 @@ import { parse as parseYaml } from 'yaml';
 import {
   formatIssues,
   lintPolicies,
-  loadPolicyPaths,
   PATH_NORMALIZATIONS,
   type PathNormalization,
   type WorkloadRef,
 } from '../policy/index.js';
+import { ISTIO_DEFAULTS } from '../policy/options.js';
+import { loadPolicyPaths } from '../sources/policy-files.js';
 import { type Command, parseCommandArgs, UsageError } from './args.js';
 
 const HELP = `mesh-authz lint <paths...> [options]
@@ -71,7 +72,7 @@ export const lintCommand: Command = {
         workloads,
         workloadsFile: values.workloads,
         pathNormalization: mode,
-        rootNamespace: values['root-namespace'] ?? 'istio-system',
+        rootNamespace: values['root-namespace'] ?? ISTIO_DEFAULTS.rootNamespace,
       }),
     ];
     const errors = issues.filter((i) => i.severity === 'error').length;

@@ -10,6 +10,7 @@ const commands: Record<string, () => Promise<Command>> = {
   reconcile: async () => (await import('./reconcile.js')).reconcileCommand,
   discover: async () => (await import('./discover.js')).discoverCommand,
   audit: async () => (await import('./audit.js')).auditCommand,
+  impact: async () => (await import('./impact.js')).impactCommand,
 };
 
 async function usage(): Promise<string> {

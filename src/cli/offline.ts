@@ -1,9 +1,9 @@
 import { readFileSync } from 'node:fs';
 import { resolve } from 'node:path';
-import { type AssembledParts, assembleParts } from '../authz/assemble.js';
-import { checkRequestFromJson, RequestJsonError } from '../authz/json.js';
-import type { WireCheckRequest } from '../authz/wire.js';
+import type { WireCheckRequest } from '../authz/wire-types.js';
 import { type LoadedConfig, loadConfigFile, parseConfigText } from '../config/load.js';
+import { type AssembledParts, assembleParts } from '../server/assemble.js';
+import { checkRequestFromJson, RequestJsonError } from '../server/request-json.js';
 
 /**
  * The set-up the offline commands (`check`, `explain`) share with `serve`: the same config, the same identity

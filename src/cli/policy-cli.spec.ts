@@ -123,6 +123,34 @@ describe('mesh-authz explain', () => {
     expect(out.out).toContain('UNAUTHENTICATED');
   });
 
+  it("applies the config's input limits, as the server does (not the defaults)", async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'cli-explain-'));
+    await writeFile(join(dir, 'policies.yaml'), POLICIES);
+    await writeFile(
+      join(dir, 'config.yaml'),
+      'server:\n  maxPathBytes: 8\npolicy:\n  paths: [policies.yaml]\nidentity:\n  peer:\n    sources: [principal]\n    trustEnvoyPrincipal: true\n',
+    );
+    // Allowed under the default limits; the server configured here refuses a 12-byte path before any policy runs.
+    await writeFile(
+      join(dir, 'long.json'),
+      JSON.stringify(REQUEST('spiffe://cluster.local/ns/shop/sa/frontend', '/cart/123456')),
+    );
+    const out = await capture(() =>
+      explainCommand.run([
+        '--config',
+        join(dir, 'config.yaml'),
+        '--request',
+        join(dir, 'long.json'),
+        '--format',
+        'json',
+      ]),
+    );
+    expect(out.code).toBe(0); // a decision was made (a deny), as `check` would report it
+    expect(JSON.parse(out.out)).toMatchObject({
+      input: { allowed: false, httpStatus: 403, reasonCode: 'invalid_request' },
+    });
+  });
+
   it('exits 2 naming the file when the request is not JSON', async () => {
     const dir = await mkdtemp(join(tmpdir(), 'cli-explain-'));
     await writeFile(join(dir, 'policies.yaml'), POLICIES);

@@ -1,17 +1,22 @@
 import { relative } from 'node:path';
-import { type AssembledParts, assembleParts } from '../authz/assemble.js';
 import { createDecisionCache } from '../authz/cache.js';
-import { reportCoverage } from '../authz/coverage.js';
-import { ServiceError } from '../authz/errors.js';
-import { AuthzService, type ListeningAddresses } from '../authz/service.js';
-import { shutdownOnSignals } from '../authz/signals.js';
 import { type LoadedConfig, loadConfigFile, resolveFrom } from '../config/load.js';
 import type { Config } from '../config/schema.js';
 import { createFlowRecorder } from '../discovery/recorder.js';
+import { reportCoverage } from '../policy/coverage.js';
 import { PolicyLoadError } from '../policy/model.js';
+import { type AssembledParts, assembleParts } from '../server/assemble.js';
+import { ServiceError } from '../server/errors.js';
+import { AuthzService, type ListeningAddresses } from '../server/service.js';
+import { shutdownOnSignals } from '../server/signals.js';
 import { createTelemetry } from '../telemetry/index.js';
 import { type Command, parseCommandArgs, UsageError } from './args.js';
 import { packageVersion } from './version.js';
+
+/** The shortest telemetry flush at shutdown, even when the drain used up server.drainTimeoutMs. */
+const MIN_TELEMETRY_FLUSH_MS = 200;
+/** After shutdown, how long the process may wait for stray handles before it exits anyway. */
+const EXIT_GRACE_MS = 100;
 
 const HELP = `mesh-authz serve: run the ext_authz gRPC service
 
@@ -36,6 +41,8 @@ export const serveCommand: Command = {
     if (!values.config) throw new UsageError('--config is required');
     const loaded = withOverrides(loadConfigFile(values.config), values.listen, values.admin);
     const { config } = loaded;
+    const drainMs = config.server.drainTimeoutMs;
+    let stopRequestedAt: number | null = null;
     const telemetry = await createTelemetry(config.telemetry, {
       version: packageVersion(),
       pathNormalization: config.policy.pathNormalization,
@@ -57,8 +64,8 @@ export const serveCommand: Command = {
         onPolicyReload: (event) => {
           if (!event.ok) return telemetry.metrics.policyReloadFailed();
           telemetry.metrics.policyLoaded(event.generation);
-          // The new set is swapped in right after this event; report its coverage once it is current.
-          queueMicrotask(() => reportCoverage(parts.policies.current(), config.policy, coverageSink));
+          // The store swaps the new set in before it reports the reload, so `current()` is already the new set.
+          reportCoverage(parts.policies.current(), config.policy, coverageSink);
         },
       });
     } catch (err) {
@@ -68,7 +75,9 @@ export const serveCommand: Command = {
     const recorder = config.discovery.enabled
       ? createFlowRecorder(config.discovery, {
           resolvePath: (p) => resolveFrom(loaded, p),
+          pathNormalization: config.policy.pathNormalization,
           onError: (err) => logger.warn({ err: (err as Error).message }, 'discovery: flow flush failed'),
+          otlp: { resource: telemetry.resource, account: telemetry.flowLogAccount },
         })
       : null;
     const service = new AuthzService(loaded, {
@@ -80,7 +89,10 @@ export const serveCommand: Command = {
       logger,
       onClosed: async () => {
         await recorder?.close();
-        await telemetry.shutdown();
+        // What is left of server.drainTimeoutMs since the signal (at least a short flush): a hung collector must
+        // not hold a terminating pod past its drain budget.
+        const spent = stopRequestedAt === null ? 0 : Date.now() - stopRequestedAt;
+        await telemetry.shutdown(Math.max(MIN_TELEMETRY_FLUSH_MS, drainMs - spent));
       },
     });
     let addresses: ListeningAddresses;
@@ -104,8 +116,16 @@ export const serveCommand: Command = {
     // The exit code is decided by the signal handler; keep the process alive until then.
     return await new Promise<number>((resolve) => {
       shutdownOnSignals(service, {
-        onSignal: (signal) => logger.info({ signal }, 'signal received'),
-        exit: resolve,
+        onSignal: (signal) => {
+          stopRequestedAt ??= Date.now();
+          logger.info({ signal }, 'signal received');
+        },
+        exit: (code) => {
+          resolve(code);
+          // Everything is flushed or given up on; a socket still open to a hung collector must not keep the
+          // process alive (an unref'd timer fires only if something else holds the event loop).
+          setTimeout(() => process.exit(code), EXIT_GRACE_MS).unref();
+        },
       });
     });
   },

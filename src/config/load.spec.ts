@@ -37,3 +37,28 @@ describe('parseConfigText', () => {
     expect(() => parseConfigText(text, 'c.yaml')).toThrow(/audiences/);
   });
 });
+
+describe('contradictions are refused by the schema, naming the line', () => {
+  it('principal as a peer source without trustEnvoyPrincipal', () => {
+    const text = 'identity:\n  peer:\n    sources: [certificate, principal]\n';
+    expect(() => parseConfigText(text, 'c.yaml')).toThrow(/c\.yaml:3: identity\.peer\.sources: has "principal"/);
+    // The other side: with trustEnvoyPrincipal the same sources load.
+    const ok = parseConfigText(`${text}    trustEnvoyPrincipal: true\n`, 'c.yaml');
+    expect(ok.identity.peer.sources).toEqual(['certificate', 'principal']);
+  });
+
+  it('xfcc enabled without "xfcc" in the sources, and the reverse', () => {
+    expect(() => parseConfigText('identity:\n  peer:\n    xfcc:\n      enabled: true\n', 'c.yaml')).toThrow(
+      /c\.yaml:4: identity\.peer\.xfcc\.enabled: .*set together/,
+    );
+    expect(() => parseConfigText('identity:\n  peer:\n    sources: [xfcc]\n', 'c.yaml')).toThrow(/set together/);
+    const ok = parseConfigText('identity:\n  peer:\n    sources: [xfcc]\n    xfcc: { enabled: true }\n', 'c.yaml');
+    expect(ok.identity.peer.xfcc.enabled).toBe(true);
+  });
+
+  it('a peer source listed twice', () => {
+    expect(() => parseConfigText('identity:\n  peer:\n    sources: [certificate, certificate]\n', 'c.yaml')).toThrow(
+      /c\.yaml:3: identity\.peer\.sources: lists a source twice/,
+    );
+  });
+});

@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { ISTIO_DEFAULTS } from '../policy/options.js';
 
 /**
  * The config file's schema and defaults. Every section is optional: an empty file is a valid config that serves
@@ -59,10 +60,10 @@ const workloadSchema = z
 const policySchema = z
   .object({
     paths: z.array(z.string().min(1)).default([]),
-    rootNamespace: z.string().min(1).default('istio-system'),
+    rootNamespace: z.string().min(1).default(ISTIO_DEFAULTS.rootNamespace),
     mode: z.enum(['enforce', 'dry-run']).default('enforce'),
     pathNormalization: z.enum(['NONE', 'BASE', 'MERGE_SLASHES', 'DECODE_AND_MERGE_SLASHES']).default('BASE'),
-    trustDomain: z.string().min(1).default('cluster.local'),
+    trustDomain: z.string().min(1).default(ISTIO_DEFAULTS.trustDomain),
     trustDomainAliases: z.array(z.string().min(1)).default([]),
     watch: z.boolean().default(true),
     /** Known workloads: used to warn about workloads no ALLOW policy covers. */
@@ -122,6 +123,27 @@ const identitySchema = z
           .default({ enabled: false, trust: 'last' }),
       })
       .strict()
+      // Contradictions are refused here, with the path of the offending key, so the error names its line.
+      .superRefine((peer, ctx) => {
+        if (new Set(peer.sources).size !== peer.sources.length) {
+          ctx.addIssue({ code: 'custom', path: ['sources'], message: 'lists a source twice' });
+        }
+        if (peer.sources.includes('principal') && !peer.trustEnvoyPrincipal) {
+          ctx.addIssue({
+            code: 'custom',
+            path: ['sources'],
+            message:
+              'has "principal" but trustEnvoyPrincipal is false: set it only when Envoy verifies peers with SPIFFE validation',
+          });
+        }
+        if (peer.sources.includes('xfcc') !== peer.xfcc.enabled) {
+          ctx.addIssue({
+            code: 'custom',
+            path: ['xfcc', 'enabled'],
+            message: 'xfcc.enabled and "xfcc" in identity.peer.sources must be set together',
+          });
+        }
+      })
       .default({ sources: ['certificate'], trustEnvoyPrincipal: false, xfcc: { enabled: false, trust: 'last' } }),
     jwt: z
       .object({
@@ -160,9 +182,34 @@ const telemetrySchema = z
         decisions: z.enum(['all', 'deny', 'sample', 'none']).default('deny'),
         allowSampleRate: z.number().min(0).max(1).default(0.01),
         destination: z.string().default('stdout').describe('stdout, stderr or a file path'),
+        otlp: z
+          .object({
+            enabled: z.boolean().default(false),
+            endpoint: z.string().url().optional().describe('OTLP/HTTP logs endpoint; OTEL_* env vars also apply'),
+          })
+          .strict()
+          .default({ enabled: false })
+          .describe('also export decision log records as OTLP log records'),
       })
       .strict()
-      .default({ level: 'info', decisions: 'deny', allowSampleRate: 0.01, destination: 'stdout' }),
+      .default({
+        level: 'info',
+        decisions: 'deny',
+        allowSampleRate: 0.01,
+        destination: 'stdout',
+        otlp: { enabled: false },
+      }),
+    denyRateLimit: z
+      .object({
+        perSecond: z
+          .number()
+          .min(0)
+          .default(100)
+          .describe('spans + log lines per (policy, reason) per second; 0 = off'),
+        burst: z.number().int().min(1).default(200),
+      })
+      .strict()
+      .default({ perSecond: 100, burst: 200 }),
     tracing: z
       .object({
         enabled: z.boolean().default(false),

@@ -78,20 +78,27 @@ export interface AuditReport {
   readonly crossNamespace: readonly CrossNamespace[];
 }
 
+/**
+ * A source that admits every authenticated identity: only `principals`/`namespaces` are set, and each holds `*`
+ * (values of one field are ORed, so `["*", "ns/a"]` admits anyone too). Any other field narrows it.
+ */
 function isWildcardSource(s: PolicySourceDoc): boolean {
   const set = Object.entries(s).filter(([, v]) => v !== undefined);
   return (
-    set.length > 0 &&
-    set.every(([k, v]) => (k === 'principals' || k === 'namespaces') && (v as string[]).every((x) => x === '*'))
+    set.length > 0 && set.every(([k, v]) => (k === 'principals' || k === 'namespaces') && (v as string[]).includes('*'))
   );
 }
 
-/** How much an ALLOW rule admits: everything, any caller (no `from`), any identity (only `*`), or less. */
+/**
+ * How much an ALLOW rule admits: everything (`any-request`), any caller (no `from`), any identity (a `from` source
+ * that admits every identity, whatever the rule's operations or conditions), or less. Like `any-caller`, an
+ * `any-identity` rule with `to`/`when` is still flagged: who may call is the open part.
+ */
 export function allowAnythingKind(rule: PolicyRuleDoc): AllowAnythingKind | null {
   const noTo = rule.to === undefined;
   const noWhen = rule.when === undefined || rule.when.length === 0;
   if (rule.from === undefined) return noTo && noWhen ? 'any-request' : 'any-caller';
-  if (noTo && noWhen && rule.from.some((f) => isWildcardSource(f.source))) return 'any-identity';
+  if (rule.from.some((f) => isWildcardSource(f.source))) return 'any-identity';
   return null;
 }
 
@@ -127,7 +134,12 @@ export function audit(input: AuditInput): AuditReport {
         ruleIndex: i,
         kind,
         dryRun: e.dryRun,
-        meshWide: e.policy.metadata.namespace === reach.rootNamespace && e.policy.spec.selector === undefined,
+        // A targetRef policy is never mesh-wide: it attaches only to its target.
+        meshWide:
+          e.policy.metadata.namespace === reach.rootNamespace &&
+          e.policy.spec.selector === undefined &&
+          e.policy.spec.targetRef === undefined &&
+          !e.policy.spec.targetRefs?.length,
         location: e.source ? `${e.source.file}:${e.source.line}` : '',
       });
     });

@@ -1,4 +1,5 @@
 import { type LoadedConfig, loadConfigFile, resolveFrom } from '../config/load.js';
+import { ISTIO_DEFAULTS } from '../policy/options.js';
 import type { EngineCompileOptions, PolicyEngine } from './engine.js';
 import type { PolicyEntry } from './policy-model.js';
 import type { KnownWorkload } from './report.js';
@@ -20,9 +21,7 @@ export class PolicyInputError extends Error {
 }
 
 export const DEFAULT_COMPILE: EngineCompileOptions = {
-  rootNamespace: 'istio-system',
-  pathNormalization: 'BASE',
-  trustDomain: 'cluster.local',
+  ...ISTIO_DEFAULTS,
   trustDomainAliases: [],
 };
 

@@ -55,6 +55,7 @@ export async function runDiscover(o: DiscoverOptions, engine: PolicyEngine): Pro
     granularity: o.granularity,
     learnDenied: o.learnDenied ?? false,
     excludeSources: o.excludeSources ?? [],
+    workloads: o.workloads,
   });
   const problems: string[] = [];
   for (const sp of suggestion.policies) {

@@ -1,5 +1,6 @@
-import { compilePolicySet, type LoadedPolicy, loadPolicyPaths, validatePolicy } from '../policy/index.js';
+import { compilePolicySet, type LoadedPolicy, validatePolicy } from '../policy/index.js';
 import type { CompiledPolicySet, SourceLocation } from '../policy/types.js';
+import { loadPolicyPaths } from '../sources/policy-files.js';
 import type { PolicyEntry, PolicyProblem } from './policy-model.js';
 
 /**

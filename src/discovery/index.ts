@@ -9,6 +9,7 @@
  *   workload or operation granularity) → {@link buildReport} (per-workload findings, attack-surface figure) and
  *   {@link buildMap} (Mermaid, DOT, SVG); {@link runDiscover} does it all and writes the files.
  * - `audit`: {@link audit} (coverage, allow-anything rules, stale dry-runs, unused rules, cross-namespace access).
+ * - `impact`: {@link replayImpact} replays recorded flows against the policies in force and a proposed set.
  */
 
 export { flowRequest, peerOf } from './attributes.js';
@@ -24,6 +25,8 @@ export { type DiscoveryContext, loadDiscoveryContext, PolicyInputError } from '.
 export { DiscoverError, type DiscoverOptions, type DiscoverResult, runDiscover } from './discover.js';
 export { type EngineCompileOptions, type PolicyEngine, policyEngine } from './engine.js';
 export { FlowFileError, type FlowSet, mergeFlows, readFlowFiles } from './flows-file.js';
+export { type ImpactChange, type ImpactInput, type ImpactReport, replayImpact, workloadResolver } from './impact.js';
+export { formatImpact, IMPACT_FORMATS, type ImpactFormat } from './impact-format.js';
 export { buildMap, type DependencyMap, renderSvg, toDot, toMermaid } from './map.js';
 export { flowDestination, flowSource, observe } from './observe.js';
 export { createOtlpFlowSink, type FlowLogSink } from './otlp.js';

@@ -97,6 +97,9 @@ function namespaces(m: DependencyMap): Map<string, MapNode[]> {
   return out;
 }
 
+const RED = '#d00';
+const ORANGE = '#e69500';
+
 /** Quotes for Mermaid labels: `"` would end the label, so it becomes `#quot;`. */
 const mq = (s: string): string => `"${s.replaceAll('"', '#quot;')}"`;
 
@@ -110,12 +113,16 @@ export function toMermaid(m: DependencyMap): string {
     lines.push('  end');
   }
   const denied: number[] = [];
+  const partly: number[] = [];
   m.edges.forEach((e, i) => {
     const arrow = e.state === 'denied' ? '-.->' : '-->';
     lines.push(`  ${ids.get(e.from)} ${arrow}|${mq(edgeLabel(e))}| ${ids.get(e.to)}`);
-    if (e.state !== 'allowed') denied.push(i);
+    if (e.state === 'denied') denied.push(i);
+    else if (e.state === 'partly-denied') partly.push(i);
   });
-  if (denied.length > 0) lines.push(`  linkStyle ${denied.join(',')} stroke:#d00,color:#d00`);
+  // As in the DOT map and the docs: all denied is red (and dashed), partly denied is orange.
+  if (denied.length > 0) lines.push(`  linkStyle ${denied.join(',')} stroke:${RED},color:${RED}`);
+  if (partly.length > 0) lines.push(`  linkStyle ${partly.join(',')} stroke:${ORANGE},color:${ORANGE}`);
   return `${lines.join('\n')}\n`;
 }
 

@@ -1,4 +1,5 @@
 import type { CheckOutcome } from '../authz/outcome.js';
+import type { PathNormalization } from '../policy/normalize.js';
 import type { PeerIdentity, WorkloadRef } from '../policy/types.js';
 import type { FlowObservation } from './table.js';
 import { pathTemplate } from './template.js';
@@ -69,9 +70,10 @@ export function shadowDenied(outcome: CheckOutcome): boolean {
 
 /**
  * The observation for one decided Check, or null when there is nothing to learn: a request that could not be
- * parsed, or one that failed for an internal reason (the policy never saw it).
+ * parsed, or one that failed for an internal reason (the policy never saw it). The path is templated under the
+ * mesh's `normalization`, the one the policies matched it with, so what is learned matches what was allowed.
  */
-export function observe(outcome: CheckOutcome): FlowObservation | null {
+export function observe(outcome: CheckOutcome, normalization: PathNormalization = 'BASE'): FlowObservation | null {
   const input = outcome.input;
   if (input === null || outcome.phase === 'internal' || outcome.phase === 'input') return null;
   const policy = outcome.decision?.policy;
@@ -80,7 +82,7 @@ export function observe(outcome: CheckOutcome): FlowObservation | null {
     destination: flowDestination(input.workload),
     port: input.destination.port,
     method: cap(input.method, MAX_METHOD),
-    path: pathTemplate(input.path),
+    path: pathTemplate(input.path, normalization),
     groups: outcome.user?.groups ?? [],
     outcome: flowOutcome(outcome),
     shadowDenied: shadowDenied(outcome),

@@ -1,12 +1,15 @@
-import type { Logger } from '@opentelemetry/api-logs';
-import { OTLPLogExporter } from '@opentelemetry/exporter-logs-otlp-proto';
-import { BatchLogRecordProcessor, LoggerProvider, type LogRecordExporter } from '@opentelemetry/sdk-logs';
+import type { Resource } from '@opentelemetry/resources';
+import type { LogRecordExporter } from '@opentelemetry/sdk-logs';
+import type { ExportAccount } from '../telemetry/export-accounting.js';
+import { createOtlpLogs } from '../telemetry/otlp-decisions.js';
+import { buildResource } from '../telemetry/resource.js';
 import { destinationName, type FlowRecord, sourceName } from './types.js';
 
 /**
  * OTLP logs export of flushed flows: one log record per flow record, body `source → destination`, the fields as
  * attributes. The exporter is the OTLP/HTTP protobuf one (endpoint and headers from the standard OTEL_* variables);
- * batching happens in the SDK's processor, off the Check path.
+ * batching happens in the SDK's processor, off the Check path. `serve` hands in the process's one resource and
+ * the export accounting (`mesh_authz_otlp_log_records_*_total{stream="flows"}`).
  */
 export interface FlowLogSink {
   emit(records: readonly FlowRecord[]): void;
@@ -15,9 +18,20 @@ export interface FlowLogSink {
   close(): Promise<void>;
 }
 
-export function createOtlpFlowSink(exporter: LogRecordExporter = new OTLPLogExporter()): FlowLogSink {
-  const provider = new LoggerProvider({ processors: [new BatchLogRecordProcessor({ exporter, maxQueueSize: 8192 })] });
-  const logger: Logger = provider.getLogger('mesh-authz.discovery');
+export interface OtlpFlowOptions {
+  readonly resource?: Resource;
+  readonly account?: ExportAccount;
+}
+
+export function createOtlpFlowSink(exporter?: LogRecordExporter, options: OtlpFlowOptions = {}): FlowLogSink {
+  const resource =
+    options.resource ?? buildResource({ serviceName: 'mesh-authz', version: 'unknown', env: process.env });
+  const { logger, provider } = createOtlpLogs({
+    resource,
+    scope: 'mesh-authz.discovery',
+    ...(exporter === undefined ? {} : { exporter }),
+    ...(options.account === undefined ? {} : { account: options.account }),
+  });
   return {
     emit(records) {
       for (const r of records) {

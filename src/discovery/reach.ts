@@ -1,3 +1,4 @@
+import { ISTIO_DEFAULTS } from '../policy/options.js';
 import type { WorkloadRef } from '../policy/types.js';
 import { actionOf, type PolicyEntry, type PolicyRuleDoc, type PolicySourceDoc } from './policy-model.js';
 import type { FlowSource } from './types.js';
@@ -19,8 +20,8 @@ export interface ReachOptions {
 }
 
 export const DEFAULT_REACH_OPTIONS: ReachOptions = {
-  rootNamespace: 'istio-system',
-  trustDomain: 'cluster.local',
+  rootNamespace: ISTIO_DEFAULTS.rootNamespace,
+  trustDomain: ISTIO_DEFAULTS.trustDomain,
   trustDomainAliases: [],
 };
 
@@ -89,7 +90,10 @@ function sourceMatches(s: PolicySourceDoc, src: FlowSource, ns: string, o: Reach
     negate(any(s.notServiceAccounts, (v) => matchServiceAccount(v, src, ns))),
   ];
   if (checks.some((c) => c === false)) return 'no';
+  // trustDomains (Istio 1.30.2+) is not decided here: `maybe`, never a wrong `yes`.
   const other =
+    s.trustDomains ??
+    s.notTrustDomains ??
     s.requestPrincipals ??
     s.notRequestPrincipals ??
     s.ipBlocks ??

@@ -3,8 +3,9 @@ import { dirname } from 'node:path';
 import type { CheckOutcome } from '../authz/outcome.js';
 import type { CheckSpan, DecisionObserver } from '../authz/seams.js';
 import type { DiscoveryConfig } from '../config/schema.js';
+import type { PathNormalization } from '../policy/normalize.js';
 import { observe } from './observe.js';
-import { createOtlpFlowSink, type FlowLogSink } from './otlp.js';
+import { createOtlpFlowSink, type FlowLogSink, type OtlpFlowOptions } from './otlp.js';
 import { FlowTable, type FlowTableLimits } from './table.js';
 
 export interface FlowRecorderOptions {
@@ -14,9 +15,13 @@ export interface FlowRecorderOptions {
   readonly now?: () => number;
   /** Overrides the OTLP sink (tests pass an in-memory one); used only when `otlpLogs` is on unless given. */
   readonly sink?: FlowLogSink;
+  /** The OTLP sink's resource and export accounting (serve passes telemetry's). */
+  readonly otlp?: OtlpFlowOptions;
   readonly limits?: Partial<Omit<FlowTableLimits, 'maxFlows'>>;
   /** Told when a flush fails (the recorder never throws into the Check path). */
   readonly onError?: (err: unknown) => void;
+  /** The mesh's path normalization (`policy.pathNormalization`): paths are learned as the policies match them. */
+  readonly pathNormalization?: PathNormalization;
 }
 
 /**
@@ -33,6 +38,7 @@ export class FlowRecorder implements DecisionObserver {
   private readonly now: () => number;
   private readonly sink: FlowLogSink | null;
   private readonly onError: (err: unknown) => void;
+  private readonly normalization: PathNormalization;
   private timer: NodeJS.Timeout | null = null;
   private pending: Promise<void> = Promise.resolve();
   private closed = false;
@@ -42,8 +48,9 @@ export class FlowRecorder implements DecisionObserver {
     this.table = new FlowTable({ ...options.limits, maxFlows: config.maxFlows });
     this.file = (options.resolvePath ?? ((p: string) => p))(config.file);
     this.now = options.now ?? Date.now;
-    this.sink = options.sink ?? (config.otlpLogs ? createOtlpFlowSink() : null);
+    this.sink = options.sink ?? (config.otlpLogs ? createOtlpFlowSink(undefined, options.otlp) : null);
     this.onError = options.onError ?? (() => {});
+    this.normalization = options.pathNormalization ?? 'BASE';
     this.timer = setInterval(() => {
       void this.flush();
     }, config.flushIntervalSeconds * 1000);
@@ -53,7 +60,7 @@ export class FlowRecorder implements DecisionObserver {
   onDecision(outcome: CheckOutcome, _span?: CheckSpan): void {
     if (this.closed) return;
     try {
-      const o = observe(outcome);
+      const o = observe(outcome, this.normalization);
       if (o !== null) this.table.add(o);
     } catch (err) {
       // A recorder bug must never turn into a failed Check.

@@ -4,7 +4,14 @@ import { flowDestination } from './observe.js';
 import { actionOf, type PolicyEntry, policyName } from './policy-model.js';
 import { canReach, type ReachOptions, type SurfaceFigure, selecting, surface } from './reach.js';
 import type { SkipReason, Suggestion } from './suggest.js';
-import { destinationKey, destinationName, type FlowRecord, type FlowSource, sourceName } from './types.js';
+import {
+  destinationKey,
+  destinationName,
+  type FlowDestination,
+  type FlowRecord,
+  type FlowSource,
+  sourceName,
+} from './types.js';
 
 /**
  * The discovery report: per workload, what was observed, what the current policies deny, which of their rules no
@@ -57,6 +64,9 @@ export interface DiscoveryReport {
   readonly requests: number;
   readonly learned: number;
   readonly skipped: Readonly<Record<SkipReason, number>>;
+  /** Destinations without a naming label (`ns {labels}`): nothing was suggested for them; label them, or list them
+   * under `policy.workloads`, and discover again. */
+  readonly unresolved: readonly string[];
   /** Observed flows the suggestion would deny (they were not learned): stray callers to look at. */
   readonly wouldBeDenied: readonly string[];
   /** Flows not learned that the suggestion still allows (its granularity is too coarse to exclude them). */
@@ -176,7 +186,7 @@ export function buildReport(input: ReportInput): DiscoveryReport {
     text: `${sourceName(s.flow.source)} -> ${destinationName(s.flow.destination)} ${s.flow.method} ${s.flow.path} (${s.reason}, ${s.flow.count} requests)`,
     allowed: allowedBySuggestion(s.flow),
   }));
-  const skipped: Record<SkipReason, number> = { denied: 0, anonymous: 0, excluded: 0 };
+  const skipped: Record<SkipReason, number> = { denied: 0, anonymous: 0, excluded: 0, unresolved: 0, path: 0 };
   for (const s of input.suggestion.skipped) skipped[s.reason]++;
   return {
     granularity: input.suggestion.granularity,
@@ -184,12 +194,24 @@ export function buildReport(input: ReportInput): DiscoveryReport {
     requests: input.flows.reduce((n, f) => n + f.count, 0),
     learned: input.suggestion.learned.length,
     skipped,
+    unresolved: [
+      ...new Set(
+        input.suggestion.skipped
+          .filter((x) => x.reason === 'unresolved')
+          .map((x) => describeDestination(x.flow.destination)),
+      ),
+    ].sort(),
     wouldBeDenied: notLearned.filter((s) => !s.allowed).map((s) => s.text),
     notLearnedButAllowed: notLearned.filter((s) => s.allowed).map((s) => s.text),
     identities: identities.length,
     workloads: reports,
     surface: surface(input.current, suggested, identities, [...workloads.values()], input.reach),
   };
+}
+
+function describeDestination(d: FlowDestination): string {
+  const labels = Object.entries(d.labels).map(([k, v]) => `${k}=${v}`);
+  return `${d.namespace} {${labels.join(', ')}}`;
 }
 
 const pct = (r: number): string => `${(r * 100).toFixed(1)}%`;
@@ -199,7 +221,7 @@ export function formatReport(r: DiscoveryReport): string {
   const lines = [
     `# mesh-authz discovery report (granularity: ${r.granularity})`,
     '',
-    `Flows: ${r.flows} (${r.requests} requests); learned ${r.learned}; not learned: ${r.skipped.denied} denied, ${r.skipped.anonymous} without identity, ${r.skipped.excluded} excluded.`,
+    `Flows: ${r.flows} (${r.requests} requests); learned ${r.learned}; not learned: ${r.skipped.denied} denied, ${r.skipped.anonymous} without identity, ${r.skipped.excluded} excluded, ${r.skipped.unresolved} to unresolved destinations, ${r.skipped.path} with a path no policy can hold exactly.`,
     '',
     '## Attack surface',
     '',
@@ -220,6 +242,16 @@ export function formatReport(r: DiscoveryReport): string {
           : w.rulesNeverExercised.map((u) => `${u.policy} rule ${u.ruleIndex}`).join(', ');
     lines.push(
       `| ${w.workload} | ${w.flowsObserved} | ${w.requests} | ${w.flowsDeniedRecorded} | ${w.flowsDeniedByCurrent ?? 'n/a'} | ${unused} | ${w.callersBefore} → ${w.callersAfter} |`,
+    );
+  }
+  if (r.unresolved.length > 0) {
+    lines.push(
+      '',
+      '## Unresolved destinations (no naming label: nothing suggested)',
+      '',
+      'A selector could not name these workloads alone; a policy without one would admit their callers to the whole namespace. Give them an `app` (or `app.kubernetes.io/name`) label, or list them under `policy.workloads`, and discover again.',
+      '',
+      ...r.unresolved.map((d) => `- ${d}`),
     );
   }
   if (r.wouldBeDenied.length > 0) {

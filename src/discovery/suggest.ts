@@ -1,4 +1,5 @@
 import type { PolicyDoc, PolicyOperationDoc, PolicyRuleDoc } from './policy-model.js';
+import { isLearnablePath } from './template.js';
 import { destinationKey, destinationName, type FlowDestination, type FlowRecord, sourceName } from './types.js';
 
 /**
@@ -17,7 +18,13 @@ import { destinationKey, destinationName, type FlowDestination, type FlowRecord,
 export type Granularity = 'namespace' | 'workload' | 'operation';
 export const GRANULARITIES: readonly Granularity[] = ['namespace', 'workload', 'operation'];
 
-export type SkipReason = 'denied' | 'anonymous' | 'excluded';
+/**
+ * Why a flow was not learned: `denied` (never allowed), `anonymous` (no verified caller), `excluded` (by option),
+ * `unresolved` (its destination has no naming label, so no selector can name that workload alone), `path` (its
+ * recorded path cannot be written as a policy path that matches only it).
+ */
+export type SkipReason = 'denied' | 'anonymous' | 'excluded' | 'unresolved' | 'path';
+export const SKIP_REASONS: readonly SkipReason[] = ['denied', 'anonymous', 'excluded', 'unresolved', 'path'];
 
 export interface SuggestOptions {
   readonly granularity: Granularity;
@@ -25,6 +32,39 @@ export interface SuggestOptions {
   readonly learnDenied?: boolean;
   /** Caller identities never to learn (`ns/sa`, a SPIFFE ID, or a `*` prefix/suffix pattern of either). */
   readonly excludeSources?: readonly string[];
+  /**
+   * Workloads known by their full labels (the config's `policy.workloads`, or a workload registry's entries): a
+   * destination recorded without a naming label is resolved to the one workload whose labels include it, when
+   * exactly one does and that one has a naming label. Anything else stays unresolved.
+   */
+  readonly workloads?: readonly { readonly namespace: string; readonly labels: Readonly<Record<string, string>> }[];
+}
+
+/** Labels that name a workload (the same list, in the same order, as monitor mode uses). */
+export const NAMING_LABELS: readonly string[] = ['app', 'app.kubernetes.io/name', 'service.istio.io/canonical-name'];
+
+/**
+ * The destination as a selector can name it alone, or null. A destination recorded without a naming label would
+ * otherwise become a policy selecting by whatever labels were seen, or none at all: a namespace-wide policy that
+ * admits its callers to workloads they never called.
+ */
+export function resolveDestination(
+  d: FlowDestination,
+  known: SuggestOptions['workloads'] = [],
+): FlowDestination | null {
+  const named = (labels: Readonly<Record<string, string>>): FlowDestination | null => {
+    for (const key of NAMING_LABELS) {
+      const v = labels[key];
+      if (v !== undefined && v !== '') return { namespace: d.namespace, workload: v, labels: { [key]: v } };
+    }
+    return null;
+  };
+  const direct = named(d.labels);
+  if (direct !== null) return direct;
+  const seen = Object.entries(d.labels);
+  if (seen.length === 0) return null;
+  const matches = known.filter((w) => w.namespace === d.namespace && seen.every(([k, v]) => w.labels[k] === v));
+  return matches.length === 1 ? named(matches[0]!.labels) : null;
 }
 
 export interface SuggestedPolicy {
@@ -59,11 +99,19 @@ function excluded(f: FlowRecord, patterns: readonly string[]): boolean {
 function classify(flows: readonly FlowRecord[], o: SuggestOptions): Pick<Suggestion, 'learned' | 'skipped'> {
   const learned: FlowRecord[] = [];
   const skipped: { flow: FlowRecord; reason: SkipReason }[] = [];
+  const perWorkload = o.granularity !== 'namespace';
   for (const f of flows) {
     if (f.source.spiffeId === '') skipped.push({ flow: f, reason: 'anonymous' });
     else if (excluded(f, o.excludeSources ?? [])) skipped.push({ flow: f, reason: 'excluded' });
     else if (f.decisions.allowed === 0 && !o.learnDenied) skipped.push({ flow: f, reason: 'denied' });
-    else learned.push(f);
+    else if (o.granularity === 'operation' && !isLearnablePath(f.path)) skipped.push({ flow: f, reason: 'path' });
+    else if (!perWorkload) learned.push(f);
+    else {
+      const dest = resolveDestination(f.destination, o.workloads);
+      if (dest === null) skipped.push({ flow: f, reason: 'unresolved' });
+      // Learned as the workload its naming label names (the selector the suggestion writes).
+      else learned.push(dest === f.destination ? f : { ...f, destination: dest });
+    }
   }
   return { learned, skipped };
 }

@@ -15,11 +15,13 @@ describe('pathTemplate', () => {
     ['/api/v1/products/', '/api/v1/products/'],
     ['/', '/'],
     ['', '/'],
-    ['/a//b/./c/../d', '/a/b/d'],
+    // Istio's default BASE normalization keeps `//`: the path is kept exactly, as the engine will match it.
+    ['/a//b/./c/../d', '/a//b/d'],
     ['/public/../admin', '/admin'],
     ['/x*', '/{*}'],
     ['/{**}', '/{*}'],
-    ['/a/%2e%2e/b', '/a/{*}/b'],
+    // BASE decodes %2e to '.', then resolves '..': the engine matches '/b'.
+    ['/a/%2e%2e/b', '/b'],
     ['/health#frag', '/health'],
   ])('%s → %s', (raw, want) => {
     expect(pathTemplate(raw)).toBe(want);

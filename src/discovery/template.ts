@@ -1,3 +1,5 @@
+import { normalizePath, type PathNormalization, stripQuery } from '../policy/normalize.js';
+
 /**
  * Path templates: the raw `:path` of a request becomes a template an AuthorizationPolicy `paths` entry can hold,
  * with identifiers collapsed to `{*}` (exactly one non-empty segment in Istio's path-template syntax).
@@ -55,17 +57,57 @@ export function isIdentifierSegment(seg: string): boolean {
 }
 
 /**
- * Removes the query and fragment, resolves `.`/`..`, merges `//` and turns identifier segments into `{*}`.
- * Dot-segment removal matches what the policy engine matches against (Istio's BASE normalization resolves them),
- * so a learned template never names a path the engine would not see.
+ * The template for a request path, learned under the mesh's path normalization (`meshConfig.pathNormalization`,
+ * the `policy.pathNormalization` of the config): the path is first normalized exactly as the policy engine
+ * normalizes it before matching, then identifier segments become `{*}`. So a rule holding the template matches the
+ * very request it was learned from, in every mode: under BASE, `//v1/jobs/5` stays `//v1/jobs/5` for the engine,
+ * and a template that merged the slashes (`/v1/jobs/{*}`) would deny it.
+ *
+ * A normalized path with an empty, `.` or `..` segment (kept by NONE and BASE) cannot be a template: `{*}` never
+ * matches an empty segment and Envoy's template syntax has no empty literal. Such a path is kept literally (an exact-match `paths` value), which allows exactly what was seen; the
+ * table's bound still applies (see {@link coarsen}). A path the engine cannot normalize at all (`%00`) is denied by
+ * the engine whatever the policy says; it gets the plain template, which is only ever shown, never allowing.
  */
-export function pathTemplate(rawPath: string): string {
-  let end = rawPath.length;
-  const q = rawPath.indexOf('?');
-  if (q >= 0) end = q;
-  const h = rawPath.indexOf('#');
-  if (h >= 0 && h < end) end = h;
-  const path = rawPath.slice(0, end).replaceAll('\\', '/');
+export function pathTemplate(rawPath: string, normalization: PathNormalization = 'BASE'): string {
+  const n = normalizePath(rawPath, normalization);
+  if (!n.ok) return plainTemplate(rawPath);
+  const path = n.path;
+  // Only NONE passes a path that is not origin-form (`*`, an absolute URI). The flows file holds `/…` paths only,
+  // and no `paths` value could match it exactly anyway: recorded with the plain template (never learned as exact).
+  if (!path.startsWith('/')) return plainTemplate(rawPath);
+  const segs = path.slice(1).split('/');
+  const inner = segs.slice(0, -1);
+  const last = segs[segs.length - 1]!;
+  if (inner.some((s) => s === '' || s === '.' || s === '..') || last === '.' || last === '..') return literal(path);
+  const trailingSlash = last === '' && segs.length > 1;
+  const t = templateOf(trailingSlash ? segs.slice(0, -1) : segs, trailingSlash);
+  // `/a/{*}/` is no template Envoy takes (an empty last literal), and `/a/{*}` would not match `/a/5/`: keep the
+  // exact path for the rare identifier followed by a slash.
+  return trailingSlash && t.endsWith('{*}') ? literal(path) : t;
+}
+
+/** An exact path kept as is; a long one is coarsened like any other (the table bound reports it). */
+function literal(path: string): string {
+  return path.length > MAX_TEMPLATE_LENGTH ? coarsen(path, 1) : path;
+}
+
+function templateOf(segments: readonly string[], trailingSlash: boolean): string {
+  const out = segments.map((seg) => (isIdentifierSegment(seg) ? '{*}' : seg));
+  if (out.length === 0) return '/';
+  if (out.length > MAX_SEGMENTS) return `/${out.slice(0, MAX_SEGMENTS - 1).join('/')}/{**}`;
+  let t = `/${out.join('/')}`;
+  // `/a/` and `/a` are different paths to Envoy: keep the trailing slash (see pathTemplate for `/{*}/`).
+  if (trailingSlash && out[out.length - 1] !== '{*}') t += '/';
+  if (t.length > MAX_TEMPLATE_LENGTH) return coarsen(t, 1);
+  return t;
+}
+
+/**
+ * Without normalization: removes the query and fragment, resolves `.`/`..`, merges `//` and templates the rest.
+ * Only for paths the engine refuses to normalize (so they are denied whatever a policy says).
+ */
+function plainTemplate(rawPath: string): string {
+  const path = stripQuery(rawPath).replaceAll('\\', '/');
   const out: string[] = [];
   let trailingSlash = false;
   for (const seg of path.split('/')) {
@@ -75,15 +117,28 @@ export function pathTemplate(rawPath: string): string {
       out.pop();
       continue;
     }
-    out.push(isIdentifierSegment(seg) ? '{*}' : seg);
+    out.push(seg);
   }
-  if (out.length === 0) return '/';
-  if (out.length > MAX_SEGMENTS) return `/${out.slice(0, MAX_SEGMENTS - 1).join('/')}/{**}`;
-  let t = `/${out.join('/')}`;
-  // `/a/` and `/a` are different paths to Envoy; keep the trailing slash unless the last segment was collapsed.
-  if (trailingSlash && out[out.length - 1] !== '{*}') t += '/';
-  if (t.length > MAX_TEMPLATE_LENGTH) return coarsen(t, 1);
-  return t;
+  return templateOf(out, trailingSlash);
+}
+
+/**
+ * True when a recorded path can go into a policy's `paths` and match only what it says: a template with whole
+ * `{*}`/`{**}` segments and no empty or dot segment, or an exact path with no `*` (a leading or trailing one would
+ * turn it into a prefix or suffix match) and no `{`/`}` (template syntax).
+ */
+export function isLearnablePath(path: string): boolean {
+  if (!path.startsWith('/')) return false;
+  const segs = path.slice(1).split('/');
+  const template = segs.some((s) => s === '{*}' || s === '{**}');
+  if (!template) return !/[*{}]/.test(path);
+  return segs.every(
+    (s, i) =>
+      s === '{*}' ||
+      (s === '{**}' && i === segs.length - 1) ||
+      (s !== '' && s !== '.' && s !== '..' && !/[*{}]/.test(s)) ||
+      (s === '' && i === segs.length - 1),
+  );
 }
 
 /**
@@ -92,6 +147,8 @@ export function pathTemplate(rawPath: string): string {
  */
 export function coarsen(template: string, level: 1 | 2): string {
   if (level === 2) return '/{**}';
+  // An exact path with empty or dot segments (kept by the normalization) has no valid `/first/{**}`.
+  if (!template.startsWith('/') || /\/\/|\/\.\.?(\/|$)/.test(template)) return '/{**}';
   const segs = template.split('/').filter((s) => s !== '');
   if (segs.length === 0) return '/';
   if (segs.length === 1) return '/{*}';

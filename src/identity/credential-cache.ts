@@ -22,6 +22,7 @@ interface Entry<V> {
 
 export class CredentialCache<V> {
   private readonly lru: LRUCache<string, Entry<V>>;
+  private epochValue = 0;
 
   constructor(maxEntries: number) {
     this.lru = new LRUCache({ max: maxEntries });
@@ -33,11 +34,22 @@ export class CredentialCache<V> {
     return hit !== undefined && hit.credential === credential && hit.scope === scope ? hit.value : undefined;
   }
 
-  set(credential: string, value: V, scope = ''): void {
+  /**
+   * Advances on every {@link clear}. A verdict computed asynchronously (a token checked against a JWKS fetched
+   * meanwhile) passes the epoch it started in: if keys changed while it ran, the verdict may rest on a key that is
+   * gone, so it answers its own request but is not stored.
+   */
+  get epoch(): number {
+    return this.epochValue;
+  }
+
+  set(credential: string, value: V, scope = '', epoch = this.epochValue): void {
+    if (epoch !== this.epochValue) return;
     this.lru.set(slot(credential, scope), { scope, credential, value });
   }
 
   clear(): void {
+    this.epochValue++;
     this.lru.clear();
   }
 }

@@ -1,23 +1,21 @@
 /**
  * `identity/`: who is calling (the workload, by SPIFFE) and on whose behalf (the end user, by JWT).
  *
- * A pure library: no gRPC, Envoy or logging imports; the network is touched only to fetch JWKS and bundle
- * endpoints, through an injected `fetch`. The Check pipeline uses {@link createIdentityVerifier}; the other exports
- * are the building blocks (and what tests, the CLI and benchmarks call directly).
+ * A pure library: no gRPC, Envoy, logging, file or network I/O. Key material reaches it from `sources/` (JWKS
+ * files and endpoints, trust-bundle files and endpoints, and `createIdentityVerifier`, which assembles it all).
  *
  * - {@link parseSpiffeId} / {@link tryParseSpiffeId}: the SPIFFE-ID grammar on the raw string, a specific
  *   {@link SpiffeIdError} code per violation.
- * - {@link TrustBundleSet}: per-trust-domain bundles (PEM files, SPIFFE bundle documents, bundle endpoints), never
- *   pooled, reloaded on change.
+ * - {@link TrustBundleSet}: per-trust-domain bundles, never pooled, replaced atomically when their sources change.
  * - {@link verifyX509Svid}: every X.509-SVID leaf rule and RFC 5280 path building to the leaf's own domain's roots.
  * - {@link parseXfcc} / {@link selectTrustedElement}: strict XFCC and the `last` / `only` trust choice.
  * - {@link JwtVerifier}: end-user JWTs per issuer and JWT-SVIDs, via jose.
- * - {@link createIdentityVerifier}: all of it behind the {@link IdentityVerifier} contract, with caches of verified
+ * - {@link DefaultIdentityVerifier}: all of it behind the {@link IdentityVerifier} contract, with caches of verified
  *   certificates (by fingerprint, until notAfter) and tokens (by hash, until exp).
  */
 export { BundleError, type BundleErrorCode, bundleFromPem, parseSpiffeBundle, type TrustBundle } from './bundle.js';
 export { type CertInfo, CertificateParseError, parseCertificate, parsePemCertificates } from './certificate.js';
-export { FileJwks, type JwksProvider, RemoteJwks } from './jwks.js';
+export { type JwksProvider, toJwks } from './jwks.js';
 export { type JwtAuthoritySource, type JwtResult, JwtVerifier, type JwtVerifierOptions } from './jwt.js';
 export { bearerChallenge, readGroups } from './jwt-support.js';
 export {
@@ -28,7 +26,7 @@ export {
   type SpiffeIdErrorCode,
   tryParseSpiffeId,
 } from './spiffe-id.js';
-export { TrustBundleSet, type TrustBundleSetOptions } from './trust-bundles.js';
+export { TrustBundleSet } from './trust-bundles.js';
 export {
   IdentityError,
   type IdentityErrorCode,
@@ -36,12 +34,6 @@ export {
   type IdentityOutcome,
   type IdentityVerifier,
 } from './types.js';
-export {
-  createIdentityVerifier,
-  DefaultIdentityVerifier,
-  IdentityConfigError,
-  type IdentityVerifierOptions,
-  type ManagedIdentityVerifier,
-} from './verifier.js';
+export { DefaultIdentityVerifier, IdentityConfigError, validateIdentityConfig } from './verifier.js';
 export { type VerifiedSvid, verifyX509Svid, verifyX509SvidDetailed, type X509AuthoritySource } from './x509-svid.js';
 export { parseXfcc, selectTrustedElement, type XfccElement, XfccError, type XfccTrust } from './xfcc.js';

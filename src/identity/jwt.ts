@@ -11,7 +11,7 @@ import {
 import type { IdentityConfig, IssuerConfig } from '../config/schema.js';
 import type { EndUser, PeerIdentity } from '../policy/types.js';
 import { CredentialCache } from './credential-cache.js';
-import { FileJwks, type JwksProvider, RemoteJwks, type ResolvedKey } from './jwks.js';
+import type { JwksProvider, ResolvedKey } from './jwks.js';
 import {
   extractToken,
   type FoundToken,
@@ -42,13 +42,9 @@ export interface JwtAuthoritySource {
 }
 
 export interface JwtVerifierOptions {
-  readonly resolvePath: (p: string) => string;
-  readonly fetch?: typeof fetch;
+  /** Opens an issuer's key source (`sources/jwks.ts`: a JWKS file or endpoint); this library does no I/O. */
+  readonly openJwks: (issuer: IssuerConfig, onError: (err: Error) => void) => Promise<JwksProvider>;
   readonly bundles: JwtAuthoritySource;
-  readonly watch?: boolean;
-  readonly pollIntervalMs?: number;
-  /** Clock for JWKS refetch cooldowns (not for token validity, which uses the request time). */
-  readonly clock?: () => number;
   readonly maxCachedTokens?: number;
   readonly onError?: (err: Error, where: string) => void;
 }
@@ -97,21 +93,7 @@ export class JwtVerifier {
     for (const ic of config.issuers) {
       if (issuers.has(ic.issuer)) throw new Error(`issuer ${ic.issuer} is configured twice`);
       const onError = (err: Error) => options.onError?.(err, `jwks of ${ic.issuer}`);
-      const jwks: JwksProvider = ic.jwks.file
-        ? await FileJwks.open(options.resolvePath(ic.jwks.file), {
-            watch: options.watch,
-            pollIntervalMs: options.pollIntervalMs,
-            onError,
-          })
-        : new RemoteJwks(ic.jwks.url!, {
-            fetch: options.fetch,
-            cooldownMs: ic.jwksCooldownSeconds * 1000,
-            clock: options.clock,
-            onError,
-          });
-      // Fetch remote keys now, in the background: the first request should not wait on the IdP, and an IdP that
-      // is down at start must not stop the service from starting (tokens fail with jwks_unavailable meanwhile).
-      if (jwks instanceof RemoteJwks) void jwks.refresh();
+      const jwks = await options.openJwks(ic, onError);
       issuers.set(ic.issuer, { config: ic, jwks });
     }
     return new JwtVerifier(config, issuers, options.bundles, options.maxCachedTokens ?? 10_000);
@@ -145,6 +127,7 @@ export class JwtVerifier {
   }
 
   private async verifyFresh(found: FoundToken, now: number): Promise<JwtResult> {
+    const epoch = this.cache.epoch;
     let header: JWSHeaderParameters;
     let claims: JWTPayload;
     try {
@@ -154,9 +137,9 @@ export class JwtVerifier {
       throw tokenError('jwt_malformed', 'the token is not a well-formed JWT', err);
     }
     const issuer = typeof claims.iss === 'string' ? this.issuers.get(claims.iss) : undefined;
-    if (issuer) return this.verifyUser(issuer, found, header, now);
+    if (issuer) return this.verifyUser(issuer, found, header, now, epoch);
     if (this.config.jwtSvid && typeof claims.sub === 'string' && claims.sub.startsWith('spiffe://')) {
-      return this.verifySvid(found, header, claims.sub, now);
+      return this.verifySvid(found, header, claims.sub, now, epoch);
     }
     throw tokenError('jwt_issuer', 'the token issuer is not configured');
   }
@@ -166,6 +149,7 @@ export class JwtVerifier {
     found: FoundToken,
     header: JWSHeaderParameters,
     now: number,
+    epoch: number,
   ): Promise<JwtResult> {
     const ic = issuer.config;
     if (!ic.fromHeaders.some((h) => h.name.toLowerCase() === found.header)) {
@@ -203,7 +187,7 @@ export class JwtVerifier {
       expiresAt: payload.exp! * 1000,
       credentialId: `jwt:${fingerprint(found.token)}`,
     };
-    return this.remember(found, { user, svidPeer: null }, payload, ic.leewaySeconds);
+    return this.remember(found, { user, svidPeer: null }, payload, ic.leewaySeconds, epoch);
   }
 
   private async verifySvid(
@@ -211,6 +195,7 @@ export class JwtVerifier {
     header: JWSHeaderParameters,
     sub: string,
     now: number,
+    epoch: number,
   ): Promise<JwtResult> {
     const cfg = this.config.jwtSvid!;
     if (!cfg.fromHeaders.some((h) => h.name.toLowerCase() === found.header)) {
@@ -252,7 +237,7 @@ export class JwtVerifier {
       expiresAt: payload.exp! * 1000,
       credentialId: `jwt-svid:${fingerprint(found.token)}`,
     };
-    return this.remember(found, { user: null, svidPeer }, payload, cfg.leewaySeconds);
+    return this.remember(found, { user: null, svidPeer }, payload, cfg.leewaySeconds, epoch);
   }
 
   private importSvidKey(jwk: JWK, alg: string): Promise<ResolvedKey> {
@@ -269,9 +254,16 @@ export class JwtVerifier {
     return key;
   }
 
-  private remember(found: FoundToken, result: JwtResult, payload: JWTPayload, leeway: number): JwtResult {
+  private remember(
+    found: FoundToken,
+    result: JwtResult,
+    payload: JWTPayload,
+    leeway: number,
+    epoch: number,
+  ): JwtResult {
     const nbf = typeof payload.nbf === 'number' ? payload.nbf : Number.NEGATIVE_INFINITY;
-    this.cache.set(found.token, { result, notBefore: nbf - leeway, notAfter: payload.exp! + leeway }, found.header);
+    const entry = { result, notBefore: nbf - leeway, notAfter: payload.exp! + leeway };
+    this.cache.set(found.token, entry, found.header, epoch);
     return result;
   }
 

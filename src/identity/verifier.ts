@@ -1,9 +1,9 @@
 import type { IdentityConfig } from '../config/schema.js';
 import type { EndUser, PeerIdentity } from '../policy/types.js';
 import { CredentialCache } from './credential-cache.js';
-import { type JwtResult, JwtVerifier } from './jwt.js';
+import type { JwtResult, JwtVerifier } from './jwt.js';
 import { tryParseSpiffeId } from './spiffe-id.js';
-import { TrustBundleSet } from './trust-bundles.js';
+import type { TrustBundleSet } from './trust-bundles.js';
 import {
   IdentityError,
   type IdentityErrorCode,
@@ -15,44 +15,14 @@ import {
 import { type VerifiedSvid, verifyX509SvidDetailed } from './x509-svid.js';
 import { parseXfcc, selectTrustedElement, XfccError } from './xfcc.js';
 
-export interface IdentityVerifierOptions {
-  /** Resolves a path from the config file (relative to the file's folder). */
-  resolvePath(p: string): string;
-  /** For JWKS URLs and bundle endpoints. Default: the global fetch. */
-  fetch?: typeof fetch;
-  /** Watch bundle and JWKS files. Default true. */
-  watch?: boolean;
-  pollIntervalMs?: number;
-  /** Bound on each verified-identity cache. Default 10 000. */
-  maxCachedCredentials?: number;
-  /** A background reload/refresh failed; the last good material keeps serving. (Logging is the caller's job.) */
-  onError?: (err: Error, where: string) => void;
-}
-
-/** An {@link IdentityVerifier} that owns watchers and timers: close it on shutdown. */
-export interface ManagedIdentityVerifier extends IdentityVerifier {
-  readonly bundles: TrustBundleSet;
-  close(): void;
-}
-
 /** Configuration that contradicts itself. Thrown at start, never per request. */
 export class IdentityConfigError extends Error {
   override readonly name = 'IdentityConfigError';
   readonly code = 'identity_config' as const;
 }
 
-/** How long an identity proven by a per-request credential (Envoy principal, XFCC) may be cached by others. */
-const PER_REQUEST_TTL_MS = 60_000;
-const XFCC_HEADER = 'x-forwarded-client-cert';
-
-/**
- * Builds the identity phase from config: trust bundles, peer sources in the configured order, and JWT issuers.
- * Rejects (IdentityConfigError, BundleError, ...) when the configuration cannot be honoured.
- */
-export async function createIdentityVerifier(
-  config: IdentityConfig,
-  options: IdentityVerifierOptions,
-): Promise<ManagedIdentityVerifier> {
+/** Rejects a configuration that contradicts itself (IdentityConfigError). Called once at start. */
+export function validateIdentityConfig(config: IdentityConfig): void {
   const sources = config.peer.sources;
   if (new Set(sources).size !== sources.length)
     throw new IdentityConfigError('identity.peer.sources lists a source twice');
@@ -66,37 +36,18 @@ export async function createIdentityVerifier(
       'identity.peer.xfcc.enabled and "xfcc" in identity.peer.sources must be set together',
     );
   }
-  const onError = options.onError ?? (() => {});
-  const bundles = await TrustBundleSet.fromConfig(config.trustBundles, {
-    resolvePath: options.resolvePath,
-    fetch: options.fetch,
-    watch: options.watch,
-    pollIntervalMs: options.pollIntervalMs,
-    onError: (err, td) => onError(err, `trust bundle ${td}`),
-  });
-  try {
-    const jwt = await JwtVerifier.create(config.jwt, {
-      resolvePath: options.resolvePath,
-      fetch: options.fetch,
-      bundles,
-      watch: options.watch,
-      pollIntervalMs: options.pollIntervalMs,
-      maxCachedTokens: options.maxCachedCredentials,
-      onError,
-    });
-    return new DefaultIdentityVerifier(config, bundles, jwt, options.maxCachedCredentials ?? 10_000);
-  } catch (err) {
-    bundles.close();
-    throw err;
-  }
 }
+
+/** How long an identity proven by a per-request credential (Envoy principal, XFCC) may be cached by others. */
+const PER_REQUEST_TTL_MS = 60_000;
+const XFCC_HEADER = 'x-forwarded-client-cert';
 
 /**
  * Peer sources are tried in the configured order; the first that PRESENTS a credential decides (valid → the peer,
  * invalid → UNAUTHENTICATED); a source with nothing to present passes to the next. No credential at all is
  * anonymous: policies decide. The certificate path and cached tokens are synchronous; only a first-sight JWT awaits.
  */
-export class DefaultIdentityVerifier implements ManagedIdentityVerifier {
+export class DefaultIdentityVerifier implements IdentityVerifier {
   private readonly peers: CredentialCache<VerifiedSvid>;
   private readonly unsubscribe: () => void;
 
@@ -129,7 +80,6 @@ export class DefaultIdentityVerifier implements ManagedIdentityVerifier {
 
   close(): void {
     this.unsubscribe();
-    this.bundles.close();
     this.jwt.close();
     this.peers.clear();
   }

@@ -3,6 +3,7 @@ import type { PolicyOperation, PolicySource } from './model.js';
 import { expandPrincipal, type ResolvedCompileOptions } from './options.js';
 import { compileNamespaceMatch, compileStringMatch } from './strings.js';
 import { compilePathMatch, isPathTemplate } from './templates.js';
+import { trustDomainTest } from './trust-domains.js';
 import type { RequestAttributes } from './types.js';
 
 /**
@@ -73,38 +74,116 @@ export function principalTest(
   return { test: (r) => r.peer !== null && match(r.peer.spiffeId), exact };
 }
 
-/** serviceAccounts: `ns/sa` (or `sa` in the policy's namespace) as the local trust domain's principal. */
-export function serviceAccountTest(values: readonly string[], policyNs: string, options: ResolvedCompileOptions) {
-  return principalTest(
-    values.map((v) =>
-      v.includes('/') ? `cluster.local/ns/${v.replace('/', '/sa/')}` : `cluster.local/ns/${policyNs}/sa/${v}`,
-    ),
-    options,
-  );
+/**
+ * serviceAccounts (`ns/sa`, or `sa` in the policy's namespace) and `source.serviceAccount`: Istio matches the
+ * peer principal against `spiffe://.+/ns/<ns>/(.+/|)sa/<sa>(/.+)?`, a full match in ANY trust domain (there is
+ * no trust-domain part in the value). Written as index scans rather than a RegExp so a long peer ID cannot make
+ * the `.+` groups backtrack. Source: istio/istio 1.30.3 `pilot/pkg/security/authz/model/generator.go`
+ * (serviceAccountRegex).
+ */
+export function serviceAccountTest(values: readonly string[], policyNs: string): Probe {
+  const wanted = values.map((v) => {
+    const cut = v.indexOf('/');
+    return cut < 0
+      ? { ns: `/ns/${policyNs}/`, sa: `sa/${v}` }
+      : { ns: `/ns/${v.slice(0, cut)}/`, sa: `sa/${v.slice(cut + 1)}` };
+  });
+  return (r) => {
+    if (r.peer === null) return false;
+    for (const w of wanted) if (serviceAccountMatches(r.peer.spiffeId, w.ns, w.sa)) return true;
+    return false;
+  };
+}
+
+const SPIFFE_SCHEME = 'spiffe://';
+
+/** `spiffe://.+<ns>(.+/|)<sa>(/.+)?` as a full match; `ns` is `/ns/<x>/`, `sa` is `sa/<y>`. */
+export function serviceAccountMatches(id: string, ns: string, sa: string): boolean {
+  if (!id.startsWith(SPIFFE_SCHEME)) return false;
+  // `.+` before `/ns/`: at least one character of trust domain (it may itself contain `/`).
+  for (let i = id.indexOf(ns, SPIFFE_SCHEME.length + 1); i >= 0; i = id.indexOf(ns, i + 1)) {
+    const rest = i + ns.length;
+    for (let j = id.indexOf(sa, rest); j >= 0; j = id.indexOf(sa, j + 1)) {
+      // `(.+/|)`: nothing, or at least one character followed by `/`.
+      if (j !== rest && (j - rest < 2 || id[j - 1] !== '/')) continue;
+      const end = j + sa.length;
+      // `(/.+)?`: the end, or `/` and at least one more character (so `sa/b` does not match `sa/bc`).
+      if (end === id.length || (id[end] === '/' && end + 1 < id.length)) return true;
+    }
+  }
+  return false;
 }
 
 /**
- * requestPrincipals: `<iss>/<sub>` of the verified JWT. `*` needs a token with non-empty iss and sub; `iss/*` is
- * any subject of exactly that issuer (split at the last `/`: issuers are URLs with slashes); other forms match
- * the joined string. Source: istio/istio `pilot/pkg/security/authz/model/generator.go` (requestPrincipalGenerator).
+ * requestPrincipals and `request.auth.principal`: each value is split at its LAST `/` into an issuer and a subject
+ * (issuers are URLs) and the two are matched separately against the token's `iss` and `sub`, never as one joined
+ * string, so a prefix or suffix form cannot cross the issuer/subject boundary. The forms, exactly as Istio builds
+ * them (`any` = non-empty):
+ * - `*`: any issuer, any subject.
+ * - leading `*`, with a `/`: issuer `*` = any, else issuer suffix; subject exact. Without a `/`: any issuer,
+ *   subject suffix.
+ * - trailing `*`, with a `/`: issuer exact; subject `*` = any, else subject prefix. Without a `/`: issuer prefix,
+ *   any subject.
+ * - otherwise issuer exact and subject exact (no `/`: the subject must be empty, which a verified token never has).
+ * Source: istio/istio 1.30.3 `pilot/pkg/security/authz/model/generator.go` (requestPrincipalGenerator), and
+ * istio/istio#50246.
  */
 export function requestPrincipalTest(values: readonly string[]): Probe {
-  const issuers = new Set<string>();
-  let any = false;
-  const others: string[] = [];
-  for (const v of values) {
-    if (v === '*') any = true;
-    else if (v.endsWith('/*')) issuers.add(v.slice(0, -2));
-    else others.push(v);
-  }
-  const match = compileStringMatch(others);
-  const hasOthers = others.length > 0;
+  const tests = values.map(requestPrincipalValue);
   return (r) => {
     const u = r.user;
-    if (u === null || u.issuer === '' || u.subject === '') return false;
-    if (any || issuers.has(u.issuer)) return true;
-    return hasOthers && match(`${u.issuer}/${u.subject}`);
+    if (u === null) return false;
+    for (const t of tests) if (t(u.issuer, u.subject)) return true;
+    return false;
   };
+}
+
+type PartTest = (s: string) => boolean;
+const anyValue: PartTest = (s) => s.length > 0;
+const exactly =
+  (want: string): PartTest =>
+  (s) =>
+    s === want;
+const endsWith =
+  (suffix: string): PartTest =>
+  (s) =>
+    s.endsWith(suffix);
+const startsWith =
+  (prefix: string): PartTest =>
+  (s) =>
+    s.startsWith(prefix);
+
+function requestPrincipalValue(value: string): (iss: string, sub: string) => boolean {
+  const cut = value.lastIndexOf('/');
+  const found = cut >= 0;
+  const iss = found ? value.slice(0, cut) : value;
+  const sub = found ? value.slice(cut + 1) : '';
+  let matchIss: PartTest;
+  let matchSub: PartTest;
+  if (value === '*') {
+    matchIss = anyValue;
+    matchSub = anyValue;
+  } else if (value.startsWith('*')) {
+    if (found) {
+      matchIss = iss === '*' ? anyValue : endsWith(iss.slice(1));
+      matchSub = exactly(sub);
+    } else {
+      matchIss = anyValue;
+      matchSub = endsWith(value.slice(1));
+    }
+  } else if (value.endsWith('*')) {
+    if (found) {
+      matchIss = exactly(iss);
+      matchSub = sub === '*' ? anyValue : startsWith(sub.slice(0, -1));
+    } else {
+      matchIss = startsWith(value.slice(0, -1));
+      matchSub = anyValue;
+    }
+  } else {
+    matchIss = exactly(iss);
+    matchSub = exactly(sub);
+  }
+  return (i, s) => matchIss(i) && matchSub(s);
 }
 
 export function compileSource(
@@ -137,35 +216,24 @@ export function compileSource(
       out.push(check('notPrincipals', `${at}.notPrincipals`, [], neg, 'peer', null, principalTest(neg, options).test));
   }
   {
+    // Not indexed by exact SPIFFE ID: a service account matches in any trust domain.
     const [pos, neg] = pair(src.serviceAccounts, src.notServiceAccounts);
     if (pos.length) {
-      const t = serviceAccountTest(pos, policyNs, options);
-      out.push(
-        check(
-          'serviceAccounts',
-          `${at}.serviceAccounts`,
-          pos,
-          [],
-          'peer',
-          t.test,
-          null,
-          t.exact ? { exactPrincipals: t.exact } : {},
-        ),
-      );
+      const t = serviceAccountTest(pos, policyNs);
+      out.push(check('serviceAccounts', `${at}.serviceAccounts`, pos, [], 'peer', t, null));
     }
     if (neg.length) {
-      out.push(
-        check(
-          'notServiceAccounts',
-          `${at}.notServiceAccounts`,
-          [],
-          neg,
-          'peer',
-          null,
-          serviceAccountTest(neg, policyNs, options).test,
-        ),
-      );
+      const t = serviceAccountTest(neg, policyNs);
+      out.push(check('notServiceAccounts', `${at}.notServiceAccounts`, [], neg, 'peer', null, t));
     }
+  }
+  if (src.trustDomains?.length) {
+    const t = trustDomainTest(src.trustDomains, options);
+    out.push(check('trustDomains', `${at}.trustDomains`, src.trustDomains, [], 'peer', t, null));
+  }
+  if (src.notTrustDomains?.length) {
+    const t = trustDomainTest(src.notTrustDomains, options);
+    out.push(check('notTrustDomains', `${at}.notTrustDomains`, [], src.notTrustDomains, 'peer', null, t));
   }
   if (src.namespaces?.length) {
     const m = compileNamespaceMatch(src.namespaces);

@@ -2,6 +2,7 @@ import { compileOperation, compileSource, type FieldCheck } from './checks.js';
 import { compileCondition } from './conditions.js';
 import { actionOf, type LoadedPolicy } from './model.js';
 import type { ResolvedCompileOptions } from './options.js';
+import { policyTargets, type TargetKey } from './targets.js';
 import type { Decision, PolicyAction, PolicyRef, RequestAttributes } from './types.js';
 
 /**
@@ -36,6 +37,8 @@ export interface CompiledPolicy {
   readonly namespace: string;
   /** `selector.matchLabels` as pairs; empty = every workload of the namespace (root namespace: the mesh). */
   readonly selector: readonly (readonly [string, string])[];
+  /** `targetRef(s)`, or null for a selector policy. A targeted policy never selects by labels or namespace. */
+  readonly targets: readonly TargetKey[] | null;
   readonly rules: readonly CompiledRule[];
   /** Sort key: root namespace first, then namespace, then name. */
   readonly order: string;
@@ -53,6 +56,7 @@ export function compilePolicy(loaded: LoadedPolicy, options: ResolvedCompileOpti
     dryRun: loaded.dryRun,
     namespace,
     selector: Object.entries(policy.spec.selector?.matchLabels ?? {}),
+    targets: policyTargets(policy.spec),
     rules,
     order: `${namespace === options.rootNamespace ? '0' : '1'}${namespace}\u0000${policy.metadata.name}`,
   };
@@ -116,8 +120,12 @@ export function firstMatchingRule(policy: CompiledPolicy, r: RequestAttributes, 
   return null;
 }
 
-/** Does the policy select a workload with these labels? (`matchLabels` ⊆ labels.) */
+/**
+ * Does the policy select a workload with these labels? (`matchLabels` ⊆ labels.) A targetRef policy never does:
+ * istiod ignores it for every workload it does not target (see targets.ts).
+ */
 export function selects(policy: CompiledPolicy, labels: Readonly<Record<string, string>>): boolean {
+  if (policy.targets !== null) return false;
   for (const [k, v] of policy.selector) if (labels[k] !== v) return false;
   return true;
 }

@@ -11,7 +11,8 @@ import {
 import { compileIpMatch } from './ip.js';
 import type { PolicyCondition } from './model.js';
 import type { ResolvedCompileOptions } from './options.js';
-import { compileNamespaceMatch, compileStringMatch, compileWildcardMatch, type StringTest } from './strings.js';
+import { compileNamespaceMatch, compileStringMatch, type StringTest } from './strings.js';
+import { trustDomainTest } from './trust-domains.js';
 import type { EndUser } from './types.js';
 
 /**
@@ -118,11 +119,9 @@ function conditionProbe(
       return (r) => r.peer !== null && m(r.peer.spiffeId);
     }
     case 'source.serviceAccount':
-      return serviceAccountTest(list, policyNs, options).test;
-    case 'source.trustDomain': {
-      const m = compileWildcardMatch(list);
-      return (r) => r.peer !== null && m(r.peer.trustDomain);
-    }
+      return serviceAccountTest(list, policyNs);
+    case 'source.trustDomain':
+      return trustDomainTest(list, options);
     case 'request.auth.principal':
       return requestPrincipalTest(list);
     case 'request.auth.audiences': {
@@ -134,19 +133,34 @@ function conditionProbe(
       return (r) => r.user?.presenter != null && m(r.user.presenter);
     }
   }
-  const m = compileStringMatch(list);
   if (key.startsWith('request.auth.claims[')) {
+    const m = compileStringMatch(list);
     const keys = bracketKeys(key);
     return (r) => r.user !== null && someMatch(claimValues(r.user, keys), m);
   }
-  // experimental.envoy.filters.<name>[<key>]: dynamic metadata the named filter wrote.
+  return filterMetadataProbe(key, list);
+}
+
+/**
+ * `experimental.envoy.filters.<name>[<key>]`: the dynamic metadata the named filter wrote. A value written `[v]`
+ * matches a LIST that contains a string matching `v`; a plain `v` matches a STRING value only (never a list).
+ * Source: istio/istio 1.30.3 `pilot/pkg/security/authz/model/generator.go` (envoyFilterGenerator: ListMatch for
+ * `[v]`, StringMatch otherwise; Go's strings.Trim(v, "[]") drops every `[` or `]` at either end).
+ */
+function filterMetadataProbe(key: string, list: readonly string[]): Probe {
   const filter = `envoy.filters.${key.slice('experimental.envoy.filters.'.length, key.indexOf('['))}`;
   const field = bracketKeys(key)[0]!;
+  const listForms = list.filter((v) => v.startsWith('[') && v.endsWith(']'));
+  const plain = list.filter((v) => !(v.startsWith('[') && v.endsWith(']')));
+  const inList =
+    listForms.length > 0 ? compileStringMatch(listForms.map((v) => v.replace(/^[[\]]+|[[\]]+$/g, ''))) : null;
+  const asString = plain.length > 0 ? compileStringMatch(plain) : null;
   return (r) => {
     const ns = r.filterMetadata[filter];
     if (typeof ns !== 'object' || ns === null) return false;
     const v = (ns as Record<string, unknown>)[field];
-    if (typeof v === 'string') return m(v);
-    return Array.isArray(v) && v.some((x) => typeof x === 'string' && m(x));
+    if (typeof v === 'string') return asString?.(v) === true;
+    if (Array.isArray(v) && inList !== null) return v.some((x) => typeof x === 'string' && inList(x));
+    return false;
   };
 }

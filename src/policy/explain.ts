@@ -3,6 +3,7 @@ import { type CompiledPolicy, type CompiledRule, ruleMatches } from './compile.j
 import { lineOf } from './model.js';
 import { normalizePath } from './normalize.js';
 import type { PolicySet } from './set.js';
+import { describeTarget } from './targets.js';
 import type { Decision, PolicyRef, RequestAttributes, WorkloadRef } from './types.js';
 
 /**
@@ -35,6 +36,18 @@ export interface Explanation {
   readonly normalizedPath: string | null;
   readonly pathNormalization: string;
   readonly policies: readonly PolicyExplanation[];
+  /**
+   * The targetRef policies of the workload's namespace (and the root namespace) that do NOT attach to it, with why:
+   * they are aimed at a Gateway or Service this request is not known to be for.
+   */
+  readonly notAttached: readonly TargetedExplanation[];
+}
+
+export interface TargetedExplanation {
+  readonly policy: PolicyRef;
+  /** `Kind/name` of each targetRef. */
+  readonly targets: readonly string[];
+  readonly reason: string;
 }
 
 const ACTION_ORDER = { CUSTOM: 0, DENY: 1, ALLOW: 2, AUDIT: 3 } as const;
@@ -47,12 +60,25 @@ export function explain(set: PolicySet, workload: WorkloadRef, request: RequestA
   const policies = [...plan.policies]
     .sort((a, b) => ACTION_ORDER[a.action] - ACTION_ORDER[b.action])
     .map((p) => explainPolicy(p, request, path));
+  const known = (workload.targets ?? []).map(describeTarget);
+  const notAttached = set
+    .targetedFor(workload)
+    .filter((t) => !t.attached)
+    .map(({ policy: p }) => ({
+      policy: p.ref,
+      targets: (p.targets ?? []).map(describeTarget),
+      reason:
+        known.length === 0
+          ? 'not applied: this request is not known to be for any Service or Gateway (workload resolution gave no targets)'
+          : `not applied: this request is for ${known.join(', ')}, none of which this policy targets`,
+    }));
   return {
     workload,
     decision,
     normalizedPath: normalized.ok ? normalized.path : null,
     pathNormalization: set.options.pathNormalization,
     policies,
+    notAttached,
   };
 }
 
@@ -158,7 +184,10 @@ export function formatExplanation(e: Explanation): string {
   const labels = Object.entries(e.workload.labels)
     .map(([k, v]) => `${k}=${v}`)
     .join(',');
-  lines.push(`workload: namespace ${e.workload.namespace || '(none)'}${labels ? `, labels ${labels}` : ''}`);
+  const targets = (e.workload.targets ?? []).map(describeTarget).join(',');
+  lines.push(
+    `workload: namespace ${e.workload.namespace || '(none)'}${labels ? `, labels ${labels}` : ''}${targets ? `, targets ${targets}` : ''}`,
+  );
   lines.push(
     e.normalizedPath === null
       ? `path: cannot be normalized (${e.pathNormalization})`
@@ -176,12 +205,22 @@ export function formatExplanation(e: Explanation): string {
     }
   }
   for (const s of d.shadow) {
-    const rule = s.ruleIndex === null ? 'no rule matched' : `rule ${s.ruleIndex} matched`;
+    // Istio evaluates the staged policies of one action as a set of their own (Envoy RBAC shadow rules).
+    const staged = (s.policies ?? [s.policy]).map((p) => `${p.namespace}/${p.name}`).join(', ');
+    const rule =
+      s.ruleIndex === null
+        ? 'no staged rule matched'
+        : `${s.policy.namespace}/${s.policy.name} rule ${s.ruleIndex} matched`;
     lines.push(
       '',
-      `dry-run ${s.policy.namespace}/${s.policy.name}: ${rule}; if enforced: ${s.wouldAllow ? 'ALLOW' : 'DENY'}`,
+      `dry-run ${s.action ?? s.policy.action} set [${staged}]: ${rule}; the staged set alone would ${s.wouldAllow ? 'ALLOW' : 'DENY'}`,
     );
   }
   for (const a of d.audit) lines.push('', `audit: ${a.namespace}/${a.name} matched (request marked for audit)`);
+  for (const t of e.notAttached) {
+    const where = t.policy.source ? ` at ${t.policy.source.file}:${t.policy.source.line}` : '';
+    lines.push('', `policy ${t.policy.namespace}/${t.policy.name}${where} (targetRef ${t.targets.join(', ')})`);
+    lines.push(`  ${t.reason}`);
+  }
   return lines.join('\n');
 }

@@ -4,15 +4,15 @@
  *
  * - Model: {@link AuthorizationPolicy}, {@link LoadedPolicy} (with its `file:line`), {@link PolicyIssue},
  *   {@link PolicyLoadError}.
- * - Load: {@link parsePolicyText}, {@link loadPolicyPaths}; validate: {@link validatePolicy} (the reconciler and
+ * - Parse: {@link parsePolicyText} (text → policies with file:line); validate: {@link validatePolicy} (the reconciler and
  *   discovery call it so they never emit a policy the cluster would reject).
  * - Compile and evaluate: {@link compilePolicySet} → {@link PolicySet} (`evaluate`, `attributesFor`,
- *   `policiesFor`); {@link PolicyStore} reloads atomically with a new generation.
+ *   `policiesFor`), swapped in atomically with a new generation by `sources/`' policy store.
  * - Explain and lint: {@link explain}, {@link formatExplanation}, {@link lintPolicies}, {@link uncoveredWorkloads}.
  * - {@link normalizePath}: Istio's path normalization options.
  *
- * Evaluation is synchronous and pure: no I/O, no logging, no network. Only `PolicyStore` and `loadPolicyPaths`
- * read files.
+ * Pure: no file or network I/O, no logging. Files are read and watched in `sources/` (`loadPolicyPaths`,
+ * `PolicyStore`), which feed this engine text.
  */
 export {
   type Explanation,
@@ -20,6 +20,7 @@ export {
   formatExplanation,
   type PolicyExplanation,
   type RuleExplanation,
+  type TargetedExplanation,
 } from './explain.js';
 export { describeWorkload, type LintOptions, lintPolicies, uncoveredWorkloads } from './lint.js';
 export {
@@ -49,8 +50,8 @@ export {
   stripQuery,
 } from './normalize.js';
 export { type CompileOptions, type ResolvedCompileOptions, resolveCompileOptions } from './options.js';
-export { duplicateIssues, formatIssues, loadPolicyPaths, type ParsedPolicies, parsePolicyText } from './parse.js';
+export { duplicateIssues, formatIssues, type ParsedPolicies, parsePolicyText } from './parse.js';
 export { compilePolicySet, PolicySet } from './set.js';
-export { PolicyStore, type PolicyStoreOptions, type ReloadEvent } from './store.js';
+export { ALLOWED_TARGET_KINDS, canonicalGroup, describeTarget, isAllowedTargetKind } from './targets.js';
 export type * from './types.js';
 export { validatePolicy } from './validate.js';

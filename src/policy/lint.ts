@@ -7,6 +7,7 @@ import {
   type PolicyRule,
 } from './model.js';
 import type { PathNormalization } from './normalize.js';
+import { ISTIO_DEFAULTS } from './options.js';
 import { compilePolicySet, type PolicySet } from './set.js';
 import type { WorkloadRef } from './types.js';
 
@@ -56,6 +57,7 @@ export function lintPolicies(policies: readonly LoadedPolicy[], options: LintOpt
         warn(at, 'allow_all', 'this ALLOW rule is empty: it allows every request from anywhere');
       }
       lintPrincipals(rule, at, warn);
+      lintServiceAccounts(rule, at, warn);
       lintTcp(rule, at, action, warn);
       lintPaths(rule, at, action, normalization, warn);
       lintHosts(rule, at, warn);
@@ -69,7 +71,7 @@ export function lintPolicies(policies: readonly LoadedPolicy[], options: LintOpt
     if (options.workloads && options.workloads.length > 0) lintSelector(loaded, options, warn);
   }
   if (options.workloads && options.workloads.length > 0) {
-    const set = compilePolicySet(policies, { rootNamespace: options.rootNamespace ?? 'istio-system' }, 0);
+    const set = compilePolicySet(policies, { rootNamespace: options.rootNamespace ?? ISTIO_DEFAULTS.rootNamespace }, 0);
     for (const w of uncoveredWorkloads(set, options.workloads)) {
       out.push({
         severity: 'warning',
@@ -105,6 +107,32 @@ function lintPrincipals(rule: PolicyRule, at: string, warn: Warn): void {
     for (const v of [...(c.values ?? []), ...(c.notValues ?? [])]) {
       if (v.startsWith('spiffe://')) warn(`${at}.when[${i}]`, 'spiffe_prefix', `'${v}' never matches: drop spiffe://`);
     }
+  });
+}
+
+/**
+ * serviceAccounts / notServiceAccounts / `source.serviceAccount` match in ANY trust domain: Istio builds
+ * `spiffe://.+/ns/<ns>/(.+/|)sa/<sa>(/.+)?` (istio/istio 1.30.3 pilot/pkg/security/authz/model/generator.go,
+ * serviceAccountRegex). With federation, a peer of another trust domain that has the same namespace and service
+ * account passes. A `trustDomains` list in the same source pins it.
+ */
+function lintServiceAccounts(rule: PolicyRule, at: string, warn: Warn): void {
+  const message = (v: string) =>
+    `'${v}' matches that service account in ANY trust domain (Istio matches spiffe://<any>/ns/<ns>/sa/<sa>), so a ` +
+    'federated peer with the same namespace and name passes; add trustDomains to this source, or use principals';
+  rule.from?.forEach((f, i) => {
+    if (f.source.trustDomains?.length) return;
+    for (const field of ['serviceAccounts', 'notServiceAccounts'] as const) {
+      const values = f.source[field] ?? [];
+      if (values.length > 0) {
+        warn(`${at}.from[${i}].source.${field}`, 'service_account_any_trust_domain', message(values.join(', ')));
+      }
+    }
+  });
+  rule.when?.forEach((c, i) => {
+    if (c.key !== 'source.serviceAccount') return;
+    const values = [...(c.values ?? []), ...(c.notValues ?? [])];
+    warn(`${at}.when[${i}]`, 'service_account_any_trust_domain', message(values.join(', ')));
   });
 }
 
@@ -173,7 +201,7 @@ function lintSelector(loaded: LoadedPolicy, options: LintOptions, warn: Warn): v
   const labels = loaded.policy.spec.selector?.matchLabels;
   if (!labels || Object.keys(labels).length === 0) return;
   const ns = loaded.policy.metadata.namespace;
-  const root = ns === (options.rootNamespace ?? 'istio-system');
+  const root = ns === (options.rootNamespace ?? ISTIO_DEFAULTS.rootNamespace);
   const hit = options.workloads!.some(
     (w) => (root || w.namespace === ns) && Object.entries(labels).every(([k, v]) => w.labels[k] === v),
   );

@@ -20,6 +20,9 @@ export interface PolicySource {
   readonly notNamespaces?: readonly string[];
   readonly serviceAccounts?: readonly string[];
   readonly notServiceAccounts?: readonly string[];
+  /** Istio 1.30.2 and later. */
+  readonly trustDomains?: readonly string[];
+  readonly notTrustDomains?: readonly string[];
   readonly ipBlocks?: readonly string[];
   readonly notIpBlocks?: readonly string[];
   readonly remoteIpBlocks?: readonly string[];
@@ -125,6 +128,7 @@ export type PolicyIssueCode =
   | 'invalid_condition'
   | 'invalid_selector'
   | 'invalid_annotation'
+  | 'invalid_target_ref'
   | 'duplicate_policy'
   | 'missing_namespace'
   | 'allow_all'
@@ -136,7 +140,8 @@ export type PolicyIssueCode =
   | 'selector_matches_nothing'
   | 'uncovered_workload'
   | 'custom_not_enforced'
-  | 'target_ref_ignored';
+  | 'target_ref_ignored'
+  | 'service_account_any_trust_domain';
 
 export interface PolicyIssue {
   readonly severity: 'error' | 'warning';

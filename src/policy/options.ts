@@ -10,22 +10,31 @@ export interface CompileOptions {
   readonly trustDomain?: string;
   /** Other names of the local trust domain (meshConfig.trustDomainAliases). */
   readonly trustDomainAliases?: readonly string[];
-  /** Global mode, carried for reporting; the Check pipeline applies it. */
-  readonly mode?: 'enforce' | 'dry-run';
 }
 
 export type ResolvedCompileOptions = Required<CompileOptions>;
 
+/**
+ * Istio's defaults, in one place: the mesh root namespace (meshConfig.rootNamespace), the local trust domain
+ * (meshConfig.trustDomain) and path normalization (meshConfig.pathNormalization). The config schema, the reconciler
+ * and discovery take their defaults from here.
+ */
+export const ISTIO_DEFAULTS = Object.freeze({
+  rootNamespace: 'istio-system',
+  trustDomain: 'cluster.local',
+  pathNormalization: 'BASE',
+} as const);
+
 export function resolveCompileOptions(options: CompileOptions = {}): ResolvedCompileOptions {
   return {
-    rootNamespace: options.rootNamespace ?? 'istio-system',
-    pathNormalization: options.pathNormalization ?? 'BASE',
-    trustDomain: options.trustDomain ?? 'cluster.local',
+    rootNamespace: options.rootNamespace ?? ISTIO_DEFAULTS.rootNamespace,
+    pathNormalization: options.pathNormalization ?? ISTIO_DEFAULTS.pathNormalization,
+    trustDomain: options.trustDomain ?? ISTIO_DEFAULTS.trustDomain,
     trustDomainAliases: options.trustDomainAliases ?? [],
-    mode: options.mode ?? 'enforce',
   };
 }
 
+/** `cluster.local` in a principal always means the local trust domain, whatever the configured one is. */
 const CLUSTER_LOCAL = 'cluster.local';
 
 /**

@@ -83,6 +83,9 @@ export interface WorkloadPlan {
   readonly audit: readonly CompiledPolicy[];
   /** Dry-run ALLOW/DENY policies: evaluated, reported, never enforced. */
   readonly shadow: readonly CompiledPolicy[];
+  /** The staged DENY and ALLOW policies, each a rule set of its own (Envoy RBAC shadow_rules). */
+  readonly shadowDeny: readonly CompiledPolicy[];
+  readonly shadowAllow: readonly CompiledPolicy[];
   /** At least one enforced ALLOW policy selects the workload: default deny applies. */
   readonly hasEnforcedAllow: boolean;
   /** Some check reads the path: normalize it (and reject what cannot be normalized). */
@@ -103,6 +106,8 @@ export function buildPlan(policies: readonly CompiledPolicy[]): WorkloadPlan {
     allow: pooled(allowPolicies),
     audit: policies.filter((p) => p.action === 'AUDIT'),
     shadow: policies.filter((p) => p.dryRun),
+    shadowDeny: policies.filter((p) => p.dryRun && p.action === 'DENY'),
+    shadowAllow: policies.filter((p) => p.dryRun && p.action === 'ALLOW'),
     hasEnforcedAllow: allowPolicies.length > 0,
     readsPath: uses.path,
     uses,

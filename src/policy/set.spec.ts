@@ -16,14 +16,14 @@ describe('PolicySet', () => {
     );
     const del = set.evaluate(WORKLOAD, req({ method: 'DELETE' }));
     expect(del).toMatchObject({ allowed: true, code: 'NO_ALLOW_POLICY' });
-    expect(del.shadow.map((s) => [s.policy.name, s.ruleIndex, s.wouldAllow])).toEqual([
-      ['dry-allow', null, false],
-      ['dry-deny', 0, false],
+    expect(del.shadow.map((s) => [s.action, s.policy.name, s.ruleIndex, s.wouldAllow])).toEqual([
+      ['DENY', 'dry-deny', 0, false],
+      ['ALLOW', 'dry-allow', null, false],
     ]);
     const get = set.evaluate(WORKLOAD, req({ method: 'GET' }));
-    expect(get.shadow.map((s) => [s.policy.name, s.ruleIndex, s.wouldAllow])).toEqual([
-      ['dry-allow', 0, true],
-      ['dry-deny', null, true],
+    expect(get.shadow.map((s) => [s.action, s.policy.name, s.ruleIndex, s.wouldAllow])).toEqual([
+      ['DENY', 'dry-deny', null, true],
+      ['ALLOW', 'dry-allow', 0, true],
     ]);
   });
 

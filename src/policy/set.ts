@@ -3,6 +3,7 @@ import type { LoadedPolicy } from './model.js';
 import { normalizePath } from './normalize.js';
 import { type CompileOptions, type ResolvedCompileOptions, resolveCompileOptions } from './options.js';
 import { buildPlan, type WorkloadPlan } from './plan.js';
+import { targetsWorkload } from './targets.js';
 import type {
   AttributeUse,
   CompiledPolicySet,
@@ -22,6 +23,8 @@ const ABSENT = '\u0000';
 /** Per destination namespace: the candidate policies and the label keys their selectors read. */
 interface NamespaceIndex {
   readonly candidates: readonly CompiledPolicy[];
+  /** Candidates attached with targetRef(s): they apply only through the workload's targets. */
+  readonly targeted: readonly CompiledPolicy[];
   readonly keys: readonly string[];
   readonly root: PlanNode;
 }
@@ -93,11 +96,36 @@ export class PolicySet implements CompiledPolicySet {
       }
       node = child;
     }
+    // targetRef policies: one more step keyed by which of them attach (rare; only namespaces that have them pay).
+    let attached: CompiledPolicy[] | null = null;
+    if (ns.targeted.length > 0) {
+      attached = ns.targeted.filter((p) =>
+        targetsWorkload(p.targets!, p.namespace, this.options.rootNamespace, workload),
+      );
+      const step = attached.map((p) => ns.targeted.indexOf(p)).join(',');
+      node.next ??= new Map();
+      let child = node.next.get(step);
+      if (child === undefined) {
+        child = {};
+        node.next.set(step, child);
+      }
+      node = child;
+    }
     if (node.plan === undefined) {
-      node.plan = buildPlan(ns.candidates.filter((p) => selects(p, labels)));
+      const chosen = ns.candidates.filter((p) => selects(p, labels) || (attached?.includes(p) ?? false));
+      node.plan = buildPlan(chosen);
       this.planCount++;
     }
     return node.plan;
+  }
+
+  /** @internal The targetRef policies a workload's namespace could see, and whether each attaches (explain). */
+  targetedFor(workload: WorkloadRef): { policy: CompiledPolicy; attached: boolean }[] {
+    const ns = this.byWorkloadNs.get(workload.namespace) ?? this.namespaceIndex(workload.namespace);
+    return ns.targeted.map((p) => ({
+      policy: p,
+      attached: targetsWorkload(p.targets!, p.namespace, this.options.rootNamespace, workload),
+    }));
   }
 
   private namespaceIndex(namespace: string): NamespaceIndex {
@@ -107,7 +135,8 @@ export class PolicySet implements CompiledPolicySet {
         : [...this.root, ...(this.byNamespace.get(namespace) ?? NONE)];
     const keys = new Set<string>();
     for (const p of candidates) for (const [k] of p.selector) keys.add(k);
-    return { candidates, keys: [...keys].sort(), root: {} };
+    const targeted = candidates.filter((p) => p.targets !== null);
+    return { candidates, targeted, keys: [...keys].sort(), root: {} };
   }
 
   private resetPlans(): void {
@@ -194,18 +223,34 @@ function invalidRequest(reason: string): Decision {
 }
 
 /**
- * What each dry-run policy would have done had it been enforced. A dry-run DENY that matches would deny; a dry-run
- * ALLOW would allow when it (or an enforced ALLOW) matches and no enforced DENY did, and deny otherwise, because
- * enforcing it would make the workload default-deny.
+ * Istio's shadow rules: the staged policies of each action form a rule set of their own, evaluated beside the
+ * enforced one and never mixed with it. Staged DENY: would deny when one of its rules matches. Staged ALLOW: would
+ * allow only when one of its own rules matches, even if an enforced ALLOW admitted the request. The filters run
+ * DENY then ALLOW, so when an enforced DENY rejected the request the ALLOW filter (and its shadow rules) never ran:
+ * no ALLOW shadow result then. Sources: istio/istio 1.30.3 `pilot/pkg/security/authz/builder/builder.go` (build:
+ * shadowRules; filter order AUDIT, DENY, ALLOW) and its testdata `http/dry-run-mix-{in,out}.yaml`.
  */
 function shadowResults(plan: WorkloadPlan, actual: Decision, r: RequestAttributes, path: string): ShadowResult[] {
-  return plan.shadow.map((p) => {
+  const out: ShadowResult[] = [];
+  if (plan.shadowDeny.length > 0) out.push(shadowSet('DENY', plan.shadowDeny, r, path));
+  if (plan.shadowAllow.length > 0 && actual.code !== 'DENY_MATCHED') {
+    out.push(shadowSet('ALLOW', plan.shadowAllow, r, path));
+  }
+  return out;
+}
+
+function shadowSet(
+  action: 'ALLOW' | 'DENY',
+  staged: readonly CompiledPolicy[],
+  r: RequestAttributes,
+  path: string,
+): ShadowResult {
+  const policies = staged.map((p) => p.ref);
+  for (const p of staged) {
     const ruleIndex = firstMatchingRule(p, r, path);
-    let wouldAllow: boolean;
-    if (p.action === 'DENY') wouldAllow = ruleIndex === null && actual.allowed;
-    else wouldAllow = actual.code !== 'DENY_MATCHED' && (ruleIndex !== null || actual.code === 'ALLOW_MATCHED');
-    return { policy: p.ref, ruleIndex, wouldAllow };
-  });
+    if (ruleIndex !== null) return { action, policy: p.ref, ruleIndex, wouldAllow: action === 'ALLOW', policies };
+  }
+  return { action, policy: staged[0]!.ref, ruleIndex: null, wouldAllow: action === 'DENY', policies };
 }
 
 function auditResults(plan: WorkloadPlan, r: RequestAttributes, path: string): PolicyRef[] {

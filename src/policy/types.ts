@@ -104,13 +104,24 @@ export type DecisionCode =
   | 'NO_ALLOW_POLICY'
   | 'INVALID_REQUEST';
 
-/** The would-be outcome of a dry-run policy (never enforced). */
+/**
+ * The would-be outcome of the staged (dry-run) policies of one action, never enforced. As in Istio, the staged
+ * policies of an action are a rule set of their own (Envoy RBAC `shadow_rules`): staged ALLOW would allow only when
+ * one of its own rules matches (an enforced ALLOW does not count), staged DENY would deny when one of its rules
+ * matches. Source: istio/istio 1.30.3 `pilot/pkg/security/authz/builder/builder.go` (shadowRules).
+ */
 export interface ShadowResult {
+  /** Which staged set (always set by the engine; optional so hand-built decisions in tests and replays stay valid). */
+  readonly action?: 'ALLOW' | 'DENY';
+  /** The effective policy (Envoy's shadow_effective_policy_id): the staged policy whose rule matched, else the
+   * first staged policy of the set. */
   readonly policy: PolicyRef;
   /** The rule that matched, or null when none did. */
   readonly ruleIndex: number | null;
-  /** What the decision would have been had this policy been enforced. */
+  /** What the staged set alone would have decided (Envoy's shadow_engine_result). */
   readonly wouldAllow: boolean;
+  /** Every staged policy of this action that selects the workload, in policy order (set by the engine). */
+  readonly policies?: readonly PolicyRef[];
 }
 
 export interface Decision {
@@ -122,7 +133,7 @@ export interface Decision {
   readonly policy: PolicyRef | null;
   /** Index of the deciding rule within `policy.spec.rules`, or null. */
   readonly ruleIndex: number | null;
-  /** Dry-run policies' results. */
+  /** Staged (dry-run) results: at most one per action, DENY first (Istio's filter order). */
   readonly shadow: readonly ShadowResult[];
   /** AUDIT policies whose rules matched. */
   readonly audit: readonly PolicyRef[];

@@ -1,6 +1,7 @@
 import { parseCidr } from './ip.js';
 import { type FieldPath, type IssueSink, isRecord } from './issues.js';
 import { pathTemplateProblem } from './templates.js';
+import { trustDomainValueProblem } from './trust-domains.js';
 import type { PolicyAction } from './types.js';
 
 /**
@@ -18,6 +19,8 @@ export const SOURCE_FIELDS = [
   'notNamespaces',
   'serviceAccounts',
   'notServiceAccounts',
+  'trustDomains',
+  'notTrustDomains',
   'ipBlocks',
   'notIpBlocks',
   'remoteIpBlocks',
@@ -45,6 +48,8 @@ const CUSTOM_FORBIDDEN_SOURCE = new Set<string>([
   'notNamespaces',
   'serviceAccounts',
   'notServiceAccounts',
+  'trustDomains',
+  'notTrustDomains',
 ]);
 const CUSTOM_FORBIDDEN_KEYS = /^(source\.(namespace|principal|serviceAccount|trustDomain)$|request\.auth\.)/;
 
@@ -163,22 +168,33 @@ function checkFieldValues(key: string, values: readonly string[], at: FieldPath,
       if (problem) sink.error([...at, i], 'invalid_path_template', `invalid path template '${v}': ${problem}`);
     });
   } else if (key === 'serviceAccounts' || key === 'notServiceAccounts') {
-    if (values.length > MAX_SERVICE_ACCOUNTS) {
-      sink.error(at, 'limit_exceeded', `at most ${MAX_SERVICE_ACCOUNTS} service accounts are allowed`);
-    }
-    values.forEach((v, i) => {
-      if (v.length > MAX_SERVICE_ACCOUNT_LENGTH) {
-        sink.error(
-          [...at, i],
-          'limit_exceeded',
-          `a service account is at most ${MAX_SERVICE_ACCOUNT_LENGTH} characters`,
-        );
-      }
-      if (v.includes('*') || v.split('/').length > 2 || v.split('/').some((p) => p === '')) {
-        sink.error([...at, i], 'invalid_value', `'${v}' must be 'namespace/serviceaccount' or 'serviceaccount'`);
-      }
-    });
+    checkServiceAccounts(values, at, sink);
+  } else if (key === 'trustDomains' || key === 'notTrustDomains') {
+    checkTrustDomains(values, true, at, sink);
   }
+}
+
+/** istio/istio 1.30.3 pkg/config/security/security.go (CheckServiceAccount): fields and `source.serviceAccount`. */
+function checkServiceAccounts(values: readonly string[], at: FieldPath, sink: IssueSink): void {
+  if (values.length > MAX_SERVICE_ACCOUNTS) {
+    sink.error(at, 'limit_exceeded', `at most ${MAX_SERVICE_ACCOUNTS} service accounts are allowed`);
+  }
+  values.forEach((v, i) => {
+    if (v.length > MAX_SERVICE_ACCOUNT_LENGTH) {
+      sink.error([...at, i], 'limit_exceeded', `a service account is at most ${MAX_SERVICE_ACCOUNT_LENGTH} characters`);
+    }
+    if (v.includes('*') || v.split('/').length > 2 || v.split('/').some((p) => p === '')) {
+      sink.error([...at, i], 'invalid_value', `'${v}' must be 'namespace/serviceaccount' or 'serviceaccount'`);
+    }
+  });
+}
+
+/** CheckTrustDomainValues (Source fields, no `/`) and CheckWildcardValues (`source.trustDomain`). */
+function checkTrustDomains(values: readonly string[], noSlash: boolean, at: FieldPath, sink: IssueSink): void {
+  values.forEach((v, i) => {
+    const problem = trustDomainValueProblem(v, noSlash);
+    if (problem) sink.error([...at, i], 'invalid_value', problem);
+  });
 }
 
 function checkPorts(values: readonly string[], at: FieldPath, sink: IssueSink): void {
@@ -270,12 +286,15 @@ function validateWhen(list: unknown, action: PolicyAction, at: FieldPath, sink: 
       ['notValues', notValues],
     ] as const) {
       if (!list2) continue;
+      // istiod validates values per key (istio/istio 1.30.3 pkg/config/security/security.go, ValidateAttribute).
       if (IP_KEYS.has(cond.key)) {
         list2.forEach((v, j) => {
           if (parseCidr(v) === null)
             sink.error([...here, field, j], 'invalid_ip', `'${v}' is not an IP address or CIDR block`);
         });
       } else if (cond.key === 'destination.port') checkPorts(list2, [...here, field], sink);
+      else if (cond.key === 'source.serviceAccount') checkServiceAccounts(list2, [...here, field], sink);
+      else if (cond.key === 'source.trustDomain') checkTrustDomains(list2, false, [...here, field], sink);
     }
   });
 }

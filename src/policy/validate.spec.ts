@@ -54,8 +54,8 @@ describe('validatePolicy (istiod webhook + CRD schema)', () => {
       'spec.rules[0].to[0].operation.ports[0]',
     ],
     [
-      '{**} not last',
-      '  rules:\n  - to:\n    - operation:\n        paths: ["/a/{**}/b"]\n',
+      '{**} followed by another operator',
+      '  rules:\n  - to:\n    - operation:\n        paths: ["/a/{**}/{*}"]\n',
       'invalid_path_template',
       'spec.rules[0].to[0].operation.paths[0]',
     ],

@@ -6,6 +6,7 @@ import {
   POLICY_API_VERSIONS,
   type PolicyIssue,
 } from './model.js';
+import { ALLOWED_TARGET_KINDS, describeTarget, isAllowedTargetKind } from './targets.js';
 import type { PolicyAction, SourceLocation } from './types.js';
 import { validateRules } from './validate-rules.js';
 
@@ -123,6 +124,8 @@ function validateSpec(spec: Record<string, unknown>, sink: IssueSink): PolicyAct
       sink.error(['spec', 'action'], 'invalid_action', `action must be one of ${ACTIONS.join(', ')}`);
     } else action = spec.action as PolicyAction;
   }
+  // The CRD's CEL rule counts a field that is present, even an empty targetRefs list (`has(self.targetRefs)`);
+  // istiod's own check counts only a non-empty one, but the API server refuses first.
   const targets = ['selector', 'targetRef', 'targetRefs'].filter((k) => spec[k] !== undefined && spec[k] !== null);
   if (targets.length > 1) {
     sink.error(['spec', targets[1]!], 'invalid_selector', 'only one of selector, targetRef or targetRefs may be set');
@@ -191,6 +194,8 @@ function validateTargetRefs(spec: Record<string, unknown>, sink: IssueSink): voi
   const refs: [FieldPath, unknown][] = [];
   if (spec.targetRef !== undefined && spec.targetRef !== null) refs.push([['spec', 'targetRef'], spec.targetRef]);
   if (Array.isArray(spec.targetRefs)) {
+    // istio/api 1.30.3 kubernetes/customresourcedefinitions.gen.yaml: targetRefs maxItems 16.
+    if (spec.targetRefs.length > 16) sink.error(['spec', 'targetRefs'], 'limit_exceeded', 'at most 16 targetRefs');
     spec.targetRefs.forEach((r, i) => {
       refs.push([['spec', 'targetRefs', i], r]);
     });
@@ -200,13 +205,36 @@ function validateTargetRefs(spec: Record<string, unknown>, sink: IssueSink): voi
   for (const [at, ref] of refs) {
     if (!isRecord(ref) || typeof ref.kind !== 'string' || typeof ref.name !== 'string' || !ref.kind || !ref.name) {
       sink.error(at, 'missing_field', 'a targetRef needs kind and name');
+      continue;
+    }
+    for (const k of Object.keys(ref)) {
+      if (k !== 'group' && k !== 'kind' && k !== 'name' && k !== 'namespace')
+        sink.error([...at, k], 'unknown_field', `unknown field '${k}'`);
+    }
+    // istio/istio 1.30.3 pkg/config/validation/validation.go (validatePolicyTargetReference).
+    if (ref.namespace !== undefined && ref.namespace !== null && ref.namespace !== '') {
+      sink.error(
+        [...at, 'namespace'],
+        'invalid_target_ref',
+        'targetRef namespace must not be set: cross-namespace references are not supported',
+      );
+    }
+    const group = typeof ref.group === 'string' ? ref.group : undefined;
+    if (!isAllowedTargetKind(group, ref.kind)) {
+      sink.error(
+        [...at, 'kind'],
+        'invalid_target_ref',
+        `targetRef must be to one of ${ALLOWED_TARGET_KINDS.map((a) => `${a.group}/${a.kind}`).join(', ')}, ` +
+          `not ${describeTarget({ group, kind: ref.kind, name: ref.name })}`,
+      );
     }
   }
-  if (refs.length > 0) {
+  if (refs.length > 0 && !sink.hasErrors) {
     sink.warn(
       refs[0]![0],
       'target_ref_ignored',
-      'targetRef policies apply to gateways and waypoints, not to sidecar workloads: mesh-authz does not select with it',
+      'a targetRef policy applies only to requests that workload resolution (the registry, or context_extensions) ' +
+        'says are for its target; for any other request it does not apply',
     );
   }
 }
@@ -215,14 +243,15 @@ function validateDryRun(annotations: Record<string, unknown>, action: PolicyActi
   const value = annotations[DRY_RUN_ANNOTATION];
   if (value === undefined) return false;
   const at = ['metadata', 'annotations', DRY_RUN_ANNOTATION];
+  // istiod refuses the annotation, whatever its value, on any action but ALLOW and DENY
+  // (istio/istio 1.30.3 pkg/config/validation/validation.go, checkDryRunAnnotation).
+  if (action !== 'ALLOW' && action !== 'DENY') {
+    sink.error(at, 'invalid_annotation', `${DRY_RUN_ANNOTATION} is only supported on ALLOW and DENY policies`);
+    return false;
+  }
   if (typeof value !== 'string' || (!BOOL_TRUE.has(value) && !BOOL_FALSE.has(value))) {
     sink.error(at, 'invalid_annotation', `${DRY_RUN_ANNOTATION} must be "true" or "false"`);
     return false;
   }
-  const on = BOOL_TRUE.has(value);
-  if (on && action !== 'ALLOW' && action !== 'DENY') {
-    sink.warn(at, 'invalid_annotation', `${DRY_RUN_ANNOTATION} only applies to ALLOW and DENY policies; ignored`);
-    return false;
-  }
-  return on;
+  return BOOL_TRUE.has(value);
 }

@@ -5,6 +5,7 @@ export type ServiceErrorCode =
   | 'MISSING_ALLOW_FROM'
   | 'NO_SELECTOR'
   | 'NAME_CONFLICT'
+  | 'ROOT_NAMESPACE'
   | 'GENERATED_INVALID';
 
 /** One problem with one Service. `annotation` names the offending key when there is one. */

@@ -34,8 +34,25 @@ export const policyNames = {
   mesh: (svc: string) => `mesh-authz-${svc}`,
   custom: (svc: string) => `mesh-authz-${svc}-custom`,
   server: (svc: string) => `mesh-authz-${svc}-server`,
+  /** In a default-deny namespace, keeps a dry-run Service's workload reachable while its policy is staged. */
+  staged: (svc: string) => `mesh-authz-${svc}-staged`,
   defaultDeny: 'mesh-authz-default-deny',
 } as const;
+
+/**
+ * The options a generated object depends on, and nothing else. Callers pass richer objects (live mode's resync
+ * period, debounce, logger; GitOps' default-deny flags, which reach the hash through the Service context instead):
+ * hashing those would re-apply every object when an operational flag changes, and make live and GitOps disagree
+ * on the hash of the same input.
+ */
+export function hashedOptions(o: GenerateOptions): GenerateOptions {
+  return {
+    trustDomain: o.trustDomain,
+    provider: o.provider,
+    groupsClaim: o.groupsClaim,
+    rootNamespace: o.rootNamespace,
+  };
+}
 
 /**
  * Where each part is enforced:
@@ -51,7 +68,13 @@ export function generateForService(
   options: GenerateOptions,
 ): GeneratedPolicy[] {
   const origin = `${svc.namespace}/${svc.name}`;
-  const hash = sourceHash({ service: origin, selector: svc.selector, intent, options, context: svc });
+  const hash = sourceHash({
+    service: origin,
+    selector: svc.selector,
+    intent,
+    options: hashedOptions(options),
+    context: svc,
+  });
   const groupsInMesh = intent.groups.length > 0 && svc.jwtVerifiedInMesh;
   const delegate = intent.enforceIn !== 'mesh' || (intent.groups.length > 0 && !svc.jwtVerifiedInMesh);
   const dryRun = intent.mode === 'dry-run';
@@ -71,6 +94,12 @@ export function generateForService(
       { selector, action: 'ALLOW', rules: [rule(intent, groupsInMesh, options.groupsClaim)] },
       dryRun,
     );
+    if (dryRun && svc.namespaceDefaultDeny) {
+      // A staged (dry-run) ALLOW enforces nothing, so the namespace allow-nothing alone would decide: the
+      // workload's traffic would be denied before the change is enforced. Keep it reachable at the mesh layer
+      // until the Service switches to enforce; Istio still reports what the staged policy would have done.
+      make('mesh', policyNames.staged(svc.name), { selector, action: 'ALLOW', rules: [{}] }, false);
+    }
   } else if (svc.namespaceDefaultDeny) {
     // The namespace allow-nothing would deny everything before mesh-authz is asked; open the mesh layer for this
     // workload only, the CUSTOM delegation below still decides every request.
@@ -164,8 +193,17 @@ export function requestAuthCovers(
   rootNamespace: string,
 ): boolean {
   const ns = ra.metadata?.namespace;
-  const spec = (ra.spec ?? {}) as { selector?: { matchLabels?: Record<string, string> }; jwtRules?: unknown[] };
+  const spec = (ra.spec ?? {}) as {
+    selector?: { matchLabels?: Record<string, string> };
+    targetRef?: unknown;
+    targetRefs?: unknown;
+    jwtRules?: unknown[];
+  };
   if (!Array.isArray(spec.jwtRules) || spec.jwtRules.length === 0) return false;
+  // A RequestAuthentication attached with targetRef(s) applies to what it targets (a Gateway, a waypoint), not to
+  // the workload's sidecar: its tokens are never verified where the generated ALLOW runs, and a claims rule there
+  // would match nothing. Only selector (or namespace/root) scope counts.
+  if (spec.targetRef !== undefined || spec.targetRefs !== undefined) return false;
   const match = spec.selector?.matchLabels;
   if (ns === rootNamespace && (match === undefined || Object.keys(match).length === 0)) return true;
   if (ns !== namespace) return false;

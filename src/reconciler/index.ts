@@ -16,7 +16,7 @@ export { applyChanges, diffOutput, type FileChange, renderChanges } from './gito
 export { clientNodeSupported, createKubeApi, type KubeApi, type KubeClientKind, Resources } from './kube.js';
 export { type KubeConnection, loadKubeConnection } from './kube-connection.js';
 export { Annotations, isOwned, Labels, MANAGER } from './labels.js';
-export { type LiveOptions, LiveReconciler } from './live.js';
+export { defaultRetryMs, type LiveOptions, LiveReconciler } from './live.js';
 export { startHealthServer } from './live-server.js';
 export { parseManifests, policyFile, readClusterState, renderPolicy } from './manifests.js';
 export type { AuthorizationPolicyObject, GeneratedPolicy, KubeObject, ServiceObject, Target } from './model.js';

@@ -28,7 +28,16 @@ export interface LiveOptions extends ReconcileOptions {
   readonly resyncMs: number;
   readonly log: (level: 'info' | 'warn' | 'error', msg: string, fields?: Record<string, unknown>) => void;
   readonly backoffMs?: (attempt: number) => number;
+  /**
+   * Delay before retrying after failed pass number `attempt` (0-based, reset by a successful pass). Default:
+   * 1 s doubling to 60 s. A pass lists every AuthorizationPolicy and Namespace, so a broken API server or a
+   * rejected apply must not be retried at the debounce rate.
+   */
+  readonly retryMs?: (attempt: number) => number;
 }
+
+/** Default {@link LiveOptions.retryMs}: 1 s, 2 s, 4 s … capped at 60 s. */
+export const defaultRetryMs = (attempt: number): number => Math.min(60_000, 1000 * 2 ** Math.min(attempt, 16));
 
 export class LiveReconciler {
   readonly metrics = new ReconcilerMetrics();
@@ -39,7 +48,10 @@ export class LiveReconciler {
   private running: Promise<void> | null = null;
   private dirty = false;
   private stopped = false;
-  private readonly reported = new Set<string>();
+  /** Per Service with problems, the problem set last recorded as an Event: bounded by the Services in error. */
+  private readonly reported = new Map<string, string>();
+  private retry: NodeJS.Timeout | null = null;
+  private failures = 0;
   private lastConfigMap = '';
   /** True after the first successful pass. */
   ready = false;
@@ -96,6 +108,7 @@ export class LiveReconciler {
   async stop(): Promise<void> {
     this.stopped = true;
     if (this.timer) clearTimeout(this.timer);
+    if (this.retry) clearTimeout(this.retry);
     if (this.resync) clearInterval(this.resync);
     for (const w of this.watches) w.stop();
     await Promise.all(this.runs);
@@ -107,8 +120,23 @@ export class LiveReconciler {
     return new Promise((resolve) => this.passWaiters.push(resolve));
   }
 
+  /** Services whose problems are remembered (for tests and metrics: never more than the Services in error). */
+  get reportedCount(): number {
+    return this.reported.size;
+  }
+
+  /** Failed passes since the last successful one. */
+  get consecutiveFailures(): number {
+    return this.failures;
+  }
+
   schedule(): void {
     if (this.stopped) return;
+    // Backing off after a failure: the retry pass will see whatever changed meanwhile.
+    if (this.retry) {
+      this.dirty = true;
+      return;
+    }
     if (this.timer) clearTimeout(this.timer);
     this.timer = setTimeout(() => {
       this.timer = null;
@@ -126,7 +154,7 @@ export class LiveReconciler {
       do {
         this.dirty = false;
         await this.pass();
-      } while (this.dirty && !this.stopped);
+      } while (this.dirty && !this.stopped && this.retry === null);
     })().finally(() => {
       this.running = null;
     });
@@ -191,9 +219,18 @@ export class LiveReconciler {
     if (ok) {
       this.metrics.lastSuccess.set(Date.now() / 1000);
       this.ready = true;
-    } else {
-      // Retry soon: a failed apply must not wait for the next unrelated event.
-      this.schedule();
+      this.failures = 0;
+    } else if (!this.stopped) {
+      // Retry without waiting for the next unrelated event, but back off: a pass lists everything.
+      const delay = (this.options.retryMs ?? defaultRetryMs)(this.failures++);
+      if (this.timer) clearTimeout(this.timer);
+      this.timer = null;
+      if (this.retry) clearTimeout(this.retry);
+      this.retry = setTimeout(() => {
+        this.retry = null;
+        void this.reconcile();
+      }, delay);
+      this.retry.unref();
     }
     this.passes++;
     const waiters = this.passWaiters;
@@ -239,12 +276,14 @@ export class LiveReconciler {
     const byService = new Map<string, ServiceError[]>();
     for (const e of errors) byService.set(e.service, [...(byService.get(e.service) ?? []), e]);
     const index = new Map(services.map((s) => [objectKey(s), s]));
+    // Forget Services that are fixed or gone, so the memory is bounded by the Services in error right now.
+    for (const key of [...this.reported.keys()]) if (!byService.has(key)) this.reported.delete(key);
     for (const [key, errs] of byService) {
       const svc = index.get(key);
       if (!svc || !isAnnotated(svc.metadata?.annotations)) continue;
       const message = errs.map(formatServiceError).join('; ');
       const id = `${svc.metadata?.uid ?? key}|${message}`;
-      if (this.reported.has(id)) continue;
+      if (this.reported.get(key) === id) continue;
       this.options.log('warn', 'invalid annotations', { service: key, message });
       const now = new Date().toISOString();
       const ns = svc.metadata?.namespace ?? 'default';
@@ -273,7 +312,7 @@ export class LiveReconciler {
           },
           this.options.fieldManager,
         );
-        this.reported.add(id);
+        this.reported.set(key, id);
       } catch (err) {
         this.options.log('warn', 'could not record Event', { service: key, err: describe(err) });
       }

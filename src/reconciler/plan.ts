@@ -1,3 +1,4 @@
+import { ISTIO_DEFAULTS } from '../policy/options.js';
 import { isAnnotated, parseAnnotations } from './annotations.js';
 import type { ServiceError } from './errors.js';
 import {
@@ -24,10 +25,10 @@ export interface ReconcileOptions extends GenerateOptions {
 }
 
 export const defaultOptions: ReconcileOptions = {
-  trustDomain: 'cluster.local',
+  trustDomain: ISTIO_DEFAULTS.trustDomain,
   provider: 'mesh-authz',
   groupsClaim: 'groups',
-  rootNamespace: 'istio-system',
+  rootNamespace: ISTIO_DEFAULTS.rootNamespace,
   defaultDenyNamespaces: [],
   defaultDenyAll: false,
 };
@@ -62,20 +63,41 @@ export function planPolicies(state: ClusterState, options: ReconcileOptions): Pl
       denyNamespaces.add(ns.metadata.name);
     }
   }
-  const annotatedNamespaces = new Set<string>();
-
+  const byService = new Map<string, GeneratedPolicy[]>();
   const services = [...state.services].sort((a, b) => cmp(objectKey(a), objectKey(b)));
+  // Only a Service that enforces turns `--default-deny` on for its namespace: a dry-run one stages a change and
+  // must not deny anything yet. A Service whose annotations are broken counts as enforcing (fail closed, as before).
+  const enforcedNamespaces = new Set<string>();
+  for (const svc of services) {
+    const annotations = svc.metadata?.annotations ?? {};
+    if (isAnnotated(annotations) && annotations[Annotations.mode]?.trim() !== 'dry-run') {
+      enforcedNamespaces.add(svc.metadata?.namespace ?? 'default');
+    }
+  }
+  const denied = (ns: string) =>
+    ns !== options.rootNamespace && (denyNamespaces.has(ns) || (options.defaultDenyAll && enforcedNamespaces.has(ns)));
+
   for (const svc of services) {
     const annotations = svc.metadata?.annotations ?? {};
     if (!isAnnotated(annotations)) continue;
     const namespace = svc.metadata?.namespace ?? 'default';
     const name = svc.metadata?.name ?? '';
     const key = `${namespace}/${name}`;
-    annotatedNamespaces.add(namespace);
     const fail = (e: Omit<ServiceError, 'service'>) => {
       errors.push({ ...e, service: key });
       held.add(key);
     };
+    if (namespace === options.rootNamespace) {
+      // A policy in the root namespace applies to every namespace: its selector would pick workloads with the
+      // same labels anywhere in the mesh, widening access far beyond this Service. Istio has no way to scope a
+      // root-namespace policy to its own namespace, so the annotation is refused.
+      fail({
+        code: 'ROOT_NAMESPACE',
+        annotation: null,
+        message: `'${namespace}' is the mesh root namespace: a policy there applies to every namespace, so its selector would also match workloads with the same labels elsewhere; annotate Services outside the root namespace (write mesh-wide policy by hand)`,
+      });
+      continue;
+    }
     const parsed = parseAnnotations(annotations, options.trustDomain);
     if (!parsed.ok) {
       for (const p of parsed.problems) fail(p);
@@ -98,7 +120,7 @@ export function planPolicies(state: ClusterState, options: ReconcileOptions): Pl
         jwtVerifiedInMesh: state.requestAuthentications.some((ra) =>
           requestAuthCovers(ra, namespace, selector, options.rootNamespace),
         ),
-        namespaceDefaultDeny: options.defaultDenyAll || denyNamespaces.has(namespace),
+        namespaceDefaultDeny: denied(namespace),
       },
       parsed.intent,
       options,
@@ -108,11 +130,23 @@ export function planPolicies(state: ClusterState, options: ReconcileOptions): Pl
       for (const p of problems) fail(p);
       continue;
     }
-    policies.push(...generated);
+    byService.set(key, generated);
   }
 
-  const denyTargets = options.defaultDenyAll ? new Set([...denyNamespaces, ...annotatedNamespaces]) : denyNamespaces;
+  const denyTargets = options.defaultDenyAll ? new Set([...denyNamespaces, ...enforcedNamespaces]) : denyNamespaces;
+  const denyPolicies: GeneratedPolicy[] = [];
   for (const ns of [...denyTargets].sort()) {
+    if (ns === options.rootNamespace) {
+      // An allow-nothing in the root namespace denies the whole mesh. That is the operator's call, written by
+      // hand, never a side effect of a flag or an annotation.
+      errors.push({
+        code: 'ROOT_NAMESPACE',
+        service: ns,
+        annotation: null,
+        message: `no default-deny is generated in the mesh root namespace '${ns}': it would deny every workload in the mesh; write a mesh-wide default-deny by hand if that is what you want`,
+      });
+      continue;
+    }
     const policy = generateDefaultDeny(ns);
     if (unowned.has(objectKey(policy.object))) {
       errors.push({
@@ -123,8 +157,9 @@ export function planPolicies(state: ClusterState, options: ReconcileOptions): Pl
       });
       continue;
     }
-    policies.push(policy);
+    denyPolicies.push(policy);
   }
+  policies.push(...denyPolicies, ...withoutCollisions(byService, denyPolicies, errors, held));
   policies.sort((a, b) => cmp(`${a.target} ${objectKey(a.object)}`, `${b.target} ${objectKey(b.object)}`));
   return { policies, errors, held };
 }
@@ -149,6 +184,56 @@ function checkGenerated(generated: GeneratedPolicy[], unowned: ReadonlySet<strin
     }
   }
   return problems;
+}
+
+/**
+ * Generated names derive from Service names (`mesh-authz-<svc>`, `…-custom`, `…-server`), so two Services can ask
+ * for the same object (`card` delegates to `mesh-authz-card-custom`, `card-custom` allows with it; a Service named
+ * `default-deny` meets the namespace allow-nothing). Writing either one would silently drop the other's policy,
+ * or flip the object between them on every live pass. So every Service involved is refused with the other named,
+ * nothing is written for it, and its last good policies are held (a namespace default-deny always stays: dropping
+ * it would open the namespace).
+ */
+function withoutCollisions(
+  byService: ReadonlyMap<string, readonly GeneratedPolicy[]>,
+  denyPolicies: readonly GeneratedPolicy[],
+  errors: ServiceError[],
+  held: Set<string>,
+): GeneratedPolicy[] {
+  const owners = new Map<string, string[]>();
+  const claim = (name: string, origin: string) => owners.set(name, [...(owners.get(name) ?? []), origin]);
+  for (const p of denyPolicies) claim(objectKey(p.object), `Namespace/${p.origin}`);
+  for (const [svc, generated] of byService) {
+    for (const name of new Set(generated.map((g) => objectKey(g.object)))) claim(name, `Service/${svc}`);
+  }
+  const refused = new Map<string, string[]>();
+  for (const [name, origins] of owners) {
+    if (origins.length < 2) continue;
+    for (const origin of origins) {
+      if (!origin.startsWith('Service/')) continue;
+      const others = origins.filter((o) => o !== origin);
+      refused.set(origin.slice('Service/'.length), [
+        ...(refused.get(origin.slice('Service/'.length)) ?? []),
+        `AuthorizationPolicy ${name} would also be generated for ${others.join(', ')}`,
+      ]);
+    }
+  }
+  const out: GeneratedPolicy[] = [];
+  for (const [svc, generated] of byService) {
+    const why = refused.get(svc);
+    if (why === undefined) {
+      out.push(...generated);
+      continue;
+    }
+    held.add(svc);
+    errors.push({
+      code: 'NAME_CONFLICT',
+      service: svc,
+      annotation: null,
+      message: `${why.join('; ')}; nothing is generated for this Service (rename one of them)`,
+    });
+  }
+  return out;
 }
 
 function cmp(a: string, b: string): number {

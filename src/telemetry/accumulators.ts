@@ -65,6 +65,23 @@ interface Series {
   readonly counts: Float64Array;
   sum: number;
   count: number;
+  /** Per bucket, the latest observation that has an exported span: an OpenMetrics exemplar. */
+  exemplars: (Exemplar | undefined)[] | null;
+}
+
+/** An observation linked to its trace, served as an OpenMetrics exemplar. */
+export interface Exemplar {
+  readonly traceId: string;
+  readonly spanId: string;
+  readonly value: number;
+  /** Seconds since the epoch. */
+  readonly timestamp: number;
+}
+
+/** One histogram series: `observe` on the hot path; `observeTraced` when the observation has an exported span. */
+export interface HistogramSeries {
+  observe(value: number): void;
+  observeTraced(value: number, traceId: string, spanId: string): void;
 }
 
 /**
@@ -83,28 +100,45 @@ export class FastHistogram<L extends string> {
     private readonly labelName: L,
     private readonly buckets: readonly number[],
     initialLabels: readonly string[] = [],
+    /** Labels every series carries (e.g. the gRPC method of `grpc_server_handling_seconds`). */
+    private readonly constLabels: Readonly<Record<string, string>> = {},
   ) {
     for (const value of initialLabels) this.seriesFor(value);
   }
 
   /** The series for one label value; keep it to observe without a lookup. */
-  seriesFor(labelValue: string): { observe(value: number): void } {
+  seriesFor(labelValue: string): HistogramSeries {
     let s = this.series.get(labelValue);
     if (s === undefined) {
-      s = { counts: new Float64Array(this.buckets.length + 1), sum: 0, count: 0 };
+      s = { counts: new Float64Array(this.buckets.length + 1), sum: 0, count: 0, exemplars: null };
       this.series.set(labelValue, s);
     }
     const series = s;
     const buckets = this.buckets;
+    const observe = (value: number): number => {
+      let i = 0;
+      while (i < buckets.length && value > buckets[i]!) i++;
+      series.counts[i]! += 1;
+      series.sum += value;
+      series.count += 1;
+      return i;
+    };
     return {
-      observe(value: number): void {
-        let i = 0;
-        while (i < buckets.length && value > buckets[i]!) i++;
-        series.counts[i]! += 1;
-        series.sum += value;
-        series.count += 1;
+      observe,
+      observeTraced(value: number, traceId: string, spanId: string): void {
+        const i = observe(value);
+        series.exemplars ??= new Array(buckets.length + 1);
+        series.exemplars[i] = { traceId, spanId, value, timestamp: Date.now() / 1000 };
       },
     };
+  }
+
+  /** The exemplar of the bucket `le` (as rendered: `0.001`, `+Inf`) of a series, if one was recorded. */
+  exemplar(labelValue: string, le: string): Exemplar | undefined {
+    const s = this.series.get(labelValue);
+    if (s?.exemplars == null) return undefined;
+    const i = le === '+Inf' ? this.buckets.length : this.buckets.findIndex((b) => String(b) === le);
+    return i < 0 ? undefined : s.exemplars[i];
   }
 
   async get(): Promise<MetricObjectWithValues<MetricValueWithName<string>>> {
@@ -116,12 +150,13 @@ export class FastHistogram<L extends string> {
         const le = i < this.buckets.length ? String(this.buckets[i]) : '+Inf';
         values.push({
           metricName: `${this.name}_bucket`,
-          labels: { [this.labelName]: labelValue, le },
+          labels: { ...this.constLabels, [this.labelName]: labelValue, le },
           value: cumulative,
         });
       }
-      values.push({ metricName: `${this.name}_sum`, labels: { [this.labelName]: labelValue }, value: s.sum });
-      values.push({ metricName: `${this.name}_count`, labels: { [this.labelName]: labelValue }, value: s.count });
+      const labels = { ...this.constLabels, [this.labelName]: labelValue };
+      values.push({ metricName: `${this.name}_sum`, labels, value: s.sum });
+      values.push({ metricName: `${this.name}_count`, labels, value: s.count });
     }
     return { name: this.name, help: this.help, type: this.type, aggregator: this.aggregator, values, collect() {} };
   }
@@ -131,6 +166,7 @@ export class FastHistogram<L extends string> {
       s.counts.fill(0);
       s.sum = 0;
       s.count = 0;
+      s.exemplars = null;
     }
   }
 

@@ -11,7 +11,7 @@ const deny = outcome({ decisionId: 'deny' });
 function setup(options: DecisionLogOptions) {
   const sink = new LogSink();
   const { decisions, logger } = createLogger(
-    { level: 'info', decisions: options.mode, allowSampleRate: options.allowSampleRate, destination: 'stdout' },
+    { level: 'info', destination: 'stdout' },
     { version: 'spec', destination: sink },
   );
   const log = new DecisionLog(decisions, { ...options, warn: (m, f) => logger.warn(f, m) });

@@ -2,6 +2,7 @@ import type { CheckOutcome } from '../authz/outcome.js';
 import type { CheckSpan, DecisionObserver } from '../authz/seams.js';
 import type { TelemetryConfig } from '../config/schema.js';
 import type { PathNormalization } from '../policy/normalize.js';
+import type { DenyLimiter, Suppressed } from './deny-limiter.js';
 import type { DecisionWriter } from './logger.js';
 import { isWouldDeny, toDecisionRecord } from './record.js';
 
@@ -12,7 +13,9 @@ import { isWouldDeny, toDecisionRecord } from './record.js';
  * Never blocks the Check path: `onDecision` only pushes three references onto a queue; the records are built and
  * written on a later tick (`setImmediate`), after the CheckResponse has gone out. The queue is bounded: under an
  * overload that outruns the log, lines are dropped and counted (`mesh_authz_decision_log_dropped_total`) rather
- * than growing memory without limit.
+ * than growing memory without limit. Would-denies go through the deny rate limit shared with the tracer
+ * (deny-limiter.ts): a line over the limit is not written, and the next written line of the same policy and
+ * reason carries `suppressed`.
  */
 
 export type DecisionLogMode = TelemetryConfig['log']['decisions'];
@@ -29,6 +32,12 @@ export interface DecisionLogOptions {
   readonly random?: () => number;
   /** The policies' path normalization: lines then carry `normalized_path`, the path the rules matched. */
   readonly pathNormalization?: PathNormalization;
+  /** The deny rate limit shared with the tracer (deny-limiter.ts); none by default. */
+  readonly limiter?: DenyLimiter;
+  /** Called with how many lines a failing writer lost. */
+  readonly onWriteFailed?: (count: number) => void;
+  /** Called with how many lines were written. */
+  readonly onWritten?: (count: number) => void;
   /** Told when lines were dropped (the service logger warns). */
   readonly warn?: (message: string, fields: Record<string, unknown>) => void;
 }
@@ -37,6 +46,7 @@ interface Pending {
   readonly outcome: CheckOutcome;
   readonly traceId: string;
   readonly spanId: string;
+  readonly suppressed: Suppressed | null;
 }
 
 const DEFAULT_MAX_QUEUE = 10_000;
@@ -72,11 +82,17 @@ export class DecisionLog implements DecisionObserver {
 
   onDecision(outcome: CheckOutcome, span: CheckSpan): void {
     if (!this.wants(outcome)) return;
+    let suppressed: Suppressed | null = null;
+    if (this.options.limiter !== undefined && isWouldDeny(outcome)) {
+      const verdict = this.options.limiter.verdict(outcome);
+      if (verdict === false) return;
+      suppressed = verdict;
+    }
     if (this.queue.length >= this.maxQueue) {
       this.dropped++;
       return;
     }
-    this.queue.push({ outcome, traceId: span.traceId, spanId: span.spanId });
+    this.queue.push({ outcome, traceId: span.traceId, spanId: span.spanId, suppressed });
     this.scheduled ??= setImmediate(() => this.drain());
   }
 
@@ -88,12 +104,22 @@ export class DecisionLog implements DecisionObserver {
     }
     const batch = this.queue;
     this.queue = [];
+    let written = 0;
+    let failed = 0;
     for (const p of batch) {
       try {
-        this.writer.write(toDecisionRecord(p.outcome, p.traceId, p.spanId, this.options.pathNormalization));
+        const record = toDecisionRecord(p.outcome, p.traceId, p.spanId, this.options.pathNormalization);
+        this.writer.write(p.suppressed === null ? record : { ...record, suppressed: p.suppressed });
+        written++;
       } catch {
         // A logging failure must never surface on the Check path or stop the rest of the batch.
+        failed++;
       }
+    }
+    if (written > 0) this.options.onWritten?.(written);
+    if (failed > 0) {
+      this.options.onWriteFailed?.(failed);
+      this.options.warn?.('decision log write failed; lines dropped', { dropped: failed });
     }
     if (this.dropped > 0) {
       const count = this.dropped;

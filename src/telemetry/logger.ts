@@ -25,7 +25,7 @@ export interface DecisionWriter {
   write(record: DecisionRecord): void;
 }
 
-export interface ServiceLogger {
+export interface LogOutputs {
   readonly logger: Logger;
   /** Writes decision log lines to the same destination (see {@link DecisionWriter}). */
   readonly decisions: DecisionWriter;
@@ -89,9 +89,9 @@ function decisionWriter(destination: { write(line: string): unknown }, base: Rec
 }
 
 export function createLogger(
-  config: LogConfig,
+  config: Pick<LogConfig, 'level' | 'destination'>,
   options: { version: string; destination?: NodeJS.WritableStream },
-): ServiceLogger {
+): LogOutputs {
   const destination = options.destination ?? openDestination(config.destination);
   const base = { service: 'mesh-authz', version: options.version, pid: process.pid, hostname: hostname() };
   const logger = pino(

@@ -2,7 +2,10 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import { Counter, collectDefaultMetrics, Gauge, Registry } from 'prom-client';
 import type { CheckOutcome } from '../authz/outcome.js';
 import type { CheckSpan, DecisionObserver } from '../authz/seams.js';
-import { DecisionCounts, FastHistogram } from './accumulators.js';
+import { DecisionCounts, FastHistogram, type HistogramSeries } from './accumulators.js';
+import { ExportMetrics } from './export-metrics.js';
+import { GrpcServerMetrics } from './grpc-metrics.js';
+import { OPENMETRICS_CONTENT_TYPE, toOpenMetrics, wantsOpenMetrics } from './openmetrics.js';
 
 /**
  * Prometheus metrics, in a dedicated {@link Registry} (never prom-client's global one, so tests and embedders can
@@ -34,6 +37,8 @@ export interface MetricsOptions {
   readonly processMetrics?: boolean;
   /** `telemetry.metrics.enabled`: when false nothing is counted and `/metrics` answers 404. Default true. */
   readonly enabled?: boolean;
+  /** The OpenTelemetry resource attributes (resource.ts), served as `target_info`. */
+  readonly resource?: Readonly<Record<string, string>>;
 }
 
 /** The metrics the server and the Check path update, and the `/metrics` route that serves them. */
@@ -48,9 +53,12 @@ export class ServiceMetrics implements DecisionObserver {
   private readonly reloads: Counter;
   private readonly reloadFailures: Counter;
   private readonly uncovered: Gauge;
-  private readonly logDropped: Counter;
-  private readonly allowLatency: { observe(v: number): void };
-  private readonly denyLatency: { observe(v: number): void };
+  private readonly allowLatency: HistogramSeries;
+  private readonly denyLatency: HistogramSeries;
+  private readonly latency: FastHistogram<'result'>;
+  private readonly grpc: GrpcServerMetrics;
+  /** Telemetry's own delivery counters (spans, decision log, OTLP logs). */
+  readonly exports: ExportMetrics;
 
   constructor(options: MetricsOptions) {
     this.enabled = options.enabled ?? true;
@@ -73,6 +81,7 @@ export class ServiceMetrics implements DecisionObserver {
       ['allow', 'deny'],
     );
     this.registry.registerMetric(latency.asMetric());
+    this.latency = latency;
     this.allowLatency = latency.seriesFor('allow');
     this.denyLatency = latency.seriesFor('deny');
     this.identityFailures = new Counter({
@@ -127,11 +136,8 @@ export class ServiceMetrics implements DecisionObserver {
       help: 'Known workloads that no ALLOW policy selects (microsegmentation coverage gaps).',
       registers,
     });
-    this.logDropped = new Counter({
-      name: 'mesh_authz_decision_log_dropped_total',
-      help: 'Decision log lines dropped because the log queue was full (the Check path never waits for logging).',
-      registers,
-    });
+    this.grpc = new GrpcServerMetrics(this.registry);
+    this.exports = new ExportMetrics(this.registry, options.resource ?? {});
     new Gauge({
       name: 'mesh_authz_build_info',
       help: 'Always 1; the version label says which build is running.',
@@ -146,10 +152,16 @@ export class ServiceMetrics implements DecisionObserver {
   }
 
   /** DecisionObserver: counts the decision, its latency, identity failures and cache use. */
-  onDecision(outcome: CheckOutcome, _span: CheckSpan): void {
+  onDecision(outcome: CheckOutcome, span: CheckSpan): void {
     if (!this.enabled) return;
     this.decisionCounts.add(outcome.decision?.policy, outcome.status, outcome.allowed, outcome.dryRun);
-    (outcome.allowed ? this.allowLatency : this.denyLatency).observe(outcome.durationUs / 1e6);
+    const seconds = outcome.durationUs / 1e6;
+    const latency = outcome.allowed ? this.allowLatency : this.denyLatency;
+    // An exemplar only links to a span that was exported (spanId is '' otherwise).
+    const spanId = span.spanId;
+    if (spanId === '') latency.observe(seconds);
+    else latency.observeTraced(seconds, span.traceId, spanId);
+    this.grpc.onCheck(seconds);
     if (outcome.phase === 'identity') {
       this.identityFailures.inc({ reason: REASON_LABEL.test(outcome.reasonCode) ? outcome.reasonCode : 'other' });
     } else if (outcome.phase === 'decision') {
@@ -176,7 +188,7 @@ export class ServiceMetrics implements DecisionObserver {
 
   /** The decision log dropped lines under overload. */
   decisionLogDropped(count = 1): void {
-    this.logDropped.inc(count);
+    this.exports.decisionLogLost('queue_full', count);
   }
 
   /** The Prometheus text exposition content type. */
@@ -188,16 +200,29 @@ export class ServiceMetrics implements DecisionObserver {
     return this.registry.metrics();
   }
 
-  /** The admin listener's `GET /metrics` handler. */
-  async handleMetrics(_req: IncomingMessage, res: ServerResponse): Promise<void> {
+  /** OpenMetrics 1.0, with trace exemplars on the check-latency buckets. */
+  async renderOpenMetrics(): Promise<string> {
+    const latency = this.latency;
+    return toOpenMetrics(await this.render(), {
+      [latency.name]: (labels) => latency.exemplar(labels.result ?? '', labels.le ?? ''),
+    });
+  }
+
+  /**
+   * The admin listener's `GET /metrics` handler: Prometheus text format, or OpenMetrics (with exemplars) when the
+   * scraper's Accept header asks for it.
+   */
+  async handleMetrics(req: IncomingMessage, res: ServerResponse): Promise<void> {
     if (!this.enabled) {
       res.writeHead(404, { 'content-type': 'text/plain; charset=utf-8' });
       res.end('metrics are disabled (telemetry.metrics.enabled: false)\n');
       return;
     }
     try {
-      const body = await this.render();
-      res.writeHead(200, { 'content-type': this.contentType, 'cache-control': 'no-store' });
+      const open = wantsOpenMetrics(req.headers.accept);
+      const body = open ? await this.renderOpenMetrics() : await this.render();
+      const type = open ? OPENMETRICS_CONTENT_TYPE : this.contentType;
+      res.writeHead(200, { 'content-type': type, 'cache-control': 'no-store' });
       res.end(body);
     } catch {
       res.writeHead(500, { 'content-type': 'text/plain; charset=utf-8' });

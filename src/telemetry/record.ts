@@ -1,6 +1,7 @@
 import type { CheckOutcome } from '../authz/outcome.js';
 import { normalizePath, type PathNormalization } from '../policy/normalize.js';
 import type { PolicyRef, ShadowResult } from '../policy/types.js';
+import type { Suppressed } from './deny-limiter.js';
 
 /**
  * The one place that decides which facts about a decision leave the process (decision log and span).
@@ -52,6 +53,11 @@ export interface DecisionRecord {
   readonly cache_hit: boolean;
   readonly policy_generation: number;
   readonly duration_us: number;
+  /**
+   * Denies of the same (policy, reason) the deny rate limit left out since the previous record of that key, with
+   * the first and last of their decision ids (deny-limiter.ts). Absent when nothing was left out.
+   */
+  readonly suppressed?: Suppressed;
 }
 
 export interface ShadowRecord {

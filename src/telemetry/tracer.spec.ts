@@ -76,8 +76,7 @@ describe('OtelCheckTracer via createTracing', () => {
     );
     await tracing.forceFlush();
     const [s] = exporter.getFinishedSpans();
-    expect(s?.attributes[ATTR.allowed]).toBe(true);
-    expect(s?.attributes[ATTR.denied]).toBe(false);
+    expect(s?.attributes[ATTR.decision]).toBe('allow');
     expect(s?.attributes[ATTR.policy]).toBe('shop/orders-allow');
     expect(s?.status.code).toBe(0); // UNSET: allows are not errors
     expect(s?.events.map((e) => e.name)).toEqual(['identity.start']);
@@ -141,9 +140,11 @@ describe('OtelCheckTracer via createTracing', () => {
 
   it('batches for denial floods unless OTEL_BSP_* says otherwise', () => {
     expect(batching({})).toEqual({ maxQueueSize: 4096, maxExportBatchSize: 256, scheduledDelayMillis: 1000 });
-    // A set variable wins: the SDK reads it when our option is absent.
+    // A set variable wins (read from the given environment, so the export accounting knows the queue size).
     expect(batching({ OTEL_BSP_MAX_QUEUE_SIZE: '100', OTEL_BSP_SCHEDULE_DELAY: '50' })).toEqual({
+      maxQueueSize: 100,
       maxExportBatchSize: 256,
+      scheduledDelayMillis: 50,
     });
   });
 

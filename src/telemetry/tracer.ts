@@ -12,7 +12,8 @@ import {
 } from '@opentelemetry/api';
 import type { CheckOutcome } from '../authz/outcome.js';
 import type { CheckSpan, CheckTracer } from '../authz/seams.js';
-import { ATTR, CHECK_SPAN_NAME } from './attributes.js';
+import { ATTR, CHECK_SPAN_NAME, RPC_METHOD, RPC_SERVICE } from './attributes.js';
+import type { Suppressed, Verdict } from './deny-limiter.js';
 import { isWouldDeny, toDecisionRecord } from './record.js';
 import { type CallerTrace, readCallerTrace } from './trace-headers.js';
 
@@ -28,15 +29,28 @@ const headerGetter: TextMapGetter<Readonly<Record<string, string>>> = {
   keys: (carrier) => Object.keys(carrier),
 };
 
+/** Decides whether a would-deny's span is written, and what suppressions it carries (see deny-limiter.ts). */
+export type SpanGate = (outcome: CheckOutcome) => Verdict;
+
+const ADMIT_ALL: SpanGate = () => null;
+
 /** A span started with the Check: the trace is sampled, so it is exported whatever the decision. */
 class EagerSpan implements CheckSpan {
   readonly traceId: string;
-  readonly spanId: string;
+  private id: string;
 
-  constructor(private readonly span: Span) {
+  constructor(
+    private readonly span: Span,
+    private readonly gate: SpanGate,
+  ) {
     const ctx = span.spanContext();
     this.traceId = ctx.traceId;
-    this.spanId = ctx.spanId;
+    this.id = ctx.spanId;
+  }
+
+  /** '' once the rate limit left the span out: a log line never points at a span that does not exist. */
+  get spanId(): string {
+    return this.id;
   }
 
   event(name: string, attributes?: Readonly<Record<string, string | number | boolean>>): void {
@@ -44,7 +58,13 @@ class EagerSpan implements CheckSpan {
   }
 
   end(outcome: CheckOutcome): void {
-    finish(this.span, outcome);
+    const verdict = isWouldDeny(outcome) ? this.gate(outcome) : null;
+    // Over the deny rate limit: the span is never ended, so the SDK never queues or exports it.
+    if (verdict === false) {
+      this.id = '';
+      return;
+    }
+    finish(this.span, outcome, verdict);
   }
 }
 
@@ -57,7 +77,8 @@ type PhaseEvent = [
 /**
  * A Check whose trace is not sampled. Nothing touches the SDK while the Check runs: phase events are buffered
  * with their times. At the end an allow is simply forgotten (no span, no cost), while a deny or would-deny
- * becomes a real span with the original start and event times, so every denial is exported.
+ * becomes a real span with the original start and event times, so every denial is exported (unless the deny
+ * rate limit leaves it out, see deny-limiter.ts).
  */
 class DeferredSpan implements CheckSpan {
   private readonly startedAt = performance.now();
@@ -88,18 +109,28 @@ class DeferredSpan implements CheckSpan {
 
   end(outcome: CheckOutcome): void {
     if (!isWouldDeny(outcome)) return;
+    const verdict = this.owner.gate(outcome);
+    if (verdict === false) return;
     const span = this.owner.startSpan(this.headers, this.caller, this.startedAt);
     for (const [name, attributes, at] of this.events ?? []) span.addEvent(name, attributes, at);
     this.span = span;
-    finish(span, outcome, performance.now());
+    finish(span, outcome, verdict, performance.now());
   }
 }
 
-function finish(span: Span, outcome: CheckOutcome, at?: number): void {
+function finish(span: Span, outcome: CheckOutcome, carried: Suppressed | null, at?: number): void {
   const ctx = span.spanContext();
-  span.setAttributes(spanAttributes(outcome, ctx.traceId, ctx.spanId));
-  if (!outcome.allowed) {
-    // ERROR status is what trace UIs filter on ("error=true" in Jaeger, status in Tempo): one click finds denials.
+  const attrs = spanAttributes(outcome, ctx.traceId, ctx.spanId);
+  if (carried !== null) {
+    attrs[ATTR.suppressedCount] = carried.count;
+    attrs[ATTR.suppressedFirst] = carried.first_decision_id;
+    attrs[ATTR.suppressedLast] = carried.last_decision_id;
+  }
+  span.setAttributes(attrs);
+  // RPC conventions: a server span's status follows its gRPC status, and the Check call itself answers OK for
+  // an allow and a deny alike (the verdict is in the CheckResponse), so the status stays unset. Only a Check the
+  // service could not decide (internal error, deadline: a fail-closed deny) is an error of this span.
+  if (outcome.phase === 'internal') {
     span.setStatus({ code: SpanStatusCode.ERROR, message: `${outcome.status}: ${outcome.reasonCode}` });
   }
   span.end(at);
@@ -112,9 +143,12 @@ function finish(span: Span, outcome: CheckOutcome, at?: number): void {
 export function spanAttributes(outcome: CheckOutcome, traceId: string, spanId: string): Attributes {
   const r = toDecisionRecord(outcome, traceId, spanId);
   const attrs: Attributes = {
+    [ATTR.rpcSystem]: 'grpc',
+    [ATTR.rpcService]: RPC_SERVICE,
+    [ATTR.rpcMethod]: RPC_METHOD,
+    [ATTR.rpcGrpcStatus]: 0,
+    [ATTR.decision]: r.allowed ? 'allow' : 'deny',
     [ATTR.decisionId]: r.decision_id,
-    [ATTR.allowed]: r.allowed,
-    [ATTR.denied]: !r.allowed,
     [ATTR.status]: r.status,
     [ATTR.httpStatus]: r.http_status,
     [ATTR.phase]: r.phase,
@@ -132,7 +166,7 @@ export function spanAttributes(outcome: CheckOutcome, traceId: string, spanId: s
   }
   if (r.audit.length > 0) attrs[ATTR.audit] = [...r.audit];
   if (r.source_principal !== null) attrs[ATTR.principal] = r.source_principal;
-  if (r.user_subject !== null) attrs[ATTR.userSubject] = r.user_subject;
+  if (r.user_subject !== null) attrs[ATTR.userId] = r.user_subject;
   if (r.user_issuer !== null) attrs[ATTR.userIssuer] = r.user_issuer;
   if (r.user_groups.length > 0) attrs[ATTR.userGroups] = [...r.user_groups];
   if (r.workload !== null) {
@@ -141,7 +175,8 @@ export function spanAttributes(outcome: CheckOutcome, traceId: string, spanId: s
   }
   if (r.method !== null) attrs[ATTR.method] = r.method;
   if (r.path !== null) attrs[ATTR.path] = r.path;
-  if (r.request_id !== '') attrs[ATTR.requestId] = r.request_id;
+  if (r.host !== null) attrs[ATTR.host] = r.host;
+  if (r.request_id !== '') attrs[ATTR.requestId] = [r.request_id];
   return attrs;
 }
 
@@ -154,7 +189,7 @@ function formatLabels(labels: Readonly<Record<string, string>>): string {
 /**
  * A tracer that continues the caller's trace (W3C `traceparent`/`tracestate` or B3, as the propagator reads them)
  * and records one SERVER span per Check, under this export rule:
- * - every deny, dry-run would-deny and dry-run policy would-deny is exported;
+ * - every deny, dry-run would-deny and dry-run policy would-deny is exported (up to the deny rate limit);
  * - an allow is exported when the caller already sampled the trace (so a sampled trace stays whole), or when the
  *   trace falls under `allowSampleRate` (decided from the trace id, so every replica agrees for one trace; a
  *   request that arrives without a trace gets a random draw).
@@ -167,17 +202,19 @@ export class OtelCheckTracer implements CheckTracer {
     private readonly propagator: TextMapPropagator,
     private readonly allowSampleRate: number,
     private readonly random: () => number = Math.random,
+    /** @internal The deny rate limit (deny-limiter.ts); admits everything by default. */
+    readonly gate: SpanGate = ADMIT_ALL,
   ) {}
 
   start(headers: Readonly<Record<string, string>>): CheckSpan {
-    // Speed: the sampling choice reads the trace headers with two small regexes; the full propagator (contexts,
+    // Speed: the sampling choice reads the trace headers with a hand-written parser; the full propagator (contexts,
     // validation, tracestate) only runs for Checks that get a span — ~1% of allows and every deny.
     const caller = readCallerTrace(headers);
     const sampled =
       caller !== null
         ? caller.sampled || traceIdUnderRate(caller.traceId, this.allowSampleRate)
         : this.random() < this.allowSampleRate;
-    if (sampled) return new EagerSpan(this.startSpan(headers, caller));
+    if (sampled) return new EagerSpan(this.startSpan(headers, caller), this.gate);
     return new DeferredSpan(this, headers, caller);
   }
 

@@ -2,7 +2,7 @@ import type { TextMapPropagator } from '@opentelemetry/api';
 import { CompositePropagator, W3CTraceContextPropagator } from '@opentelemetry/core';
 import { OTLPTraceExporter } from '@opentelemetry/exporter-trace-otlp-proto';
 import { B3Propagator } from '@opentelemetry/propagator-b3';
-import { defaultResource, detectResources, envDetector, resourceFromAttributes } from '@opentelemetry/resources';
+import type { Resource } from '@opentelemetry/resources';
 import {
   AlwaysOnSampler,
   BasicTracerProvider,
@@ -11,11 +11,12 @@ import {
   type SpanExporter,
   type SpanProcessor,
 } from '@opentelemetry/sdk-trace-base';
-import { ATTR_SERVICE_NAME, ATTR_SERVICE_VERSION } from '@opentelemetry/semantic-conventions';
 import type { CheckTracer } from '../authz/seams.js';
 import type { TelemetryConfig } from '../config/schema.js';
+import { AccountedSpanProcessor, accountedSpanExporter, type ExportAccount } from './export-accounting.js';
+import { buildResource } from './resource.js';
 import { CORRELATION_TRACER } from './trace-headers.js';
-import { OtelCheckTracer } from './tracer.js';
+import { OtelCheckTracer, type SpanGate } from './tracer.js';
 
 /**
  * The OpenTelemetry SDK setup `serve` uses: provider, OTLP/HTTP (protobuf) exporter, batching and propagation
@@ -25,8 +26,9 @@ import { OtelCheckTracer } from './tracer.js';
  * the SDK reads itself: `OTEL_EXPORTER_OTLP_TRACES_ENDPOINT` / `OTEL_EXPORTER_OTLP_ENDPOINT` (used when the
  * config sets no `endpoint`), `OTEL_EXPORTER_OTLP_HEADERS`, `OTEL_EXPORTER_OTLP_TIMEOUT`,
  * `OTEL_EXPORTER_OTLP_COMPRESSION`, `OTEL_BSP_*` (batching), `OTEL_SERVICE_NAME` and `OTEL_RESOURCE_ATTRIBUTES`
- * (these win over the config's `serviceName`), and `OTEL_SDK_DISABLED=true` / `OTEL_TRACES_EXPORTER=none` to
- * turn tracing off.
+ * (these win over the config's `serviceName`; resource.ts builds the one resource every signal shares), and
+ * `OTEL_SDK_DISABLED=true` / `OTEL_TRACES_EXPORTER=none` to turn tracing off. Exported and dropped spans are
+ * counted and failures logged by export-accounting.ts.
  */
 
 export type TracingConfig = TelemetryConfig['tracing'];
@@ -41,6 +43,12 @@ export interface TracingOptions {
   readonly random?: () => number;
   /** Environment to read `OTEL_*` switches from; defaults to `process.env`. */
   readonly env?: Readonly<Record<string, string | undefined>>;
+  /** The process's one Resource (resource.ts); built from the config and `env` when not given. */
+  readonly resource?: Resource;
+  /** Counts exported and dropped spans, and says so in the service log. */
+  readonly account?: ExportAccount;
+  /** The deny rate limit (deny-limiter.ts). */
+  readonly gate?: SpanGate;
 }
 
 export interface Tracing {
@@ -71,15 +79,19 @@ function tracingDisabledByEnv(env: Readonly<Record<string, string | undefined>>)
  * export switched off), and a 1 s delay so a fresh denial reaches the trace UI quickly.
  */
 export function batching(env: Readonly<Record<string, string | undefined>>): {
-  maxQueueSize?: number;
-  maxExportBatchSize?: number;
-  scheduledDelayMillis?: number;
+  maxQueueSize: number;
+  maxExportBatchSize: number;
+  scheduledDelayMillis: number;
 } {
-  const unset = (name: string) => (env[name] ?? '').trim() === '';
+  // Passed explicitly (the SDK would read process.env only), so the accounting knows the real queue size.
+  const num = (name: string, fallback: number) => {
+    const n = Number((env[name] ?? '').trim());
+    return (env[name] ?? '').trim() !== '' && Number.isFinite(n) && n > 0 ? n : fallback;
+  };
   return {
-    ...(unset('OTEL_BSP_MAX_QUEUE_SIZE') ? { maxQueueSize: 4096 } : {}),
-    ...(unset('OTEL_BSP_MAX_EXPORT_BATCH_SIZE') ? { maxExportBatchSize: 256 } : {}),
-    ...(unset('OTEL_BSP_SCHEDULE_DELAY') ? { scheduledDelayMillis: 1000 } : {}),
+    maxQueueSize: num('OTEL_BSP_MAX_QUEUE_SIZE', 4096),
+    maxExportBatchSize: num('OTEL_BSP_MAX_EXPORT_BATCH_SIZE', 256),
+    scheduledDelayMillis: num('OTEL_BSP_SCHEDULE_DELAY', 1000),
   };
 }
 
@@ -98,17 +110,15 @@ export function createTracing(config: TracingConfig, options: TracingOptions): T
   const env = options.env ?? process.env;
   if (!config.enabled || tracingDisabledByEnv(env)) return NO_TRACING;
 
-  const exporter =
-    options.exporter ?? new OTLPTraceExporter(config.endpoint === undefined ? {} : { url: config.endpoint });
-  const processor: SpanProcessor =
-    options.processor === 'simple'
-      ? new SimpleSpanProcessor(exporter)
-      : new BatchSpanProcessor(exporter, batching(env));
-  const resource = defaultResource()
-    .merge(resourceFromAttributes({ [ATTR_SERVICE_NAME]: config.serviceName, [ATTR_SERVICE_VERSION]: options.version }))
-    .merge(detectResources({ detectors: [envDetector] }));
+  const otlp = options.exporter ?? new OTLPTraceExporter(config.endpoint === undefined ? {} : { url: config.endpoint });
+  const account = options.account;
+  const exporter = account === undefined ? otlp : accountedSpanExporter(otlp, account);
+  const batch = batching(env);
+  let processor: SpanProcessor =
+    options.processor === 'simple' ? new SimpleSpanProcessor(exporter) : new BatchSpanProcessor(exporter, batch);
+  if (account !== undefined) processor = new AccountedSpanProcessor(processor, account, batch.maxQueueSize);
   const provider = new BasicTracerProvider({
-    resource,
+    resource: options.resource ?? buildResource({ serviceName: config.serviceName, version: options.version, env }),
     // The export decision is OtelCheckTracer's (it only starts spans it means to export, including denies in
     // traces the caller did not sample). The SDK's default ParentBased sampler would drop those denies, so: always on.
     sampler: new AlwaysOnSampler(),
@@ -121,6 +131,7 @@ export function createTracing(config: TracingConfig, options: TracingOptions): T
     createPropagator(),
     config.allowSampleRate,
     options.random,
+    options.gate,
   );
   let stopped: Promise<void> | null = null;
   return {

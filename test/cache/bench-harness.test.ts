@@ -7,7 +7,8 @@ import { checkRequestBody, grpcFrame, readGrpcFrames } from '../../bench/frame.j
 import { h2loadArgs, parseH2loadLog } from '../../bench/h2load.js';
 import { patchCounter, responseCode, splitFramed } from '../../bench/loadgen.js';
 import { toCheckInput } from '../../src/authz/input.js';
-import { CheckRequestType, encodeCheckResponse, type WireCheckRequest } from '../../src/authz/wire.js';
+import type { WireCheckRequest } from '../../src/authz/wire-types.js';
+import { CheckRequestType, encodeCheckResponse } from '../../src/server/codec.js';
 
 /**
  * Timing-free correctness of the benchmark harness: what it sends must be exactly the Check it means to send, and

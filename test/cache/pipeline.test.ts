@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { LruDecisionCache } from '../../src/authz/cache.js';
 import { CheckPipeline } from '../../src/authz/pipeline.js';
-import type { WireCheckRequest } from '../../src/authz/wire.js';
+import type { WireCheckRequest } from '../../src/authz/wire-types.js';
 import type { IdentityInput, IdentityOutcome, IdentityVerifier } from '../../src/identity/types.js';
 import { IdentityError } from '../../src/identity/types.js';
 import type { CompiledPolicySet } from '../../src/policy/types.js';

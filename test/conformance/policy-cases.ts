@@ -28,6 +28,17 @@ export const SRC_MATCHER = 'istio/istio pilot/pkg/security/authz/matcher/{string
 export const SRC_TD = 'istio/istio pilot/pkg/security/trustdomain/bundle.go';
 export const DOC_DRYRUN = 'istio.io/latest/docs/tasks/security/authorization/authz-dry-run/';
 
+/** Istio's own source at the release whose validation and semantics mesh-authz matches (tag 1.30.3). */
+export const ISTIO = 'istio/istio@1.30.3';
+export const SRC_GENERATOR_130 = `${ISTIO} pilot/pkg/security/authz/model/generator.go`;
+export const SRC_ATTACHMENT = `${ISTIO} pilot/pkg/model/policyattachment.go`;
+export const SRC_VALIDATION = `${ISTIO} pkg/config/validation/validation.go`;
+export const SRC_SECURITY = `${ISTIO} pkg/config/security/security.go`;
+export const SRC_BUILDER = `${ISTIO} pilot/pkg/security/authz/builder/builder.go`;
+export const SRC_TEMPLATE = `${ISTIO} pilot/pkg/security/authz/matcher/template.go`;
+/** Envoy's URI template matcher (the regex it builds from a template). */
+export const SRC_ENVOY_TEMPLATE = 'envoyproxy/envoy source/extensions/path/uri_template_lib/uri_template_internal.cc';
+
 /** Registers each case as a test; the test name carries the cited source. */
 export function runCases(cases: readonly ConformanceCase[]): void {
   for (const c of cases) {

@@ -199,10 +199,11 @@ const cases: ConformanceCase[] = [
     allowed: true,
   },
   {
+    // `[update]` is a list match: the metadata list contains "update" (generator.go, envoyFilterGenerator).
     name: 'experimental.envoy.filters metadata',
-    source: DOC_CONDITIONS,
+    source: `${DOC_CONDITIONS}; ${SRC_GENERATOR}`,
     policies: when('experimental.envoy.filters.network.mysql_proxy[db.table]', 'values: ["[update]"]'),
-    request: req({ filterMetadata: { 'envoy.filters.network.mysql_proxy': { 'db.table': ['[update]'] } } }),
+    request: req({ filterMetadata: { 'envoy.filters.network.mysql_proxy': { 'db.table': ['update'] } } }),
     allowed: true,
   },
   {

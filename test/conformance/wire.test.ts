@@ -2,13 +2,8 @@ import { join } from 'node:path';
 import * as protoLoader from '@grpc/proto-loader';
 import { describe, expect, it } from 'vitest';
 import { toCheckInput } from '../../src/authz/input.js';
-import {
-  CheckRequestType,
-  decodeCheckRequest,
-  encodeCheckResponse,
-  type WireCheckRequest,
-  type WireCheckResponse,
-} from '../../src/authz/wire.js';
+import type { WireCheckRequest, WireCheckResponse } from '../../src/authz/wire-types.js';
+import { CheckRequestType, decodeCheckRequest, encodeCheckResponse } from '../../src/server/codec.js';
 
 /**
  * Wire conformance: Envoy's own protos (as shipped in @grpc/grpc-js-xds) are the oracle. A CheckRequest encoded by

@@ -93,7 +93,21 @@ describe('allowAnythingKind', () => {
     [{ from: [{ source: { principals: ['*'] } }] }, 'any-identity'],
     [{ from: [{ source: { namespaces: ['*'] } }] }, 'any-identity'],
     [{ from: [{ source: { namespaces: ['shop'] } }] }, null],
-    [{ from: [{ source: { principals: ['*'] } }], to: [{ operation: { paths: ['/health'] } }] }, null],
+    // Who may call is the open part, whatever the operations or conditions (as `any-caller` with `to`).
+    [{ from: [{ source: { principals: ['*'] } }], to: [{ operation: { paths: ['/health'] } }] }, 'any-identity'],
+    [
+      { from: [{ source: { principals: ['*'] } }], when: [{ key: 'request.headers[x]', values: ['1'] }] },
+      'any-identity',
+    ],
+    // Values of one field are ORed: `*` among them admits anyone.
+    [{ from: [{ source: { principals: ['cluster.local/ns/a/sa/b', '*'] } }] }, 'any-identity'],
+    [
+      { from: [{ source: { principals: ['cluster.local/ns/a/sa/b'] } }, { source: { namespaces: ['*'] } }] },
+      'any-identity',
+    ],
+    // Another field narrows it: not flagged.
+    [{ from: [{ source: { principals: ['*'], namespaces: ['shop'] } }] }, null],
+    [{ from: [{ source: { principals: ['*'], notPrincipals: ['cluster.local/ns/x/sa/y'] } }] }, null],
   ])('%j → %s', (rule, kind) => {
     expect(allowAnythingKind(rule)).toBe(kind);
   });

@@ -142,7 +142,7 @@ describe('discovery on a synthetic three-tier shop', () => {
 
       it('reports the stray flow as would-be denied and learns the rest', () => {
         expect(result.report.learned).toBe(LEGIT_FLOWS);
-        expect(result.report.skipped).toEqual({ denied: 1, anonymous: 0, excluded: 0 });
+        expect(result.report.skipped).toEqual({ denied: 1, anonymous: 0, excluded: 0, unresolved: 0, path: 0 });
         expect(result.report.wouldBeDenied).toHaveLength(1);
         expect(result.report.wouldBeDenied[0]).toContain(STRAY);
       });

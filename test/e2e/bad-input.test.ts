@@ -1,8 +1,8 @@
 import * as grpc from '@grpc/grpc-js';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { authorizationServiceDefinition } from '../../src/authz/server.js';
-import type { AuthzService } from '../../src/authz/service.js';
-import type { WireCheckResponse } from '../../src/authz/wire.js';
+import type { WireCheckResponse } from '../../src/authz/wire-types.js';
+import { authorizationServiceDefinition } from '../../src/server/server.js';
+import type { AuthzService } from '../../src/server/service.js';
 import { type Clients, connect, httpCheck, startService } from '../support/harness.js';
 
 /**

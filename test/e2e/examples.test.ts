@@ -4,8 +4,8 @@ import { join } from 'node:path';
 import { createLocalJWKSet, jwtVerify } from 'jose';
 import { describe, expect, it } from 'vitest';
 import { toCheckInput } from '../../src/authz/input.js';
-import { checkRequestFromJson } from '../../src/authz/json.js';
 import { loadConfigFile, resolveFrom } from '../../src/config/load.js';
+import { checkRequestFromJson } from '../../src/server/request-json.js';
 
 /**
  * The committed demo identities and requests (examples/gen-identities.ts) stay coherent: every SVID chains to the

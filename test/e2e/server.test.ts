@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { AuthzService, ListeningAddresses } from '../../src/authz/service.js';
-import { type IdentitySource, staticPolicySource } from '../../src/authz/sources.js';
+import { type IdentitySource, staticPolicySource } from '../../src/authz/seams.js';
+import type { AuthzService, ListeningAddresses } from '../../src/server/service.js';
 import { type Clients, connect, httpCheck, startService } from '../support/harness.js';
 
 describe('gRPC server (grpc-js client over loopback)', () => {

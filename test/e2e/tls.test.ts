@@ -3,8 +3,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import * as grpc from '@grpc/grpc-js';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { ServiceError } from '../../src/authz/errors.js';
-import type { AuthzService } from '../../src/authz/service.js';
+import { ServiceError } from '../../src/server/errors.js';
+import type { AuthzService } from '../../src/server/service.js';
 import { connect, httpCheck, startService } from '../support/harness.js';
 import { type Issued, issueLeaf, makeCa, type TestCa } from '../support/tls-pki.js';
 

@@ -7,7 +7,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { decodeProtectedHeader, jwtVerify } from 'jose';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { FileJwks, RemoteJwks } from '../../src/identity/jwks.js';
+import { FileJwks, RemoteJwks } from '../../src/sources/jwks.js';
 import { fakeFetch } from '../support/identity-config.js';
 import { BASE_TIME, createTokenIssuer, type TokenIssuer } from '../support/pki.js';
 

@@ -8,7 +8,7 @@ import { join } from 'node:path';
 import { exportSPKI, SignJWT } from 'jose';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { IdentityErrorCode, IdentityOutcome } from '../../src/identity/index.js';
-import { createIdentityVerifier, type ManagedIdentityVerifier } from '../../src/identity/index.js';
+import { createIdentityVerifier, type ManagedIdentityVerifier } from '../../src/sources/identity.js';
 import { fakeFetch, identityConfig } from '../support/identity-config.js';
 import { BASE_TIME, createTokenIssuer, spiffeBundle, type TokenIssuer } from '../support/pki.js';
 

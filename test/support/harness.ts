@@ -1,15 +1,15 @@
 import * as grpc from '@grpc/grpc-js';
-import { healthServiceDefinition } from '../../src/authz/health.js';
-import { authorizationServiceDefinition } from '../../src/authz/server.js';
+import { ANONYMOUS_IDENTITY, staticPolicySource } from '../../src/authz/seams.js';
+import type { WireCheckRequest, WireCheckResponse } from '../../src/authz/wire-types.js';
+import { parseConfigText } from '../../src/config/load.js';
+import { healthServiceDefinition } from '../../src/server/health.js';
+import { authorizationServiceDefinition } from '../../src/server/server.js';
 import {
   type AuthzService,
   type ListeningAddresses,
   AuthzService as Service,
   type ServiceParts,
-} from '../../src/authz/service.js';
-import { ANONYMOUS_IDENTITY, staticPolicySource } from '../../src/authz/sources.js';
-import type { WireCheckRequest, WireCheckResponse } from '../../src/authz/wire.js';
-import { parseConfigText } from '../../src/config/load.js';
+} from '../../src/server/service.js';
 import { prefixPolicySet } from './prefix-policy.js';
 
 /** Starts an in-process service on ephemeral loopback ports. */

@@ -1,6 +1,6 @@
 import { Writable } from 'node:stream';
 import type { CheckOutcome } from '../../src/authz/outcome.js';
-import type { WireCheckRequest } from '../../src/authz/wire.js';
+import type { WireCheckRequest } from '../../src/authz/wire-types.js';
 import {
   IdentityError,
   type IdentityInput,

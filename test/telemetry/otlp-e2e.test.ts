@@ -63,9 +63,22 @@ describe('OTLP export of Check spans', () => {
     expect(span.traceId).toBe(CALLER_TRACE);
     expect(span.parentSpanId).toBe(CALLER_SPAN);
     expect(span.kind).toBe(2); // SERVER
-    expect(span.status.code).toBe(2); // ERROR: one click in a trace UI
-    expect(span.status.message).toContain('PERMISSION_DENIED');
-    expect(span.attributes['mesh_authz.denied']).toBe(true);
+    // RPC semantic conventions: named {rpc.service}/{rpc.method}; the gRPC call succeeded (status code 0), so
+    // the span status stays UNSET; the deny is an outcome, found by mesh_authz.decision.
+    expect(span.name).toBe('envoy.service.auth.v3.Authorization/Check');
+    expect(span.attributes['rpc.system']).toBe('grpc');
+    expect(span.attributes['rpc.service']).toBe('envoy.service.auth.v3.Authorization');
+    expect(span.attributes['rpc.method']).toBe('Check');
+    expect(span.attributes['rpc.grpc.status_code']).toBe(0);
+    expect(span.status.code).toBe(0);
+    expect(span.attributes['mesh_authz.decision']).toBe('deny');
+    expect(span.attributes['mesh_authz.status']).toBe('PERMISSION_DENIED');
+    expect(span.attributes['mesh_authz.response.http_status']).toBe(403);
+    expect(span.attributes['http.request.header.x-request-id']).toEqual(['req-42']);
+    // The authorised request's facts are not claimed as this span's own HTTP call.
+    expect(span.attributes['url.path']).toBeUndefined();
+    expect(span.attributes['http.request.method']).toBeUndefined();
+    expect(span.attributes['http.response.status_code']).toBeUndefined();
     expect(span.attributes['mesh_authz.reason_code']).toBe('DENY_MATCHED');
     expect(span.attributes['mesh_authz.reason']).toBe('DENY policy shop/deny-admin rule 0 matched');
     expect(span.attributes['mesh_authz.policy']).toBe('shop/deny-admin');
@@ -74,7 +87,8 @@ describe('OTLP export of Check spans', () => {
     expect(span.attributes['mesh_authz.source.principal']).toBe('spiffe://cluster.local/ns/shop/sa/frontend');
     expect(span.attributes['mesh_authz.workload.namespace']).toBe('shop');
     expect(span.attributes['mesh_authz.workload.labels']).toBe('app=orders');
-    expect(span.attributes['url.path']).toBe('/admin/users');
+    expect(span.attributes['mesh_authz.request.path']).toBe('/admin/users');
+    expect(span.attributes['mesh_authz.request.method']).toBe('GET');
     expect(span.attributes['mesh_authz.shadow']).toEqual(['shop/strict-dry-run#-:deny']);
     expect(span.events.map((e) => e.name)).toEqual(['identity.start', 'identity.end', 'decision.end']);
     expect(span.resource['service.name']).toBe('mesh-authz-e2e');

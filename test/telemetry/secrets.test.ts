@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { CheckPipeline } from '../../src/authz/pipeline.js';
-import type { WireCheckRequest } from '../../src/authz/wire.js';
+import type { WireCheckRequest } from '../../src/authz/wire-types.js';
 import { configSchema } from '../../src/config/schema.js';
 import { createTelemetry, type Telemetry } from '../../src/telemetry/index.js';
 import { checkRequest, LogSink, stubIdentity, tinyPolicySet } from './fixtures.js';

@@ -1,7 +1,7 @@
 import { spawnSync } from 'node:child_process';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { AuthzService, ListeningAddresses } from '../../src/authz/service.js';
 import { configSchema } from '../../src/config/schema.js';
+import type { AuthzService, ListeningAddresses } from '../../src/server/service.js';
 import { createTelemetry, type Telemetry, telemetryServiceParts } from '../../src/telemetry/index.js';
 import { type Clients, connect, httpCheck, startService } from '../support/harness.js';
 import { LogSink } from './fixtures.js';
@@ -52,7 +52,7 @@ describe('telemetry wired into the service', () => {
     const span = receiver.spans.find((s) => s.attributes['mesh_authz.decision_id'] === decisionId);
     expect(span?.traceId).toBe(TRACE);
     expect(span?.parentSpanId).toBe(PARENT);
-    expect(span?.attributes['mesh_authz.denied']).toBe(true);
+    expect(span?.attributes['mesh_authz.decision']).toBe('deny');
 
     const line = sink.decisions().find((l) => l.decision_id === decisionId);
     expect(line).toMatchObject({ trace_id: TRACE, span_id: span?.spanId, allowed: false, path: '/forbidden' });

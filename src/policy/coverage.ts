@@ -1,6 +1,5 @@
-import type { PolicyConfig } from '../config/schema.js';
-import { describeWorkload, PolicySet, uncoveredWorkloads } from '../policy/index.js';
-import type { CompiledPolicySet } from '../policy/types.js';
+import { describeWorkload, PolicySet, uncoveredWorkloads } from './index.js';
+import type { CompiledPolicySet, WorkloadRef } from './types.js';
 
 /** What coverage reporting needs from the service: a warning sink and the gauge. */
 export interface CoverageSink {
@@ -15,7 +14,7 @@ export interface CoverageSink {
  */
 export function reportCoverage(
   set: CompiledPolicySet | null,
-  config: Pick<PolicyConfig, 'workloads'>,
+  config: { readonly workloads: readonly WorkloadRef[] },
   sink: CoverageSink,
 ): string[] {
   if (!(set instanceof PolicySet) || config.workloads.length === 0) return [];

@@ -1,5 +1,5 @@
 import * as grpc from '@grpc/grpc-js';
-import { HealthCheckRequestType, HealthCheckResponseType } from './wire.js';
+import { HealthCheckRequestType, HealthCheckResponseType } from './codec.js';
 
 /**
  * grpc.health.v1.Health. The Authorization service is SERVING only while a policy set is loaded and the process

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { toCheckInput } from './input.js';
-import { checkRequestFromJson, RequestJsonError } from './json.js';
+import { toCheckInput } from '../authz/input.js';
+import { checkRequestFromJson, RequestJsonError } from './request-json.js';
 
 const base = {
   attributes: {

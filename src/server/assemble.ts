@@ -1,14 +1,23 @@
+import { CheckPipeline } from '../authz/pipeline.js';
+import {
+  type CheckTracer,
+  type DecisionCache,
+  type DecisionObserver,
+  type IdentitySource,
+  type PolicySource,
+  staticPolicySource,
+} from '../authz/seams.js';
 import type { LoadedConfig } from '../config/load.js';
 import { resolveFrom } from '../config/load.js';
-import { createIdentityVerifier } from '../identity/verifier.js';
 import { formatIssues } from '../policy/parse.js';
-import { PolicyStore, type ReloadEvent } from '../policy/store.js';
-import type { ServiceLogger } from './service.js';
-import { type IdentitySource, type PolicySource, staticPolicySource } from './sources.js';
+import { createIdentityVerifier } from '../sources/identity.js';
+import { PolicyStore, type ReloadEvent } from '../sources/policy-store.js';
+import type { ServiceLogger } from './logger.js';
 
 /**
- * The one place that builds the pluggable parts (policy source, identity verifier) from a config, used by both
- * `serve` and `check` so the two evaluate a request exactly the same way.
+ * The one place that builds the Check path from a config: the pluggable parts (policy source, identity verifier)
+ * and the pipeline over them, used by `serve`, `check` and `explain`, so an offline answer is the server's answer
+ * by construction (same limits, mode, trusted proxies, identity sources).
  */
 
 export interface PartsOverrides {
@@ -53,7 +62,6 @@ export async function assembleParts(loaded: LoadedConfig, overrides: PartsOverri
       pathNormalization: config.policy.pathNormalization,
       trustDomain: config.policy.trustDomain,
       trustDomainAliases: config.policy.trustDomainAliases,
-      mode: config.policy.mode,
     },
     watch: watch && config.policy.watch,
     onReload: (event) => {
@@ -79,4 +87,37 @@ export function policyStoreSource(store: PolicyStore): PolicySource {
     },
     close: () => store.close(),
   };
+}
+
+/** What only the server adds to the pipeline: cache, telemetry, its own deadline. */
+export interface PipelineExtras {
+  readonly cache?: DecisionCache | null;
+  readonly tracer?: CheckTracer;
+  readonly observers?: readonly DecisionObserver[];
+  /** Internal deadline for one Check when the caller sent none. Default: `server.checkTimeoutMs`. */
+  readonly defaultTimeoutMs?: number;
+}
+
+/** The Check pipeline for this config over these parts. */
+export function createPipeline(
+  loaded: LoadedConfig,
+  parts: Pick<AssembledParts, 'policies' | 'identity'>,
+  extras: PipelineExtras = {},
+): CheckPipeline {
+  const { server, policy } = loaded.config;
+  return new CheckPipeline({
+    policies: () => parts.policies.current(),
+    identity: parts.identity,
+    mode: policy.mode,
+    cache: extras.cache ?? null,
+    tracer: extras.tracer,
+    observers: extras.observers,
+    limits: {
+      maxPathBytes: server.maxPathBytes,
+      maxHeaderBytes: server.maxHeaderBytes,
+      maxHeaders: server.maxHeaders,
+    },
+    trustedProxies: server.trustedProxies,
+    defaultTimeoutMs: extras.defaultTimeoutMs ?? server.checkTimeoutMs,
+  });
 }

@@ -1,14 +1,15 @@
 import type { AddressInfo } from 'node:net';
 import * as grpc from '@grpc/grpc-js';
+import type { CheckPipeline } from '../authz/pipeline.js';
+import type { CheckTracer, DecisionCache, DecisionObserver, IdentitySource, PolicySource } from '../authz/seams.js';
 import type { LoadedConfig } from '../config/load.js';
 import { resolveFrom } from '../config/load.js';
 import { type AdminHandler, AdminServer } from './admin.js';
+import { createPipeline } from './assemble.js';
 import { ServiceError } from './errors.js';
 import { HealthState } from './health.js';
-import { CheckPipeline } from './pipeline.js';
-import type { CheckTracer, DecisionCache, DecisionObserver } from './seams.js';
+import { type ServiceLogger, SILENT_LOGGER } from './logger.js';
 import { type AuthzServer, createAuthzServer } from './server.js';
-import type { IdentitySource, PolicySource } from './sources.js';
 import { ReloadingServerCredentials } from './tls.js';
 
 /**
@@ -17,14 +18,7 @@ import { ReloadingServerCredentials } from './tls.js';
  * finish (bounded by `server.drainTimeoutMs`) and close.
  */
 
-/** The few log calls the lifecycle makes (a pino logger fits). */
-export interface ServiceLogger {
-  info(obj: object, msg: string): void;
-  warn(obj: object, msg: string): void;
-  error(obj: object, msg: string): void;
-}
-
-export const SILENT_LOGGER: ServiceLogger = { info() {}, warn() {}, error() {} };
+export { type ServiceLogger, SILENT_LOGGER } from './logger.js';
 
 export interface ServiceParts {
   readonly policies: PolicySource;
@@ -70,20 +64,10 @@ export class AuthzService {
   ) {
     const { server } = loaded.config;
     this.log = parts.logger ?? SILENT_LOGGER;
-    this.pipeline = new CheckPipeline({
-      policies: () => parts.policies.current(),
-      identity: parts.identity,
-      mode: loaded.config.policy.mode,
-      cache: parts.cache ?? null,
+    this.pipeline = createPipeline(loaded, parts, {
+      cache: parts.cache,
       tracer: parts.tracer,
       observers: parts.observers,
-      limits: {
-        maxPathBytes: server.maxPathBytes,
-        maxHeaderBytes: server.maxHeaderBytes,
-        maxHeaders: server.maxHeaders,
-      },
-      trustedProxies: server.trustedProxies,
-      defaultTimeoutMs: server.checkTimeoutMs,
     });
     this.server = createAuthzServer({
       pipeline: this.pipeline,
@@ -151,11 +135,6 @@ export class AuthzService {
   /** Checks received and not yet answered. */
   inFlight(): number {
     return this.server.inFlight();
-  }
-
-  /** Mounts an admin route after construction (telemetry's `/metrics`). */
-  mountAdminRoute(path: string, handler: AdminHandler): void {
-    this.admin?.route(path, handler);
   }
 
   /**

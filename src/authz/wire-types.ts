@@ -1,10 +1,7 @@
-import { join } from 'node:path';
-import protobuf from 'protobufjs';
-import { protosDir } from '../config/paths.js';
-
 /**
- * The ext_authz v3 wire messages, loaded once from `protos/`. Only `authz/` touches these shapes; the rest of the
- * product reads the plain `CheckInput` that `toCheckInput` builds.
+ * The shape of the ext_authz v3 messages as the codec decodes them (protobufjs, camelCase). Only `toCheckInput`
+ * reads a {@link WireCheckRequest} and only `buildResponse` writes a {@link WireCheckResponse}; the rest of the
+ * product reads the plain `CheckInput`. No protobuf code here: the codec lives in `server/`.
  */
 
 /** google.protobuf.Value as protobufjs decodes it. */
@@ -86,42 +83,9 @@ export interface WireCheckResponse {
   dynamicMetadata?: WireStruct;
 }
 
-const root = new protobuf.Root();
-root.resolvePath = (_origin, target) => {
-  // google/protobuf/* are protobufjs' built-in common types; everything else is ours.
-  if (target.startsWith('google/protobuf/')) return target;
-  return join(protosDir(), target);
-};
-root.loadSync(['envoy/service/auth/v3/external_auth.proto', 'grpc/health/v1/health.proto'], { keepCase: false });
-root.resolveAll();
-
-export const CheckRequestType = root.lookupType('envoy.service.auth.v3.CheckRequest');
-export const CheckResponseType = root.lookupType('envoy.service.auth.v3.CheckResponse');
-export const HealthCheckRequestType = root.lookupType('grpc.health.v1.HealthCheckRequest');
-export const HealthCheckResponseType = root.lookupType('grpc.health.v1.HealthCheckResponse');
-export const protoRoot = root;
-
 /** A request whose bytes did not decode: it is denied with this reason rather than failing the RPC. */
 export interface MalformedRequest {
   readonly malformed: string;
-}
-
-/**
- * Decodes a CheckRequest. Never throws: a malformed message becomes a {@link MalformedRequest}, so the service
- * can still answer gRPC OK with a deny (a gRPC error would hand the decision to Envoy's failure mode).
- */
-export function decodeCheckRequest(bytes: Uint8Array): WireCheckRequest | MalformedRequest {
-  try {
-    return CheckRequestType.decode(bytes) as unknown as WireCheckRequest;
-  } catch (err) {
-    return { malformed: err instanceof Error ? err.message : String(err) };
-  }
-}
-
-export function encodeCheckResponse(response: WireCheckResponse): Buffer {
-  const writer = CheckResponseType.encode(response as unknown as protobuf.Message);
-  const bytes = writer.finish();
-  return Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
 }
 
 /** Plain JSON from a google.protobuf.Struct (for metadata the policy and identity layers read). */

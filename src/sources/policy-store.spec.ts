@@ -3,8 +3,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { req, WORKLOAD } from '../../test/conformance/policy-fixtures.js';
-import { PolicyLoadError } from './model.js';
-import { PolicyStore, type ReloadEvent } from './store.js';
+import { PolicyLoadError } from '../policy/model.js';
+import { PolicyStore, type ReloadEvent } from './policy-store.js';
 
 const doc = (action: string) =>
   `apiVersion: security.istio.io/v1\nkind: AuthorizationPolicy\nmetadata:\n  name: p\n  namespace: foo\nspec:\n  action: ${action}\n  rules:\n  - {}\n`;

@@ -1,10 +1,10 @@
 import { type FSWatcher, watch as fsWatch } from 'node:fs';
 import { stat } from 'node:fs/promises';
 import { dirname, resolve } from 'node:path';
-import { type LoadedPolicy, type PolicyIssue, PolicyLoadError } from './model.js';
-import type { CompileOptions } from './options.js';
-import { loadPolicyPaths } from './parse.js';
-import { compilePolicySet, type PolicySet } from './set.js';
+import { type LoadedPolicy, type PolicyIssue, PolicyLoadError } from '../policy/model.js';
+import type { CompileOptions } from '../policy/options.js';
+import { compilePolicySet, type PolicySet } from '../policy/set.js';
+import { loadPolicyPaths } from './policy-files.js';
 
 /**
  * Holds the current policy set and reloads it when the files change. A reload parses, validates and compiles the

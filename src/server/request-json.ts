@@ -1,5 +1,6 @@
 import protobuf from 'protobufjs';
-import { CheckRequestType, type WireCheckRequest } from './wire.js';
+import type { WireCheckRequest } from '../authz/wire-types.js';
+import { CheckRequestType } from './codec.js';
 
 /** A CheckRequest written as JSON that does not fit the proto. The message names the field path. */
 export class RequestJsonError extends Error {

@@ -1,17 +1,10 @@
 import * as grpc from '@grpc/grpc-js';
+import type { CheckPipeline, CheckResult } from '../authz/pipeline.js';
+import { ResponseEncoder } from '../authz/response.js';
+import type { MalformedRequest, WireCheckRequest, WireCheckResponse } from '../authz/wire-types.js';
 import { isPromise } from '../identity/types.js';
+import { CheckRequestType, CheckResponseType, decodeCheckRequest, encodeCheckResponse } from './codec.js';
 import { createHealthHandlers, type HealthState, healthServiceDefinition } from './health.js';
-import type { CheckPipeline, CheckResult } from './pipeline.js';
-import { ResponseEncoder } from './response.js';
-import {
-  CheckRequestType,
-  CheckResponseType,
-  decodeCheckRequest,
-  encodeCheckResponse,
-  type MalformedRequest,
-  type WireCheckRequest,
-  type WireCheckResponse,
-} from './wire.js';
 
 /**
  * The gRPC adapter: envoy.service.auth.v3.Authorization/Check and grpc.health.v1.Health on one grpc-js server.
