@@ -199,6 +199,26 @@ describe('workloadKey and isUncacheable', () => {
     expect(workloadKey({ namespace: 'ns', labels: {} })).toBe('2:ns');
   });
 
+  it('workloadKey: the targets a workload is addressed through are part of its key, each field of each target', () => {
+    const svc = { group: '', kind: 'Service', name: 'orders', namespace: 'shop' };
+    const base = { namespace: 'shop', labels: { app: 'orders' } };
+    const k = (targets?: (typeof svc)[]) => workloadKey(targets === undefined ? base : { ...base, targets });
+    expect(k([svc])).not.toBe(k());
+    expect(k([])).toBe(k());
+    for (const change of [{ group: 'g' }, { kind: 'Gateway' }, { name: 'other' }, { namespace: 'other' }]) {
+      expect(k([{ ...svc, ...change }])).not.toBe(k([svc]));
+    }
+    expect(k([svc, { ...svc, name: 'b' }])).not.toBe(k([svc]));
+    // Labels and targets are both runs of length-prefixed parts: the marker keeps two labels from reading as a target.
+    const asLabels = workloadKey({ namespace: 'ns', labels: { a: 'b', c: 'd', e: 'f', g: 'h' } });
+    const asTarget = workloadKey({
+      namespace: 'ns',
+      labels: { a: 'b', c: 'd' },
+      targets: [{ group: 'e', kind: 'f', namespace: 'g', name: 'h' }],
+    });
+    expect(asTarget).not.toBe(asLabels);
+  });
+
   it('isUncacheable tells reasons from keys by the first character and the length', () => {
     expect(isUncacheable('identity_without_credential_id')).toBe(true);
     expect(isUncacheable('metadata_too_large')).toBe(true);

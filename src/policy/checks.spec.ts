@@ -86,6 +86,15 @@ const CASES: readonly FieldCase[] = [
     absent: req({ peer: null }),
   },
   {
+    field: 'trustDomains',
+    kind: 'source',
+    values: ['other.example'],
+    reads: 'peer',
+    match: req({ peer: peer('spiffe://other.example/ns/a/sa/x') }),
+    miss: req({ peer: A_X }),
+    absent: req({ peer: null }),
+  },
+  {
     field: 'namespaces',
     kind: 'source',
     values: ['a'],
@@ -272,6 +281,27 @@ describe('principals', () => {
   });
 });
 
+describe('serviceAccounts path forms (any trust domain)', () => {
+  const t = (id: string) => holds(source({ serviceAccounts: ['ops/deployer'] }), req({ peer: peer(id) }));
+
+  it('serviceAccounts match ns/<ns>/sa/<sa> in any trust domain, with path parts between or after', () => {
+    expect(t('spiffe://other.example/ns/ops/sa/deployer')).toBe(true);
+    expect(t('spiffe://td/ns/ops/x/sa/deployer')).toBe(true);
+    expect(t('spiffe://td/ns/ops/sa/deployer/extra')).toBe(true);
+  });
+
+  it('serviceAccounts never match a longer name, a glued segment, an empty trust domain or a trailing slash', () => {
+    expect(t('spiffe://td/ns/ops/sa/deployerx')).toBe(false);
+    expect(t('spiffe://td/ns/ops/xsa/deployer')).toBe(false);
+    expect(t('spiffe://td/ns/ops//sa/deployer')).toBe(false);
+    expect(t('spiffe:///ns/ops/sa/deployer')).toBe(false);
+    expect(t('spiffe://td/ns/ops/sa/deployer/')).toBe(false);
+    expect(t('spiffe://td/ns/opsx/sa/deployer')).toBe(false);
+    expect(t('spiffex://td/ns/ops/sa/deployer')).toBe(false);
+    expect(t('spiffe://td/ns/other/sa/deployer/ns/ops/sa/deployer')).toBe(true);
+  });
+});
+
 describe('namespaces', () => {
   it('namespaces: a value names a whole path segment, not a prefix of one', () => {
     const checks = source({ namespaces: ['a'] });
@@ -310,6 +340,35 @@ describe('requestPrincipals', () => {
     const mixed = requestPrincipalTest([`${ISS}/*`, 'https://other.example.com/alice']);
     expect(mixed(req({ user: user('https://other.example.com', 'alice') }), '')).toBe(true);
     expect(mixed(req({ user: user('https://other.example.com', 'bob') }), '')).toBe(false);
+  });
+
+  it('requestPrincipals split at the last "/": each form matches issuer and subject separately', () => {
+    const t = (value: string, iss: string, sub: string) =>
+      requestPrincipalTest([value])(req({ user: user(iss, sub) }), '');
+    const OTHER = 'https://other.example.com';
+    // `*/sub`: any issuer, exact subject.
+    expect(t('*/alice', OTHER, 'alice')).toBe(true);
+    expect(t('*/alice', OTHER, 'alice2')).toBe(false);
+    // `*suffix/sub`: issuer suffix, exact subject.
+    expect(t('*.example.com/alice', ISS, 'alice')).toBe(true);
+    expect(t('*.example.com/alice', 'https://evil.org', 'alice')).toBe(false);
+    expect(t('*.example.com/alice', ISS, 'bob')).toBe(false);
+    // `*suffix` without a `/`: any issuer, subject suffix.
+    expect(t('*lice', ISS, 'alice')).toBe(true);
+    expect(t('*lice', ISS, 'bob')).toBe(false);
+    // `iss/prefix*`: exact issuer, subject prefix.
+    expect(t(`${ISS}/al*`, ISS, 'alice')).toBe(true);
+    expect(t(`${ISS}/al*`, ISS, 'bob')).toBe(false);
+    expect(t(`${ISS}/al*`, OTHER, 'alice')).toBe(false);
+    // `prefix*` without a `/`: issuer prefix, any subject.
+    expect(t('issuer*', 'issuer-a', 'x')).toBe(true);
+    expect(t('issuer*', 'other', 'x')).toBe(false);
+    expect(t('issuer*', 'issuer-a', '')).toBe(false);
+    // No `/` and no `*`: the subject would have to be empty, which a verified token never has.
+    expect(t('alice', 'alice', 'x')).toBe(false);
+    // A prefix or suffix never crosses the issuer/subject boundary.
+    expect(t(`${ISS}/*`, ISS, 'x')).toBe(true);
+    expect(t('https://issuer.example.com/al*', 'https://issuer.example.com/al', 'x')).toBe(false);
   });
 
   it('DENY notRequestPrincipals ["*"]: a request without a token is denied, one with a token is not', () => {

@@ -327,6 +327,34 @@ describe('when keys: details that decide', () => {
     expect(holds({ key, values: ['c'] }, list)).toBe(false);
     expect(holds({ key, values: ['[c]'] }, list)).toBe(false);
     expect(holds({ key, values: ['1'] }, list)).toBe(false);
+    expect(holds({ key, values: ['x*', '*x'] }, list)).toBe(false);
+  });
+
+  it('experimental.envoy.filters: "[v]" matches a list holding v; a plain value matches a string only', () => {
+    const key = 'experimental.envoy.filters.http.jwt_authn[verdict]';
+    const meta = (v: unknown) => req({ filterMetadata: { [JWT_FILTER]: { verdict: v } } });
+    expect(holds({ key, values: ['[ok]'] }, meta(['a', 'ok']))).toBe(true);
+    expect(holds({ key, values: ['[ok]'] }, meta(['a', 'b']))).toBe(false);
+    expect(holds({ key, values: ['[ok]'] }, meta('ok'))).toBe(false);
+    expect(holds({ key, values: ['ok'] }, meta(['ok']))).toBe(false);
+    expect(holds({ key, values: ['[ok]', 'plain'] }, meta('plain'))).toBe(true);
+    expect(holds({ key, values: ['[ok]', 'plain'] }, meta(['ok']))).toBe(true);
+    expect(holds({ key, values: ['[ok]', 'plain'] }, meta('[ok]'))).toBe(false);
+    // Every bracket at either end is dropped, none inside.
+    expect(holds({ key, values: ['[[ok]]'] }, meta(['ok']))).toBe(true);
+    expect(holds({ key, values: ['[a]b]'] }, meta(['a]b']))).toBe(true);
+    expect(holds({ key, values: ['[a]b]'] }, meta(['ab']))).toBe(false);
+    // Only a value with both brackets is a list form.
+    expect(holds({ key, values: ['[a'] }, meta('[a'))).toBe(true);
+    expect(holds({ key, values: ['a]'] }, meta('a]'))).toBe(true);
+    expect(holds({ key, values: ['[a'] }, meta(['a']))).toBe(false);
+    expect(holds({ key, values: ['a]'] }, meta(['a']))).toBe(false);
+    // Forms inside the brackets; non-string list items never match.
+    expect(holds({ key, values: ['[o*]'] }, meta(['x', 'ok']))).toBe(true);
+    expect(holds({ key, values: ['[x*]'] }, meta([1, 'y']))).toBe(false);
+    expect(holds({ key, values: ['[a]'] }, meta(['a', 'b']))).toBe(true);
+    expect(holds({ key, notValues: ['[ok]'] }, meta(['ok']))).toBe(false);
+    expect(holds({ key, notValues: ['[ok]'] }, meta('ok'))).toBe(true);
   });
 
   it('request.auth.presenter and audiences need a token', () => {
