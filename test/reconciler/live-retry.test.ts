@@ -2,11 +2,11 @@ import { afterEach, describe, expect, it } from 'vitest';
 import {
   defaultOptions,
   defaultRetryMs,
-  type KubeApi,
   type KubeObject,
   type LiveOptions,
   LiveReconciler,
 } from '../../src/reconciler/index.js';
+import type { KubeApi } from '../../src/sources/index.js';
 
 /**
  * Live mode's pass loop: a failed pass backs off (it lists every AuthorizationPolicy and Namespace, so it must

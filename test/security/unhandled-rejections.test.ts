@@ -2,7 +2,8 @@ import { mkdtemp, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { defaultOptions, type KubeApi, LiveReconciler } from '../../src/reconciler/index.js';
+import { defaultOptions, LiveReconciler } from '../../src/reconciler/index.js';
+import type { KubeApi } from '../../src/sources/index.js';
 import { PolicyStore } from '../../src/sources/policy-store.js';
 
 /**
