@@ -1,3 +1,4 @@
+import { MeshAuthzError } from '../errors.js';
 import type { WorkloadRef } from '../policy/types.js';
 import { structToJson, type WireAddress, type WireCheckRequest, type WireHttpRequest } from './wire-types.js';
 
@@ -48,9 +49,11 @@ export interface PeerInput {
 }
 
 /** A request that cannot be evaluated; it is denied with this reason. */
-export class InvalidCheckRequest extends Error {
+export class InvalidCheckRequest extends MeshAuthzError<'invalid_request'> {
   override readonly name = 'InvalidCheckRequest';
-  readonly code = 'invalid_request' as const;
+  constructor(message: string, options?: { cause?: unknown }) {
+    super('invalid_request', message, options);
+  }
 }
 
 /** Limits that keep a hostile request from costing more than a small, fixed amount. */

@@ -1,8 +1,12 @@
 import { parseArgs } from 'node:util';
+import { MeshAuthzError } from '../errors.js';
 
 /** A usage error: the command prints it with the command's help and exits 2. */
-export class UsageError extends Error {
+export class UsageError extends MeshAuthzError<'usage'> {
   override readonly name = 'UsageError';
+  constructor(message: string, options?: { cause?: unknown }) {
+    super('usage', message, options);
+  }
 }
 
 export type OptionSpec = Record<string, { type: 'string' | 'boolean'; short?: string; multiple?: boolean }>;

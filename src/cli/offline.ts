@@ -2,6 +2,7 @@ import { readFileSync } from 'node:fs';
 import { resolve } from 'node:path';
 import type { WireCheckRequest } from '../authz/wire-types.js';
 import { type LoadedConfig, loadConfigFile, parseConfigText } from '../config/load.js';
+import { MeshAuthzError } from '../errors.js';
 import { type AssembledParts, assembleParts } from '../server/assemble.js';
 import { checkRequestFromJson, RequestJsonError } from '../server/request-json.js';
 import { UsageError } from './args.js';
@@ -12,8 +13,11 @@ import { UsageError } from './args.js';
  */
 
 /** Input the offline command cannot use (request file, policies, identity config): exit 2 with this message. */
-export class OfflineInputError extends Error {
+export class OfflineInputError extends MeshAuthzError<'offline_input'> {
   override readonly name = 'OfflineInputError';
+  constructor(message: string, options?: { cause?: unknown }) {
+    super('offline_input', message, options);
+  }
 }
 
 /** The config file, or the defaults when none is given. */

@@ -1,4 +1,5 @@
 import { type LoadedConfig, loadConfigFile, resolveFrom } from '../config/load.js';
+import { MeshAuthzError } from '../errors.js';
 import { ISTIO_DEFAULTS } from '../policy/options.js';
 import type { EngineCompileOptions, PolicyEngine } from './engine.js';
 import type { PolicyEntry } from './policy-model.js';
@@ -15,9 +16,11 @@ export interface DiscoveryContext {
 export type PolicyInputErrorCode = 'invalid_policies';
 
 /** The current policies do not load; `message` lists `file:line` issues. */
-export class PolicyInputError extends Error {
+export class PolicyInputError extends MeshAuthzError<PolicyInputErrorCode> {
   override readonly name = 'PolicyInputError';
-  readonly code: PolicyInputErrorCode = 'invalid_policies';
+  constructor(message: string, options?: { cause?: unknown }) {
+    super('invalid_policies', message, options);
+  }
 }
 
 export const DEFAULT_COMPILE: EngineCompileOptions = {

@@ -1,5 +1,6 @@
 import { mkdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
+import { MeshAuthzError } from '../errors.js';
 import { flowRequest, workloadOf } from './attributes.js';
 import type { EngineCompileOptions, PolicyEngine } from './engine.js';
 import { buildMap, renderSvg, toDot, toMermaid } from './map.js';
@@ -18,13 +19,10 @@ import { suggestionYaml } from './yaml-out.js';
 
 export type DiscoverErrorCode = 'invalid_suggestion' | 'suggestion_incomplete';
 
-export class DiscoverError extends Error {
+export class DiscoverError extends MeshAuthzError<DiscoverErrorCode> {
   override readonly name = 'DiscoverError';
-  constructor(
-    readonly code: DiscoverErrorCode,
-    message: string,
-  ) {
-    super(message);
+  constructor(code: DiscoverErrorCode, message: string) {
+    super(code, message);
   }
 }
 

@@ -1,6 +1,7 @@
 import { createReadStream } from 'node:fs';
 import { createInterface } from 'node:readline';
 import { z } from 'zod';
+import { MeshAuthzError } from '../errors.js';
 import { type FlowDropRecord, type FlowRecord, flowKey } from './types.js';
 
 /**
@@ -32,14 +33,10 @@ const flowSchema = z.object({
 
 export type FlowFileErrorCode = 'flows_unreadable' | 'flows_invalid';
 
-export class FlowFileError extends Error {
+export class FlowFileError extends MeshAuthzError<FlowFileErrorCode> {
   override readonly name = 'FlowFileError';
-  constructor(
-    readonly code: FlowFileErrorCode,
-    message: string,
-    options?: ErrorOptions,
-  ) {
-    super(message, options);
+  constructor(code: FlowFileErrorCode, message: string, options?: ErrorOptions) {
+    super(code, message, options);
   }
 }
 

@@ -1,4 +1,5 @@
 import type { JWK } from 'jose';
+import { MeshAuthzError } from '../errors.js';
 import { type CertInfo, CertificateParseError, parseCertificate, parsePemCertificates } from './certificate.js';
 
 /**
@@ -19,14 +20,10 @@ export interface TrustBundle {
 export type BundleErrorCode = 'bundle_json' | 'bundle_keys' | 'bundle_x509' | 'bundle_jwt' | 'bundle_pem';
 
 /** A bundle file or document could not be used. The last good bundle keeps serving. */
-export class BundleError extends Error {
+export class BundleError extends MeshAuthzError<BundleErrorCode> {
   override readonly name = 'BundleError';
-  constructor(
-    readonly code: BundleErrorCode,
-    message: string,
-    options?: { cause?: unknown },
-  ) {
-    super(message, options);
+  constructor(code: BundleErrorCode, message: string, options?: { cause?: unknown }) {
+    super(code, message, options);
   }
 }
 

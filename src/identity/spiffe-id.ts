@@ -1,3 +1,4 @@
+import { MeshAuthzError } from '../errors.js';
 /**
  * SPIFFE IDs, validated exactly as the SPIFFE-ID standard writes them: on the raw string, never on a URL-normalized
  * form (a URL parser would lowercase, decode or strip things an attacker can use to make two different strings
@@ -24,13 +25,10 @@ export type SpiffeIdErrorCode =
   | 'path_char';
 
 /** A string is not a SPIFFE ID. The message never repeats the input (it may be attacker-controlled and long). */
-export class SpiffeIdError extends Error {
+export class SpiffeIdError extends MeshAuthzError<SpiffeIdErrorCode> {
   override readonly name = 'SpiffeIdError';
-  constructor(
-    readonly code: SpiffeIdErrorCode,
-    message: string,
-  ) {
-    super(message);
+  constructor(code: SpiffeIdErrorCode, message: string) {
+    super(code, message);
   }
 }
 

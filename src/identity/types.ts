@@ -1,3 +1,4 @@
+import { MeshAuthzError } from '../errors.js';
 import type { EndUser, PeerIdentity } from '../policy/types.js';
 
 /**
@@ -44,15 +45,15 @@ export type IdentityErrorCode =
   | 'jwks_unavailable';
 
 /** A presented credential failed verification. The phase answers UNAUTHENTICATED (HTTP 401). */
-export class IdentityError extends Error {
+export class IdentityError extends MeshAuthzError<IdentityErrorCode> {
   override readonly name = 'IdentityError';
   constructor(
-    readonly code: IdentityErrorCode,
+    code: IdentityErrorCode,
     /** Safe to return to the caller and to log: never contains a token or a certificate. */
     readonly safeMessage: string,
     options?: { cause?: unknown; wwwAuthenticate?: string },
   ) {
-    super(safeMessage, options?.cause === undefined ? undefined : { cause: options.cause });
+    super(code, safeMessage, { cause: options?.cause });
     this.wwwAuthenticate = options?.wwwAuthenticate ?? null;
   }
   /** For bearer-token failures, the `WWW-Authenticate` header value (RFC 6750). */

@@ -1,4 +1,5 @@
 import type { IdentityConfig } from '../config/schema.js';
+import { MeshAuthzError } from '../errors.js';
 import type { EndUser, PeerIdentity } from '../policy/types.js';
 import { CredentialCache } from './credential-cache.js';
 import type { JwtResult, JwtVerifier } from './jwt.js';
@@ -16,9 +17,11 @@ import { type VerifiedSvid, verifyX509SvidDetailed } from './x509-svid.js';
 import { parseXfcc, selectTrustedElement, XfccError } from './xfcc.js';
 
 /** Configuration that contradicts itself. Thrown at start, never per request. */
-export class IdentityConfigError extends Error {
+export class IdentityConfigError extends MeshAuthzError<'identity_config'> {
   override readonly name = 'IdentityConfigError';
-  readonly code = 'identity_config' as const;
+  constructor(message: string, options?: { cause?: unknown }) {
+    super('identity_config', message, options);
+  }
 }
 
 /** Rejects a configuration that contradicts itself (IdentityConfigError). Called once at start. */

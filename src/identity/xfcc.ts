@@ -1,3 +1,4 @@
+import { MeshAuthzError } from '../errors.js';
 /**
  * `x-forwarded-client-cert` (XFCC), parsed strictly. The header says which client certificate a proxy verified;
  * most of it can be written by the client itself (see {@link selectTrustedElement}), so the parser refuses anything
@@ -23,13 +24,10 @@ export type XfccTrust = 'last' | 'only';
 
 export type XfccErrorCode = 'xfcc_malformed' | 'xfcc_untrusted';
 
-export class XfccError extends Error {
+export class XfccError extends MeshAuthzError<XfccErrorCode> {
   override readonly name = 'XfccError';
-  constructor(
-    readonly code: XfccErrorCode,
-    message: string,
-  ) {
-    super(message);
+  constructor(code: XfccErrorCode, message: string) {
+    super(code, message);
   }
 }
 

@@ -1,3 +1,4 @@
+import { MeshAuthzError } from '../errors.js';
 /** Why a Service produced nothing (reported per Service; the other Services are still generated). */
 export type ServiceErrorCode =
   | 'INVALID_ANNOTATION'
@@ -20,14 +21,10 @@ export interface ServiceError {
 /** Errors of the reconciler itself (bad input files, unwritable output), not of one Service. API failures are `KubeError`s. */
 export type ReconcileErrorCode = 'INPUT_UNREADABLE' | 'INPUT_SYNTAX' | 'OUTPUT_UNWRITABLE';
 
-export class ReconcileError extends Error {
+export class ReconcileError extends MeshAuthzError<ReconcileErrorCode> {
   override readonly name = 'ReconcileError';
-  constructor(
-    readonly code: ReconcileErrorCode,
-    message: string,
-    options?: { cause?: unknown },
-  ) {
-    super(message, options);
+  constructor(code: ReconcileErrorCode, message: string, options?: { cause?: unknown }) {
+    super(code, message, { ...options, exitCode: code.toLowerCase() === 'kube_api' ? 1 : 2 });
   }
 }
 

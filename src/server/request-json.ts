@@ -1,11 +1,14 @@
 import protobuf from 'protobufjs';
 import type { WireCheckRequest } from '../authz/wire-types.js';
+import { MeshAuthzError } from '../errors.js';
 import { CheckRequestType } from './codec.js';
 
 /** A CheckRequest written as JSON that does not fit the proto. The message names the field path. */
-export class RequestJsonError extends Error {
+export class RequestJsonError extends MeshAuthzError<'invalid_request_json'> {
   override readonly name = 'RequestJsonError';
-  readonly code = 'invalid_request_json' as const;
+  constructor(message: string, options?: { cause?: unknown }) {
+    super('invalid_request_json', message, options);
+  }
 }
 
 /**

@@ -6,7 +6,7 @@ import {
   type LiveOptions,
   LiveReconciler,
 } from '../../src/reconciler/index.js';
-import type { KubeApi } from '../../src/sources/index.js';
+import type { KubeApi } from '../../src/sources/kube/api.js';
 
 /**
  * Live mode's pass loop: a failed pass backs off (it lists every AuthorizationPolicy and Namespace, so it must

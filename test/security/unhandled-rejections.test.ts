@@ -3,7 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { defaultOptions, LiveReconciler } from '../../src/reconciler/index.js';
-import type { KubeApi } from '../../src/sources/index.js';
+import type { KubeApi } from '../../src/sources/kube/api.js';
 import { PolicyStore } from '../../src/sources/policy-store.js';
 
 /**
