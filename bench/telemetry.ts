@@ -37,7 +37,7 @@ const POLICY: PolicyRef = { namespace: 'shop', name: 'orders-allow', action: 'AL
 const USE: AttributeUse = { ...NO_ATTRIBUTES, method: true, path: true, peer: true };
 const ALLOW: Decision = {
   allowed: true,
-  code: 'ALLOW_MATCHED',
+  code: 'allow_matched',
   reason: 'ALLOW policy shop/orders-allow rule 0 matched',
   policy: POLICY,
   ruleIndex: 0,
@@ -46,7 +46,7 @@ const ALLOW: Decision = {
 };
 const DENY: Decision = {
   allowed: false,
-  code: 'NO_ALLOW_MATCHED',
+  code: 'no_allow_matched',
   reason: 'no rule of an ALLOW policy matched',
   policy: null,
   ruleIndex: null,

@@ -12,6 +12,7 @@
 export { type CheckInput, DEFAULT_INPUT_LIMITS, type InputLimits, InvalidCheckRequest, toCheckInput } from './input.js';
 export { type CheckOutcome, type CheckPhase, type CheckStatus, GRPC_CODE } from './outcome.js';
 export { CheckPipeline, type CheckResult, type PipelineOptions } from './pipeline.js';
+export type { CheckReasonCode, ReasonCode } from './reasons.js';
 export { buildResponse, DECISION_ID_HEADER, REASON_HEADER } from './response.js';
 export type { CheckSpan, CheckTracer, DecisionCache, DecisionObserver } from './seams.js';
 export { ANONYMOUS_IDENTITY, type IdentitySource, type PolicySource, staticPolicySource } from './seams.js';

@@ -1,5 +1,6 @@
 import type { Decision, EndUser, PeerIdentity } from '../policy/types.js';
 import type { CheckInput } from './input.js';
+import type { ReasonCode } from './reasons.js';
 
 /** gRPC status names a CheckResponse carries. */
 export type CheckStatus = 'OK' | 'PERMISSION_DENIED' | 'UNAUTHENTICATED' | 'UNAVAILABLE';
@@ -22,7 +23,7 @@ export interface CheckOutcome {
   readonly httpStatus: number;
   readonly phase: CheckPhase;
   /** A stable machine-readable reason: an identity error code, a decision code, `invalid_request`, `deadline`… */
-  readonly reasonCode: string;
+  readonly reasonCode: ReasonCode;
   /** Human-readable; safe for the caller (no secrets). */
   readonly reason: string;
   readonly decision: Decision | null;

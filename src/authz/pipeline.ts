@@ -2,6 +2,7 @@ import { type IdentityInput, type IdentityOutcome, type IdentityVerifier, isProm
 import type { CompiledPolicySet, Decision, EndUser, PeerIdentity, RequestAttributes } from '../policy/types.js';
 import { type CheckInput, DEFAULT_INPUT_LIMITS, type InputLimits, InvalidCheckRequest, toCheckInput } from './input.js';
 import type { CheckOutcome, CheckPhase, CheckStatus } from './outcome.js';
+import type { ReasonCode } from './reasons.js';
 import { unresolvedReason } from './resolve.js';
 import { type CheckSpan, type CheckTracer, type DecisionCache, type DecisionObserver, NOOP_TRACER } from './seams.js';
 import type { MalformedRequest, WireCheckRequest } from './wire-types.js';
@@ -52,7 +53,7 @@ export function nextDecisionId(): string {
 class DeadlineExceeded extends Error {}
 
 /** The reason code of a deny because the destination workload's labels (or namespace) are unknown. */
-export const WORKLOAD_UNRESOLVED = 'workload_unresolved';
+export const WORKLOAD_UNRESOLVED: ReasonCode = 'workload_unresolved';
 
 /**
  * The Check pipeline: input → identity → decision → response. The phase that fails decides the answer:
@@ -328,7 +329,7 @@ function remoteIp(input: CheckInput, trustedProxies: number): string {
 interface OutcomeParts {
   status: CheckStatus;
   phase: CheckPhase;
-  reasonCode: string;
+  reasonCode: ReasonCode;
   reason: string;
   input?: CheckInput;
   decision?: Decision;

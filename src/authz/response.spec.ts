@@ -7,7 +7,7 @@ import { buildResponse, callerReason, ResponseEncoder, reasonClass } from './res
 
 const policyDecision = (allowed: boolean, reason: string): Decision => ({
   allowed,
-  code: allowed ? 'ALLOW_MATCHED' : 'DENY_MATCHED',
+  code: allowed ? 'allow_matched' : 'deny_matched',
   reason,
   policy: {
     namespace: 'shop',
@@ -27,7 +27,7 @@ function outcome(over: Partial<CheckOutcome>): CheckOutcome {
     status: 'OK',
     httpStatus: 200,
     phase: 'decision',
-    reasonCode: 'ALLOW_MATCHED',
+    reasonCode: 'allow_matched',
     reason: 'allowed by shop/orders-allow rule 0',
     decision: policyDecision(true, 'allowed by shop/orders-allow rule 0'),
     dryRun: false,
@@ -48,7 +48,7 @@ const SHAPES: Record<string, Partial<CheckOutcome>> = {
     allowed: false,
     status: 'PERMISSION_DENIED',
     httpStatus: 403,
-    reasonCode: 'DENY_MATCHED',
+    reasonCode: 'deny_matched',
     reason: 'denied by shop/deny-admin rule 0',
     decision: policyDecision(false, 'denied by shop/deny-admin rule 0'),
   },
@@ -56,13 +56,13 @@ const SHAPES: Record<string, Partial<CheckOutcome>> = {
     allowed: false,
     status: 'PERMISSION_DENIED',
     httpStatus: 403,
-    reasonCode: 'NO_ALLOW_MATCHED',
+    reasonCode: 'no_allow_matched',
     reason: 'no ALLOW policy matched',
     decision: null,
   },
   'dry-run would-deny': {
     dryRun: true,
-    reasonCode: 'DENY_MATCHED',
+    reasonCode: 'deny_matched',
     reason: 'dry-run (would deny): denied by shop/deny-admin rule 0',
     decision: policyDecision(false, 'denied by shop/deny-admin rule 0'),
   },
@@ -152,7 +152,7 @@ describe('what a deny tells the caller (response.detail)', () => {
     status: 'UNAUTHENTICATED',
     httpStatus: 401,
     phase: 'identity',
-    reasonCode: 'token_expired',
+    reasonCode: 'jwt_expired',
     reason: 'the token expired at 2026-01-01T00:00:00Z',
     decision: null,
   });
@@ -184,7 +184,7 @@ describe('what a deny tells the caller (response.detail)', () => {
   });
 
   it('policy adds the reason code and the policy name; full the whole reason', () => {
-    expect(callerReason(deny, 'policy')).toBe('denied: DENY_MATCHED (shop/deny-admin)');
+    expect(callerReason(deny, 'policy')).toBe('denied: deny_matched (shop/deny-admin)');
     expect(callerReason(unauthenticated, 'policy')).toBe('unauthenticated: token_expired');
     expect(callerReason(deny, 'full')).toBe('denied by shop/deny-admin rule 0');
     expect(JSON.stringify(buildResponse(deny, 'policy'))).toContain('shop/deny-admin');

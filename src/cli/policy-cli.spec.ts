@@ -98,12 +98,12 @@ describe('mesh-authz explain', () => {
       explainCommand.run(['--config', join(dir, 'config.yaml'), '--request', join(dir, 'ok.json')]),
     );
     expect(ok.code).toBe(0);
-    expect(ok.out).toContain('decision: ALLOW (ALLOW_MATCHED)');
+    expect(ok.out).toContain('decision: ALLOW (allow_matched)');
     expect(ok.out).toContain('identity: peer spiffe://cluster.local/ns/shop/sa/frontend');
     const no = await capture(() =>
       explainCommand.run(['--config', join(dir, 'config.yaml'), '--request', join(dir, 'no.json')]),
     );
-    expect(no.out).toContain('decision: DENY (NO_ALLOW_MATCHED)');
+    expect(no.out).toContain('decision: DENY (no_allow_matched)');
     expect(no.out).toContain('but the peer is spiffe://cluster.local/ns/shop/sa/other');
   });
 

@@ -85,7 +85,7 @@ export const reconcileCommand: Command = {
       if (!(err instanceof ReconcileError || err instanceof KubeError)) throw err;
       process.stderr.write(`mesh-authz reconcile: ${err.message}\n`);
       // Unreadable or malformed input is the caller's to fix (2); an API or disk failure happens at run time (1).
-      return err.code === 'INPUT_UNREADABLE' || err.code === 'INPUT_SYNTAX' ? 2 : 1;
+      return err.code === 'input_unreadable' || err.code === 'input_syntax' ? 2 : 1;
     }
   },
 };

@@ -49,7 +49,7 @@ export interface ImpactReport {
 
 export function decider(d: Decision): Decider {
   if (d.policy === null) {
-    return d.code === 'NO_ALLOW_POLICY' ? 'no policy (allow)' : `default deny (${d.code})`;
+    return d.code === 'no_allow_policy' ? 'no policy (allow)' : `default deny (${d.code})`;
   }
   const name = `${d.policy.namespace}/${d.policy.name}`;
   return d.ruleIndex === null ? name : `${name} rule ${d.ruleIndex}`;

@@ -49,7 +49,7 @@ function policyOf(action: 'ALLOW' | 'DENY', rules: readonly PolicyRule[]): Loade
 /** A DENY policy with one rule: does it deny the request? */
 const denies = (rule: PolicyRule, r: RequestAttributes) => {
   const d = compilePolicySet([policyOf('DENY', [rule])], {}, 1).evaluate(WORKLOAD, r);
-  expect(d.code).toBe(d.allowed ? 'NO_ALLOW_POLICY' : 'DENY_MATCHED');
+  expect(d.code).toBe(d.allowed ? 'no_allow_policy' : 'deny_matched');
   return !d.allowed;
 };
 
@@ -436,7 +436,7 @@ describe('the principal index over pooled DENY rules', () => {
       const set = compilePolicySet(policies, {}, 1);
       for (let i = 0; i < 10; i++) {
         const d = set.evaluate(WORKLOAD, req({ peer: peer(`spiffe://cluster.local/ns/n${i}/sa/s`) }));
-        expect(d.code).toBe('DENY_MATCHED');
+        expect(d.code).toBe('deny_matched');
       }
       expect(set.evaluate(WORKLOAD, req({ peer: peer('spiffe://cluster.local/ns/n1/sa/t') })).allowed).toBe(true);
       expect(set.evaluate(WORKLOAD, req({ peer: null })).allowed).toBe(true);
@@ -450,7 +450,7 @@ describe('the principal index over pooled DENY rules', () => {
     ];
     const set = compilePolicySet([policyOf('DENY', rules)], {}, 1);
     const d = set.evaluate(WORKLOAD, req({ peer: peer('spiffe://cluster.local/ns/w/sa/any') }));
-    expect([d.code, d.ruleIndex]).toEqual(['DENY_MATCHED', 8]);
+    expect([d.code, d.ruleIndex]).toEqual(['deny_matched', 8]);
   });
 
   it('pooled exact-path DENY rules still deny their paths', () => {

@@ -137,7 +137,7 @@ function ruleDecision(ref: PolicyRef, index: number): Decision {
   const where = ref.source ? ` (${ref.source.file}:${ref.source.line})` : '';
   return Object.freeze({
     allowed,
-    code: allowed ? 'ALLOW_MATCHED' : 'DENY_MATCHED',
+    code: allowed ? 'allow_matched' : 'deny_matched',
     reason: `${allowed ? 'allowed' : 'denied'} by ${ref.action} policy ${ref.namespace}/${ref.name} rule ${index}${where}`,
     policy: ref,
     ruleIndex: index,

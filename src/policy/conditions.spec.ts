@@ -249,13 +249,13 @@ describe.each(CASES)('$key', (c) => {
   it(`DENY when ${c.key} notValues: denies every other value and a request without the attribute`, () => {
     const set = setOf('DENY', [notValues]);
     expect(set.evaluate(WORKLOAD, c.match).allowed).toBe(true);
-    expect(set.evaluate(WORKLOAD, c.miss).code).toBe('DENY_MATCHED');
-    expect(set.evaluate(WORKLOAD, c.absent).code).toBe('DENY_MATCHED');
+    expect(set.evaluate(WORKLOAD, c.miss).code).toBe('deny_matched');
+    expect(set.evaluate(WORKLOAD, c.absent).code).toBe('deny_matched');
   });
 
   it(`ALLOW when ${c.key} values: allows the listed value only`, () => {
     const set = setOf('ALLOW', [values]);
-    expect(set.evaluate(WORKLOAD, c.match).code).toBe('ALLOW_MATCHED');
+    expect(set.evaluate(WORKLOAD, c.match).code).toBe('allow_matched');
     expect(set.evaluate(WORKLOAD, c.miss).allowed).toBe(false);
     expect(set.evaluate(WORKLOAD, c.absent).allowed).toBe(false);
   });

@@ -16,7 +16,7 @@ describe('explain', () => {
     const r = req({ path: '/admin', peer: peer('spiffe://cluster.local/ns/x/sa/y') });
     const e = explain(set, WORKLOAD, r);
     expect(e.decision).toEqual(set.evaluate(WORKLOAD, r));
-    expect(e.decision.code).toBe('NO_ALLOW_MATCHED');
+    expect(e.decision.code).toBe('no_allow_matched');
     expect(e.policies.map((p) => p.policy.name)).toEqual(['no-delete', 'callers']);
     const [r0, r1, r2] = e.policies[1]!.rules;
     expect(r0?.failure).toBe(
@@ -25,7 +25,7 @@ describe('explain', () => {
     expect(r1?.failure).toContain("the normalized path is '/admin'");
     expect(r2?.failure).toContain('the request has no x-env header');
     const text = formatExplanation(e);
-    expect(text).toContain('decision: DENY (NO_ALLOW_MATCHED): no ALLOW policy matched');
+    expect(text).toContain('decision: DENY (no_allow_matched): no ALLOW policy matched');
     expect(text).toContain('policy foo/callers at test.yaml:');
   });
 

@@ -15,7 +15,7 @@ describe('PolicySet', () => {
         }),
     );
     const del = set.evaluate(WORKLOAD, req({ method: 'DELETE' }));
-    expect(del).toMatchObject({ allowed: true, code: 'NO_ALLOW_POLICY' });
+    expect(del).toMatchObject({ allowed: true, code: 'no_allow_policy' });
     expect(del.shadow.map((s) => [s.action, s.policy.name, s.ruleIndex, s.wouldAllow])).toEqual([
       ['DENY', 'dry-deny', 0, false],
       ['ALLOW', 'dry-allow', null, false],
@@ -51,9 +51,9 @@ describe('PolicySet', () => {
 
   it('a path that cannot be normalized is an invalid request only when the path is read', () => {
     const reads = policySet(policy('ALLOW', '  rules:\n  - to:\n    - operation:\n        paths: ["/a"]'));
-    expect(reads.evaluate(WORKLOAD, req({ path: '/a%00' })).code).toBe('INVALID_REQUEST');
+    expect(reads.evaluate(WORKLOAD, req({ path: '/a%00' })).code).toBe('invalid_request');
     const ignores = policySet(policy('ALLOW', '  rules:\n  - {}'));
-    expect(ignores.evaluate(WORKLOAD, req({ path: '/a%00' })).code).toBe('ALLOW_MATCHED');
+    expect(ignores.evaluate(WORKLOAD, req({ path: '/a%00' })).code).toBe('allow_matched');
   });
 
   it('the principal/path index gives the same first rule as a plain scan in policy order', () => {

@@ -214,15 +214,15 @@ function sameOptions(a: ResolvedCompileOptions, b: ResolvedCompileOptions): bool
 function decide(plan: WorkloadPlan, request: RequestAttributes, path: string): Decision {
   const denied = plan.deny.firstMatch(request, path);
   if (denied !== null) return denied.decision;
-  if (!plan.hasEnforcedAllow) return plan.policies.length === 0 ? NO_POLICY : NO_ALLOW_POLICY;
+  if (!plan.hasEnforcedAllow) return plan.policies.length === 0 ? NO_POLICY : no_allow_policy;
   const allowed = plan.allow.firstMatch(request, path);
   if (allowed !== null) return allowed.decision;
-  return NO_ALLOW_MATCHED;
+  return no_allow_matched;
 }
 
 const NO_POLICY: Decision = Object.freeze({
   allowed: true,
-  code: 'NO_ALLOW_POLICY',
+  code: 'no_allow_policy',
   reason: 'no policy selects this workload (allowed: Istio allows when no ALLOW policy applies)',
   policy: null,
   ruleIndex: null,
@@ -230,14 +230,14 @@ const NO_POLICY: Decision = Object.freeze({
   audit: NONE,
 });
 
-const NO_ALLOW_POLICY: Decision = Object.freeze({
+const no_allow_policy: Decision = Object.freeze({
   ...NO_POLICY,
   reason: 'no ALLOW policy selects this workload and no DENY rule matched (allowed)',
 });
 
-const NO_ALLOW_MATCHED: Decision = Object.freeze({
+const no_allow_matched: Decision = Object.freeze({
   allowed: false,
-  code: 'NO_ALLOW_MATCHED',
+  code: 'no_allow_matched',
   reason: 'no ALLOW policy matched (ALLOW policies select this workload, so anything they do not allow is denied)',
   policy: null,
   ruleIndex: null,
@@ -248,7 +248,7 @@ const NO_ALLOW_MATCHED: Decision = Object.freeze({
 function invalidRequest(reason: string): Decision {
   return {
     allowed: false,
-    code: 'INVALID_REQUEST',
+    code: 'invalid_request',
     reason: `invalid request path: ${reason}`,
     policy: null,
     ruleIndex: null,
@@ -268,7 +268,7 @@ function invalidRequest(reason: string): Decision {
 function shadowResults(plan: WorkloadPlan, actual: Decision, r: RequestAttributes, path: string): ShadowResult[] {
   const out: ShadowResult[] = [];
   if (plan.shadowDeny.length > 0) out.push(shadowSet('DENY', plan.shadowDeny, r, path));
-  if (plan.shadowAllow.length > 0 && actual.code !== 'DENY_MATCHED') {
+  if (plan.shadowAllow.length > 0 && actual.code !== 'deny_matched') {
     out.push(shadowSet('ALLOW', plan.shadowAllow, r, path));
   }
   return out;

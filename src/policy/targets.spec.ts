@@ -57,7 +57,7 @@ describe('targetRef attachment', () => {
     );
     expect(formatExplanation(other)).toContain('this request is for Service/a, none of which this policy targets');
     const hit = explain(set, { namespace: 'foo', labels: {}, targets: [ingress] }, req());
-    expect(hit.decision).toMatchObject({ allowed: false, code: 'DENY_MATCHED' });
+    expect(hit.decision).toMatchObject({ allowed: false, code: 'deny_matched' });
     expect(hit.notAttached).toEqual([]);
     expect(hit.policies.map((p) => p.policy.name)).toEqual(['gw-deny']);
   });

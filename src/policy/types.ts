@@ -98,11 +98,11 @@ export interface PolicyRef {
 
 /** Why a decision came out as it did. */
 export type DecisionCode =
-  | 'DENY_MATCHED'
-  | 'ALLOW_MATCHED'
-  | 'NO_ALLOW_MATCHED'
-  | 'NO_ALLOW_POLICY'
-  | 'INVALID_REQUEST';
+  | 'deny_matched'
+  | 'allow_matched'
+  | 'no_allow_matched'
+  | 'no_allow_policy'
+  | 'invalid_request';
 
 /**
  * The would-be outcome of the staged (dry-run) policies of one action, never enforced. As in Istio, the staged

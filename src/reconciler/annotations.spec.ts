@@ -89,9 +89,9 @@ describe('parseAnnotations', () => {
     expect(r.ok).toBe(false);
     if (!r.ok) {
       expect(r.problems.map((p) => p.code).sort()).toEqual([
-        'INVALID_ANNOTATION',
-        'MISSING_ALLOW_FROM',
-        'UNKNOWN_ANNOTATION',
+        'invalid_annotation',
+        'missing_allow_from',
+        'unknown_annotation',
       ]);
     }
   });

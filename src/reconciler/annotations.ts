@@ -27,7 +27,7 @@ export interface ServiceIntent {
 }
 
 export interface AnnotationProblem {
-  readonly code: 'INVALID_ANNOTATION' | 'UNKNOWN_ANNOTATION' | 'MISSING_ALLOW_FROM';
+  readonly code: 'invalid_annotation' | 'unknown_annotation' | 'missing_allow_from';
   readonly annotation: string | null;
   readonly message: string;
 }
@@ -60,12 +60,12 @@ export function splitList(value: string): string[] {
 export function parseAnnotations(annotations: Readonly<Record<string, string>>, trustDomain: string): ParseResult {
   const problems: AnnotationProblem[] = [];
   const bad = (annotation: string, message: string) =>
-    problems.push({ code: 'INVALID_ANNOTATION', annotation, message });
+    problems.push({ code: 'invalid_annotation', annotation, message });
 
   for (const key of Object.keys(annotations).sort()) {
     if (key.startsWith(ANNOTATION_PREFIX) && !SERVICE_ANNOTATIONS.includes(key)) {
       problems.push({
-        code: 'UNKNOWN_ANNOTATION',
+        code: 'unknown_annotation',
         annotation: key,
         message: `unknown annotation; expected one of ${SERVICE_ANNOTATIONS.map((k) => k.slice(ANNOTATION_PREFIX.length)).join(', ')}`,
       });
@@ -77,7 +77,7 @@ export function parseAnnotations(annotations: Readonly<Record<string, string>>, 
   const fromValue = annotations[Annotations.allowFrom];
   if (fromValue === undefined) {
     problems.push({
-      code: 'MISSING_ALLOW_FROM',
+      code: 'missing_allow_from',
       annotation: Annotations.allowFrom,
       message: 'is required: name the callers (ns/sa, ns/*, * or spiffe://td/path)',
     });

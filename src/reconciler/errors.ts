@@ -1,13 +1,13 @@
 import { MeshAuthzError } from '../errors.js';
 /** Why a Service produced nothing (reported per Service; the other Services are still generated). */
 export type ServiceErrorCode =
-  | 'INVALID_ANNOTATION'
-  | 'UNKNOWN_ANNOTATION'
-  | 'MISSING_ALLOW_FROM'
-  | 'NO_SELECTOR'
-  | 'NAME_CONFLICT'
-  | 'ROOT_NAMESPACE'
-  | 'GENERATED_INVALID';
+  | 'invalid_annotation'
+  | 'unknown_annotation'
+  | 'missing_allow_from'
+  | 'no_selector'
+  | 'name_conflict'
+  | 'root_namespace'
+  | 'generated_invalid';
 
 /** One problem with one Service. `annotation` names the offending key when there is one. */
 export interface ServiceError {
@@ -19,7 +19,7 @@ export interface ServiceError {
 }
 
 /** Errors of the reconciler itself (bad input files, unwritable output), not of one Service. API failures are `KubeError`s. */
-export type ReconcileErrorCode = 'INPUT_UNREADABLE' | 'INPUT_SYNTAX' | 'OUTPUT_UNWRITABLE';
+export type ReconcileErrorCode = 'input_unreadable' | 'input_syntax' | 'output_unwritable';
 
 export class ReconcileError extends MeshAuthzError<ReconcileErrorCode> {
   override readonly name = 'ReconcileError';

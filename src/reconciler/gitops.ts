@@ -51,7 +51,7 @@ export function diffOutput(plan: Plan, outDir: string): GitOpsPlan {
       // Byte-identical to what we generate: up to date (and ours); no need to parse it.
     } else if (!ownedText(before, file)) {
       errors.push({
-        code: 'NAME_CONFLICT',
+        code: 'name_conflict',
         service: p.origin,
         annotation: null,
         message: `${file} exists and is not managed by mesh-authz; left untouched`,
@@ -83,7 +83,7 @@ export function applyChanges(outDir: string, changes: readonly FileChange[]): vo
       renameSync(tmp, path);
     }
   } catch (err) {
-    throw new ReconcileError('OUTPUT_UNWRITABLE', `${outDir}: ${(err as Error).message}`, { cause: err });
+    throw new ReconcileError('output_unwritable', `${outDir}: ${(err as Error).message}`, { cause: err });
   }
 }
 

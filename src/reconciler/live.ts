@@ -312,7 +312,7 @@ export class LiveReconciler {
               resourceVersion: svc.metadata?.resourceVersion,
             },
             type: 'Warning',
-            reason: errs[0]?.code === 'NAME_CONFLICT' ? 'PolicyNameConflict' : 'InvalidAuthzAnnotation',
+            reason: errs[0]?.code === 'name_conflict' ? 'PolicyNameConflict' : 'InvalidAuthzAnnotation',
             message: message.slice(0, 1024),
             source: { component: 'mesh-authz-reconciler' },
             reportingComponent: 'mesh-authz-reconciler',

@@ -15,7 +15,7 @@ export function manifestFiles(path: string): string[] {
   try {
     st = statSync(path);
   } catch (err) {
-    throw new ReconcileError('INPUT_UNREADABLE', `${path}: no such file or folder`, { cause: err });
+    throw new ReconcileError('input_unreadable', `${path}: no such file or folder`, { cause: err });
   }
   if (!st.isDirectory()) return [path];
   const out: string[] = [];
@@ -36,7 +36,7 @@ export function parseManifests(text: string, file: string): KubeObject[] {
     if ('errors' in doc && doc.errors.length > 0) {
       const e = doc.errors[0]!;
       const line = lineCounter.linePos(e.pos[0]).line;
-      throw new ReconcileError('INPUT_SYNTAX', `${file}:${line}: YAML syntax error: ${e.message}`);
+      throw new ReconcileError('input_syntax', `${file}:${line}: YAML syntax error: ${e.message}`);
     }
     const value: unknown = doc.toJS();
     if (value === null || typeof value !== 'object' || Array.isArray(value)) continue;
@@ -58,7 +58,7 @@ export function readClusterState(path: string): ClusterState {
     try {
       text = readFileSync(file, 'utf8');
     } catch (err) {
-      throw new ReconcileError('INPUT_UNREADABLE', `${file}: ${(err as Error).message}`, { cause: err });
+      throw new ReconcileError('input_unreadable', `${file}: ${(err as Error).message}`, { cause: err });
     }
     for (const obj of parseManifests(text, file)) {
       const group = (obj.apiVersion ?? '').split('/')[0];

@@ -93,7 +93,7 @@ export function planPolicies(state: ClusterState, options: ReconcileOptions): Pl
       // same labels anywhere in the mesh, widening access far beyond this Service. Istio has no way to scope a
       // root-namespace policy to its own namespace, so the annotation is refused.
       fail({
-        code: 'ROOT_NAMESPACE',
+        code: 'root_namespace',
         annotation: null,
         message: `'${namespace}' is the mesh root namespace: a policy there applies to every namespace, so its selector would also match workloads with the same labels elsewhere; annotate Services outside the root namespace (write mesh-wide policy by hand)`,
       });
@@ -107,7 +107,7 @@ export function planPolicies(state: ClusterState, options: ReconcileOptions): Pl
     const selector = svc.spec?.selector ?? {};
     if (Object.keys(selector).length === 0) {
       fail({
-        code: 'NO_SELECTOR',
+        code: 'no_selector',
         annotation: null,
         message: 'the Service has no spec.selector, so no workload to protect (ExternalName or manual Endpoints)',
       });
@@ -141,7 +141,7 @@ export function planPolicies(state: ClusterState, options: ReconcileOptions): Pl
       // An allow-nothing in the root namespace denies the whole mesh. That is the operator's call, written by
       // hand, never a side effect of a flag or an annotation.
       errors.push({
-        code: 'ROOT_NAMESPACE',
+        code: 'root_namespace',
         service: ns,
         annotation: null,
         message: `no default-deny is generated in the mesh root namespace '${ns}': it would deny every workload in the mesh; write a mesh-wide default-deny by hand if that is what you want`,
@@ -151,7 +151,7 @@ export function planPolicies(state: ClusterState, options: ReconcileOptions): Pl
     const policy = generateDefaultDeny(ns);
     if (unowned.has(objectKey(policy.object))) {
       errors.push({
-        code: 'NAME_CONFLICT',
+        code: 'name_conflict',
         service: ns,
         annotation: null,
         message: `an AuthorizationPolicy ${policyNames.defaultDeny} not managed by mesh-authz exists; left untouched`,
@@ -171,14 +171,14 @@ function checkGenerated(generated: GeneratedPolicy[], unowned: ReadonlySet<strin
     const key = objectKey(g.object);
     if (g.target === 'mesh' && unowned.has(key)) {
       problems.push({
-        code: 'NAME_CONFLICT',
+        code: 'name_conflict',
         annotation: null,
         message: `AuthorizationPolicy ${key} exists and is not managed by mesh-authz; it is never overwritten`,
       });
     }
     for (const issue of validateAuthorizationPolicy(g.object as unknown as Record<string, unknown>)) {
       problems.push({
-        code: 'GENERATED_INVALID',
+        code: 'generated_invalid',
         annotation: null,
         message: `generated ${g.object.metadata.name} would be rejected: ${issue.path ? `${issue.path}: ` : ''}${issue.message}`,
       });
@@ -228,7 +228,7 @@ function withoutCollisions(
     }
     held.add(svc);
     errors.push({
-      code: 'NAME_CONFLICT',
+      code: 'name_conflict',
       service: svc,
       annotation: null,
       message: `${why.join('; ')}; nothing is generated for this Service (rename one of them)`,

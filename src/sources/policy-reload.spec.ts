@@ -60,7 +60,7 @@ describe('PolicyStore reload of one file', () => {
     // The changed file's policies took effect (must match) and the old ones are gone (must not match).
     expect(second.evaluate(WORKLOAD, req({ path: '/c' })).allowed).toBe(true);
     expect(second.evaluate(WORKLOAD, req({ path: '/b' })).allowed).toBe(false);
-    expect(second.evaluate(WORKLOAD, req({ path: '/c/admin' })).code).toBe('DENY_MATCHED');
+    expect(second.evaluate(WORKLOAD, req({ path: '/c/admin' })).code).toBe('deny_matched');
   });
 
   it('gives the same policies and decisions as a full compile of the same files', async () => {

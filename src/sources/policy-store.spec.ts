@@ -76,7 +76,7 @@ describe('PolicyStore', () => {
     await writeFile(join(dir, 'q.yaml'), doc('DENY').replace('name: p', 'name: q'));
     await reloaded;
     expect(events.at(-1)).toMatchObject({ ok: true, policies: 2 });
-    expect(store.current()!.evaluate(WORKLOAD, req()).code).toBe('DENY_MATCHED');
+    expect(store.current()!.evaluate(WORKLOAD, req()).code).toBe('deny_matched');
     store.close();
     await rm(dir, { recursive: true, force: true });
   });

@@ -13,10 +13,10 @@ const noAllow = (id: string): CheckOutcome => outcome({ decisionId: id });
 const denyAdmin = (id: string): CheckOutcome =>
   outcome({
     decisionId: id,
-    reasonCode: 'DENY_MATCHED',
+    reasonCode: 'deny_matched',
     decision: {
       allowed: false,
-      code: 'DENY_MATCHED',
+      code: 'deny_matched',
       reason: 'DENY policy shop/deny-admin rule 0 matched',
       policy: DENY_ADMIN,
       ruleIndex: 0,
@@ -80,7 +80,7 @@ describe('DenyLimiter', () => {
     expect(limiter.sweep()).toEqual([
       {
         policy: 'shop/deny-admin',
-        reason_code: 'DENY_MATCHED',
+        reason_code: 'deny_matched',
         count: 2,
         first_decision_id: 'd2',
         last_decision_id: 'd3',

@@ -13,11 +13,11 @@ describe('toDecisionRecord', () => {
         allowed: true,
         status: 'OK',
         httpStatus: 200,
-        reasonCode: 'ALLOW_MATCHED',
+        reasonCode: 'allow_matched',
         reason: 'ALLOW policy shop/orders-allow rule 2 matched',
         decision: {
           allowed: true,
-          code: 'ALLOW_MATCHED',
+          code: 'allow_matched',
           reason: 'x',
           policy: ALLOW_ORDERS,
           ruleIndex: 2,
@@ -86,7 +86,7 @@ describe('isWouldDeny', () => {
     expect(isWouldDeny(outcome({ allowed: true, status: 'OK', dryRun: true }))).toBe(true);
     const allow = {
       allowed: true,
-      code: 'ALLOW_MATCHED' as const,
+      code: 'allow_matched' as const,
       reason: '',
       policy: ALLOW_ORDERS,
       ruleIndex: 0,

@@ -62,10 +62,10 @@ describe('OtelCheckTracer via createTracing', () => {
         allowed: true,
         status: 'OK',
         httpStatus: 200,
-        reasonCode: 'ALLOW_MATCHED',
+        reasonCode: 'allow_matched',
         decision: {
           allowed: true,
-          code: 'ALLOW_MATCHED',
+          code: 'allow_matched',
           reason: 'r',
           policy: ALLOW_ORDERS,
           ruleIndex: 0,

@@ -31,7 +31,7 @@ export const EVERYTHING: AttributeUse = {
 export function decision(allowed: boolean, reason: string): Decision {
   return {
     allowed,
-    code: allowed ? 'ALLOW_MATCHED' : 'NO_ALLOW_MATCHED',
+    code: allowed ? 'allow_matched' : 'no_allow_matched',
     reason,
     policy: null,
     ruleIndex: null,

@@ -22,7 +22,7 @@ const cases: ConformanceCase[] = [
     policies: '',
     request: req(),
     allowed: true,
-    code: 'NO_ALLOW_POLICY',
+    code: 'no_allow_policy',
   },
   {
     name: 'an ALLOW policy selects the workload and its rule matches: allow',
@@ -30,7 +30,7 @@ const cases: ConformanceCase[] = [
     policies: allowAdmin,
     request: req({ peer: ADMIN }),
     allowed: true,
-    code: 'ALLOW_MATCHED',
+    code: 'allow_matched',
     decidedBy: 'foo/allow-admin#0',
   },
   {
@@ -39,7 +39,7 @@ const cases: ConformanceCase[] = [
     policies: allowAdmin,
     request: req({ peer: OTHER }),
     allowed: false,
-    code: 'NO_ALLOW_MATCHED',
+    code: 'no_allow_matched',
   },
   {
     name: 'DENY is evaluated before ALLOW: a matching DENY wins over a matching ALLOW',
@@ -47,7 +47,7 @@ const cases: ConformanceCase[] = [
     policies: allowAdmin + denyDelete,
     request: req({ peer: ADMIN, method: 'DELETE' }),
     allowed: false,
-    code: 'DENY_MATCHED',
+    code: 'deny_matched',
     decidedBy: 'foo/deny-delete#0',
   },
   {
@@ -56,7 +56,7 @@ const cases: ConformanceCase[] = [
     policies: denyDelete,
     request: req({ method: 'GET' }),
     allowed: true,
-    code: 'NO_ALLOW_POLICY',
+    code: 'no_allow_policy',
   },
   {
     name: 'ALLOW with no rules (spec {}) selects the workload and allows nothing',
@@ -65,7 +65,7 @@ const cases: ConformanceCase[] = [
       'apiVersion: security.istio.io/v1\nkind: AuthorizationPolicy\nmetadata:\n  name: allow-nothing\n  namespace: foo\nspec: {}\n',
     request: req({ peer: ADMIN }),
     allowed: false,
-    code: 'NO_ALLOW_MATCHED',
+    code: 'no_allow_matched',
   },
   {
     name: 'ALLOW with one empty rule allows everything',
@@ -73,7 +73,7 @@ const cases: ConformanceCase[] = [
     policies: policy('ALLOW', '  rules:\n  - {}', { name: 'allow-all' }),
     request: req({ method: 'DELETE', path: '/admin' }),
     allowed: true,
-    code: 'ALLOW_MATCHED',
+    code: 'allow_matched',
   },
   {
     name: 'DENY with one empty rule denies everything',
@@ -81,7 +81,7 @@ const cases: ConformanceCase[] = [
     policies: policy('DENY', '  rules:\n  - {}', { name: 'deny-all' }) + allowAdmin,
     request: req({ peer: ADMIN }),
     allowed: false,
-    code: 'DENY_MATCHED',
+    code: 'deny_matched',
   },
   {
     name: 'root-namespace allow-nothing is zero-trust default deny for every workload of the mesh',
@@ -91,7 +91,7 @@ const cases: ConformanceCase[] = [
     request: req({ peer: ADMIN }),
     workload: { namespace: 'any', labels: { app: 'x' } },
     allowed: false,
-    code: 'NO_ALLOW_MATCHED',
+    code: 'no_allow_matched',
   },
   {
     name: 'root namespace is configurable: a policy in istio-system is ordinary when the root is mesh-root',
@@ -102,7 +102,7 @@ const cases: ConformanceCase[] = [
     workload: { namespace: 'any', labels: {} },
     options: { rootNamespace: 'mesh-root' },
     allowed: true,
-    code: 'NO_ALLOW_POLICY',
+    code: 'no_allow_policy',
   },
   {
     name: 'a policy in another namespace does not apply',
@@ -110,7 +110,7 @@ const cases: ConformanceCase[] = [
     policies: policy('DENY', '  rules:\n  - {}', { namespace: 'bar' }),
     request: req(),
     allowed: true,
-    code: 'NO_ALLOW_POLICY',
+    code: 'no_allow_policy',
   },
   {
     name: 'a selector that is not a subset of the workload labels does not select it',
@@ -118,7 +118,7 @@ const cases: ConformanceCase[] = [
     policies: policy('DENY', '  selector:\n    matchLabels:\n      app: other\n  rules:\n  - {}', { selector: false }),
     request: req(),
     allowed: true,
-    code: 'NO_ALLOW_POLICY',
+    code: 'no_allow_policy',
   },
   {
     name: 'a selector that is a subset of the workload labels selects it',
@@ -126,7 +126,7 @@ const cases: ConformanceCase[] = [
     policies: policy('DENY', '  selector:\n    matchLabels:\n      version: v1\n  rules:\n  - {}', { selector: false }),
     request: req(),
     allowed: false,
-    code: 'DENY_MATCHED',
+    code: 'deny_matched',
   },
   {
     name: 'no selector applies to every workload of the namespace',
@@ -135,7 +135,7 @@ const cases: ConformanceCase[] = [
     request: req(),
     workload: { namespace: 'foo', labels: { app: 'unrelated' } },
     allowed: false,
-    code: 'DENY_MATCHED',
+    code: 'deny_matched',
   },
   {
     name: 'rules of all ALLOW policies are pooled: a match in any allows',
@@ -155,7 +155,7 @@ const cases: ConformanceCase[] = [
     policies: policy('AUDIT', '  rules:\n  - {}', { name: 'audit-all' }),
     request: req(),
     allowed: true,
-    code: 'NO_ALLOW_POLICY',
+    code: 'no_allow_policy',
   },
   {
     name: 'CUSTOM does not decide here (its provider does); with no ALLOW the request is allowed',
@@ -163,7 +163,7 @@ const cases: ConformanceCase[] = [
     policies: policy('CUSTOM', '  provider:\n    name: ext\n  rules:\n  - {}', { name: 'custom' }),
     request: req(),
     allowed: true,
-    code: 'NO_ALLOW_POLICY',
+    code: 'no_allow_policy',
   },
   {
     name: 'a dry-run DENY that matches is not enforced',
@@ -171,7 +171,7 @@ const cases: ConformanceCase[] = [
     policies: policy('DENY', '  rules:\n  - {}', { name: 'dry-deny', annotations: '    istio.io/dry-run: "true"' }),
     request: req(),
     allowed: true,
-    code: 'NO_ALLOW_POLICY',
+    code: 'no_allow_policy',
   },
   {
     name: 'a workload whose only ALLOW policy is dry-run has no enforced ALLOW: allowed',
@@ -181,7 +181,7 @@ const cases: ConformanceCase[] = [
     }),
     request: req(),
     allowed: true,
-    code: 'NO_ALLOW_POLICY',
+    code: 'no_allow_policy',
   },
   {
     name: 'dry-run "false" is an enforced policy',
@@ -189,7 +189,7 @@ const cases: ConformanceCase[] = [
     policies: policy('DENY', '  rules:\n  - {}', { annotations: '    istio.io/dry-run: "false"' }),
     request: req(),
     allowed: false,
-    code: 'DENY_MATCHED',
+    code: 'deny_matched',
   },
   {
     name: 'the first matching rule (in policy order) is reported',

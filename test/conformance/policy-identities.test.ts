@@ -129,7 +129,7 @@ const cases: ConformanceCase[] = [
       policy('ALLOW', '  rules:\n  - {}'),
     request: req({ peer: peer('spiffe://partner.example/ns/ops/sa/deployer') }),
     allowed: true,
-    code: 'ALLOW_MATCHED',
+    code: 'allow_matched',
   },
   // trustDomains (istio/api Source.trustDomains, Istio 1.30.2 and later) and source.trustDomain.
   {

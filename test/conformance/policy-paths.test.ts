@@ -18,7 +18,7 @@ const cases: ConformanceCase[] = [
     policies: denyAdmin,
     request: req({ path: '/public/../admin' }),
     allowed: false,
-    code: 'DENY_MATCHED',
+    code: 'deny_matched',
   },
   {
     name: 'BASE: /public/%2e%2e/admin is decoded then resolved to /admin',
@@ -75,7 +75,7 @@ const cases: ConformanceCase[] = [
     policies: allowPublic,
     request: req({ path: '/public/a%00b' }),
     allowed: false,
-    code: 'INVALID_REQUEST',
+    code: 'invalid_request',
   },
   {
     name: 'BASE leaves //admin alone (Envoy matches it as //admin)',

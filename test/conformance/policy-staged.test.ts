@@ -81,13 +81,13 @@ describe('conformance: staged (dry-run) policies are reported as Istio shadow ru
 
   it(`a staged ALLOW that does not match would deny, even though an enforced ALLOW admits the request [${SRC_DRY}]`, () => {
     const d = policySet(mix).evaluate(WORKLOAD, req({ path: '/another' }));
-    expect(d).toMatchObject({ allowed: true, code: 'ALLOW_MATCHED' });
+    expect(d).toMatchObject({ allowed: true, code: 'allow_matched' });
     expect(shadowOf(d)).toEqual([['ALLOW', 'httpbin-1#null', false]]);
   });
 
   it(`a staged ALLOW that matches would allow, while the enforced ALLOW denies [${SRC_DRY}]`, () => {
     const d = policySet(mix).evaluate(WORKLOAD, req({ path: '/allow' }));
-    expect(d).toMatchObject({ allowed: false, code: 'NO_ALLOW_MATCHED' });
+    expect(d).toMatchObject({ allowed: false, code: 'no_allow_matched' });
     expect(shadowOf(d)).toEqual([['ALLOW', 'httpbin-1#0', true]]);
   });
 
@@ -96,7 +96,7 @@ describe('conformance: staged (dry-run) policies are reported as Istio shadow ru
       policy('DENY', path('/admin'), { name: 'staged-deny', ...DRY }) + policy('ALLOW', path('/x'), { name: 'only-x' }),
     );
     const d = set.evaluate(WORKLOAD, req({ path: '/y' }));
-    expect(d).toMatchObject({ allowed: false, code: 'NO_ALLOW_MATCHED' });
+    expect(d).toMatchObject({ allowed: false, code: 'no_allow_matched' });
     expect(shadowOf(d)).toEqual([['DENY', 'staged-deny#null', true]]);
   });
 
@@ -107,7 +107,7 @@ describe('conformance: staged (dry-run) policies are reported as Istio shadow ru
         policy('ALLOW', path('/admin'), { name: 'staged-allow', ...DRY }),
     );
     const d = set.evaluate(WORKLOAD, req({ path: '/admin' }));
-    expect(d).toMatchObject({ allowed: false, code: 'DENY_MATCHED' });
+    expect(d).toMatchObject({ allowed: false, code: 'deny_matched' });
     expect(shadowOf(d)).toEqual([['DENY', 'staged-deny#0', false]]);
   });
 
@@ -117,7 +117,7 @@ describe('conformance: staged (dry-run) policies are reported as Istio shadow ru
         policy('ALLOW', path('/b'), { name: 'staged-b', ...DRY }),
     );
     const d = set.evaluate(WORKLOAD, req({ path: '/b' }));
-    expect(d).toMatchObject({ allowed: true, code: 'NO_ALLOW_POLICY' });
+    expect(d).toMatchObject({ allowed: true, code: 'no_allow_policy' });
     expect(shadowOf(d)).toEqual([['ALLOW', 'staged-b#0', true]]);
     expect(d.shadow[0]?.policies?.map((p) => p.name)).toEqual(['staged-a', 'staged-b']);
   });

@@ -52,7 +52,7 @@ const cases: ConformanceCase[] = [
     workload: plain,
     request: req(),
     allowed: true,
-    code: 'NO_ALLOW_POLICY',
+    code: 'no_allow_policy',
   },
   {
     name: 'a DENY aimed at a Gateway applies to that Gateway',
@@ -61,7 +61,7 @@ const cases: ConformanceCase[] = [
     workload: gateway('ingress'),
     request: req(),
     allowed: false,
-    code: 'DENY_MATCHED',
+    code: 'deny_matched',
     decidedBy: 'foo/deny#0',
   },
   {
@@ -79,7 +79,7 @@ const cases: ConformanceCase[] = [
     workload: serving('orders'),
     request: req({ path: '/y' }),
     allowed: true,
-    code: 'NO_ALLOW_POLICY',
+    code: 'no_allow_policy',
   },
   {
     name: 'an ALLOW aimed at Service cart applies to a workload serving cart (default deny for the rest)',
@@ -88,7 +88,7 @@ const cases: ConformanceCase[] = [
     workload: serving('orders', 'cart'),
     request: req({ path: '/y' }),
     allowed: false,
-    code: 'NO_ALLOW_MATCHED',
+    code: 'no_allow_matched',
   },
   {
     name: 'targetRefs: any listed target attaches the policy',
@@ -97,7 +97,7 @@ const cases: ConformanceCase[] = [
     workload: serving('cart'),
     request: req({ path: '/x' }),
     allowed: true,
-    code: 'ALLOW_MATCHED',
+    code: 'allow_matched',
   },
   {
     name: 'a Service target of another namespace does not attach (targetRefs are same-namespace only)',

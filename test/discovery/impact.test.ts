@@ -106,7 +106,7 @@ describe('mesh-authz impact', () => {
         flows: 1,
         requests: 3,
         before: ['shop/shop-namespaces rule 1'],
-        after: ['default deny (NO_ALLOW_MATCHED)'],
+        after: ['default deny (no_allow_matched)'],
       },
     ]);
     // The db lockdown, now enforced, still admits api (the flows it was staged against): no other change.
@@ -121,7 +121,7 @@ describe('mesh-authz impact', () => {
     expect(code).toBe(0);
     expect(io.out()).toContain('1 newly denied (3 requests), 0 newly allowed (0 requests), 7 unchanged');
     expect(io.out()).toContain(
-      'jobs/batch -> shop/api POST /internal/reindex:9090: 3 requests in 1 flows; before: shop/shop-namespaces rule 1; after: default deny (NO_ALLOW_MATCHED)',
+      'jobs/batch -> shop/api POST /internal/reindex:9090: 3 requests in 1 flows; before: shop/shop-namespaces rule 1; after: default deny (no_allow_matched)',
     );
   });
 
@@ -134,7 +134,7 @@ describe('mesh-authz impact', () => {
     expect(md).toContain('#### Newly allowed');
     expect(md).not.toContain('#### Newly denied');
     expect(md).toContain(
-      '| sandbox/stray | shop/db | `POST /query:5432` | 4 | 1 | default deny (NO_ALLOW_MATCHED) | shop/sandbox-in rule 0 |',
+      '| sandbox/stray | shop/db | `POST /query:5432` | 4 | 1 | default deny (no_allow_matched) | shop/sandbox-in rule 0 |',
     );
   });
 

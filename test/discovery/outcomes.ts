@@ -76,7 +76,7 @@ export function outcome(s: OutcomeSpec): CheckOutcome {
   };
   const decision: Decision = {
     allowed,
-    code: allowed ? 'ALLOW_MATCHED' : 'NO_ALLOW_MATCHED',
+    code: allowed ? 'allow_matched' : 'no_allow_matched',
     reason: '',
     policy: allowed ? { namespace: s.ns, name: 'current', action: 'ALLOW', source: null } : null,
     ruleIndex: allowed ? 0 : null,

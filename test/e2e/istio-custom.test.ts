@@ -149,7 +149,7 @@ describe('Istio CUSTOM requests: with a workload registry (policy.workloads with
   it('resolves the destination by pod IP, so the label-selected ALLOW applies: frontend allowed, catalog denied', async () => {
     const ok = await check(withRegistry, toOrders(SA.frontend, '/orders/42'));
     expect(ok.res.status?.code).toBe(0);
-    expect(ok.outcome.reasonCode).toBe('ALLOW_MATCHED');
+    expect(ok.outcome.reasonCode).toBe('allow_matched');
     expect(ok.outcome.input).toMatchObject({
       workload: { namespace: 'shop', labels: { app: 'orders', version: 'v1' } },
       workloadResolution: 'registry_address',
@@ -157,9 +157,9 @@ describe('Istio CUSTOM requests: with a workload registry (policy.workloads with
     });
     const denied = await check(withRegistry, toOrders(SA.catalog, '/orders/42'));
     expect(denied.res.status?.code).toBe(7);
-    expect(denied.outcome).toMatchObject({ httpStatus: 403, reasonCode: 'NO_ALLOW_MATCHED' });
+    expect(denied.outcome).toMatchObject({ httpStatus: 403, reasonCode: 'no_allow_matched' });
     const debug = await check(withRegistry, toOrders(SA.frontend, '/debug/pprof'));
-    expect(debug.outcome).toMatchObject({ allowed: false, reasonCode: 'DENY_MATCHED' });
+    expect(debug.outcome).toMatchObject({ allowed: false, reasonCode: 'deny_matched' });
   });
 
   it('puts the workload and how it was found on the decision log record and the span', async () => {
@@ -207,7 +207,7 @@ describe('Istio CUSTOM requests: with a workload registry (policy.workloads with
     const { outcome } = await check(withRegistry, req);
     expect(outcome).toMatchObject({
       allowed: false,
-      reasonCode: 'NO_ALLOW_MATCHED',
+      reasonCode: 'no_allow_matched',
       input: { workload: { namespace: 'blog', labels: {} }, workloadResolution: 'namespace_only' },
     });
   });
@@ -223,7 +223,7 @@ describe('Istio CUSTOM requests: with a workload registry (policy.workloads with
     const pub = await check(withRegistry, edge('/public/index.html'));
     expect(pub.outcome).toMatchObject({ allowed: true, input: { workloadResolution: 'registry_address' } });
     const internal = await check(withRegistry, edge('/internal/metrics'));
-    expect(internal.outcome).toMatchObject({ allowed: false, reasonCode: 'NO_ALLOW_MATCHED' });
+    expect(internal.outcome).toMatchObject({ allowed: false, reasonCode: 'no_allow_matched' });
     const unresolved = await check(withoutRegistry, edge('/public/index.html'));
     expect(unresolved.outcome).toMatchObject({ allowed: false, reasonCode: 'workload_unresolved' });
   });
@@ -250,9 +250,9 @@ describe('Istio CUSTOM requests: without a registry', () => {
   it('decides at namespace level when no selector in the namespace or the root namespace could matter', async () => {
     for (const r of [withoutRegistry, withRegistry]) {
       const get = await check(r, toBlog('GET'));
-      expect(get.outcome).toMatchObject({ allowed: true, reasonCode: 'ALLOW_MATCHED' });
+      expect(get.outcome).toMatchObject({ allowed: true, reasonCode: 'allow_matched' });
       const post = await check(r, toBlog('POST'));
-      expect(post.outcome).toMatchObject({ allowed: false, reasonCode: 'NO_ALLOW_MATCHED' });
+      expect(post.outcome).toMatchObject({ allowed: false, reasonCode: 'no_allow_matched' });
     }
   });
 
@@ -277,7 +277,7 @@ describe('Istio CUSTOM requests: without a registry', () => {
     };
     const a = await check(withoutRegistry, viaExt);
     expect(a.outcome).toMatchObject({
-      reasonCode: 'NO_ALLOW_MATCHED',
+      reasonCode: 'no_allow_matched',
       input: { workloadResolution: 'context_extensions' },
     });
     const lab = toOrders(SA.frontend, '/orders/42', '10.9.9.9');

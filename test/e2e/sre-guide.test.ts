@@ -80,7 +80,7 @@ describe('the SRE guide, walked end to end', () => {
     const span = receiver.spans.find((s) => s.attributes['mesh_authz.decision_id'] === id)!;
     expect(span.name).toBe('envoy.service.auth.v3.Authorization/Check');
     expect(span.attributes['mesh_authz.decision']).toBe('deny');
-    expect(span.attributes['mesh_authz.reason_code']).toBe('DENY_MATCHED');
+    expect(span.attributes['mesh_authz.reason_code']).toBe('deny_matched');
     expect(span.attributes['mesh_authz.source.principal']).toMatch(/^spiffe:\/\//);
     expect(span.resource['service.name']).toBe('mesh-authz');
 
@@ -94,7 +94,7 @@ describe('the SRE guide, walked end to end', () => {
         .join('\n');
     }
     const line = JSON.parse(grepped) as Record<string, unknown>;
-    expect(line).toMatchObject({ log: 'decision', allowed: false, reason_code: 'DENY_MATCHED', span_id: span.spanId });
+    expect(line).toMatchObject({ log: 'decision', allowed: false, reason_code: 'deny_matched', span_id: span.spanId });
 
     // 3. Replay with explain --as-logged, for every line of the log: allowed lines stay allowed.
     const lines = readFileSync(log, 'utf8')

@@ -119,7 +119,7 @@ describe('policy properties', () => {
         const path = norm.ok ? norm.path : '';
         const first = plan.allow.rules.find((rule) => ruleMatches(rule, r, path));
         const d = s.evaluate(WORKLOAD, r);
-        if (d.code !== 'INVALID_REQUEST') expect(d.ruleIndex).toBe(first?.index ?? null);
+        if (d.code !== 'invalid_request') expect(d.ruleIndex).toBe(first?.index ?? null);
       }),
       RUNS,
     );

@@ -51,7 +51,7 @@ describe('generated names never collide silently', () => {
     );
     expect(names(plan)).toEqual(['mesh:bank/mesh-authz-ledger']);
     expect(plan.held).toEqual(new Set(['bank/card', 'bank/card-custom']));
-    const conflicts = plan.errors.filter((e) => e.code === 'NAME_CONFLICT');
+    const conflicts = plan.errors.filter((e) => e.code === 'name_conflict');
     expect(conflicts.map((e) => e.service)).toEqual(['bank/card', 'bank/card-custom']);
     expect(conflicts[0]?.message).toContain(
       'bank/mesh-authz-card-custom would also be generated for Service/bank/card-custom',
@@ -66,7 +66,7 @@ describe('generated names never collide silently', () => {
     });
     expect(names(plan)).toEqual(['mesh:bank/mesh-authz-default-deny']);
     expect(plan.policies[0]?.object.spec.rules).toBeUndefined();
-    expect(plan.errors).toEqual([expect.objectContaining({ code: 'NAME_CONFLICT', service: 'bank/default-deny' })]);
+    expect(plan.errors).toEqual([expect.objectContaining({ code: 'name_conflict', service: 'bank/default-deny' })]);
     expect(plan.errors[0]?.message).toContain('Namespace/bank');
   });
 
@@ -117,7 +117,7 @@ describe('the mesh root namespace', () => {
     );
     expect(names(plan)).toEqual(['mesh:ops/mesh-authz-api']);
     expect(plan.errors).toEqual([
-      expect.objectContaining({ code: 'ROOT_NAMESPACE', service: 'istio-system/prometheus' }),
+      expect.objectContaining({ code: 'root_namespace', service: 'istio-system/prometheus' }),
     ]);
     expect(plan.errors[0]?.message).toContain('applies to every namespace');
   });
@@ -139,7 +139,7 @@ describe('the mesh root namespace', () => {
         o,
       );
       expect(names(plan).filter((n) => n.includes('istio-system'))).toEqual([]);
-      expect(plan.errors.map((e) => e.code)).toContain('ROOT_NAMESPACE');
+      expect(plan.errors.map((e) => e.code)).toContain('root_namespace');
     }
     const all = planPolicies(state([svc('ops', 'api', { [FROM]: 'ops/web' })]), { ...opts, defaultDenyAll: true });
     expect(names(all)).toEqual(['mesh:ops/mesh-authz-api', 'mesh:ops/mesh-authz-default-deny']);

@@ -25,7 +25,7 @@ export function prefixPolicySet(allowed: readonly string[], generation = 1): Com
       if (request.path.startsWith('/deny')) {
         return {
           allowed: false,
-          code: 'DENY_MATCHED',
+          code: 'deny_matched',
           reason: 'denied by test/deny-prefix',
           policy: deny,
           ruleIndex: 0,
@@ -37,7 +37,7 @@ export function prefixPolicySet(allowed: readonly string[], generation = 1): Com
       return hit
         ? {
             allowed: true,
-            code: 'ALLOW_MATCHED',
+            code: 'allow_matched',
             reason: 'allowed by test/allow-prefix',
             policy: allow,
             ruleIndex: 0,
@@ -46,7 +46,7 @@ export function prefixPolicySet(allowed: readonly string[], generation = 1): Com
           }
         : {
             allowed: false,
-            code: 'NO_ALLOW_MATCHED',
+            code: 'no_allow_matched',
             reason: 'no ALLOW policy matched',
             policy: null,
             ruleIndex: null,

@@ -56,15 +56,15 @@ export function tinyPolicySet(generation = 7): CompiledPolicySet {
           ? [{ policy: SHADOW_STRICT, ruleIndex: shadowAllow ? 0 : null, wouldAllow: shadowAllow }]
           : [];
       if (workload.namespace !== 'shop') {
-        return deny('NO_ALLOW_POLICY', 'no ALLOW policy selects this workload', null, null, []);
+        return deny('no_allow_policy', 'no ALLOW policy selects this workload', null, null, []);
       }
       if (path.startsWith('/admin')) {
-        return deny('DENY_MATCHED', 'DENY policy shop/deny-admin rule 0 matched', DENY_ADMIN, 0, shadow);
+        return deny('deny_matched', 'DENY policy shop/deny-admin rule 0 matched', DENY_ADMIN, 0, shadow);
       }
       if (req.method === 'GET' && path.startsWith('/orders') && req.peer?.spiffeId === FRONTEND) {
         return {
           allowed: true,
-          code: 'ALLOW_MATCHED',
+          code: 'allow_matched',
           reason: 'ALLOW policy shop/orders-allow rule 0 matched',
           policy: ALLOW_ORDERS,
           ruleIndex: 0,
@@ -72,7 +72,7 @@ export function tinyPolicySet(generation = 7): CompiledPolicySet {
           audit: [],
         };
       }
-      return deny('NO_ALLOW_MATCHED', 'no rule of an ALLOW policy matched', null, null, shadow);
+      return deny('no_allow_matched', 'no rule of an ALLOW policy matched', null, null, shadow);
     },
   };
 }
@@ -194,11 +194,11 @@ export function outcome(overrides: Partial<CheckOutcome> = {}): CheckOutcome {
     status: 'PERMISSION_DENIED',
     httpStatus: 403,
     phase: 'decision',
-    reasonCode: 'NO_ALLOW_MATCHED',
+    reasonCode: 'no_allow_matched',
     reason: 'no rule of an ALLOW policy matched',
     decision: {
       allowed: false,
-      code: 'NO_ALLOW_MATCHED',
+      code: 'no_allow_matched',
       reason: 'no rule of an ALLOW policy matched',
       policy: null,
       ruleIndex: null,

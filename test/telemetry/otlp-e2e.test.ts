@@ -79,7 +79,7 @@ describe('OTLP export of Check spans', () => {
     expect(span.attributes['url.path']).toBeUndefined();
     expect(span.attributes['http.request.method']).toBeUndefined();
     expect(span.attributes['http.response.status_code']).toBeUndefined();
-    expect(span.attributes['mesh_authz.reason_code']).toBe('DENY_MATCHED');
+    expect(span.attributes['mesh_authz.reason_code']).toBe('deny_matched');
     expect(span.attributes['mesh_authz.reason']).toBe('DENY policy shop/deny-admin rule 0 matched');
     expect(span.attributes['mesh_authz.policy']).toBe('shop/deny-admin');
     expect(span.attributes['mesh_authz.policy.action']).toBe('DENY');
@@ -101,7 +101,7 @@ describe('OTLP export of Check spans', () => {
     expect(line.trace_id).toBe(CALLER_TRACE);
     expect(line.span_id).toBe(span.spanId);
     expect(line.request_id).toBe('req-42');
-    expect(line.reason_code).toBe('DENY_MATCHED');
+    expect(line.reason_code).toBe('deny_matched');
     expect(line.policy).toBe('shop/deny-admin');
     expect(line.path).toBe('/admin/users');
   });

@@ -73,7 +73,7 @@ describe('attack: secrets in every input never reach logs or spans', () => {
       observers: [telemetry.observer],
     });
     const requests = [
-      // Allowed (ALLOW_MATCHED) — the token is valid, so its claims are in the outcome: still never logged.
+      // Allowed (allow_matched) — the token is valid, so its claims are in the outcome: still never logged.
       withSecrets('/orders/17'),
       // Denied PERMISSION_DENIED by shop/deny-admin.
       withSecrets('/admin/keys'),
