@@ -185,7 +185,7 @@ describe('what a deny tells the caller (response.detail)', () => {
 
   it('policy adds the reason code and the policy name; full the whole reason', () => {
     expect(callerReason(deny, 'policy')).toBe('denied: deny_matched (shop/deny-admin)');
-    expect(callerReason(unauthenticated, 'policy')).toBe('unauthenticated: token_expired');
+    expect(callerReason(unauthenticated, 'policy')).toBe('unauthenticated: jwt_expired');
     expect(callerReason(deny, 'full')).toBe('denied by shop/deny-admin rule 0');
     expect(JSON.stringify(buildResponse(deny, 'policy'))).toContain('shop/deny-admin');
   });
