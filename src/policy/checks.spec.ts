@@ -7,6 +7,7 @@ import {
   compileSource,
   type FieldCheck,
   requestPrincipalTest,
+  serviceAccountMatches,
 } from './checks.js';
 import type { LoadedPolicy, PolicyOperation, PolicyRule, PolicySource } from './model.js';
 import { resolveCompileOptions } from './options.js';
@@ -349,6 +350,8 @@ describe('requestPrincipals', () => {
     // `*/sub`: any issuer, exact subject.
     expect(t('*/alice', OTHER, 'alice')).toBe(true);
     expect(t('*/alice', OTHER, 'alice2')).toBe(false);
+    // `*/sub` needs a non-empty issuer (Istio's `.+`), as `*` alone does: an empty issuer is not "any issuer".
+    expect(t('*/alice', '', 'alice')).toBe(false);
     // `*suffix/sub`: issuer suffix, exact subject.
     expect(t('*.example.com/alice', ISS, 'alice')).toBe(true);
     expect(t('*.example.com/alice', 'https://evil.org', 'alice')).toBe(false);
@@ -458,5 +461,26 @@ describe('the principal index over pooled DENY rules', () => {
     const set = compilePolicySet([policyOf('DENY', rules)], {}, 1);
     expect(set.evaluate(WORKLOAD, req({ path: '/p7' })).ruleIndex).toBe(7);
     expect(set.evaluate(WORKLOAD, req({ path: '/p9' })).allowed).toBe(true);
+  });
+});
+
+describe('serviceAccountMatches: spiffe://.+<ns>(.+/|)<sa>(/.+)? as a full match', () => {
+  const NS = '/ns/ns1/';
+  it('the service account must end the ID or be followed by "/" and more: sa/b is not sa/bc', () => {
+    expect(serviceAccountMatches('spiffe://td/ns/ns1/sa/b', NS, 'sa/b')).toBe(true);
+    expect(serviceAccountMatches('spiffe://td/ns/ns1/sa/bc', NS, 'sa/b')).toBe(false);
+    expect(serviceAccountMatches('spiffe://td/ns/ns1/sa/b/x', NS, 'sa/b')).toBe(true);
+    expect(serviceAccountMatches('spiffe://td/ns/ns1/sa/b/', NS, 'sa/b')).toBe(false);
+  });
+
+  it('between the namespace and the service account: nothing, or at least one character and "/"', () => {
+    expect(serviceAccountMatches('spiffe://td/ns/ns1/x/sa/b', NS, 'sa/b')).toBe(true);
+    expect(serviceAccountMatches('spiffe://td/ns/ns1/xsa/b', NS, 'sa/b')).toBe(false);
+    expect(serviceAccountMatches('spiffe://td/ns/ns1//sa/b', NS, 'sa/b')).toBe(false);
+  });
+
+  it('needs a trust domain and the spiffe scheme', () => {
+    expect(serviceAccountMatches('spiffe:///ns/ns1/sa/b', NS, 'sa/b')).toBe(false);
+    expect(serviceAccountMatches('http://td/ns/ns1/sa/b', NS, 'sa/b')).toBe(false);
   });
 });
