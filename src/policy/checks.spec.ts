@@ -352,6 +352,10 @@ describe('requestPrincipals', () => {
     expect(t('*/alice', OTHER, 'alice2')).toBe(false);
     // `*/sub` needs a non-empty issuer (Istio's `.+`), as `*` alone does: an empty issuer is not "any issuer".
     expect(t('*/alice', '', 'alice')).toBe(false);
+    // Prefix forms compare the whole prefix, not its first character.
+    expect(t(`${ISS}/al*`, ISS, 'axe')).toBe(false);
+    expect(t('acme*', 'acme-idp', 'x')).toBe(true);
+    expect(t('acme*', 'abc', 'x')).toBe(false);
     // `*suffix/sub`: issuer suffix, exact subject.
     expect(t('*.example.com/alice', ISS, 'alice')).toBe(true);
     expect(t('*.example.com/alice', 'https://evil.org', 'alice')).toBe(false);
