@@ -1,5 +1,6 @@
 import { MeshAuthzError } from '../errors.js';
 import type { WorkloadRef } from '../policy/types.js';
+import type { PeerInput } from './resolve.js';
 import { resolveDestination } from './resolve.js';
 import { structToJson, type WireAddress, type WireCheckRequest, type WireHttpRequest } from './wire-types.js';
 import { EMPTY_REGISTRY, type WorkloadRegistry, type WorkloadResolution } from './workloads.js';
@@ -47,15 +48,7 @@ export interface CheckInput {
   readonly sni: string;
 }
 
-export interface PeerInput {
-  readonly address: string;
-  readonly port: number;
-  readonly principal: string;
-  /** URL-encoded PEM leaf (only with Envoy's include_peer_certificate), or ''. */
-  readonly certificate: string;
-  readonly service: string;
-  readonly labels: Readonly<Record<string, string>>;
-}
+export type { PeerInput } from './resolve.js';
 
 /** A request that cannot be evaluated; it is denied with this reason. */
 export class InvalidCheckRequest extends MeshAuthzError<'invalid_request'> {

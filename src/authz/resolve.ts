@@ -1,12 +1,21 @@
 import { tryParseSpiffeId } from '../identity/spiffe-id.js';
 import type { CompiledPolicySet, WorkloadRef } from '../policy/types.js';
-import type { PeerInput } from './input.js';
 import {
   EMPTY_REGISTRY,
   type RegisteredWorkload,
   type WorkloadRegistry,
   type WorkloadResolution,
 } from './workloads.js';
+
+export interface PeerInput {
+  readonly address: string;
+  readonly port: number;
+  readonly principal: string;
+  /** URL-encoded PEM leaf (only with Envoy's include_peer_certificate), or ''. */
+  readonly certificate: string;
+  readonly service: string;
+  readonly labels: Readonly<Record<string, string>>;
+}
 
 /**
  * Which workload a request is for, and how that was found. Envoy does not always say: Istio's `CUSTOM` filter

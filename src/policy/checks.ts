@@ -4,7 +4,7 @@ import { expandPrincipal, type ResolvedCompileOptions } from './options.js';
 import { compileNamespaceMatch, compileStringMatch } from './strings.js';
 import { compilePathMatch, isPathTemplate } from './templates.js';
 import { trustDomainTest } from './trust-domains.js';
-import type { RequestAttributes } from './types.js';
+import type { Probe, RequestAttributes } from './types.js';
 
 /**
  * One compiled field of a rule: a `from.source` field, a `to.operation` field or a `when` condition. `test` answers
@@ -43,7 +43,7 @@ export type AttributeName =
   | 'sni'
   | 'metadata';
 
-export type Probe = (r: RequestAttributes, path: string) => boolean;
+export type { Probe } from './types.js';
 
 export function check(
   field: string,

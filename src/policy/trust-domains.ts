@@ -1,5 +1,5 @@
-import type { Probe } from './checks.js';
 import type { ResolvedCompileOptions } from './options.js';
+import type { Probe } from './types.js';
 
 /**
  * `trustDomains` / `notTrustDomains` (Source) and the `source.trustDomain` condition. istiod checks the values

@@ -192,3 +192,6 @@ export const NO_ATTRIBUTES: AttributeUse = Object.freeze({
   headers: Object.freeze([]) as readonly string[],
   metadata: false,
 });
+
+/** One compiled test of a request (`path` is the normalized path). */
+export type Probe = (r: RequestAttributes, path: string) => boolean;

@@ -1,5 +1,6 @@
 import type { CheckOutcome } from '../authz/outcome.js';
 import type { PolicyRef } from '../policy/types.js';
+import type { Suppressed } from './record.js';
 import { policyName } from './record.js';
 
 /**
@@ -24,11 +25,7 @@ export interface DenyLimit {
   readonly burst: number;
 }
 
-export interface Suppressed {
-  readonly count: number;
-  readonly first_decision_id: string;
-  readonly last_decision_id: string;
-}
+export type { Suppressed } from './record.js';
 
 export interface SuppressedReport extends Suppressed {
   readonly policy: string | null;

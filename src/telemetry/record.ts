@@ -1,7 +1,6 @@
 import type { CheckOutcome } from '../authz/outcome.js';
 import { normalizePath, type PathNormalization } from '../policy/normalize.js';
 import type { PolicyRef, ShadowResult } from '../policy/types.js';
-import type { Suppressed } from './deny-limiter.js';
 
 /**
  * The one place that decides which facts about a decision leave the process (decision log and span).
@@ -151,4 +150,11 @@ export function toDecisionRecord(
     policy_generation: outcome.policyGeneration,
     duration_us: Math.round(outcome.durationUs),
   };
+}
+
+/** Deny records the rate limiter held back since the last written one (carried on the next record). */
+export interface Suppressed {
+  readonly count: number;
+  readonly first_decision_id: string;
+  readonly last_decision_id: string;
 }
