@@ -60,8 +60,10 @@ describe('hostile clients: streams holding unfinished 1 MiB messages', () => {
           `hostile streams: RSS before ${before.toFixed(0)} MB, peak ${peak.toFixed(0)} MB, after ${after.toFixed(0)} MB; ` +
             `${attack.closedByServer()} of 800 streams reset by the server`,
         );
+        // The bound is what protects the pod. Which layer holds the attack back differs by Node version: on Node 20
+        // the buffer caps reset most of the streams (768 of 800 measured); on Node 24 the attack stayed under the
+        // caps (0 resets, ~125 MB growth measured), so the reset count is printed, not asserted.
         expect(peak - before).toBeLessThan(250);
-        expect(attack.closedByServer()).toBeGreaterThan(0);
       } finally {
         attack.close();
       }
