@@ -12,6 +12,7 @@ export default defineConfig({
       'src/identity/**/*.spec.ts',
       'src/authz/cache*.spec.ts',
       'src/authz/input.spec.ts',
+      'src/authz/resolve.spec.ts',
       'test/conformance/policy-*.test.ts',
       'test/property/*.test.ts',
       'test/cache/keys.test.ts',
