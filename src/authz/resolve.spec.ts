@@ -4,7 +4,7 @@ import { parseConfigText } from '../config/load.js';
 import { configWorkloadRegistry } from '../sources/config-registry.js';
 import type { PeerInput } from './input.js';
 import { resolveDestination, unresolvedReason } from './resolve.js';
-import { combineRegistries, EMPTY_REGISTRY } from './workloads.js';
+import { combineRegistries, EMPTY_REGISTRY, type RegisteredWorkload, type WorkloadRegistry } from './workloads.js';
 
 const peer: PeerInput = { address: '', port: 0, principal: '', certificate: '', service: '', labels: {} };
 const registry = configWorkloadRegistry(
@@ -146,5 +146,97 @@ describe('policy.workloads addresses', () => {
     expect(() =>
       parseConfigText('policy:\n  workloads:\n    - { namespace: a, addresses: [pod-1] }\n', 'c.yaml'),
     ).toThrow(/c\.yaml:3: .*expected an IP address/);
+  });
+});
+
+/** A registry that answers every lookup with `w` (a stand-in that shows which lookups resolution makes). */
+function answering(w: RegisteredWorkload, list: readonly RegisteredWorkload[] = [w]): WorkloadRegistry {
+  return { synced: true, byAddress: () => w, byServiceAccount: () => list };
+}
+const FOO_WEB: RegisteredWorkload = { namespace: 'foo', labels: { app: 'web' }, serviceAccount: 'web', name: 'web-1' };
+
+describe('resolveDestination: each rule, both sides', () => {
+  it('context extensions with labels but no namespace take the namespace from the principal', () => {
+    const r = resolveDestination({ app: 'orders' }, { ...peer, principal: 'spiffe://cluster.local/ns/shop/sa/x' });
+    expect(r).toEqual({
+      workload: { namespace: 'shop', labels: { app: 'orders' } },
+      resolution: 'context_extensions',
+      name: '',
+    });
+  });
+
+  it('a registry entry in the context-extensions namespace but not the principal namespace is not taken', () => {
+    const dest = { ...peer, address: '10.0.0.9', principal: 'spiffe://cluster.local/ns/bar/sa/web' };
+    expect(resolveDestination({ namespace: 'foo' }, dest, answering(FOO_WEB)).resolution).toBe('namespace_only');
+    const agreeing = { ...dest, principal: 'spiffe://cluster.local/ns/foo/sa/web' };
+    expect(resolveDestination({ namespace: 'foo' }, agreeing, answering(FOO_WEB)).resolution).toBe('registry_address');
+  });
+
+  it('an entry without a service account is consistent with any principal service account of its namespace', () => {
+    const noSa: RegisteredWorkload = { namespace: 'foo', labels: { app: 'web' } };
+    const dest = { ...peer, address: '10.0.0.9', principal: 'spiffe://cluster.local/ns/foo/sa/anything' };
+    expect(resolveDestination({}, dest, answering(noSa)).resolution).toBe('registry_address');
+  });
+
+  it('no address: the registry is not asked by address', () => {
+    const dest = { ...peer, address: '' };
+    expect(resolveDestination({}, dest, answering(FOO_WEB)).resolution).toBe('unresolved');
+  });
+
+  it('by principal only for a Kubernetes-shaped principal (namespace and service account both known)', () => {
+    const byPrincipalOnly: WorkloadRegistry = {
+      synced: true,
+      byAddress: () => undefined,
+      byServiceAccount: () => [FOO_WEB],
+    };
+    const k8s = { ...peer, principal: 'spiffe://cluster.local/ns/foo/sa/web' };
+    expect(resolveDestination({}, k8s, byPrincipalOnly)).toMatchObject({
+      resolution: 'registry_principal',
+      workload: { namespace: 'foo', labels: { app: 'web' }, serviceAccount: 'web' },
+      name: 'web-1',
+    });
+    const other = { ...peer, principal: 'spiffe://example.org/payments' };
+    expect(resolveDestination({}, other, byPrincipalOnly).resolution).toBe('unresolved');
+  });
+
+  it('several workloads of one service account: one answer only when their labels are the same', () => {
+    const a: RegisteredWorkload = { namespace: 'foo', labels: { app: 'web' }, serviceAccount: 'web' };
+    const more: RegisteredWorkload = { namespace: 'foo', labels: { app: 'web', tier: 'x' }, serviceAccount: 'web' };
+    const k8s = { ...peer, principal: 'spiffe://cluster.local/ns/foo/sa/web' };
+    const reg = (list: RegisteredWorkload[]): WorkloadRegistry => ({
+      synced: true,
+      byAddress: () => undefined,
+      byServiceAccount: () => list,
+    });
+    expect(resolveDestination({}, k8s, reg([a, { ...a }])).resolution).toBe('registry_principal');
+    expect(resolveDestination({}, k8s, reg([a, more])).resolution).toBe('namespace_only');
+    expect(resolveDestination({}, k8s, reg([more, a])).resolution).toBe('namespace_only');
+    expect(resolveDestination({}, k8s, reg([])).resolution).toBe('namespace_only');
+  });
+
+  it("carries the registry entry's targets (Services, a Gateway) to the workload", () => {
+    const targets = [{ group: '', kind: 'Service', name: 'web', namespace: 'foo' }];
+    const r = resolveDestination({}, { ...peer, address: '10.0.0.9' }, answering({ ...FOO_WEB, targets }));
+    expect(r.workload.targets).toEqual(targets);
+    expect(resolveDestination({}, { ...peer, address: '10.0.0.9' }, answering(FOO_WEB)).workload.targets).toBe(
+      undefined,
+    );
+  });
+});
+
+describe('unresolvedReason: each rule, both sides', () => {
+  const set = (labelsMatter: boolean | undefined) =>
+    ({ labelsMatter: labelsMatter === undefined ? undefined : () => labelsMatter }) as unknown as Parameters<
+      typeof unresolvedReason
+    >[0];
+  it('an empty namespace is unknown whatever the resolution says', () => {
+    const view = { workload: { namespace: '', labels: {} }, resolution: 'namespace_only' as const };
+    expect(unresolvedReason(set(false), view)).toMatch(/unknown/);
+  });
+  it('namespace only: denied unless the set says labels do not matter there', () => {
+    const view = { workload: { namespace: 'foo', labels: {} }, resolution: 'namespace_only' as const };
+    expect(unresolvedReason(set(false), view)).toBe(null);
+    expect(unresolvedReason(set(true), view)).toMatch(/labels in namespace foo are unknown/);
+    expect(unresolvedReason(set(undefined), view)).toMatch(/labels in namespace foo are unknown/);
   });
 });
