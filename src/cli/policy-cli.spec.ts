@@ -2,6 +2,7 @@ import { mkdtemp, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it, vi } from 'vitest';
+import { capture } from '../../test/support/capture.js';
 import { explainCommand } from './explain.js';
 import { lintCommand } from './lint.js';
 
@@ -33,19 +34,6 @@ const REQUEST = (principal: string, path: string) => ({
     request: { http: { method: 'GET', path, host: 'cart.shop:8080', headers: { ':method': 'GET' } } },
   },
 });
-
-async function capture(run: () => Promise<number>): Promise<{ code: number; out: string }> {
-  let out = '';
-  const spy = vi.spyOn(process.stdout, 'write').mockImplementation((chunk: string | Uint8Array) => {
-    out += String(chunk);
-    return true;
-  });
-  try {
-    return { code: await run(), out };
-  } finally {
-    spy.mockRestore();
-  }
-}
 
 afterEach(() => {
   vi.restoreAllMocks();

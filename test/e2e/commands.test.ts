@@ -2,34 +2,16 @@ import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer, type Server } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { checkCommand } from '../../src/cli/check.js';
 import { serveCommand } from '../../src/cli/serve.js';
 import { ConfigError } from '../../src/config/errors.js';
+import { capture } from '../support/capture.js';
 
 /** `check` and `serve` run in-process (their `run` returns the exit code): output, exit codes, error messages. */
 
 const ROOT = join(import.meta.dirname, '../..');
 const ex = (rel: string) => join(ROOT, 'examples', rel);
-
-async function capture(run: () => Promise<number>): Promise<{ code: number; out: string; err: string }> {
-  let out = '';
-  let err = '';
-  const o = vi.spyOn(process.stdout, 'write').mockImplementation((chunk) => {
-    out += String(chunk);
-    return true;
-  });
-  const e = vi.spyOn(process.stderr, 'write').mockImplementation((chunk) => {
-    err += String(chunk);
-    return true;
-  });
-  try {
-    return { code: await run(), out, err };
-  } finally {
-    o.mockRestore();
-    e.mockRestore();
-  }
-}
 
 let dir: string;
 beforeAll(() => {

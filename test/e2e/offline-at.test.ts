@@ -5,6 +5,7 @@ import { afterEach, beforeAll, describe, expect, it, vi } from 'vitest';
 import { UsageError } from '../../src/cli/args.js';
 import { checkCommand } from '../../src/cli/check.js';
 import { explainCommand } from '../../src/cli/explain.js';
+import { capture } from '../support/capture.js';
 import { createCa, createSvid, envoyEncode } from '../support/pki.js';
 
 /**
@@ -23,20 +24,6 @@ spec:
 `;
 
 let dir: string;
-
-async function capture(run: () => Promise<number>): Promise<{ code: number; out: string }> {
-  let out = '';
-  vi.spyOn(process.stdout, 'write').mockImplementation((chunk: string | Uint8Array) => {
-    out += String(chunk);
-    return true;
-  });
-  vi.spyOn(process.stderr, 'write').mockImplementation(() => true);
-  try {
-    return { code: await run(), out };
-  } finally {
-    vi.restoreAllMocks();
-  }
-}
 
 beforeAll(async () => {
   dir = await mkdtemp(join(tmpdir(), 'offline-at-'));

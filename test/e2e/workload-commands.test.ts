@@ -1,27 +1,13 @@
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { checkCommand } from '../../src/cli/check.js';
 import { explainCommand } from '../../src/cli/explain.js';
+import { capture } from '../support/capture.js';
 import { istioCustomCheck, SA } from './istio-custom-fixtures.js';
 
 /** Offline `check` and `explain` resolve the destination workload as the server does: same registry, same rule. */
-
-async function capture(run: () => Promise<number>): Promise<{ code: number; out: string }> {
-  let out = '';
-  const o = vi.spyOn(process.stdout, 'write').mockImplementation((chunk) => {
-    out += String(chunk);
-    return true;
-  });
-  const e = vi.spyOn(process.stderr, 'write').mockImplementation(() => true);
-  try {
-    return { code: await run(), out };
-  } finally {
-    o.mockRestore();
-    e.mockRestore();
-  }
-}
 
 const POLICY = `apiVersion: security.istio.io/v1
 kind: AuthorizationPolicy
