@@ -3,7 +3,7 @@ import type { CompiledPolicySet, Decision, EndUser, PeerIdentity, RequestAttribu
 import { type CheckInput, DEFAULT_INPUT_LIMITS, type InputLimits, InvalidCheckRequest, toCheckInput } from './input.js';
 import type { CheckOutcome, CheckPhase, CheckStatus } from './outcome.js';
 import type { ReasonCode } from './reasons.js';
-import { unresolvedReason } from './resolve.js';
+import { labelsUnknown, unresolvedReason } from './resolve.js';
 import { type CheckSpan, type CheckTracer, type DecisionCache, type DecisionObserver, NOOP_TRACER } from './seams.js';
 import type { MalformedRequest, WireCheckRequest } from './wire-types.js';
 import { EMPTY_REGISTRY, type WorkloadRegistry } from './workloads.js';
@@ -187,10 +187,10 @@ export class CheckPipeline {
 
     // Fail closed on an unknown destination: never evaluate a guessed (empty) label set, which would silently skip
     // every label-selected policy (an ALLOW that should default-deny, a DENY that should match).
-    const unresolved = unresolvedReason(policies, {
-      workload: input.workload,
-      resolution: input.workloadResolution,
-    });
+    // Resolved labels are never questioned: only an unknown workload builds the view (no allocation per request).
+    const unresolved = labelsUnknown(input.workloadResolution)
+      ? unresolvedReason(policies, { workload: input.workload, resolution: input.workloadResolution })
+      : null;
     if (unresolved !== null) {
       const dryRun = this.options.mode === 'dry-run';
       return makeOutcome(decisionId, started, {

@@ -125,6 +125,11 @@ function sameLabels(a: Readonly<Record<string, string>>, b: Readonly<Record<stri
  * namespace but unknown labels → denied when an enforced policy of that namespace or the root namespace has a
  * selector (its answer depends on labels we do not have); otherwise the namespace is enough.
  */
+/** Whether a resolution left the workload's labels unknown (only then can {@link unresolvedReason} deny). */
+export function labelsUnknown(resolution: WorkloadResolution): boolean {
+  return resolution === 'namespace_only' || resolution === 'unresolved';
+}
+
 export function unresolvedReason(set: CompiledPolicySet, resolved: ResolvedWorkloadView): string | null {
   if (resolved.resolution === 'unresolved' || resolved.workload.namespace === '') {
     return 'the destination workload is unknown (no context_extensions, destination labels, registry entry or principal namespace)';
