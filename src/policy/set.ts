@@ -96,14 +96,7 @@ export class PolicySet implements CompiledPolicySet {
     const labels = workload.labels;
     for (const k of ns.keys) {
       const v = labels[k];
-      const step = v === undefined ? ABSENT : v;
-      node.next ??= new Map();
-      let child = node.next.get(step);
-      if (child === undefined) {
-        child = {};
-        node.next.set(step, child);
-      }
-      node = child;
+      node = childOf(node, v === undefined ? ABSENT : v);
     }
     // targetRef policies: one more step keyed by which of them attach (rare; only namespaces that have them pay).
     let attached: CompiledPolicy[] | null = null;
@@ -111,14 +104,7 @@ export class PolicySet implements CompiledPolicySet {
       attached = ns.targeted.filter((p) =>
         targetsWorkload(p.targets!, p.namespace, this.options.rootNamespace, workload),
       );
-      const step = attached.map((p) => ns.targeted.indexOf(p)).join(',');
-      node.next ??= new Map();
-      let child = node.next.get(step);
-      if (child === undefined) {
-        child = {};
-        node.next.set(step, child);
-      }
-      node = child;
+      node = childOf(node, attached.map((p) => ns.targeted.indexOf(p)).join(','));
     }
     if (node.plan === undefined) {
       const chosen = ns.candidates.filter((p) => selects(p, labels) || (attached?.includes(p) ?? false));
@@ -292,4 +278,15 @@ function auditResults(plan: WorkloadPlan, r: RequestAttributes, path: string): P
   const out: PolicyRef[] = [];
   for (const p of plan.audit) if (firstMatchingRule(p, r, path) !== null) out.push(p.ref);
   return out;
+}
+
+/** The plan-tree node one step below `node` along `step`, created on first use. */
+function childOf(node: PlanNode, step: string): PlanNode {
+  node.next ??= new Map();
+  let child = node.next.get(step);
+  if (child === undefined) {
+    child = {};
+    node.next.set(step, child);
+  }
+  return child;
 }
