@@ -1,11 +1,12 @@
 import type { CheckOutcome } from '../authz/outcome.js';
 import type { WireCheckRequest } from '../authz/wire-types.js';
-import { type AssembledParts, createPipeline } from '../server/assemble.js';
+import type { AssembledParts } from '../server/assemble.js';
 import { type Command, parseCommandArgs, UsageError } from './args.js';
 import {
   closeParts,
   loadOfflineConfig,
   OfflineInputError,
+  offlinePipeline,
   openOfflineParts,
   parseAt,
   readCheckRequest,
@@ -56,11 +57,7 @@ export const checkCommand: Command = {
       return 2;
     }
     try {
-      // Offline there is no Envoy deadline to meet; allow slow disks / first JWKS reads.
-      const pipeline = createPipeline(loaded, parts, {
-        defaultTimeoutMs: 10_000,
-        ...(at !== undefined ? { now: () => at } : {}),
-      });
+      const pipeline = offlinePipeline(loaded, parts, at);
       const { outcome } = await pipeline.check(request);
       process.stdout.write(`${JSON.stringify(report(outcome), null, 2)}\n`);
       return 0;

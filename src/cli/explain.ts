@@ -1,7 +1,6 @@
 import { toRequestAttributes, WORKLOAD_UNRESOLVED } from '../authz/pipeline.js';
 import type { WireCheckRequest } from '../authz/wire-types.js';
 import { explain, formatExplanation, PolicySet } from '../policy/index.js';
-import { createPipeline } from '../server/assemble.js';
 import { type Command, parseCommandArgs, UsageError } from './args.js';
 import {
   identitiesFromLog,
@@ -14,6 +13,7 @@ import {
   closeParts,
   loadOfflineConfig,
   OfflineInputError,
+  offlinePipeline,
   openOfflineParts,
   parseAt,
   readCheckRequest,
@@ -93,10 +93,7 @@ export const explainCommand: Command = {
       if (logged !== null) return replayLogged(logged, set, loaded.config.server.trustedProxies, format);
       // The server's own pipeline decides first (input limits, identity sources, mode: all from the config), so
       // what is explained is exactly what the server would answer.
-      const pipeline = createPipeline(loaded, parts, {
-        defaultTimeoutMs: 10_000,
-        ...(at !== undefined ? { now: () => at } : {}),
-      });
+      const pipeline = offlinePipeline(loaded, parts, at);
       const { outcome } = await pipeline.check(request!);
       const input = outcome.input;
       const workload = input

@@ -1,9 +1,10 @@
 import { existsSync, readFileSync } from 'node:fs';
 import { resolve } from 'node:path';
+import type { CheckPipeline } from '../authz/pipeline.js';
 import type { WireCheckRequest } from '../authz/wire-types.js';
 import { type LoadedConfig, loadConfigFile, parseConfigText, verifyPolicyPaths } from '../config/load.js';
 import { MeshAuthzError } from '../errors.js';
-import { type AssembledParts, assembleParts } from '../server/assemble.js';
+import { type AssembledParts, assembleParts, createPipeline } from '../server/assemble.js';
 import { checkRequestFromJson, RequestJsonError } from '../server/request-json.js';
 import { UsageError } from './args.js';
 
@@ -94,4 +95,13 @@ export function parseAt(value: string | undefined): number | undefined {
     throw new UsageError(`--at: '${value}' is not a time (use RFC 3339, e.g. 2026-01-02T03:04:05Z)`);
   }
   return ms;
+}
+
+/**
+ * The server's pipeline for one offline decision (`check`, `explain`): the config's limits, mode, identity and
+ * workload registry. There is no Envoy deadline to meet offline, so slow disks and first JWKS reads get 10 s; `at`
+ * (from `--at`) is the instant credentials are judged at.
+ */
+export function offlinePipeline(loaded: LoadedConfig, parts: AssembledParts, at: number | undefined): CheckPipeline {
+  return createPipeline(loaded, parts, { defaultTimeoutMs: 10_000, ...(at !== undefined ? { now: () => at } : {}) });
 }
