@@ -2,7 +2,7 @@
  * JWKS providers: a remote JWKS refetches on an unknown kid (key rotation) but at most once per cooldown, keeps the
  * last good set through an outage, and a JWKS file is re-read when it changes.
  */
-import { mkdtemp, writeFile } from 'node:fs/promises';
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { decodeProtectedHeader, jwtVerify } from 'jose';
@@ -120,6 +120,32 @@ describe('FileJwks', () => {
     await writeFile(path, JSON.stringify(k2.jwks));
     await jwks.reload();
     expect((await verifyWith(jwks, t2)).payload.sub).toBe('b');
+    jwks.close();
+  });
+});
+
+describe('FileJwks: an operator editing the key file never loses the keys', () => {
+  it('a file emptied, half-written or deleted keeps the last good keys serving, and says why', async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'jwks-edit-'));
+    const path = join(dir, 'jwks.json');
+    await writeFile(path, JSON.stringify(k1.jwks));
+    const errors: Error[] = [];
+    const jwks = await FileJwks.open(path, { watch: false, onError: (e) => errors.push(e) });
+    const t1 = await k1.sign({ sub: 'a' });
+    const whole = JSON.stringify(k2.jwks);
+    for (const edit of ['', whole.slice(0, Math.floor(whole.length / 2)), '{"keys": "not a list"}']) {
+      await writeFile(path, edit);
+      await jwks.reload();
+      expect((await verifyWith(jwks, t1)).payload.sub).toBe('a');
+    }
+    await rm(path);
+    await jwks.reload();
+    expect((await verifyWith(jwks, t1)).payload.sub).toBe('a');
+    expect(errors).toHaveLength(4);
+    // The edit completes: the new keys serve.
+    await writeFile(path, whole);
+    await jwks.reload();
+    expect((await verifyWith(jwks, await k2.sign({ sub: 'b' }))).payload.sub).toBe('b');
     jwks.close();
   });
 });
