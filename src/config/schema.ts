@@ -37,6 +37,11 @@ const serverSchema = z
   .object({
     listen: hostPort.default('127.0.0.1:9191'),
     tls: tlsSchema.optional(),
+    /**
+     * The gRPC transport: `grpc-js` (@grpc/grpc-js), or `http2`, a lean unary gRPC server on node:http2 with the
+     * same pipeline, health, limits and TLS (docs/configuration.md, "The gRPC transport").
+     */
+    transport: z.enum(['grpc-js', 'http2']).default('grpc-js'),
     /** Internal deadline for one Check when Envoy sent no grpc-timeout. */
     checkTimeoutMs: z.number().int().positive().default(200),
     /**

@@ -42,7 +42,7 @@ export class HealthState {
   }
 }
 
-interface HealthRequest {
+export interface HealthRequest {
   readonly service: string;
   readonly malformed?: true;
 }
@@ -50,7 +50,7 @@ interface HealthResponse {
   readonly status: number;
 }
 
-function decodeHealthRequest(bytes: Buffer): HealthRequest {
+export function decodeHealthRequest(bytes: Buffer): HealthRequest {
   try {
     const msg = HealthCheckRequestType.decode(bytes) as unknown as { service?: string };
     return { service: msg.service ?? '' };
@@ -59,7 +59,7 @@ function decodeHealthRequest(bytes: Buffer): HealthRequest {
   }
 }
 
-function encodeHealthResponse(res: HealthResponse): Buffer {
+export function encodeHealthResponse(res: HealthResponse): Buffer {
   const bytes = HealthCheckResponseType.encode(
     res as unknown as Parameters<typeof HealthCheckResponseType.encode>[0],
   ).finish();

@@ -7,6 +7,7 @@ import { CheckRequestType, CheckResponseType, decodeCheckRequest, encodeCheckRes
 import { type BufferLimits, ConnectionGuard, guardGrpcServer } from './connection-guard.js';
 import { createHealthHandlers, type HealthState, healthServiceDefinition } from './health.js';
 import type { DecodeLimits } from './prescan.js';
+import type { AuthzTransport } from './transport.js';
 
 /**
  * The gRPC adapter: envoy.service.auth.v3.Authorization/Check and grpc.health.v1.Health on one grpc-js server.
@@ -42,7 +43,7 @@ export const authorizationServiceDefinition = {
 } satisfies grpc.ServiceDefinition;
 
 /** Answer used only if the pipeline itself broke its never-reject promise: deny, never allow. */
-const LAST_RESORT_DENY = encodeCheckResponse({
+export const LAST_RESORT_DENY = encodeCheckResponse({
   status: { code: 14, message: 'internal error' },
   deniedResponse: {
     status: { code: 403 },
@@ -52,7 +53,7 @@ const LAST_RESORT_DENY = encodeCheckResponse({
 });
 
 /** Margin kept from the caller's deadline so our deny reaches Envoy before Envoy gives up on us. */
-const DEADLINE_MARGIN_MS = 5;
+export const DEADLINE_MARGIN_MS = 5;
 
 export interface AuthzServerOptions {
   readonly pipeline: CheckPipeline;
@@ -75,22 +76,16 @@ export interface ConnectionSettings {
   readonly maxSessionMemoryMb: number;
 }
 
-const DEFAULT_CONNECTION: ConnectionSettings = {
+export const DEFAULT_CONNECTION: ConnectionSettings = {
   maxConcurrentStreams: 256,
   keepaliveTimeMs: 30_000,
   keepaliveTimeoutMs: 10_000,
   maxSessionMemoryMb: 32,
 };
 
-/** A built (not yet bound) server and the counters the drain needs. */
-export interface AuthzServer {
+/** The grpc-js transport: a built (not yet bound) grpc-js server behind the {@link AuthzTransport} face. */
+export interface AuthzServer extends AuthzTransport {
   readonly grpc: grpc.Server;
-  /** The buffered-bytes guard (null when no buffer limits were given). */
-  readonly guard: ConnectionGuard | null;
-  /** Checks received and not yet answered. */
-  inFlight(): number;
-  /** Ends Health Watch streams (they would otherwise hold a graceful shutdown open). */
-  closeWatches(): void;
 }
 
 export function createAuthzServer(options: AuthzServerOptions): AuthzServer {
@@ -160,7 +155,18 @@ export function createAuthzServer(options: AuthzServerOptions): AuthzServer {
     : authorizationServiceDefinition;
   server.addService(definition, { Check: check });
   server.addService(healthServiceDefinition, health.handlers);
-  return { grpc: server, guard, inFlight: () => inFlight, closeWatches: () => health.close() };
+  return {
+    grpc: server,
+    guard,
+    inFlight: () => inFlight,
+    closeWatches: () => health.close(),
+    bind: (listen, credentials) =>
+      new Promise((resolve, reject) =>
+        server.bindAsync(listen, credentials, (err, port) => (err ? reject(err) : resolve(port))),
+      ),
+    tryShutdown: (done) => server.tryShutdown(() => done()),
+    forceShutdown: () => server.forceShutdown(),
+  };
 }
 
 function toDeadlineMs(deadline: grpc.Deadline): number | undefined {

@@ -9,9 +9,11 @@ import { type AdminHandler, AdminServer } from './admin.js';
 import { createPipeline } from './assemble.js';
 import { ServiceError } from './errors.js';
 import { HealthState } from './health.js';
+import { createHttp2Transport } from './http2-transport.js';
 import { type ServiceLogger, SILENT_LOGGER } from './logger.js';
-import { type AuthzServer, createAuthzServer } from './server.js';
+import { type AuthzServerOptions, createAuthzServer } from './server.js';
 import { ReloadingServerCredentials } from './tls.js';
+import type { AuthzTransport } from './transport.js';
 
 /**
  * The service's lifecycle: build the pipeline from a LoadedConfig and its parts, start the gRPC and admin
@@ -55,7 +57,7 @@ const TLS_POLL_MS = 2_000;
 export class AuthzService {
   readonly health = new HealthState();
   readonly pipeline: CheckPipeline;
-  private readonly server: AuthzServer;
+  private readonly server: AuthzTransport;
   private readonly admin: AdminServer | null;
   private readonly credentials: ReloadingServerCredentials | null;
   private readonly log: ServiceLogger;
@@ -74,7 +76,7 @@ export class AuthzService {
       tracer: parts.tracer,
       observers: parts.observers,
     });
-    this.server = createAuthzServer({
+    const transportOptions: AuthzServerOptions = {
       pipeline: this.pipeline,
       health: this.health,
       maxMessageBytes: server.maxMessageBytes,
@@ -96,7 +98,9 @@ export class AuthzService {
         maxSessionMemoryMb: server.maxSessionMemoryMb,
       },
       responseDetail: loaded.config.response.detail,
-    });
+    };
+    this.server =
+      server.transport === 'http2' ? createHttp2Transport(transportOptions) : createAuthzServer(transportOptions);
     this.credentials = server.tls
       ? new ReloadingServerCredentials(
           {
@@ -215,24 +219,19 @@ export class AuthzService {
 
   private bindGrpc(listen: string): Promise<string> {
     const credentials = this.credentials ?? grpc.ServerCredentials.createInsecure();
-    return new Promise((resolve, reject) => {
-      this.server.grpc.bindAsync(listen, credentials, (err, port) => {
-        if (err) {
-          const inUse = /EADDRINUSE/.test(err.message);
-          reject(
-            new ServiceError(
-              inUse ? 'port_in_use' : 'bind_failed',
-              inUse
-                ? `cannot listen on ${listen}: the port is already in use by another process (stop it, or change server.listen in ${this.loaded.file})`
-                : `cannot listen on ${listen}: ${err.message}`,
-              { cause: err },
-            ),
-          );
-          return;
-        }
-        resolve(`${listen.slice(0, listen.lastIndexOf(':'))}:${port}`);
-      });
-    });
+    return this.server.bind(listen, credentials).then(
+      (port) => `${listen.slice(0, listen.lastIndexOf(':'))}:${port}`,
+      (err: Error) => {
+        const inUse = /EADDRINUSE/.test(err.message) || (err as NodeJS.ErrnoException).code === 'EADDRINUSE';
+        throw new ServiceError(
+          inUse ? 'port_in_use' : 'bind_failed',
+          inUse
+            ? `cannot listen on ${listen}: the port is already in use by another process (stop it, or change server.listen in ${this.loaded.file})`
+            : `cannot listen on ${listen}: ${err.message}`,
+          { cause: err },
+        );
+      },
+    );
   }
 
   /** tryShutdown lets open streams finish; forceShutdown after `timeoutMs` cancels whatever is left. */
@@ -249,10 +248,10 @@ export class AuthzService {
             ? `drain timeout: closing with ${inFlight} check${inFlight === 1 ? '' : 's'} still in flight`
             : 'drain timeout: no check in flight; closing the connections still open',
         );
-        this.server.grpc.forceShutdown();
+        this.server.forceShutdown();
         resolve();
       }, timeoutMs);
-      this.server.grpc.tryShutdown(() => {
+      this.server.tryShutdown(() => {
         clearTimeout(timer);
         resolve();
       });

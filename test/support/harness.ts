@@ -12,6 +12,10 @@ import {
 } from '../../src/server/service.js';
 import { prefixPolicySet } from './prefix-policy.js';
 
+/** The two gRPC transports (`server.transport`); suites that must hold for both run once per transport. */
+export const TRANSPORTS = ['grpc-js', 'http2'] as const;
+export type Transport = (typeof TRANSPORTS)[number];
+
 /** Starts an in-process service on ephemeral loopback ports. */
 export async function startService(
   overrides: { server?: Record<string, unknown>; [section: string]: unknown } = {},
