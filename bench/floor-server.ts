@@ -3,6 +3,7 @@ import { pathToFileURL } from 'node:url';
 import * as grpc from '@grpc/grpc-js';
 import { loadSync } from '@grpc/proto-loader';
 import { encodeCheckResponse, GRPC_CHECK_PATH } from './frame.js';
+import { startRawFloor } from './raw-floor.js';
 
 /**
  * The floor: the cheapest ext_authz Check server @grpc/grpc-js can be. It allows everything without decoding the
@@ -74,7 +75,13 @@ export function startFloorServer(port = 0, decode = false): Promise<{ server: gr
 }
 
 const isMain = process.argv[1] !== undefined && import.meta.url === pathToFileURL(process.argv[1]).href;
-if (isMain) {
+if (isMain && process.argv[3] === 'raw') {
+  const { server, port } = await startRawFloor(Number(process.argv[2] ?? 0));
+  process.stdout.write(`LISTENING ${port}\n`);
+  const stop = () => server.close(() => process.exit(0));
+  process.on('SIGTERM', stop);
+  process.on('SIGINT', stop);
+} else if (isMain) {
   const { server, port } = await startFloorServer(Number(process.argv[2] ?? 0), process.argv[3] === 'decode');
   process.stdout.write(`LISTENING ${port}\n`);
   const stop = () => server.tryShutdown(() => process.exit(0));

@@ -14,6 +14,7 @@ import {
   DECODE_FLOOR,
   meshEntry,
   probe,
+  RAW_FLOOR,
   type RunningServer,
   startFloor,
   startMesh,
@@ -34,10 +35,31 @@ import { median, percentile } from './stats.js';
 /** The mesh-authz configurations measured against the floor; `--scenarios a,b` picks some (default: the first three). */
 const SCENARIOS: Record<
   string,
-  { name: string; cache: boolean; tracing: boolean; decisionLog: boolean; denyRateLimit?: boolean }
+  {
+    name: string;
+    cache: boolean;
+    tracing: boolean;
+    decisionLog: boolean;
+    denyRateLimit?: boolean;
+    transport?: 'grpc-js' | 'http2';
+  }
 > = {
-  'cache-on': { name: 'mesh-authz cache on', cache: true, tracing: false, decisionLog: false },
-  'cache-off': { name: 'mesh-authz cache off', cache: false, tracing: false, decisionLog: false },
+  'cache-on': { name: 'mesh-authz cache on', cache: true, tracing: false, decisionLog: false, transport: 'grpc-js' },
+  'http2-cache-on': {
+    name: 'mesh-authz http2 transport cache on',
+    cache: true,
+    tracing: false,
+    decisionLog: false,
+    transport: 'http2',
+  },
+  'http2-cache-off': {
+    name: 'mesh-authz http2 transport cache off',
+    cache: false,
+    tracing: false,
+    decisionLog: false,
+    transport: 'http2',
+  },
+  'cache-off': { name: 'mesh-authz cache off', cache: false, tracing: false, decisionLog: false, transport: 'grpc-js' },
   telemetry: { name: 'mesh-authz cache on + tracing + decision log', cache: true, tracing: true, decisionLog: true },
   'telemetry-every-deny': {
     name: 'mesh-authz cache on + tracing + decision log, no deny rate limit',
@@ -49,7 +71,7 @@ const SCENARIOS: Record<
   tracing: { name: 'mesh-authz cache on + tracing', cache: true, tracing: true, decisionLog: false },
   'decision-log': { name: 'mesh-authz cache on + decision log', cache: true, tracing: false, decisionLog: true },
 };
-const DEFAULT_SCENARIOS = ['cache-on', 'cache-off', 'telemetry'];
+const DEFAULT_SCENARIOS = ['cache-on', 'http2-cache-on', 'cache-off', 'http2-cache-off', 'telemetry'];
 
 interface Options {
   quick: boolean;
@@ -427,6 +449,10 @@ async function main(): Promise<void> {
     const decodeFloor = await startFloor(root, dir, true);
     servers.push(decodeFloor);
     await waitReady(decodeFloor, readyBody, 10_000);
+    // The ceiling: node:http2 answering a fixed response, no gRPC library (bench/raw-floor.ts).
+    const rawFloor = await startFloor(root, dir, 'raw');
+    servers.push(rawFloor);
+    await waitReady(rawFloor, readyBody, 10_000);
     for (const key of options.scenarios) {
       const sc = SCENARIOS[key]!;
       const file = sc.name.replace(/[^a-z0-9]+/g, '-');
@@ -467,6 +493,16 @@ async function main(): Promise<void> {
     const x = byDecode.get(r.name);
     if (r.name === DECODE_FLOOR || x === undefined) continue;
     process.stdout.write(`× ${DECODE_FLOOR}: ${r.name} req/s ${fmt(x.rps, 2)}, p99 ${fmt(x.p99, 2)}\n`);
+  }
+  // And against the ceiling: how much of what node:http2 alone can do each server keeps.
+  const byRaw = ratiosPerRound([
+    ...perRound.filter((x) => x.figures.name === RAW_FLOOR),
+    ...perRound.filter((x) => x.figures.name !== RAW_FLOOR),
+  ]);
+  for (const r of rows) {
+    const x = byRaw.get(r.name);
+    if (r.name === RAW_FLOOR || x === undefined) continue;
+    process.stdout.write(`× ${RAW_FLOOR}: ${r.name} req/s ${fmt(x.rps, 2)}, p99 ${fmt(x.p99, 2)}\n`);
   }
   for (const n of notes) process.stdout.write(`note: ${n}\n`);
   for (const r of rows) {

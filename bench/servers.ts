@@ -27,6 +27,8 @@ export interface MeshScenario {
   readonly decisionLog: boolean;
   /** The deny rate limit on spans and log lines (telemetry.denyRateLimit); default on (100/s per policy+reason). */
   readonly denyRateLimit?: boolean;
+  /** `server.transport`; the config default when absent. */
+  readonly transport?: 'grpc-js' | 'http2';
 }
 
 /**
@@ -49,14 +51,20 @@ export function freePort(): Promise<number> {
   });
 }
 
-/** The pass-through floor, or with `decode` the proto-loader one (see floor-server.ts). */
+/** The pass-through floor, or with `decode` the proto-loader one, or `raw` node:http2 (floor-server.ts). */
 export const DECODE_FLOOR = 'floor (proto-loader decode)';
+export const RAW_FLOOR = 'raw node:http2 fixed response';
 
-export async function startFloor(root: string, logDir: string, decode = false): Promise<RunningServer> {
-  const args = [...serverNodeArgs(), join(root, 'dist/bench/floor-server.js'), '0', decode ? 'decode' : 'pass'];
+export async function startFloor(
+  root: string,
+  logDir: string,
+  decode: boolean | 'raw' = false,
+): Promise<RunningServer> {
+  const mode = decode === 'raw' ? 'raw' : decode ? 'decode' : 'pass';
+  const args = [...serverNodeArgs(), join(root, 'dist/bench/floor-server.js'), '0', mode];
   const child = spawn(process.execPath, args, { stdio: ['ignore', 'pipe', 'pipe'] });
-  const name = decode ? DECODE_FLOOR : 'floor';
-  child.stderr!.pipe(createWriteStream(join(logDir, `${decode ? 'floor-decode' : 'floor'}.server.log`)));
+  const name = mode === 'raw' ? RAW_FLOOR : mode === 'decode' ? DECODE_FLOOR : 'floor';
+  child.stderr!.pipe(createWriteStream(join(logDir, `${mode === 'pass' ? 'floor' : `floor-${mode}`}.server.log`)));
   const port = await new Promise<number>((resolve, reject) => {
     let out = '';
     child.stdout!.on('data', (c: Buffer) => {
@@ -78,7 +86,7 @@ export async function writeMeshConfig(
 ): Promise<string> {
   const decisionsFile = join(fixture.dir, `${name}.decisions.log`);
   const config = {
-    server: { listen: `127.0.0.1:${ports.port}` },
+    server: { listen: `127.0.0.1:${ports.port}`, ...(scenario.transport ? { transport: scenario.transport } : {}) },
     admin: { enabled: true, listen: `127.0.0.1:${ports.adminPort}` },
     policy: { paths: [fixture.policyDir], trustDomain: TRUST_DOMAIN, watch: false },
     identity: {
