@@ -5,7 +5,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { openHoldingStreams } from '../../bench/hostile-client.js';
 import { memoryMb } from '../../bench/proc.js';
 import { type BuiltCli, buildCli } from '../support/built-cli.js';
-import { connect, httpCheck } from '../support/harness.js';
+import { connect, httpCheck, TRANSPORTS } from '../support/harness.js';
 import { type ServeProcess, startServeProcess } from '../support/serve-process.js';
 
 /**
@@ -18,15 +18,15 @@ import { type ServeProcess, startServeProcess } from '../support/serve-process.j
 
 const MB = 1 << 20;
 
-describe('hostile clients: streams holding unfinished 1 MiB messages', () => {
+describe.each(TRANSPORTS)('hostile clients (transport %s): streams holding unfinished 1 MiB messages', (transport) => {
   let cli: BuiltCli;
   let dir: string;
   let server: ServeProcess;
 
   beforeAll(async () => {
-    cli = buildCli('hostile');
+    cli = buildCli(`hostile-${transport}`);
     dir = mkdtempSync(join(tmpdir(), 'hostile-'));
-    server = await startServeProcess(cli, dir);
+    server = await startServeProcess(cli, dir, { transport });
   }, 60_000);
   afterAll(async () => {
     server?.run.child.kill('SIGKILL');
