@@ -38,10 +38,11 @@ const serverSchema = z
     listen: hostPort.default('127.0.0.1:9191'),
     tls: tlsSchema.optional(),
     /**
-     * The gRPC transport: `grpc-js` (@grpc/grpc-js), or `http2`, a lean unary gRPC server on node:http2 with the
-     * same pipeline, health, limits and TLS (docs/configuration.md, "The gRPC transport").
+     * The gRPC transport: `http2`, a lean unary gRPC server on node:http2 (about half the CPU per Check, see
+     * docs/benchmarks.md), or `grpc-js` (@grpc/grpc-js); same pipeline, health, limits and TLS
+     * (docs/configuration.md, "The gRPC transport").
      */
-    transport: z.enum(['grpc-js', 'http2']).default('grpc-js'),
+    transport: z.enum(['grpc-js', 'http2']).default('http2'),
     /** Internal deadline for one Check when Envoy sent no grpc-timeout. */
     checkTimeoutMs: z.number().int().positive().default(200),
     /**
