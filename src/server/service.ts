@@ -235,6 +235,16 @@ export class AuthzService {
     });
   }
 
+  /** Streams the connection guard reset so far, by reason (zeros when no buffer limits are set). */
+  streamResets(): { connection_cap: number; total_cap: number; message_timeout: number } {
+    const c = this.server.guard?.counters;
+    return {
+      connection_cap: c?.resetForConnectionCap ?? 0,
+      total_cap: c?.resetForTotalCap ?? 0,
+      message_timeout: c?.resetForTimeout ?? 0,
+    };
+  }
+
   /** tryShutdown lets open streams finish; forceShutdown after `timeoutMs` cancels whatever is left. */
   private closeGrpc(timeoutMs: number): Promise<void> {
     return new Promise((resolve) => {
