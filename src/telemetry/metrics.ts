@@ -31,7 +31,7 @@ const MISNAMED_DEFAULT_METRICS = [
 
 type DecisionLabels = 'result' | 'status' | 'policy' | 'dry_run';
 
-const STREAM_RESET_REASONS = ['connection_cap', 'total_cap', 'message_timeout'] as const;
+const STREAM_RESET_REASONS = ['connection_cap', 'total_cap', 'message_timeout', 'no_preface'] as const;
 /** Monotonic counts of guard resets by reason (the transport owns them; metrics only read). */
 export type StreamResetCounts = Readonly<Record<(typeof STREAM_RESET_REASONS)[number], number>>;
 
@@ -199,13 +199,13 @@ export class ServiceMetrics implements DecisionObserver {
 
   /**
    * Streams the transport's connection guard reset (a hostile or broken client), read from its counters at scrape
-   * time: `reason` is `connection_cap`, `total_cap` or `message_timeout`. Call once, when the server exists.
+   * time: `reason` is `connection_cap`, `total_cap`, `message_timeout` or `no_preface` (a whole connection). Call once, when the server exists.
    */
   countStreamResets(read: () => StreamResetCounts): void {
-    let seen: StreamResetCounts = { connection_cap: 0, total_cap: 0, message_timeout: 0 };
+    let seen: StreamResetCounts = { connection_cap: 0, total_cap: 0, message_timeout: 0, no_preface: 0 };
     new Counter({
       name: 'mesh_authz_stream_resets_total',
-      help: 'Check streams reset by the connection guard: too many unfinished bytes buffered on one connection (connection_cap) or in all (total_cap), or a message unfinished past its timeout (message_timeout).',
+      help: 'Check streams reset by the connection guard: too many unfinished bytes buffered on one connection (connection_cap) or in all (total_cap), a message unfinished past its timeout (message_timeout), or connections closed because the HTTP/2 preface never came (no_preface).',
       labelNames: ['reason'],
       registers: [this.registry],
       collect() {

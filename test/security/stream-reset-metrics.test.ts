@@ -1,5 +1,6 @@
 import { mkdtempSync, rmSync } from 'node:fs';
 import http2 from 'node:http2';
+import net from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -26,7 +27,7 @@ describe('mesh_authz_stream_resets_total', () => {
   beforeAll(async () => {
     cli = buildCli('stream-resets');
     dir = mkdtempSync(join(tmpdir(), 'stream-resets-'));
-    server = await startServeProcess(cli, dir, { messageTimeoutMs: 200 });
+    server = await startServeProcess(cli, dir, { messageTimeoutMs: 200, prefaceTimeoutMs: 300 });
   }, 60_000);
   afterAll(async () => {
     server?.run.child.kill('SIGKILL');
@@ -36,7 +37,7 @@ describe('mesh_authz_stream_resets_total', () => {
   });
 
   it('starts at zero for every reason (the series exist before any attack)', async () => {
-    for (const reason of ['connection_cap', 'total_cap', 'message_timeout']) {
+    for (const reason of ['connection_cap', 'total_cap', 'message_timeout', 'no_preface']) {
       expect(await resetCount(server.admin, reason), reason).toBe(0);
     }
   });
@@ -69,6 +70,32 @@ describe('mesh_authz_stream_resets_total', () => {
       expect(await resetCount(server.admin, 'connection_cap')).toBe(0);
     } finally {
       session.destroy();
+    }
+  }, 60_000);
+
+  it('closes a connection that never sends the HTTP/2 preface, and keeps one that did', async () => {
+    const [host, port] = server.grpc.split(':');
+    // A TCP client that connects and says nothing: Node alone would keep it open forever.
+    const silent = net.connect(Number(port), host);
+    silent.on('error', () => {});
+    silent.resume(); // read, so the server's close is seen
+    const closed = new Promise<void>((resolve) => silent.on('close', () => resolve()));
+    // The other side: a real client that sent its preface and a Check stays connected past the timeout.
+    const talker = http2.connect(`http://${server.grpc}`);
+    talker.on('error', () => {});
+    let talkerClosed = false;
+    talker.on('close', () => {
+      talkerClosed = true;
+    });
+    try {
+      await new Promise<void>((resolve) => talker.once('remoteSettings', () => resolve()));
+      await closed;
+      await new Promise((r) => setTimeout(r, 400));
+      expect(talkerClosed).toBe(false);
+      expect(await resetCount(server.admin, 'no_preface')).toBe(1);
+    } finally {
+      silent.destroy();
+      talker.destroy();
     }
   }, 60_000);
 });
