@@ -6,6 +6,7 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { GRPC_CHECK_PATH } from '../../bench/frame.js';
 import { type BuiltCli, buildCli } from '../support/built-cli.js';
+import { TRANSPORTS } from '../support/harness.js';
 import { type ServeProcess, startServeProcess } from '../support/serve-process.js';
 
 /**
@@ -19,15 +20,15 @@ async function resetCount(admin: string, reason: string): Promise<number> {
   return line === undefined ? Number.NaN : Number(line.split(' ').at(-1));
 }
 
-describe('mesh_authz_stream_resets_total', () => {
+describe.each(TRANSPORTS)('mesh_authz_stream_resets_total (transport %s)', (transport) => {
   let cli: BuiltCli;
   let dir: string;
   let server: ServeProcess;
 
   beforeAll(async () => {
-    cli = buildCli('stream-resets');
+    cli = buildCli(`stream-resets-${transport}`);
     dir = mkdtempSync(join(tmpdir(), 'stream-resets-'));
-    server = await startServeProcess(cli, dir, { messageTimeoutMs: 200, prefaceTimeoutMs: 300 });
+    server = await startServeProcess(cli, dir, { transport, messageTimeoutMs: 200, prefaceTimeoutMs: 300 });
   }, 60_000);
   afterAll(async () => {
     server?.run.child.kill('SIGKILL');
