@@ -197,6 +197,28 @@ describe.each(TRANSPORTS)('transport %s: drain', (transport) => {
   });
 });
 
+describe.each(TRANSPORTS)('transport %s: keepalive', (transport) => {
+  it('PINGs an open connection every keepaliveTimeMs (and keeps it open while the peer answers)', async () => {
+    const { service, addresses } = await startService({ server: { transport, keepaliveTimeMs: 100 } });
+    const session = http2.connect(`http://${addresses.grpc}`);
+    session.on('error', () => {});
+    try {
+      let pings = 0;
+      await new Promise<void>((resolve) =>
+        session.on('ping', () => {
+          if (++pings === 3) resolve();
+        }),
+      );
+      expect(session.closed || session.destroyed).toBe(false);
+      const answer = await rawCall(session, { ':path': GRPC_CHECK_PATH }, [allowed]);
+      expect(answer.grpcStatus).toBe('0');
+    } finally {
+      session.destroy();
+      await service.shutdown('test');
+    }
+  });
+});
+
 describe('transport http2: what only it refuses (grpc-js inflates gzip and deflate)', () => {
   let service: AuthzService;
   let session: ClientHttp2Session;
