@@ -167,10 +167,13 @@ async function main(): Promise<void> {
           });
           await sleep(Math.max(0, t0 + warmupS * 1000 - Date.now()));
           const clientPids = h2.map((h) => h.child.pid!);
+          const perProcessStart = pids.map((pid) => cpuOf([pid]));
           const serverStart = cpuOf(pids);
           const clientStart = cpuOf(clientPids);
           await sleep(Math.max(0, t0 + (warmupS + durationS) * 1000 - Date.now()));
           const serverEnd = cpuOf(pids);
+          // How the work split: the primary (first) should only accept connections; the workers share the rest.
+          const split = pids.map((pid, i) => (cpuOf([pid]) - perProcessStart[i]!).toFixed(2)).join(' / ');
           const clientEnd = cpuOf(clientPids);
           const avg = load();
           await Promise.all(h2.map((h) => h.exit));
@@ -199,7 +202,7 @@ async function main(): Promise<void> {
             `round ${round}, ${workers} worker${workers > 1 ? 's' : ' '}: ${figures.rps.toFixed(0)} req/s, ` +
               `p50 ${(figures.p50Us / 1000).toFixed(2)} ms, p99 ${(figures.p99Us / 1000).toFixed(2)} ms, ` +
               `server CPU ${figures.serverCpuUsPerRequest.toFixed(1)} µs/req (${figures.serverCores.toFixed(2)} cores, ` +
-              `${pids.length} processes, peak RSS ${figures.peakRssMb.toFixed(0)} MB), h2load ` +
+              `${pids.length} processes: ${split} CPU s, peak RSS ${figures.peakRssMb.toFixed(0)} MB), h2load ` +
               `${figures.clientCores.toFixed(2)} cores, errors ${errors}; load average ${avg}\n`,
           );
         } finally {
