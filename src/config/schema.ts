@@ -43,6 +43,14 @@ const serverSchema = z
      * (docs/configuration.md, "The gRPC transport").
      */
     transport: z.enum(['grpc-js', 'http2']).default('http2'),
+    /**
+     * Processes answering checks on the shared listener (node:cluster): a number, or `auto` = the CPUs available,
+     * bounded by the container's CPU quota. Each holds its own policy set and decision cache; 1 = no cluster.
+     */
+    workers: z
+      .union([z.number().int().min(1).max(64), z.literal('auto')])
+      .default(1)
+      .describe('worker processes: a number from 1 to 64, or auto (available CPUs, bounded by the CPU quota)'),
     /** Internal deadline for one Check when Envoy sent no grpc-timeout. */
     checkTimeoutMs: z.number().int().positive().default(200),
     /**
