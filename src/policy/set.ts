@@ -1,4 +1,5 @@
 import { type CompiledPolicy, compilePolicy, firstMatchingRule, selects } from './compile.js';
+import { explainDecision } from './explain.js';
 import type { LoadedPolicy } from './model.js';
 import { normalizePath } from './normalize.js';
 import { type CompileOptions, type ResolvedCompileOptions, resolveCompileOptions } from './options.js';
@@ -8,6 +9,7 @@ import type {
   AttributeUse,
   CompiledPolicySet,
   Decision,
+  Explanation,
   PolicyRef,
   RequestAttributes,
   ShadowResult,
@@ -82,7 +84,10 @@ export class PolicySet implements CompiledPolicySet {
     return this.planFor(workload).policies.map((p) => p.loaded);
   }
 
-  /** @internal The compiled per-workload plan (explain and lint read it). */
+  /**
+   * @internal The compiled per-workload plan, built on first use per (namespace, selector labels, targets). Read
+   * by this class and by tests of compiled plans only: callers read a set through {@link CompiledPolicySet}.
+   */
   planFor(workload: WorkloadRef): WorkloadPlan {
     let ns = this.byWorkloadNs.get(workload.namespace);
     if (ns === undefined) {
@@ -114,13 +119,22 @@ export class PolicySet implements CompiledPolicySet {
     return node.plan;
   }
 
-  /** @internal The targetRef policies a workload's namespace could see, and whether each attaches (explain). */
-  targetedFor(workload: WorkloadRef): { policy: CompiledPolicy; attached: boolean }[] {
+  explain(workload: WorkloadRef, request: RequestAttributes): Explanation {
     const ns = this.byWorkloadNs.get(workload.namespace) ?? this.namespaceIndex(workload.namespace);
-    return ns.targeted.map((p) => ({
-      policy: p,
-      attached: targetsWorkload(p.targets!, p.namespace, this.options.rootNamespace, workload),
-    }));
+    const notAttached = ns.targeted.filter(
+      (p) => !targetsWorkload(p.targets!, p.namespace, this.options.rootNamespace, workload),
+    );
+    const inputs = {
+      decision: this.evaluate(workload, request),
+      policies: this.planFor(workload).policies,
+      notAttached,
+      pathNormalization: this.options.pathNormalization,
+    };
+    return explainDecision(inputs, workload, request);
+  }
+
+  uncovered(workloads: readonly WorkloadRef[]): WorkloadRef[] {
+    return workloads.filter((w) => !this.planFor(w).hasEnforcedAllow);
   }
 
   private namespaceIndex(namespace: string): NamespaceIndex {

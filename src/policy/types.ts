@@ -162,12 +162,63 @@ export interface AttributeUse {
   readonly metadata: boolean;
 }
 
-/** A loaded, validated and compiled set of policies; immutable once built. */
+/** One rule of an explained policy: whether it matched, and if not the first condition that failed. */
+export interface RuleExplanation {
+  readonly index: number;
+  /** The rule's line in its file (the document's line when unknown). */
+  readonly line: number;
+  readonly matched: boolean;
+  /** The first condition that failed, or null when the rule matched. */
+  readonly failure: string | null;
+}
+
+export interface PolicyExplanation {
+  readonly policy: PolicyRef;
+  readonly dryRun: boolean;
+  /** What this policy does with a match, in words. */
+  readonly role: string;
+  readonly rules: readonly RuleExplanation[];
+}
+
+/** Why a request got its decision, policy by policy and rule by rule (see {@link CompiledPolicySet.explain}). */
+export interface Explanation {
+  readonly workload: WorkloadRef;
+  readonly decision: Decision;
+  /** The path rules were matched against, or null when it could not be normalized. */
+  readonly normalizedPath: string | null;
+  readonly pathNormalization: string;
+  readonly policies: readonly PolicyExplanation[];
+  /**
+   * The targetRef policies of the workload's namespace (and the root namespace) that do NOT attach to it, with why:
+   * they are aimed at a Gateway or Service this request is not known to be for.
+   */
+  readonly notAttached: readonly TargetedExplanation[];
+}
+
+export interface TargetedExplanation {
+  readonly policy: PolicyRef;
+  /** `Kind/name` of each targetRef. */
+  readonly targets: readonly string[];
+  readonly reason: string;
+}
+
+/**
+ * A loaded, validated and compiled set of policies; immutable once built. The one face of the policy engine: the
+ * Check path (`evaluate`, `attributesFor`, `labelsMatter`), `explain` and coverage (`uncovered`) all read a set
+ * through it, never through the class that implements it.
+ */
 export interface CompiledPolicySet {
   /** Increases with each successful load; retires cached decisions. */
   readonly generation: number;
   evaluate(workload: WorkloadRef, request: RequestAttributes): Decision;
+  /**
+   * The decision `evaluate` returns, with for each policy that selects the workload each rule and the first
+   * condition that failed. The decision is computed by `evaluate`, so explanation and enforcement never disagree.
+   */
+  explain(workload: WorkloadRef, request: RequestAttributes): Explanation;
   attributesFor(workload: WorkloadRef): AttributeUse;
+  /** The workloads no enforced ALLOW policy selects: under Istio's semantics they accept every request. */
+  uncovered(workloads: readonly WorkloadRef[]): WorkloadRef[];
   /**
    * Whether the workload's labels can change the decision for a workload of this namespace: some enforced ALLOW
    * or DENY policy of the namespace or of the root namespace selects workloads (by `selector` or `targetRef`).

@@ -3,11 +3,13 @@ import type {
   CompiledPolicySet,
   Decision,
   EndUser,
+  Explanation,
   PeerIdentity,
   RequestAttributes,
   WorkloadRef,
 } from '../../src/policy/types.js';
 import { NO_ATTRIBUTES } from '../../src/policy/types.js';
+import { standInExplanation } from '../support/stand-in-engine.js';
 
 /** Shared fixtures for the decision cache suites: a tiny policy set whose decision depends on what it says it reads. */
 
@@ -60,6 +62,15 @@ export class FakePolicySet implements CompiledPolicySet {
 
   attributesFor(): AttributeUse {
     return this.use;
+  }
+
+  explain(workload: WorkloadRef, request: RequestAttributes): Explanation {
+    return standInExplanation(this, workload, request);
+  }
+
+  /** A stand-in: the cache suites do not measure coverage. */
+  uncovered(): WorkloadRef[] {
+    return [];
   }
 }
 
