@@ -150,7 +150,7 @@ export async function runPipelineBench(
       let rssMid = 0;
       let rssHalf = 0;
       for (let i = 0; i < options.checks; i++) {
-        const { outcome } = await pipeline.check(next());
+        const outcome = await pipeline.check(next());
         times[i] = outcome.durationUs;
         if (outcome.allowed) allowed++;
         if (i === Math.floor(options.checks / 10)) rssMid = memoryMb(process.pid, 'VmRSS');

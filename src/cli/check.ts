@@ -58,7 +58,7 @@ export const checkCommand: Command = {
     }
     try {
       const pipeline = offlinePipeline(loaded, parts, at);
-      const { outcome } = await pipeline.check(request);
+      const outcome = await pipeline.check(request);
       process.stdout.write(`${JSON.stringify(report(outcome), null, 2)}\n`);
       return 0;
     } finally {

@@ -94,7 +94,7 @@ export const explainCommand: Command = {
       // The server's own pipeline decides first (input limits, identity sources, mode: all from the config), so
       // what is explained is exactly what the server would answer.
       const pipeline = offlinePipeline(loaded, parts, at);
-      const { outcome } = await pipeline.check(request!);
+      const outcome = await pipeline.check(request!);
       const input = outcome.input;
       const workload = input
         ? {

@@ -105,8 +105,3 @@ export class FlowRecorder implements DecisionObserver {
     await this.sink?.close();
   }
 }
-
-/** What the server registers as a DecisionObserver when `discovery.enabled`. */
-export function createFlowRecorder(config: DiscoveryConfig, options: FlowRecorderOptions = {}): FlowRecorder {
-  return new FlowRecorder(config, options);
-}

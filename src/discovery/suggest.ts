@@ -24,7 +24,6 @@ export const GRANULARITIES: readonly Granularity[] = ['namespace', 'workload', '
  * recorded path cannot be written as a policy path that matches only it).
  */
 export type SkipReason = 'denied' | 'anonymous' | 'excluded' | 'unresolved' | 'path';
-export const SKIP_REASONS: readonly SkipReason[] = ['denied', 'anonymous', 'excluded', 'unresolved', 'path'];
 
 export interface SuggestOptions {
   readonly granularity: Granularity;
