@@ -1,3 +1,4 @@
+import { PATH_NORMALIZATIONS } from '../policy/normalize.js';
 import { type Command, type OptionSpec, parseCommandArgs, SHORT_FLAGS, UsageError, withShortFlags } from './args.js';
 import { commands } from './commands.js';
 
@@ -14,7 +15,7 @@ type Shell = (typeof SHELLS)[number];
 const VALUES: Readonly<Record<string, readonly string[]>> = {
   format: ['text', 'json'],
   granularity: ['namespace', 'workload', 'operation'],
-  'path-normalization': ['NONE', 'BASE', 'MERGE_SLASHES', 'DECODE_AND_MERGE_SLASHES'],
+  'path-normalization': PATH_NORMALIZATIONS,
 };
 
 const HELP = `mesh-authz completion: print a shell completion script

@@ -1,4 +1,4 @@
-import { ISTIO_DEFAULTS } from '../policy/options.js';
+import { CLUSTER_LOCAL, ISTIO_DEFAULTS } from '../policy/options.js';
 import type { WorkloadRef } from '../policy/types.js';
 import { actionOf, type PolicyEntry, type PolicyRuleDoc, type PolicySourceDoc } from './policy-model.js';
 import type { FlowSource } from './types.js';
@@ -64,7 +64,7 @@ function matchPrincipal(value: string, src: FlowSource, o: ReachOptions): boolea
   const slash = value.indexOf('/');
   if (slash <= 0) return false;
   const td = value.slice(0, slash);
-  const local = [o.trustDomain, 'cluster.local', ...o.trustDomainAliases];
+  const local = [o.trustDomain, CLUSTER_LOCAL, ...o.trustDomainAliases];
   if (!local.includes(td) || !local.includes(src.trustDomain)) return false;
   return matchValue(`${src.trustDomain}${value.slice(slash)}`, p);
 }

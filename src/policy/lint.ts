@@ -45,7 +45,7 @@ const HTTP_OPERATION_FIELDS = ['hosts', 'notHosts', 'methods', 'notMethods', 'pa
 
 export function lintPolicies(policies: readonly LoadedPolicy[], options: LintOptions = {}): PolicyIssue[] {
   const out: PolicyIssue[] = [];
-  const normalization = options.pathNormalization ?? 'BASE';
+  const normalization = options.pathNormalization ?? ISTIO_DEFAULTS.pathNormalization;
   for (const loaded of policies) {
     const warn = (path: string, code: PolicyIssueCode, message: string) =>
       out.push({ severity: 'warning', file: loaded.source.file, line: lineOf(loaded, path), path, message, code });
