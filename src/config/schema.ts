@@ -1,5 +1,6 @@
 import { isIP } from 'node:net';
 import { z } from 'zod';
+import { DEFAULT_GROUPS_CLAIMS } from '../identity/options.js';
 import { PATH_NORMALIZATIONS, type PathNormalization } from '../policy/normalize.js';
 import { ISTIO_DEFAULTS } from '../policy/options.js';
 
@@ -202,7 +203,7 @@ const issuerSchema = z
       .default(['RS256', 'ES256']),
     leewaySeconds: z.number().int().min(0).max(300).default(60),
     fromHeaders: tokenHeaders,
-    groupsClaims: z.array(z.string().min(1)).default(['groups']),
+    groupsClaims: z.array(z.string().min(1)).default([...DEFAULT_GROUPS_CLAIMS]),
     jwksCooldownSeconds: z.number().int().positive().default(30),
   })
   .strict();
