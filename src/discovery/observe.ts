@@ -1,7 +1,7 @@
 import type { CheckOutcome } from '../authz/outcome.js';
 import type { PathNormalization } from '../policy/normalize.js';
 import { ISTIO_DEFAULTS } from '../policy/options.js';
-import type { PeerIdentity, WorkloadRef } from '../policy/types.js';
+import { type PeerIdentity, policyName, type WorkloadRef } from '../policy/types.js';
 import type { FlowObservation } from './table.js';
 import { pathTemplate } from './template.js';
 import type { FlowDestination, FlowSource } from './types.js';
@@ -90,7 +90,7 @@ export function observe(
     groups: outcome.user?.groups ?? [],
     outcome: flowOutcome(outcome),
     shadowDenied: shadowDenied(outcome),
-    policy: policy ? `${policy.namespace}/${policy.name}` : '',
+    policy: policy ? policyName(policy) : '',
     at: input.time,
   };
 }

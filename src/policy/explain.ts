@@ -4,7 +4,15 @@ import { bracketKeys, claimValues } from './conditions.js';
 import { lineOf } from './model.js';
 import { normalizePath, type PathNormalization } from './normalize.js';
 import { describeTarget } from './targets.js';
-import type { Decision, EndUser, Explanation, PolicyExplanation, RequestAttributes, WorkloadRef } from './types.js';
+import {
+  type Decision,
+  type EndUser,
+  type Explanation,
+  type PolicyExplanation,
+  policyName,
+  type RequestAttributes,
+  type WorkloadRef,
+} from './types.js';
 
 /**
  * Why a request got its decision, in words a developer understands: for each policy that selects the workload,
@@ -183,7 +191,7 @@ export function formatExplanation(e: Explanation): string {
   for (const p of e.policies) {
     const ref = p.policy;
     const where = ref.source ? ` at ${ref.source.file}:${ref.source.line}` : '';
-    lines.push('', `policy ${ref.namespace}/${ref.name}${where}`, `  ${p.role}`);
+    lines.push('', `policy ${policyName(ref)}${where}`, `  ${p.role}`);
     if (p.rules.length === 0 && ref.action !== 'CUSTOM') lines.push('  (no rules: matches nothing)');
     for (const rule of p.rules) {
       lines.push(`  rule ${rule.index} (line ${rule.line}): ${rule.matched ? 'MATCHED' : `no match: ${rule.failure}`}`);
@@ -191,20 +199,18 @@ export function formatExplanation(e: Explanation): string {
   }
   for (const s of d.shadow) {
     // Istio evaluates the staged policies of one action as a set of their own (Envoy RBAC shadow rules).
-    const staged = (s.policies ?? [s.policy]).map((p) => `${p.namespace}/${p.name}`).join(', ');
+    const staged = (s.policies ?? [s.policy]).map(policyName).join(', ');
     const rule =
-      s.ruleIndex === null
-        ? 'no staged rule matched'
-        : `${s.policy.namespace}/${s.policy.name} rule ${s.ruleIndex} matched`;
+      s.ruleIndex === null ? 'no staged rule matched' : `${policyName(s.policy)} rule ${s.ruleIndex} matched`;
     lines.push(
       '',
       `dry-run ${s.action ?? s.policy.action} set [${staged}]: ${rule}; the staged set alone would ${s.wouldAllow ? 'ALLOW' : 'DENY'}`,
     );
   }
-  for (const a of d.audit) lines.push('', `audit: ${a.namespace}/${a.name} matched (request marked for audit)`);
+  for (const a of d.audit) lines.push('', `audit: ${policyName(a)} matched (request marked for audit)`);
   for (const t of e.notAttached) {
     const where = t.policy.source ? ` at ${t.policy.source.file}:${t.policy.source.line}` : '';
-    lines.push('', `policy ${t.policy.namespace}/${t.policy.name}${where} (targetRef ${t.targets.join(', ')})`);
+    lines.push('', `policy ${policyName(t.policy)}${where} (targetRef ${t.targets.join(', ')})`);
     lines.push(`  ${t.reason}`);
   }
   return lines.join('\n');

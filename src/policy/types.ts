@@ -96,6 +96,14 @@ export interface PolicyRef {
   readonly source: SourceLocation | null;
 }
 
+/**
+ * A policy's name as every message, log line, header, metric label and report writes it: `<namespace>/<name>`.
+ * Takes a {@link PolicyRef} or an AuthorizationPolicy's `metadata`.
+ */
+export function policyName(ref: { readonly namespace: string; readonly name: string }): string {
+  return `${ref.namespace}/${ref.name}`;
+}
+
 /** Why a decision came out as it did. */
 export type DecisionCode =
   | 'deny_matched'
