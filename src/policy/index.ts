@@ -8,7 +8,7 @@
  *   discovery call it so they never emit a policy the cluster would reject).
  * - Compile: {@link compilePolicySet} → {@link PolicySet}, swapped in atomically with a new generation by
  *   `sources/`' policy store. Read through the one engine interface {@link CompiledPolicySet}: `evaluate`,
- *   `explain`, `attributesFor`, `labelsMatter`, `uncovered`.
+ *   `explain`, `attributesFor`, `keyPlanFor`, `labelsMatter`, `uncovered`.
  * - Explain and lint: {@link formatExplanation}, {@link lintPolicies}.
  * - {@link normalizePath}: Istio's path normalization options.
  *

@@ -10,6 +10,7 @@ import type {
   CompiledPolicySet,
   Decision,
   Explanation,
+  KeyPlan,
   PolicyRef,
   RequestAttributes,
   ShadowResult,
@@ -50,6 +51,8 @@ export class PolicySet implements CompiledPolicySet {
   private readonly byNamespace = new Map<string, CompiledPolicy[]>();
   private readonly byWorkloadNs = new Map<string, NamespaceIndex>();
   private planCount = 0;
+  /** Numbers the plans for their cache keys; never reset (a plan rebuilt after a reset gets a new number). */
+  private planIds = 0;
   private readonly labelsMatterByNs = new Map<string, boolean>();
 
   constructor(
@@ -113,7 +116,9 @@ export class PolicySet implements CompiledPolicySet {
     }
     if (node.plan === undefined) {
       const chosen = ns.candidates.filter((p) => selects(p, labels) || (attached?.includes(p) ?? false));
-      node.plan = buildPlan(chosen);
+      // The decision depends on the workload only through this plan, so the plan (with the generation) is what the
+      // decision cache keys on beside the request's attributes: workloads that share a plan share cached decisions.
+      node.plan = buildPlan(chosen, `${this.generation}|p${this.planIds++}|`);
       this.planCount++;
     }
     return node.plan;
@@ -167,6 +172,10 @@ export class PolicySet implements CompiledPolicySet {
 
   attributesFor(workload: WorkloadRef): AttributeUse {
     return this.planFor(workload).uses;
+  }
+
+  keyPlanFor(workload: WorkloadRef): KeyPlan {
+    return this.planFor(workload).key;
   }
 
   /** Synchronous, no I/O; allocates only the Decision when shadow or audit results must be attached. */

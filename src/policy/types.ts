@@ -225,6 +225,11 @@ export interface CompiledPolicySet {
    */
   explain(workload: WorkloadRef, request: RequestAttributes): Explanation;
   attributesFor(workload: WorkloadRef): AttributeUse;
+  /**
+   * What the decision cache keys this workload's requests with: built once, with the workload's plan, so the Check
+   * path only reads it. Requests whose keys are equal must get equal decisions from `evaluate`.
+   */
+  keyPlanFor(workload: WorkloadRef): KeyPlan;
   /** The workloads no enforced ALLOW policy selects: under Istio's semantics they accept every request. */
   uncovered(workloads: readonly WorkloadRef[]): WorkloadRef[];
   /**
@@ -234,6 +239,24 @@ export interface CompiledPolicySet {
    * A set that does not say is taken to answer true (fail closed).
    */
   labelsMatter?(namespace: string): boolean;
+}
+
+/**
+ * What the decision cache key of one workload's requests is built from (see `authz/cache-key.ts`). `prefix` stands
+ * for everything the decision depends on besides the attributes in `use`: the set's generation and which plan
+ * decides (a policy set's decisions depend on the workload only through its plan).
+ */
+export interface KeyPlan {
+  /** The constant head of every key this plan makes; no two plans of one set share it, and it ends with `|`. */
+  readonly prefix: string;
+  readonly use: AttributeUse;
+  /** `use.headers`, lowercase and deduplicated. */
+  readonly headers: readonly string[];
+}
+
+/** The key plan for `prefix` and the attributes `use` names. */
+export function keyPlanOf(prefix: string, use: AttributeUse): KeyPlan {
+  return { prefix, use, headers: [...new Set(use.headers.map((h) => h.toLowerCase()))] };
 }
 
 /** Reads nothing: the starting point for building an {@link AttributeUse}. */

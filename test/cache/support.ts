@@ -1,9 +1,11 @@
+import { makeKeyPlan, workloadKey } from '../../src/authz/cache-key.js';
 import type {
   AttributeUse,
   CompiledPolicySet,
   Decision,
   EndUser,
   Explanation,
+  KeyPlan,
   PeerIdentity,
   RequestAttributes,
   WorkloadRef,
@@ -62,6 +64,11 @@ export class FakePolicySet implements CompiledPolicySet {
 
   attributesFor(): AttributeUse {
     return this.use;
+  }
+
+  /** Keyed by the whole workload: `allow` may read any of it. */
+  keyPlanFor(workload: WorkloadRef): KeyPlan {
+    return makeKeyPlan(this, workload, workloadKey(workload));
   }
 
   explain(workload: WorkloadRef, request: RequestAttributes): Explanation {

@@ -1,3 +1,4 @@
+import { makeKeyPlan, workloadKey } from '../../src/authz/cache-key.js';
 import type {
   AttributeUse,
   CompiledPolicySet,
@@ -11,7 +12,8 @@ import type {
  * Stand-in policy engines for tests and benchmarks that exercise the Check path, not the engine: they decide with a
  * plain function, and complete the engine interface with the least that stays true of them. `explain` carries the
  * decision `evaluate` makes but names no policy (a stand-in has none to name); `uncovered` reports no workload (the
- * tests that use a stand-in do not measure coverage, and reporting none keeps `serve` quiet about it).
+ * tests that use a stand-in do not measure coverage, and reporting none keeps `serve` quiet about it); cache keys
+ * are headed by the whole workload, since `evaluate` may read any of it.
  */
 export interface StandInParts {
   readonly generation: number;
@@ -26,6 +28,7 @@ export function standInEngine(parts: StandInParts): CompiledPolicySet {
     generation: parts.generation,
     attributesFor: (workload) => parts.attributesFor(workload),
     evaluate: (workload, request) => parts.evaluate(workload, request),
+    keyPlanFor: (workload) => makeKeyPlan(parts, workload, workloadKey(workload)),
     explain: (workload, request) => standInExplanation(parts, workload, request),
     uncovered: () => [],
     ...(labelsMatter === undefined ? {} : { labelsMatter: (namespace: string) => labelsMatter(namespace) }),
