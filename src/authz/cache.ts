@@ -1,5 +1,4 @@
 import { LRUCache } from 'lru-cache';
-import type { CacheConfig } from '../config/schema.js';
 import type { CompiledPolicySet, Decision, RequestAttributes, WorkloadRef } from '../policy/types.js';
 import {
   buildKey,
@@ -206,9 +205,17 @@ export class LruDecisionCache implements DecisionCache {
   }
 }
 
+/** The cache's settings as the config file's `cache` section states them (structurally: no config import here). */
+export interface CacheSettings {
+  readonly enabled: boolean;
+  readonly maxEntries: number;
+  readonly maxBytes: number;
+  readonly ttlSeconds: number;
+}
+
 /** The cache `config.cache` describes, or null when it is switched off. */
 export function createDecisionCache(
-  config: CacheConfig,
+  config: CacheSettings,
   options: { now?: () => number; limits?: KeyLimits } = {},
 ): LruDecisionCache | null {
   if (!config.enabled) return null;
