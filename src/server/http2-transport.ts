@@ -9,7 +9,7 @@ import http2, {
 import type { Socket } from 'node:net';
 import type { SecureContextOptions } from 'node:tls';
 import type * as grpc from '@grpc/grpc-js';
-import type { CheckResult } from '../authz/pipeline.js';
+import type { CheckOutcome } from '../authz/outcome.js';
 import { ResponseEncoder } from '../authz/response.js';
 import { isPromise } from '../identity/types.js';
 import { decodeCheckRequest, encodeCheckResponse } from './codec.js';
@@ -50,9 +50,9 @@ export function createHttp2Transport(options: AuthzServerOptions): AuthzTranspor
   let inFlight = 0;
   let draining = false;
 
-  const encode = (result: CheckResult): Buffer => {
+  const encode = (outcome: CheckOutcome): Buffer => {
     try {
-      return encoder.encode(result.outcome);
+      return encoder.encode(outcome);
     } catch {
       return LAST_RESORT_DENY;
     }
@@ -64,7 +64,7 @@ export function createHttp2Transport(options: AuthzServerOptions): AuthzTranspor
     const deadline = timeoutMs === null ? undefined : Date.now() + timeoutMs - DEADLINE_MARGIN_MS;
     readUnary(stream, maxMessageBytes, (bytes) => {
       inFlight++;
-      let result: CheckResult | Promise<CheckResult>;
+      let result: CheckOutcome | Promise<CheckOutcome>;
       try {
         result = options.pipeline.check(decodeCheckRequest(bytes, limits), deadline);
       } catch {
