@@ -109,6 +109,8 @@ describe('OtelCheckTracer via createTracing', () => {
       { 'x-b3-traceid': TRACE }, // no span id
       { b3: `${TRACE}-${PARENT}-0`, traceparent: `00-${OTHER}-${PARENT}-00` }, // W3C wins
       { b3: `${TRACE}-${PARENT}-0`, traceparent: `00-${OTHER}-${PARENT}-00-x` }, // invalid W3C: B3 stands
+      {}, // no trace header: no parent, without running the propagator
+      { tracestate: 'vendor=x', 'x-b3-spanid': PARENT }, // only headers the propagators ignore on their own
     ];
     const propagator = createPropagator();
     const getter = {
