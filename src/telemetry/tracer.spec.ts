@@ -110,7 +110,7 @@ describe('OtelCheckTracer via createTracing', () => {
       { b3: `${TRACE}-${PARENT}-0`, traceparent: `00-${OTHER}-${PARENT}-00` }, // W3C wins
       { b3: `${TRACE}-${PARENT}-0`, traceparent: `00-${OTHER}-${PARENT}-00-x` }, // invalid W3C: B3 stands
       {}, // no trace header: no parent, without running the propagator
-      { tracestate: 'vendor=x', 'x-b3-spanid': PARENT }, // only headers the propagators ignore on their own
+      { 'x-b3-spanid': PARENT, 'x-b3-sampled': '1' }, // no trace id: no context for the propagators either
     ];
     const propagator = createPropagator();
     const getter = {
