@@ -64,7 +64,10 @@ async function loadChild(policyDir: string): Promise<void> {
   const delay = monitorEventLoopDelay({ resolution: 1 });
   delay.enable();
   const r0 = performance.now();
+  // The store's debounce timers are unref'd (they must not keep a server alive): hold the loop open meanwhile.
+  const keepAlive = setInterval(() => {}, 1000);
   await store.reload();
+  clearInterval(keepAlive);
   const reloadMs = performance.now() - r0;
   await new Promise((r) => setTimeout(r, 5));
   delay.disable();
