@@ -130,7 +130,7 @@ function addObject(
   if (result.loaded === null) return;
   // A plain copy of the validated value: what `toJS()` returns keeps far more alive than its own fields (measured
   // at ~1.6 KB per rule), and a valid policy holds only strings, arrays and mappings, so JSON copies it exactly.
-  // The fast reader's values are plain already.
+  // The fast reader's values are plain already (exact-length arrays, one string per distinct scalar).
   const policy = fromLibrary
     ? (JSON.parse(JSON.stringify(result.loaded.policy)) as LoadedPolicy['policy'])
     : result.loaded.policy;

@@ -58,6 +58,7 @@ class Reader {
   /** Column inside the current line (flow collections only). */
   private col = 0;
   readonly nodeLines = new Map<object, number>();
+  private readonly strings = new Map<string, string>();
 
   constructor(private readonly lines: readonly string[]) {}
 
@@ -144,7 +145,7 @@ class Reader {
   /** A block sequence at `indent` (its first `-` is on the current line). */
   private sequence(indent: number, depth: number): unknown[] {
     const out: unknown[] = [];
-    this.record(out, depth, this.i + 1);
+    const line = this.i + 1;
     for (;;) {
       const s = this.lines[this.i]!;
       const p = skipSpaces(s, indent + 1);
@@ -162,10 +163,25 @@ class Reader {
       // A line at this indent that is not an item ends the sequence (a compact sequence under a key); deeper is
       // an error or a continuation: left to the library.
       const next = this.next();
-      if (next < indent) return out;
       if (next > indent) giveUp();
-      if (!isSeqStart(this.lines[this.i]!, indent)) return out;
+      if (next < indent || !isSeqStart(this.lines[this.i]!, indent)) return this.list(out, depth, line);
     }
+  }
+
+  /** A finished sequence, copied to an array of its exact length (`push` leaves spare capacity behind). */
+  private list(items: unknown[], depth: number, line: number): unknown[] {
+    const out = items.slice();
+    this.record(out, depth, line);
+    return out;
+  }
+
+  /** One string object per distinct scalar in the file (policies repeat methods, keys, principals, paths). */
+  private scalar(value: unknown): unknown {
+    if (typeof value !== 'string') return value;
+    const known = this.strings.get(value);
+    if (known !== undefined) return known;
+    this.strings.set(value, value);
+    return value;
   }
 
   /** A value that ends on this line: a flow collection or a scalar. Moves to the next line. */
@@ -179,7 +195,7 @@ class Reader {
       value = q.value;
     } else value = plainInBlock(s, p);
     this.i++;
-    return value;
+    return this.scalar(value);
   }
 
   /** A flow collection starting at column `p` of the current line; only a document root may span lines (JSON). */
@@ -212,7 +228,7 @@ class Reader {
     const c = s[this.col]!;
     if (c === '[') {
       const out: unknown[] = [];
-      this.record(out, depth, this.i + 1);
+      const line = this.i + 1;
       this.col++;
       for (;;) {
         this.flowSpace(multiLine);
@@ -225,7 +241,7 @@ class Reader {
         this.col++;
       }
       this.col++;
-      return out;
+      return this.list(out, depth, line);
     }
     if (c === '{') {
       const out: Record<string, unknown> = {};
@@ -247,12 +263,12 @@ class Reader {
     if (c === '"' || c === "'") {
       const q = quoted(s, this.col);
       this.col = q.end;
-      return q.value;
+      return this.scalar(q.value);
     }
     const end = plainEnd(s, this.col, false);
     const value = resolvePlain(s.slice(this.col, end).trimEnd());
     this.col = end;
-    return value;
+    return this.scalar(value);
   }
 
   /** `key: value` inside `{...}`: the colon on the key's line, the value anywhere after it. */
