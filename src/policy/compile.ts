@@ -66,7 +66,9 @@ export function compilePolicy(loaded: LoadedPolicy, options: ResolvedCompileOpti
       ? rule.from.map((f, i) => compileSource(f.source, `${base}.from[${i}].source`, namespace, options))
       : null;
     const to = rule.to ? rule.to.map((t, i) => compileOperation(t.operation, `${base}.to[${i}].operation`)) : null;
-    const when = (rule.when ?? []).map((c, i) => compileCondition(c, `${base}.when[${i}]`, namespace, options));
+    const when = rule.when?.length
+      ? rule.when.map((c, i) => compileCondition(c, `${base}.when[${i}]`, namespace, options))
+      : NO_CHECKS;
     rules.push(
       new Rule(
         compiled,
@@ -88,7 +90,6 @@ export function compilePolicy(loaded: LoadedPolicy, options: ResolvedCompileOpti
  * costs ~0.25 KB per rule.
  */
 class Rule implements CompiledRule {
-  readonly checks: readonly FieldCheck[];
   private made: Decision | null = null;
 
   constructor(
@@ -99,8 +100,11 @@ class Rule implements CompiledRule {
     readonly when: readonly FieldCheck[],
     readonly principalKeys: readonly string[] | null,
     readonly pathKeys: readonly string[] | null,
-  ) {
-    this.checks = flatten(from, to, when);
+  ) {}
+
+  /** Built when asked (a plan reads it once per workload), not kept: one array less per rule. */
+  get checks(): readonly FieldCheck[] {
+    return flatten(this.from, this.to, this.when);
   }
 
   get decision(): Decision {
@@ -159,6 +163,7 @@ export function selects(policy: CompiledPolicy, labels: Readonly<Record<string, 
 }
 
 const NO_RESULTS: readonly never[] = Object.freeze([]);
+const NO_CHECKS: readonly FieldCheck[] = Object.freeze([]);
 
 function ruleDecision(ref: PolicyRef, index: number): Decision {
   const allowed = ref.action === 'ALLOW';

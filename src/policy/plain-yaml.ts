@@ -59,6 +59,7 @@ class Reader {
   private col = 0;
   readonly nodeLines = new Map<object, number>();
   private readonly strings = new Map<string, string>();
+  private readonly lists = new Map<string, unknown[]>();
 
   constructor(private readonly lines: readonly string[]) {}
 
@@ -168,8 +169,20 @@ class Reader {
     }
   }
 
-  /** A finished sequence, copied to an array of its exact length (`push` leaves spare capacity behind). */
+  /**
+   * A finished sequence, copied to an array of its exact length (`push` leaves spare capacity behind). Below the
+   * depths whose lines are kept, a list of strings is one shared array per distinct content (methods, paths and
+   * callers repeat across a file's rules); the policy model is read-only.
+   */
   private list(items: unknown[], depth: number, line: number): unknown[] {
+    if (depth > 2 && items.length <= 16 && items.every((v) => typeof v === 'string')) {
+      const key = JSON.stringify(items);
+      const known = this.lists.get(key);
+      if (known !== undefined) return known;
+      const out = items.slice();
+      this.lists.set(key, out);
+      return out;
+    }
     const out = items.slice();
     this.record(out, depth, line);
     return out;
