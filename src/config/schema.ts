@@ -37,6 +37,14 @@ const serverSchema = z
   .object({
     listen: hostPort.default('127.0.0.1:9191'),
     tls: tlsSchema.optional(),
+    /**
+     * Processes answering checks on the shared listener (node:cluster): a number, or `auto` = the CPUs available,
+     * bounded by the container's CPU quota. Each holds its own policy set and decision cache; 1 = no cluster.
+     */
+    workers: z
+      .union([z.number().int().min(1).max(64), z.literal('auto')])
+      .default(1)
+      .describe('worker processes: a number from 1 to 64, or auto (available CPUs, bounded by the CPU quota)'),
     /** Internal deadline for one Check when Envoy sent no grpc-timeout. */
     checkTimeoutMs: z.number().int().positive().default(200),
     /**
@@ -72,6 +80,8 @@ const serverSchema = z
       .default(32 << 20),
     /** A stream whose request message is not complete this long after it opened is reset. */
     messageTimeoutMs: z.number().int().positive().default(5000),
+    /** A connection that has not sent the HTTP/2 preface this long after it opened (after TLS) is closed. */
+    prefaceTimeoutMs: z.number().int().positive().default(5000),
     /** A TLS handshake not finished this long after the TCP connection is dropped. */
     tlsHandshakeTimeoutMs: z.number().int().positive().default(5000),
     /** HTTP/2 PING interval on an open connection (finds dead peers; Envoy answers pings). */
