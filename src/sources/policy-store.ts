@@ -97,7 +97,7 @@ export class PolicyStore {
   /** The initial load. Throws {@link PolicyLoadError} when any policy is invalid or unreadable. */
   async load(): Promise<PolicySet> {
     const snapshot = await readPolicySnapshot(this.options.paths);
-    const { set, issues, perFile } = this.build(this.parse(snapshot));
+    const { set, issues, perFile } = this.buildAtOnce(this.parse(snapshot));
     if (set === null) {
       const unreadable = issues.some((i) => i.code === 'read_failed');
       throw new PolicyLoadError(unreadable ? 'unreadable' : 'invalid_policy', issues);
@@ -124,7 +124,7 @@ export class PolicyStore {
           stable = await this.stableSnapshot();
           if (stable === null) return;
           // Awaited so that a build step that fails in any way (a throw or a rejection) lands in this catch.
-          built = await this.buildInSlices(stable.parsed);
+          built = await this.build(stable.parsed);
         } catch (err) {
           const message = `reload failed unexpectedly: ${err instanceof Error ? err.message : String(err)}`;
           const issue: PolicyIssue = {
@@ -261,7 +261,7 @@ export class PolicyStore {
   }
 
   /** The initial load's build: all at once (nothing is served yet, and one pass is the fastest). */
-  private build({ parsed, perFile, cache }: ParsedSnapshot): Built {
+  private buildAtOnce({ parsed, perFile, cache }: ParsedSnapshot): Built {
     const { policies, issues, notes } = parsed;
     if (issues.some((i) => i.severity === 'error')) return { set: null, issues, notes, perFile };
     const set = compilePolicySet(policies, this.options.compile, this.gen + 1, this.set);
@@ -270,7 +270,7 @@ export class PolicyStore {
   }
 
   /** A reload's build: compiled in slices while the current set keeps serving; swapped in by the caller. */
-  private async buildInSlices({ parsed, perFile, cache }: ParsedSnapshot): Promise<Built> {
+  private async build({ parsed, perFile, cache }: ParsedSnapshot): Promise<Built> {
     const { policies, issues, notes } = parsed;
     if (issues.some((i) => i.severity === 'error')) return { set: null, issues, notes, perFile };
     const set = await compilePolicySetInSlices(policies, this.options.compile, this.gen + 1, this.set, this.slicer());
