@@ -46,6 +46,8 @@ const bases = [
   JSON.stringify({ kind: 'List', items: [{ a: 1, b: [true, null, 'x'], c: { d: 'e:f' } }, { g: -1.5e3 }] }, null, 2),
   `# c\n---\na: 1\nb:\n  - x # y\n  - 'it''s'\n  - "q\\"\\u00e9\\n"\nc: ~\nd:\ne: 0o17\nf: 0x1F\ng: .inf\nh: 1.\n---\n- a\n- b: c\n  d: e\n`,
   `a:\n  # less indented comment\n    b: 1\n  # c\n    c: [x, "y", {z: 1}]\nd:\n- e:\n  - f\n  g: h\n`,
+  `{"apiVersion": "v1", "kind": "List",\n "items": [ {"a": "x", 'b': [1, 2.5, -3, 0x1F, .inf, ~, null, true]},\n  {c: d, "e": {"f": []}} ,\n ] } # end\n`,
+  `a: "x"\n'b c': 'y' # c\n"d": [a, 'b', "c", {e: f}]\ng:\n  - {}\n  - []\n  -\n    h: i\n  - j: k\n    l:\n    - m\n`,
 ];
 const pieces = [
   ' ',
@@ -92,6 +94,20 @@ const pieces = [
   '<<: a',
   '\t',
   '\r',
+  '\u2028',
+  '[]',
+  '{}',
+  ' : ',
+  '""',
+  "''",
+  '0o7',
+  '-.inf',
+  '1e3',
+  '.nan',
+  '- -',
+  '? ',
+  '\n---\n',
+  '\n...\n',
 ];
 
 describe('the fast policy reader reads what the yaml library reads', () => {
