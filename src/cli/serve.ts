@@ -1,7 +1,7 @@
 import { createDecisionCache } from '../authz/cache.js';
 import { type LoadedConfig, loadConfigFile, resolveFrom, verifyPolicyPaths } from '../config/load.js';
 import { type Config, hostPortProblem } from '../config/schema.js';
-import { createFlowRecorder } from '../discovery/recorder.js';
+import { FlowRecorder } from '../discovery/recorder.js';
 import { reportCoverage } from '../policy/coverage.js';
 import { type AssembledParts, assembleParts } from '../server/assemble.js';
 import { heapLimitWarning } from '../server/memory-limit.js';
@@ -111,7 +111,7 @@ export const serveCommand: Command = {
     }
     // Monitor mode (discovery): record every decided Check into the bounded flow table, flushed off the Check path.
     const recorder = config.discovery.enabled
-      ? createFlowRecorder(config.discovery, {
+      ? new FlowRecorder(config.discovery, {
           resolvePath: (p) => resolveFrom(loaded, p),
           pathNormalization: config.policy.pathNormalization,
           onError: (err) => logger.warn({ err: (err as Error).message }, 'discovery: flow flush failed'),
