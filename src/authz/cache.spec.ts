@@ -136,6 +136,38 @@ describe('LruDecisionCache', () => {
     expect(cache.get(set, ORDERS, req2)).toBeUndefined();
   });
 
+  it('an identity valid for longer than the TTL does not stretch the entry past the TTL', () => {
+    const clock = { now: T0 };
+    const cache = cacheAt(clock, { ttlMs: 1000 });
+    const set = new FakePolicySet(1, EVERYTHING, allowAll);
+    const req = request({ peer: peer('frontend', T0 + 5000), user: user('alice', ['g'], T0 + 5000) });
+    cache.set(set, ORDERS, req, decision(true, 'ok'));
+    clock.now = T0 + 999;
+    expect(cache.get(set, ORDERS, req)).toBeDefined();
+    clock.now = T0 + 1000;
+    expect(cache.get(set, ORDERS, req)).toBeUndefined();
+  });
+
+  it('decide() on an older generation after a reload: decided by that set, neither read from nor written to', () => {
+    const cache = cacheAt({ now: T0 });
+    const gen1 = new FakePolicySet(1, EVERYTHING, allowAll);
+    const gen2 = new FakePolicySet(2, EVERYTHING, () => false);
+    expect(cache.decide(gen2, ORDERS, request()).decision.allowed).toBe(false);
+    const late = cache.decide(gen1, ORDERS, request());
+    expect(late).toMatchObject({ hit: false, decision: { allowed: true } });
+    expect(gen1.evaluations).toBe(1);
+    expect(cache.stats()).toMatchObject({ stale: 1, entries: 1, generation: 2 });
+    // gen2's entry is untouched by the late check, and gen1's answer was not stored under gen2.
+    expect(cache.decide(gen2, ORDERS, request())).toMatchObject({ hit: true, decision: { allowed: false } });
+  });
+
+  it('a plain miss is a miss, not an expiry; a fresh cache reports no generation', () => {
+    const cache = cacheAt({ now: T0 });
+    expect(cache.stats().generation).toBe(-1);
+    expect(cache.get(new FakePolicySet(1, EVERYTHING, allowAll), ORDERS, request())).toBeUndefined();
+    expect(cache.stats()).toMatchObject({ misses: 1, expired: 0 });
+  });
+
   it('does not store a decision for an identity that has already expired', () => {
     const clock = { now: T0 };
     const cache = cacheAt(clock);
@@ -201,6 +233,20 @@ describe('LruDecisionCache', () => {
     expect(createDecisionCache({ enabled: true, maxEntries: 10, maxBytes: 1000, ttlSeconds: 1 })).toBeInstanceOf(
       LruDecisionCache,
     );
+  });
+
+  it('reads config.cache.ttlSeconds as seconds', () => {
+    const clock = { now: T0 };
+    const cache = createDecisionCache(
+      { enabled: true, maxEntries: 10, maxBytes: 1 << 20, ttlSeconds: 60 },
+      { now: () => clock.now },
+    );
+    const set = new FakePolicySet(1, NOTHING, allowAll);
+    cache?.set(set, ORDERS, request(), decision(true, 'ok'));
+    clock.now = T0 + 59_999;
+    expect(cache?.get(set, ORDERS, request())).toBeDefined();
+    clock.now = T0 + 60_000;
+    expect(cache?.get(set, ORDERS, request())).toBeUndefined();
   });
 });
 
