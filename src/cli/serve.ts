@@ -126,6 +126,7 @@ export const serveCommand: Command = {
       if (!known) throw err;
       return fail(known.message, known.code);
     }
+    telemetry.metrics.countStreamResets(() => service.streamResets());
     // grpc-js logs its own line for a failed bind; the error below says it once, clearly.
     const restoreGrpcLogs = quietGrpcLogs(logger);
     let addresses: ListeningAddresses;

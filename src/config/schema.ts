@@ -72,6 +72,8 @@ const serverSchema = z
       .default(32 << 20),
     /** A stream whose request message is not complete this long after it opened is reset. */
     messageTimeoutMs: z.number().int().positive().default(5000),
+    /** A connection that has not sent the HTTP/2 preface this long after it opened (after TLS) is closed. */
+    prefaceTimeoutMs: z.number().int().positive().default(5000),
     /** A TLS handshake not finished this long after the TCP connection is dropped. */
     tlsHandshakeTimeoutMs: z.number().int().positive().default(5000),
     /** HTTP/2 PING interval on an open connection (finds dead peers; Envoy answers pings). */

@@ -29,13 +29,22 @@ export class BundleError extends MeshAuthzError<BundleErrorCode> {
 
 const JWT_KTYS = new Set(['EC', 'RSA', 'OKP']);
 
-/** A bundle from a PEM file of X.509 authorities (no JWT keys). An empty file gives an empty (distrusting) bundle. */
+/**
+ * A bundle from a PEM file of X.509 authorities (no JWT keys). A PEM with no certificate is refused, not read as an
+ * empty (distrusting) bundle: an editor or `kubectl cp` truncates the file before writing it, and reading that moment
+ * as "trust nobody" would reject every peer of the domain until the write lands. At start it is a configuration
+ * error; on reload the last good bundle keeps serving. To distrust a domain on purpose, remove it from the config or
+ * serve a SPIFFE bundle document with an empty `keys` list.
+ */
 export function bundleFromPem(trustDomain: string, pem: string): TrustBundle {
   let certs: CertInfo[];
   try {
     certs = parsePemCertificates(pem);
   } catch (err) {
     throw new BundleError('bundle_pem', `the PEM bundle for ${trustDomain} is malformed`, { cause: err });
+  }
+  if (certs.length === 0) {
+    throw new BundleError('bundle_pem', `the PEM bundle for ${trustDomain} holds no certificate`);
   }
   return { trustDomain, x509Authorities: certs, jwtAuthorities: new Map(), sequence: null, refreshHintSeconds: null };
 }

@@ -12,6 +12,9 @@ import { constants, type Http2SecureServer, type Http2Server, type Http2Session,
  *   CheckRequest is a few KB, so the resets land on the streams that built the pile, not on normal callers);
  * - a stream whose message is not complete `messageTimeoutMs` after it opened (or after its previous message) is
  *   reset, so a slow sender cannot hold its bytes forever.
+ * - a connection that has not sent the HTTP/2 client preface (its first SETTINGS frame) `prefaceTimeoutMs` after
+ *   the session opened is closed: without it, a plaintext client that connects and says nothing holds a socket
+ *   forever (Node has no such timeout; TLS connections get one for the handshake, not for what follows).
  * The stream limit per connection (HTTP/2 SETTINGS_MAX_CONCURRENT_STREAMS) and the TLS handshake timeout are
  * set where the sockets are created (server.ts, tls.ts).
  */
@@ -20,6 +23,8 @@ export interface BufferLimits {
   readonly maxBufferedBytesPerConnection: number;
   readonly maxBufferedBytes: number;
   readonly messageTimeoutMs: number;
+  /** Close a connection whose HTTP/2 preface has not arrived this long after the session opened. */
+  readonly prefaceTimeoutMs?: number;
 }
 
 /** Why a stream was reset (counted; tests and metrics read them). */
@@ -27,6 +32,8 @@ export interface GuardCounters {
   resetForConnectionCap: number;
   resetForTotalCap: number;
   resetForTimeout: number;
+  /** Connections closed because their HTTP/2 preface never came. */
+  closedForSilence: number;
 }
 
 interface Tracked {
@@ -48,7 +55,12 @@ interface SessionState {
 }
 
 export class ConnectionGuard {
-  readonly counters: GuardCounters = { resetForConnectionCap: 0, resetForTotalCap: 0, resetForTimeout: 0 };
+  readonly counters: GuardCounters = {
+    resetForConnectionCap: 0,
+    resetForTotalCap: 0,
+    resetForTimeout: 0,
+    closedForSilence: 0,
+  };
   private total = 0;
   private readonly sessions = new WeakMap<Http2Session, SessionState>();
   private readonly all = new Set<Tracked>();
@@ -68,6 +80,20 @@ export class ConnectionGuard {
   /** Watches every stream of `server`; called before grpc-js sees the stream. */
   attach(server: Http2Server | Http2SecureServer): void {
     server.prependListener('stream', (stream: Http2Stream) => this.track(stream));
+    const prefaceMs = this.limits.prefaceTimeoutMs;
+    if (prefaceMs !== undefined) server.on('session', (session: Http2Session) => this.awaitPreface(session, prefaceMs));
+  }
+
+  /** The client's SETTINGS frame ends the preface; until then the session holds a socket for nothing. */
+  private awaitPreface(session: Http2Session, timeoutMs: number): void {
+    const timer = setTimeout(() => {
+      this.counters.closedForSilence++;
+      session.destroy();
+    }, timeoutMs);
+    timer.unref();
+    const clear = () => clearTimeout(timer);
+    session.once('remoteSettings', clear);
+    session.once('close', clear);
   }
 
   private track(stream: Http2Stream): void {

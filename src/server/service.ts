@@ -88,6 +88,7 @@ export class AuthzService {
         maxBufferedBytesPerConnection: server.maxBufferedBytesPerConnection,
         maxBufferedBytes: server.maxBufferedBytes,
         messageTimeoutMs: server.messageTimeoutMs,
+        prefaceTimeoutMs: server.prefaceTimeoutMs,
       },
       connection: {
         maxConcurrentStreams: server.maxConcurrentStreams,
@@ -233,6 +234,17 @@ export class AuthzService {
         resolve(`${listen.slice(0, listen.lastIndexOf(':'))}:${port}`);
       });
     });
+  }
+
+  /** Streams the connection guard reset so far, by reason (zeros when no buffer limits are set). */
+  streamResets(): { connection_cap: number; total_cap: number; message_timeout: number; no_preface: number } {
+    const c = this.server.guard?.counters;
+    return {
+      connection_cap: c?.resetForConnectionCap ?? 0,
+      total_cap: c?.resetForTotalCap ?? 0,
+      message_timeout: c?.resetForTimeout ?? 0,
+      no_preface: c?.closedForSilence ?? 0,
+    };
   }
 
   /** tryShutdown lets open streams finish; forceShutdown after `timeoutMs` cancels whatever is left. */

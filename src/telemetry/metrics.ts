@@ -31,6 +31,10 @@ const MISNAMED_DEFAULT_METRICS = [
 
 type DecisionLabels = 'result' | 'status' | 'policy' | 'dry_run';
 
+const STREAM_RESET_REASONS = ['connection_cap', 'total_cap', 'message_timeout', 'no_preface'] as const;
+/** Monotonic counts of guard resets by reason (the transport owns them; metrics only read). */
+export type StreamResetCounts = Readonly<Record<(typeof STREAM_RESET_REASONS)[number], number>>;
+
 export interface MetricsOptions {
   readonly version: string;
   /** Also export Node.js process metrics (`process_*`, `nodejs_*`). Default true. */
@@ -191,6 +195,25 @@ export class ServiceMetrics implements DecisionObserver {
   /** A valid policy change was refused (it would drop a whole namespace); the previous set keeps serving. */
   policyReloadRefused(reason: string): void {
     this.reloadRefusals.inc({ reason: REASON_LABEL.test(reason) ? reason : 'other' });
+  }
+
+  /**
+   * Streams the transport's connection guard reset (a hostile or broken client), read from its counters at scrape
+   * time: `reason` is `connection_cap`, `total_cap`, `message_timeout` or `no_preface` (a whole connection). Call once, when the server exists.
+   */
+  countStreamResets(read: () => StreamResetCounts): void {
+    let seen: StreamResetCounts = { connection_cap: 0, total_cap: 0, message_timeout: 0, no_preface: 0 };
+    new Counter({
+      name: 'mesh_authz_stream_resets_total',
+      help: 'Check streams reset by the connection guard: too many unfinished bytes buffered on one connection (connection_cap) or in all (total_cap), a message unfinished past its timeout (message_timeout), or connections closed because the HTTP/2 preface never came (no_preface).',
+      labelNames: ['reason'],
+      registers: [this.registry],
+      collect() {
+        const now = read();
+        for (const reason of STREAM_RESET_REASONS) this.inc({ reason }, now[reason] - seen[reason]);
+        seen = { ...now };
+      },
+    });
   }
 
   /** How many known workloads no ALLOW policy selects. */

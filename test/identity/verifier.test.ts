@@ -124,6 +124,31 @@ describe('peer from the certificate Envoy forwards', () => {
     expect((await outcome(v, { certificate: envoyEncode(leaf.pem) })).ok).toBe(true);
   });
 
+  it('a PEM file emptied mid-edit keeps the last good bundle (no moment of distrust), then the edit lands', async () => {
+    // An editor or `kubectl cp` truncates the file, then writes it. Read in between, the empty file used to become an
+    // empty bundle: every peer of the domain was rejected (svid_untrusted_domain) until the write landed.
+    await writeFile(join(dir, 'edited.pem'), root.pem);
+    const v = await make({ trustBundles: [{ trustDomain: 'example.org', pem: 'edited.pem' }] });
+    for (const between of ['', '\n  \n', '# comment only\n']) {
+      await writeFile(join(dir, 'edited.pem'), between);
+      await v.bundles.reload();
+      const out = await outcome(v, { certificate: envoyEncode(leaf.pem) });
+      expect(out.ok || out.error.code, JSON.stringify(between)).toBe(true);
+    }
+    // The other side: the finished write is applied (the old root rotated out, so the leaf no longer chains).
+    await writeFile(join(dir, 'edited.pem'), otherRoot.pem);
+    await v.bundles.reload();
+    const out = await outcome(v, { certificate: envoyEncode(leaf.pem) });
+    expect(out.ok || out.error.code).toBe('svid_bad_chain');
+  });
+
+  it('a PEM bundle file with no certificate is a start-up error naming the domain', async () => {
+    await writeFile(join(dir, 'blank.pem'), '');
+    await expect(make({ trustBundles: [{ trustDomain: 'example.org', pem: 'blank.pem' }] })).rejects.toThrow(
+      /example\.org holds no certificate/,
+    );
+  });
+
   it('loads X.509 authorities from a SPIFFE bundle document', async () => {
     await writeFile(join(dir, 'bundle.json'), JSON.stringify(await spiffeBundle([root])));
     const v = await make({ trustBundles: [{ trustDomain: 'example.org', spiffeBundle: 'bundle.json' }] });

@@ -3,7 +3,7 @@
  * must be denied and which reason code the operator sees; good leaves, with and without intermediates, pass.
  */
 import { beforeAll, describe, expect, it } from 'vitest';
-import { bundleFromPem } from '../../src/identity/bundle.js';
+import { bundleFromPem, parseSpiffeBundle } from '../../src/identity/bundle.js';
 import { TrustBundleSet } from '../../src/identity/trust-bundles.js';
 import { IdentityError, type IdentityErrorCode } from '../../src/identity/types.js';
 import { verifyX509Svid } from '../../src/identity/x509-svid.js';
@@ -28,7 +28,10 @@ let bundles: TrustBundleSet;
 
 function bundleSet(entries: Record<string, readonly Issued[]>): TrustBundleSet {
   const set = new TrustBundleSet();
-  for (const [td, cas] of Object.entries(entries)) set.set(bundleFromPem(td, cas.map((c) => c.pem).join('')));
+  for (const [td, cas] of Object.entries(entries)) {
+    // No CA: an empty SPIFFE bundle document (a PEM without a certificate is refused as a file caught mid-edit).
+    set.set(cas.length === 0 ? parseSpiffeBundle(td, { keys: [] }) : bundleFromPem(td, cas.map((c) => c.pem).join('')));
+  }
   return set;
 }
 
