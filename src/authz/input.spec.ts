@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { CheckRequestType, decodeCheckRequest } from '../server/codec.js';
 import { InvalidCheckRequest, toCheckInput } from './input.js';
-import type { WireCheckRequest } from './wire-types.js';
+import type { WireAttributeContext, WireCheckRequest, WireHttpRequest } from './wire-types.js';
 
 function roundTrip(obj: Record<string, unknown>): WireCheckRequest {
   const bytes = CheckRequestType.encode(CheckRequestType.fromObject(obj)).finish();
@@ -90,6 +90,9 @@ describe('toCheckInput: what the policy reads, both sides of every rule', () => 
     expect(at('/a?x=1#frag')).toEqual(['/a', 'x=1']);
     expect(at('/a?x=1?y#f#g')).toEqual(['/a', 'x=1?y']);
     expect(at('?x')).toEqual(['', 'x']);
+    // A fragment without a query still ends the path, also when it comes first.
+    expect(at('/a#frag')).toEqual(['/a', '']);
+    expect(at('#x?y')).toEqual(['', '']);
   });
 
   it('host: the HTTP host field first, then the :authority header, then the host header', () => {
@@ -165,5 +168,71 @@ describe('toCheckInput: what the policy reads, both sides of every rule', () => 
     });
     expect(toCheckInput(timed).requestTime).toBe(1_700_000_000_250);
     expect(toCheckInput(withHttp({})).requestTime).toBe(null);
+  });
+});
+
+/**
+ * The wire types leave every field optional: a message built in code (not decoded, so no protobuf defaults) must read
+ * the same as its decoded form, with '' for every absent string and a refusal for an absent method or path.
+ */
+describe('toCheckInput on a sparse message (absent fields, no protobuf defaults)', () => {
+  const sparse = (http: WireHttpRequest, attributes: Omit<WireAttributeContext, 'request'> = {}): WireCheckRequest => ({
+    attributes: { ...attributes, request: { http } },
+  });
+
+  it('an absent method or path is refused with the code invalid_request', () => {
+    for (const http of [{ path: '/' }, { method: 'GET' }]) {
+      const thrown = (() => {
+        try {
+          toCheckInput(sparse(http));
+        } catch (e) {
+          return e;
+        }
+        return null;
+      })();
+      expect(thrown).toBeInstanceOf(InvalidCheckRequest);
+      expect(thrown).toMatchObject({ name: 'InvalidCheckRequest', code: 'invalid_request' });
+    }
+  });
+
+  it('absent strings read as empty, never as a stand-in value', () => {
+    const input = toCheckInput(sparse({ method: 'GET', path: '/' }));
+    const none = { address: '', port: 0, principal: '', certificate: '', service: '', labels: {} };
+    expect(input.source).toEqual(none);
+    expect(input.destination).toEqual(none);
+    expect(input).toMatchObject({ host: '', scheme: '', protocol: '', sni: '', requestId: '', requestTime: null });
+    expect(input.headers).toEqual({});
+    const peerOnly = toCheckInput(sparse({ method: 'GET', path: '/' }, { destination: { address: {} } }));
+    expect(peerOnly.destination).toEqual(none);
+  });
+
+  it('absent header names and values read as empty, and still count against the limits', () => {
+    const input = toCheckInput(
+      sparse({ method: 'GET', path: '/', headerMap: { headers: [{ value: 'v' }, { key: 'k' }] } }),
+    );
+    expect(input.headers).toEqual({ '': 'v', k: '' });
+    const plain = toCheckInput(sparse({ method: 'GET', path: '/', headers: { a: undefined as unknown as string } }));
+    expect(plain.headers).toEqual({ a: '' });
+    // 'k' is one byte: within a one-byte budget only if an absent value counts as zero bytes.
+    expect(() =>
+      toCheckInput(sparse({ method: 'GET', path: '/', headerMap: { headers: [{ key: 'k' }] } }), {
+        maxPathBytes: 10,
+        maxHeaderBytes: 1,
+        maxHeaders: 5,
+      }),
+    ).not.toThrow();
+  });
+
+  it('request time: seconds as a number or as a Long, nanos optional', () => {
+    const at = (seconds: number | { toNumber(): number }, nanos?: number) =>
+      toCheckInput({
+        attributes: {
+          request: { time: { seconds, ...(nanos === undefined ? {} : { nanos }) }, http: { method: 'GET', path: '/' } },
+        },
+      }).requestTime;
+    expect(at(1_700_000_000, 5e8)).toBe(1_700_000_000_500);
+    expect(at(1_700_000_000)).toBe(1_700_000_000_000);
+    expect(at({ toNumber: () => 1_700_000_001 })).toBe(1_700_000_001_000);
+    expect(at(0)).toBe(null);
   });
 });
