@@ -1,15 +1,13 @@
-import { existsSync } from 'node:fs';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
-import { decodeJwt } from 'jose';
 import { createDecisionCache, type LruDecisionCache } from '../src/authz/cache.js';
 import { CheckPipeline } from '../src/authz/pipeline.js';
 import type { WireCheckRequest } from '../src/authz/wire-types.js';
 import { configSchema } from '../src/config/schema.js';
-import type { IdentityInput, IdentityOutcome, IdentityVerifier } from '../src/identity/types.js';
 import { decodeCheckRequest } from '../src/server/codec.js';
+import { createIdentityVerifier, type ManagedIdentityVerifier } from '../src/sources/identity.js';
 import { PolicyStore } from '../src/sources/policy-store.js';
 import { DEFAULT_FIXTURE, generateFixture, ISSUER, TRUST_DOMAIN } from './fixtures.js';
 import { readGrpcFrames } from './frame.js';
@@ -29,60 +27,22 @@ export interface PipelineBenchOptions {
   readonly freshShare: number;
 }
 
-/** The product's verifier when src/identity provides it; otherwise a labelled stand-in (no signature checks). */
-async function identityVerifier(dir: string, caPath: string, jwksPath: string): Promise<[IdentityVerifier, string]> {
-  const index = join(import.meta.dirname, '../src/identity/index.js');
-  if (existsSync(index)) {
-    const mod = (await import(pathToFileURL(index).href)) as Record<string, unknown>;
-    if (typeof mod.createIdentityVerifier === 'function') {
-      const config = configSchema.parse({
-        identity: {
-          trustBundles: [{ trustDomain: TRUST_DOMAIN, pem: caPath }],
-          peer: { sources: ['certificate'] },
-          jwt: { issuers: [{ issuer: ISSUER, jwks: { file: jwksPath }, audiences: ['mesh'], algorithms: ['ES256'] }] },
-        },
-      }).identity;
-      const create = mod.createIdentityVerifier as (c: unknown, o: unknown) => Promise<IdentityVerifier>;
-      return [await create(config, { resolvePath: (p: string) => (p.startsWith('/') ? p : join(dir, p)) }), 'product'];
-    }
-  }
-  return [new StandInVerifier(), 'stand-in (src/identity/index.ts not on this branch): principal + unverified JWT'];
+/** The product's verifier (trust bundle and JWKS files of the fixture), as `serve` builds it. */
+async function identityVerifier(
+  dir: string,
+  caPath: string,
+  jwksPath: string,
+): Promise<[ManagedIdentityVerifier, string]> {
+  const config = configSchema.parse({
+    identity: {
+      trustBundles: [{ trustDomain: TRUST_DOMAIN, pem: caPath }],
+      peer: { sources: ['certificate'] },
+      jwt: { issuers: [{ issuer: ISSUER, jwks: { file: jwksPath }, audiences: ['mesh'], algorithms: ['ES256'] }] },
+    },
+  }).identity;
+  const resolvePath = (p: string) => (p.startsWith('/') ? p : join(dir, p));
+  return [await createIdentityVerifier(config, { resolvePath }), 'product'];
 }
-
-/** Bench-only stand-in: identity from the principal and the JWT payload, credential ids from the raw values. */
-class StandInVerifier implements IdentityVerifier {
-  verify(input: IdentityInput): IdentityOutcome {
-    const m = /^spiffe:\/\/([^/]+)\/ns\/([^/]+)\/sa\/([^/]+)$/.exec(input.principal);
-    const peer = m
-      ? {
-          spiffeId: input.principal,
-          trustDomain: m[1]!,
-          namespace: m[2]!,
-          serviceAccount: m[3]!,
-          expiresAt: Date.now() + 3_600_000,
-          credentialId: input.principal,
-        }
-      : null;
-    const auth = input.headers.authorization;
-    let user = null;
-    if (auth?.startsWith('Bearer ')) {
-      const token = auth.slice(7);
-      const claims = decodeJwt(token);
-      user = {
-        issuer: claims.iss ?? '',
-        subject: claims.sub ?? '',
-        audiences: [AUD],
-        presenter: null,
-        claims,
-        groups: (claims.groups as string[]) ?? [],
-        expiresAt: (claims.exp ?? 0) * 1000,
-        credentialId: token.slice(token.lastIndexOf('.') + 1),
-      };
-    }
-    return { ok: true, peer, user };
-  }
-}
-const AUD = 'mesh';
 
 /** The smoke-run variant (`npm run bench -- --quick`). */
 export function runPipelineBenchQuick(): Promise<Record<string, unknown>> {
@@ -94,6 +54,7 @@ export async function runPipelineBench(
   output: { quiet?: boolean } = {},
 ): Promise<Record<string, unknown>> {
   const dir = await mkdtemp(join(tmpdir(), 'mesh-authz-pipeline-'));
+  let closeIdentity = () => {};
   try {
     const fixture = await generateFixture(dir, DEFAULT_FIXTURE);
     const t0 = performance.now();
@@ -101,6 +62,7 @@ export async function runPipelineBench(
     await store.load();
     const loadMs = performance.now() - t0;
     const [identity, identityKind] = await identityVerifier(dir, fixture.caPath, fixture.jwksPath);
+    closeIdentity = () => identity.close();
     const decode = (b: Buffer) => decodeCheckRequest(readGrpcFrames(b)[0]!) as WireCheckRequest;
     const hot = fixture.hot.map(decode);
     const results: Record<string, unknown> = {
@@ -150,7 +112,7 @@ export async function runPipelineBench(
       let rssMid = 0;
       let rssHalf = 0;
       for (let i = 0; i < options.checks; i++) {
-        const { outcome } = await pipeline.check(next());
+        const outcome = await pipeline.check(next());
         times[i] = outcome.durationUs;
         if (outcome.allowed) allowed++;
         if (i === Math.floor(options.checks / 10)) rssMid = memoryMb(process.pid, 'VmRSS');
@@ -193,6 +155,7 @@ export async function runPipelineBench(
     if (!output.quiet) printSummary(results, options);
     return results;
   } finally {
+    closeIdentity();
     await rm(dir, { recursive: true, force: true });
   }
 }

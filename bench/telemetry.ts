@@ -28,6 +28,7 @@ import type { AttributeUse, CompiledPolicySet, Decision, PolicyRef } from '../sr
 import { NO_ATTRIBUTES } from '../src/policy/types.js';
 import { AuthzService, type ServiceParts } from '../src/server/service.js';
 import { createTelemetry, type Telemetry, telemetryServiceParts } from '../src/telemetry/index.js';
+import { standInEngine } from '../test/support/stand-in-engine.js';
 import { traceRequest } from './trace-requests.js';
 
 /** The floor: throughput with telemetry on must stay at or above this fraction of telemetry off. */
@@ -53,11 +54,11 @@ const DENY: Decision = {
   shadow: [],
   audit: [],
 };
-const policies: CompiledPolicySet = {
+const policies: CompiledPolicySet = standInEngine({
   generation: 1,
   attributesFor: () => USE,
   evaluate: (_w, req) => (req.path.startsWith('/orders') ? ALLOW : DENY),
-};
+});
 const identity: IdentityVerifier = {
   verify: (input) => ({
     ok: true,

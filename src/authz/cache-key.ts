@@ -1,29 +1,27 @@
-import type { AttributeUse, CompiledPolicySet, RequestAttributes, WorkloadRef } from '../policy/types.js';
+import {
+  type CompiledPolicySet,
+  type KeyPlan,
+  keyPlanOf,
+  type RequestAttributes,
+  type WorkloadRef,
+} from '../policy/types.js';
 
 /**
- * Decision cache keys. A key is the policy generation, the destination workload, and exactly the request
- * attributes the workload's policies read (`CompiledPolicySet.attributesFor`), plus the verified identities when
- * a policy reads them.
+ * Decision cache keys. A key is the key plan's prefix (the policy generation and the plan that decides the
+ * destination workload), and exactly the request attributes the workload's policies read, plus the verified
+ * identities when a policy reads them. The policy set builds each workload plan's {@link KeyPlan} with the plan
+ * (`CompiledPolicySet.keyPlanFor`); the cache only reads it.
  *
  * Security: two requests that differ in any attribute a policy reads must never get the same key, or one would be
  * served the other's decision. Every variable part is therefore written length-prefixed (`<len>:<value>`) or as a
  * one-character marker that cannot start a length (`~` absent, `-` no identity), so the encoding is injective for
  * a given plan: no choice of values (separators, NULs, digits in values…) can make two different tuples collide.
- * The plan (which parts, in which order) is fixed per (generation, workload), and the workload itself is part of
- * the key, so keys of different plans cannot be confused either.
+ * The key plan (which parts, in which order) is fixed per (generation, plan), and its prefix, distinct for every
+ * plan of a set, heads the key, so keys of different plans cannot be confused either.
  *
- * Speed: the plan is computed once per (generation, workload) and reused; per request the work is one string
+ * Speed: the key plan is built once, with the workload's policy plan; per request the work is one string
  * concatenation over the read attributes: no JSON.stringify of whole objects, no sorting, no hashing.
  */
-
-/** What the key of one workload's requests is built from; computed once per (generation, workload). */
-export interface KeyPlan {
-  /** `<generation>|<workload key>|`: the constant head of every key for this workload. */
-  readonly prefix: string;
-  readonly use: AttributeUse;
-  /** `use.headers`, deduplicated. */
-  readonly headers: readonly string[];
-}
 
 /** Why a request's decision cannot be cached (counted, never an error). */
 export type UncacheableReason = 'identity_without_credential_id' | 'metadata_too_large' | 'key_too_large';
@@ -63,13 +61,16 @@ export function workloadKey(workload: WorkloadRef): string {
   return key;
 }
 
-export function makeKeyPlan(set: CompiledPolicySet, workload: WorkloadRef, wkey: string): KeyPlan {
-  const use = set.attributesFor(workload);
-  return {
-    prefix: set.generation + '|' + lp(wkey) + '|',
-    use,
-    headers: [...new Set(use.headers.map((h) => h.toLowerCase()))],
-  };
+/**
+ * A key plan headed by the workload itself (`<generation>|<workload key>|`), for a set whose decisions may depend
+ * on more of the workload than a plan (test stand-ins that decide with a plain function).
+ */
+export function makeKeyPlan(
+  set: Pick<CompiledPolicySet, 'generation' | 'attributesFor'>,
+  workload: WorkloadRef,
+  wkey: string,
+): KeyPlan {
+  return keyPlanOf(set.generation + '|' + lp(wkey) + '|', set.attributesFor(workload));
 }
 
 /**

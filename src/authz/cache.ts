@@ -1,5 +1,4 @@
 import { LRUCache } from 'lru-cache';
-import type { CacheConfig } from '../config/schema.js';
 import type { CompiledPolicySet, Decision, RequestAttributes, WorkloadRef } from '../policy/types.js';
 import {
   buildKey,
@@ -7,16 +6,14 @@ import {
   IdentityTokens,
   isUncacheable,
   type KeyLimits,
-  type KeyPlan,
-  makeKeyPlan,
   type UncacheableReason,
-  workloadKey,
 } from './cache-key.js';
 import type { CachedDecision, DecisionCache } from './seams.js';
 
 /**
- * The decision cache: an LRU of decisions keyed by generation + workload + exactly the attributes the workload's
- * policies read (see cache-key.ts). Allows and denies are both cached, with their dry-run (shadow) and audit results.
+ * The decision cache: an LRU of decisions keyed by generation + the workload's policy plan + exactly the attributes
+ * that plan reads (see cache-key.ts). The key plan comes with the policy plan (`CompiledPolicySet.keyPlanFor`):
+ * nothing is built per workload here. Allows and denies are both cached, with their dry-run (shadow) and audit results.
  *
  * What makes it safe:
  * - a new policy generation retires every entry (the generation is in the key, and the cache is cleared when it
@@ -33,8 +30,6 @@ export interface DecisionCacheOptions {
   /** The clock (ms since epoch); tests freeze it. */
   readonly now?: () => number;
   readonly limits?: KeyLimits;
-  /** Key plans kept (one per distinct workload seen in the current generation). */
-  readonly maxPlans?: number;
 }
 
 export interface DecisionCacheStats {
@@ -74,12 +69,10 @@ function entrySize(entry: Entry, key: string): number {
 
 export class LruDecisionCache implements DecisionCache {
   private readonly lru: LRUCache<string, Entry>;
-  private readonly plans = new Map<string, KeyPlan>();
   private readonly tokens = new IdentityTokens();
   private readonly now: () => number;
   private readonly ttlMs: number;
   private readonly limits: KeyLimits;
-  private readonly maxPlans: number;
   private current: CompiledPolicySet | null = null;
   private counters = { hits: 0, misses: 0, sets: 0, expired: 0, uncacheable: 0, stale: 0, evictions: 0, retire: 0 };
   private readonly uncacheableByReason = new Map<UncacheableReason, number>();
@@ -88,7 +81,6 @@ export class LruDecisionCache implements DecisionCache {
     this.now = options.now ?? Date.now;
     this.ttlMs = options.ttlMs;
     this.limits = options.limits ?? DEFAULT_KEY_LIMITS;
-    this.maxPlans = options.maxPlans ?? 65_536;
     this.lru = new LRUCache<string, Entry>({
       max: options.maxEntries,
       maxSize: options.maxBytes,
@@ -160,10 +152,9 @@ export class LruDecisionCache implements DecisionCache {
     this.counters.sets++;
   }
 
-  /** Drops every entry and key plan. */
+  /** Drops every entry. */
   clear(): void {
     this.lru.clear();
-    this.plans.clear();
   }
 
   stats(): DecisionCacheStats {
@@ -204,15 +195,7 @@ export class LruDecisionCache implements DecisionCache {
   }
 
   private keyFor(set: CompiledPolicySet, workload: WorkloadRef, request: RequestAttributes): string | null {
-    const wkey = workloadKey(workload);
-    let plan = this.plans.get(wkey);
-    if (plan === undefined) {
-      plan = makeKeyPlan(set, workload, wkey);
-      // Workloads come from Envoy's route config, but bound the plans anyway; rebuilding one is cheap.
-      if (this.plans.size >= this.maxPlans) this.plans.clear();
-      this.plans.set(wkey, plan);
-    }
-    const key = buildKey(plan, request, this.limits, this.tokens);
+    const key = buildKey(set.keyPlanFor(workload), request, this.limits, this.tokens);
     if (isUncacheable(key)) {
       this.counters.uncacheable++;
       this.uncacheableByReason.set(key, (this.uncacheableByReason.get(key) ?? 0) + 1);
@@ -222,9 +205,17 @@ export class LruDecisionCache implements DecisionCache {
   }
 }
 
+/** The cache's settings as the config file's `cache` section states them (structurally: no config import here). */
+export interface CacheSettings {
+  readonly enabled: boolean;
+  readonly maxEntries: number;
+  readonly maxBytes: number;
+  readonly ttlSeconds: number;
+}
+
 /** The cache `config.cache` describes, or null when it is switched off. */
 export function createDecisionCache(
-  config: CacheConfig,
+  config: CacheSettings,
   options: { now?: () => number; limits?: KeyLimits } = {},
 ): LruDecisionCache | null {
   if (!config.enabled) return null;

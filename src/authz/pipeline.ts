@@ -31,10 +31,6 @@ export interface PipelineOptions {
   readonly now?: () => number;
 }
 
-export interface CheckResult {
-  readonly outcome: CheckOutcome;
-}
-
 let sequence = 0;
 const idPrefix = `${Date.now().toString(36)}${process.pid.toString(36)}`;
 
@@ -78,7 +74,7 @@ export class CheckPipeline {
    * Synchronous when nothing needs waiting for (identities already verified and cached: the common case), so the
    * answer goes out in the same tick; a Promise only when a first-sight credential has to be fetched or verified.
    */
-  check(request: WireCheckRequest | MalformedRequest, deadline?: number): CheckResult | Promise<CheckResult> {
+  check(request: WireCheckRequest | MalformedRequest, deadline?: number): CheckOutcome | Promise<CheckOutcome> {
     const started = process.hrtime.bigint();
     const decisionId = nextDecisionId();
     // Phase 1: input. `toCheckInput` is the one reader of the wire message; everything after it, the tracer
@@ -109,7 +105,7 @@ export class CheckPipeline {
     return this.finish(pending, span);
   }
 
-  private finish(outcome: CheckOutcome, span: CheckSpan): CheckResult {
+  private finish(outcome: CheckOutcome, span: CheckSpan): CheckOutcome {
     try {
       span.end(outcome);
     } catch {
@@ -122,7 +118,7 @@ export class CheckPipeline {
         // An observer must never change or delay the decision.
       }
     }
-    return { outcome };
+    return outcome;
   }
 
   private decide(

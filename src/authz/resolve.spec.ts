@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { policy, policySet } from '../../test/conformance/policy-fixtures.js';
+import { standInEngine } from '../../test/support/stand-in-engine.js';
 import { parseConfigText } from '../config/load.js';
 import { configWorkloadRegistry } from '../sources/config-registry.js';
 import type { PeerInput } from './input.js';
@@ -137,7 +138,7 @@ describe('unresolvedReason (fail closed on unknown labels)', () => {
   });
 
   it('treats a policy set that cannot say as one where labels matter', () => {
-    const opaque = { generation: 1, evaluate: () => ({}) as never, attributesFor: () => ({}) as never };
+    const opaque = standInEngine({ generation: 1, evaluate: () => ({}) as never, attributesFor: () => ({}) as never });
     expect(unresolvedReason(opaque, nsOnly)).not.toBeNull();
   });
 });

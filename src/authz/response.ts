@@ -1,4 +1,4 @@
-import type { Decision } from '../policy/types.js';
+import { type Decision, policyName } from '../policy/types.js';
 import { type CheckOutcome, GRPC_CODE } from './outcome.js';
 import { jsonToStruct, type WireCheckResponse, type WireHeaderValueOption } from './wire-types.js';
 
@@ -40,7 +40,7 @@ export function callerReason(outcome: CheckOutcome, detail: ResponseDetail): str
   const cls = reasonClass(outcome);
   if (detail === 'minimal') return cls;
   const policy = outcome.decision?.policy;
-  return `${cls}: ${outcome.reasonCode}${policy ? ` (${policy.namespace}/${policy.name})` : ''}`;
+  return `${cls}: ${outcome.reasonCode}${policy ? ` (${policyName(policy)})` : ''}`;
 }
 
 /**
@@ -56,7 +56,7 @@ export function buildResponse(outcome: CheckOutcome, detail: ResponseDetail = 'm
   const policy = outcome.decision?.policy;
   // Dynamic metadata stays in Envoy (access logs, later filters), but a deny's policy name is only given out when
   // the operator asked for more than the minimum.
-  if (policy && (outcome.allowed || detail !== 'minimal')) metadata.policy = `${policy.namespace}/${policy.name}`;
+  if (policy && (outcome.allowed || detail !== 'minimal')) metadata.policy = policyName(policy);
   if (outcome.dryRun) metadata.dry_run = true;
   const dynamicMetadata = jsonToStruct(metadata);
 
@@ -169,7 +169,7 @@ function fill(template: Template, outcome: CheckOutcome): Buffer {
 function shapeKey(o: CheckOutcome): string {
   const p = o.decision?.policy;
   return `${o.status}\u0000${o.httpStatus}\u0000${o.allowed}\u0000${o.dryRun}\u0000${o.reasonCode}\u0000${
-    p ? `${p.namespace}/${p.name}` : ''
+    p ? policyName(p) : ''
   }\u0000${o.wwwAuthenticate ?? ''}\u0000${o.reason}`;
 }
 

@@ -54,3 +54,6 @@ export interface Command {
   readonly positionals?: boolean;
   run(argv: string[]): Promise<number>;
 }
+
+/** Commands by name, each loaded on use. */
+export type CommandTable = Readonly<Record<string, () => Promise<Command>>>;

@@ -1,7 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { toCheckInput } from '../authz/input.js';
 import { tryParseSpiffeId } from '../identity/spiffe-id.js';
-import type { Decision, EndUser, PeerIdentity } from '../policy/types.js';
+import { type Decision, type EndUser, type PeerIdentity, policyName } from '../policy/types.js';
 import { checkRequestFromJson, RequestJsonError } from '../server/request-json.js';
 import { OfflineInputError } from './offline.js';
 
@@ -122,6 +122,6 @@ export function identitiesFromLog(line: LoggedDecision): { peer: PeerIdentity | 
 
 /** Whether a replayed decision is the logged one: same code, policy and rule. */
 export function sameDecision(line: LoggedDecision, d: Decision): boolean {
-  const policy = d.policy ? `${d.policy.namespace}/${d.policy.name}` : null;
+  const policy = d.policy ? policyName(d.policy) : null;
   return d.code === line.reason_code && policy === line.policy && d.ruleIndex === line.rule;
 }

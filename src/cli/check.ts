@@ -1,5 +1,6 @@
 import type { CheckOutcome } from '../authz/outcome.js';
 import type { WireCheckRequest } from '../authz/wire-types.js';
+import { policyName } from '../policy/types.js';
 import type { AssembledParts } from '../server/assemble.js';
 import { type Command, parseCommandArgs, UsageError } from './args.js';
 import {
@@ -58,7 +59,7 @@ export const checkCommand: Command = {
     }
     try {
       const pipeline = offlinePipeline(loaded, parts, at);
-      const { outcome } = await pipeline.check(request);
+      const outcome = await pipeline.check(request);
       process.stdout.write(`${JSON.stringify(report(outcome), null, 2)}\n`);
       return 0;
     } finally {
@@ -75,7 +76,7 @@ export function report(outcome: CheckOutcome): Record<string, unknown> {
     status: outcome.status,
     httpStatus: outcome.httpStatus,
     reason: outcome.reason,
-    policy: d?.policy ? `${d.policy.namespace}/${d.policy.name}` : null,
+    policy: d?.policy ? policyName(d.policy) : null,
     reasonCode: outcome.reasonCode,
     phase: outcome.phase,
     rule: d?.ruleIndex ?? null,
@@ -88,7 +89,7 @@ export function report(outcome: CheckOutcome): Record<string, unknown> {
       ? { issuer: outcome.user.issuer, subject: outcome.user.subject, groups: outcome.user.groups }
       : null,
     shadow: (d?.shadow ?? []).map((s) => ({
-      policy: `${s.policy.namespace}/${s.policy.name}`,
+      policy: policyName(s.policy),
       rule: s.ruleIndex,
       wouldAllow: s.wouldAllow,
     })),

@@ -1,7 +1,7 @@
-import type { Command } from './args.js';
+import type { CommandTable } from './args.js';
 
 /** Every command, loaded on use (serve pulls in gRPC and telemetry; `check --help` should not). */
-export const commands: Record<string, () => Promise<Command>> = {
+export const commands: CommandTable = {
   serve: async () => (await import('./serve.js')).serveCommand,
   check: async () => (await import('./check.js')).checkCommand,
   explain: async () => (await import('./explain.js')).explainCommand,
@@ -10,5 +10,7 @@ export const commands: Record<string, () => Promise<Command>> = {
   discover: async () => (await import('./discover.js')).discoverCommand,
   audit: async () => (await import('./audit.js')).auditCommand,
   impact: async () => (await import('./impact.js')).impactCommand,
-  completion: async () => (await import('./completion.js')).completionCommand,
+  // The completion script describes every command, itself included: it is handed this table instead of importing
+  // it, so the two modules do not import each other.
+  completion: async () => (await import('./completion.js')).completionCommand(commands),
 };

@@ -1,9 +1,18 @@
-import { type Command, type OptionSpec, parseCommandArgs, SHORT_FLAGS, UsageError, withShortFlags } from './args.js';
-import { commands } from './commands.js';
+import { PATH_NORMALIZATIONS } from '../policy/normalize.js';
+import {
+  type Command,
+  type CommandTable,
+  type OptionSpec,
+  parseCommandArgs,
+  SHORT_FLAGS,
+  UsageError,
+  withShortFlags,
+} from './args.js';
 
 /**
  * `mesh-authz completion bash|zsh|fish`: a shell completion script generated from the commands' own option tables,
- * so it cannot drift from what the commands accept. Completes commands, `help <command>`, flags (long and short),
+ * so it cannot drift from what the commands accept. The command table is handed in (`cli/commands.ts` builds this
+ * command with it), so this module does not import the table that loads it. Completes commands, `help <command>`, flags (long and short),
  * the values of enumerated flags, and file names elsewhere.
  */
 
@@ -14,7 +23,7 @@ type Shell = (typeof SHELLS)[number];
 const VALUES: Readonly<Record<string, readonly string[]>> = {
   format: ['text', 'json'],
   granularity: ['namespace', 'workload', 'operation'],
-  'path-normalization': ['NONE', 'BASE', 'MERGE_SLASHES', 'DECODE_AND_MERGE_SLASHES'],
+  'path-normalization': PATH_NORMALIZATIONS,
 };
 
 const HELP = `mesh-authz completion: print a shell completion script
@@ -28,7 +37,7 @@ Examples:
   mesh-authz completion zsh > "\${fpath[1]}/_mesh-authz"    # zsh (then restart the shell)
   mesh-authz completion fish > ~/.config/fish/completions/mesh-authz.fish`;
 
-export const completionCommand: Command = {
+export const completionCommand = (table: CommandTable): Command => ({
   summary: 'print a bash, zsh or fish completion script',
   help: HELP,
   options: {},
@@ -38,10 +47,10 @@ export const completionCommand: Command = {
     const shell = positionals[0];
     if (positionals.length !== 1 || !SHELLS.includes(shell as Shell))
       throw new UsageError(`give one shell: ${SHELLS.join(', ')}`);
-    process.stdout.write(await completionScript(shell as Shell));
+    process.stdout.write(await completionScript(shell as Shell, table));
     return 0;
   },
-};
+});
 
 interface Described {
   readonly name: string;
@@ -51,9 +60,9 @@ interface Described {
   readonly positionals: boolean;
 }
 
-async function describeCommands(): Promise<Described[]> {
+async function describeCommands(table: CommandTable): Promise<Described[]> {
   const out: Described[] = [];
-  for (const [name, load] of Object.entries(commands)) {
+  for (const [name, load] of Object.entries(table)) {
     const cmd = await load();
     const options = withShortFlags(cmd.options);
     const flags = ['--help', '-h', '--version', '-V'];
@@ -64,8 +73,8 @@ async function describeCommands(): Promise<Described[]> {
   return out;
 }
 
-export async function completionScript(shell: Shell): Promise<string> {
-  const cmds = await describeCommands();
+export async function completionScript(shell: Shell, table: CommandTable): Promise<string> {
+  const cmds = await describeCommands(table);
   if (shell === 'fish') return fish(cmds);
   const script = bash(cmds);
   // zsh runs the bash function through its bash-completion emulation: one implementation for both.

@@ -1,6 +1,6 @@
 import { toRequestAttributes, WORKLOAD_UNRESOLVED } from '../authz/pipeline.js';
 import type { WireCheckRequest } from '../authz/wire-types.js';
-import { explain, formatExplanation, PolicySet } from '../policy/index.js';
+import { type CompiledPolicySet, formatExplanation } from '../policy/index.js';
 import { type Command, parseCommandArgs, UsageError } from './args.js';
 import {
   identitiesFromLog,
@@ -86,7 +86,7 @@ export const explainCommand: Command = {
     }
     try {
       const set = parts.policies.current();
-      if (!(set instanceof PolicySet)) {
+      if (set === null) {
         process.stderr.write('mesh-authz explain: no policies are configured (policy.paths or --policy)\n');
         return 2;
       }
@@ -94,7 +94,7 @@ export const explainCommand: Command = {
       // The server's own pipeline decides first (input limits, identity sources, mode: all from the config), so
       // what is explained is exactly what the server would answer.
       const pipeline = offlinePipeline(loaded, parts, at);
-      const { outcome } = await pipeline.check(request!);
+      const outcome = await pipeline.check(request!);
       const input = outcome.input;
       const workload = input
         ? {
@@ -125,7 +125,7 @@ export const explainCommand: Command = {
       }
       const identity = { peer: outcome.peer, user: outcome.user };
       const attrs = toRequestAttributes(input, identity.peer, identity.user, loaded.config.server.trustedProxies);
-      const e = explain(set, input.workload, attrs);
+      const e = set.explain(input.workload, attrs);
       const peer = identity.peer ? identity.peer.spiffeId : null;
       const user = identity.user
         ? { issuer: identity.user.issuer, subject: identity.user.subject, groups: identity.user.groups }
@@ -152,7 +152,7 @@ export const explainCommand: Command = {
  * `--as-logged`: the line's request with the identities as logged (trusted: the server verified them, and the log
  * keeps nothing to verify them again), explained, and compared with the logged decision.
  */
-function replayLogged(logged: LoggedDecision, set: PolicySet, trustedProxies: number, format: string): number {
+function replayLogged(logged: LoggedDecision, set: CompiledPolicySet, trustedProxies: number, format: string): number {
   if (logged.phase !== 'decision' || logged.reason_code === WORKLOAD_UNRESOLVED) {
     // Decided before any policy ran (identity, input, internal; or the destination's labels were unknown): there
     // are no rules to replay, and replaying them against empty labels would explain a decision never made.
@@ -177,7 +177,7 @@ function replayLogged(logged: LoggedDecision, set: PolicySet, trustedProxies: nu
     throw err;
   }
   const attrs = toRequestAttributes(input, identity.peer, identity.user, trustedProxies);
-  const e = explain(set, input.workload, attrs);
+  const e = set.explain(input.workload, attrs);
   const peer = identity.peer ? identity.peer.spiffeId : null;
   const user = identity.user
     ? { issuer: identity.user.issuer, subject: identity.user.subject, groups: identity.user.groups }

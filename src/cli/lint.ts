@@ -19,8 +19,8 @@ what is legal but dangerous or dead. Exit 1 when there are errors, 0 otherwise.
 Options:
   --workloads <file>            YAML/JSON list of known workloads ({namespace, labels}); reports selectors that
                                 match none of them and workloads no ALLOW policy covers
-  --path-normalization <mode>   NONE | BASE | MERGE_SLASHES | DECODE_AND_MERGE_SLASHES (default BASE)
-  --root-namespace <ns>         mesh root namespace (default istio-system)
+  --path-normalization <mode>   ${PATH_NORMALIZATIONS.join(' | ')} (default ${ISTIO_DEFAULTS.pathNormalization})
+  --root-namespace <ns>         mesh root namespace (default ${ISTIO_DEFAULTS.rootNamespace})
   -f, --format text|json        output format (default text)
 
 Examples:
@@ -64,7 +64,7 @@ export const lintCommand: Command = {
     if (positionals.length === 0) throw new UsageError('give at least one policy file or folder');
     const format = values.format ?? 'text';
     if (format !== 'text' && format !== 'json') throw new UsageError('--format must be text or json');
-    const mode = (values['path-normalization'] ?? 'BASE') as PathNormalization;
+    const mode = (values['path-normalization'] ?? ISTIO_DEFAULTS.pathNormalization) as PathNormalization;
     if (!PATH_NORMALIZATIONS.includes(mode))
       throw new UsageError(`--path-normalization must be one of ${PATH_NORMALIZATIONS.join(', ')}`);
     const workloads = values.workloads ? await readWorkloads(values.workloads) : undefined;

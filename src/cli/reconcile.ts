@@ -30,8 +30,8 @@ Live (against the Kubernetes API):
 
 Options:
   -c, --config <file>          read policy.trustDomain and policy.rootNamespace from the mesh-authz config
-  --trust-domain <td>          local trust domain for principals (default cluster.local)
-  --root-namespace <ns>        mesh root namespace (default istio-system)
+  --trust-domain <td>          local trust domain for principals (default ${defaultOptions.trustDomain})
+  --root-namespace <ns>        mesh root namespace (default ${defaultOptions.rootNamespace})
   --provider <name>            meshConfig extension provider for CUSTOM delegation (default mesh-authz)
   --groups-claim <claim>       end-user JWT claim holding groups (default groups)
   --default-deny               add an allow-nothing policy to every namespace with an annotated Service

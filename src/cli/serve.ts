@@ -1,17 +1,20 @@
 import { createDecisionCache } from '../authz/cache.js';
 import { type LoadedConfig, loadConfigFile, resolveFrom, verifyPolicyPaths } from '../config/load.js';
 import { type Config, hostPortProblem } from '../config/schema.js';
-import { createFlowRecorder } from '../discovery/recorder.js';
+import { FlowRecorder } from '../discovery/recorder.js';
 import { reportCoverage } from '../policy/coverage.js';
 import { type AssembledParts, assembleParts } from '../server/assemble.js';
 import { heapLimitWarning } from '../server/memory-limit.js';
 import { AuthzService, type ListeningAddresses } from '../server/service.js';
 import { shutdownOnSignals } from '../server/signals.js';
+import { resolveWorkers } from '../server/worker-count.js';
+import { WorkerLink } from '../server/worker-link.js';
 import { createTelemetry } from '../telemetry/index.js';
 import { type Command, parseCommandArgs, UsageError } from './args.js';
 import { banner } from './banner.js';
 import { knownError } from './exit-codes.js';
 import { quietGrpcLogs } from './grpc-logs.js';
+import { runPrimary, shareWorkerMetrics } from './serve-primary.js';
 import { packageVersion } from './version.js';
 
 /** The shortest telemetry flush at shutdown, even when the drain used up server.drainTimeoutMs. */
@@ -26,6 +29,9 @@ Usage: mesh-authz serve -c <file> [-l <host:port>] [--admin <host:port>]
   -c, --config <file>       the config file (YAML); see docs/configuration.md
   -l, --listen <host:port>  override server.listen (gRPC: envoy.service.auth.v3.Authorization, grpc.health.v1.Health)
   --admin <host:port>       override admin.listen (HTTP: /healthz, /readyz, /metrics; default port 9192)
+
+With server.workers: <n> | auto, this process forks that many workers sharing the gRPC listener and serves the
+admin port for all of them; a worker that exits is restarted. See docs/configuration.md.
 
 Stops gracefully on SIGTERM/SIGINT: health turns NOT_SERVING, in-flight checks finish (up to
 server.drainTimeoutMs), then the process exits 0. A bad config, TLS file or address exits 2; a port in use, 1.
@@ -47,8 +53,15 @@ export const serveCommand: Command = {
   async run(argv) {
     const { values } = parseCommandArgs(argv, options);
     if (!values.config) throw new UsageError('--config is required');
-    const loaded = withOverrides(loadConfigFile(values.config), values.listen, values.admin);
-    verifyPolicyPaths(loaded);
+    const configured = withOverrides(loadConfigFile(values.config), values.listen, values.admin);
+    verifyPolicyPaths(configured);
+    // server.workers > 1: this process becomes the cluster primary (serve-primary.ts) once the config is known to
+    // be valid; each worker it forks runs this same command and carries on below, with the admin port left to
+    // the primary.
+    const link = WorkerLink.open();
+    const workers = resolveWorkers(configured.config.server.workers);
+    if (!link && workers > 1) return runPrimary(configured, workers, packageVersion());
+    const loaded = link ? withoutAdmin(configured) : configured;
     const { config } = loaded;
     const drainMs = config.server.drainTimeoutMs;
     let stopRequestedAt: number | null = null;
@@ -57,6 +70,7 @@ export const serveCommand: Command = {
       pathNormalization: config.policy.pathNormalization,
     });
     const logger = telemetry.logger;
+    if (link) shareWorkerMetrics(telemetry.metrics.registry);
     const heapWarning = heapLimitWarning();
     if (heapWarning !== null) logger.warn({}, heapWarning);
     // Last resort: background work (reloads, refreshes) handles its own failures, but a rejection that still
@@ -97,7 +111,7 @@ export const serveCommand: Command = {
     }
     // Monitor mode (discovery): record every decided Check into the bounded flow table, flushed off the Check path.
     const recorder = config.discovery.enabled
-      ? createFlowRecorder(config.discovery, {
+      ? new FlowRecorder(config.discovery, {
           resolvePath: (p) => resolveFrom(loaded, p),
           pathNormalization: config.policy.pathNormalization,
           onError: (err) => logger.warn({ err: (err as Error).message }, 'discovery: flow flush failed'),
@@ -113,6 +127,7 @@ export const serveCommand: Command = {
         observers: recorder ? [telemetry.observer, recorder] : [telemetry.observer],
         adminRoutes: { '/metrics': (req, res) => telemetry.metrics.handleMetrics(req, res) },
         logger,
+        held: link !== null,
         onClosed: async () => {
           await recorder?.close();
           // What is left of server.drainTimeoutMs since the signal (at least a short flush): a hung collector must
@@ -152,23 +167,41 @@ export const serveCommand: Command = {
     // The exit code is decided by the signal handler; keep the process alive until then. The handlers go in before
     // the banner: whoever reads "listening" may signal at once, and an unhandled SIGTERM would kill the process.
     const stopped = new Promise<number>((resolve) => {
+      const exit = (code: number) => {
+        resolve(code);
+        // Everything is flushed or given up on; a socket still open to a hung collector must not keep the
+        // process alive (an unref'd timer fires only if something else holds the event loop).
+        setTimeout(() => process.exit(code), EXIT_GRACE_MS).unref();
+      };
       shutdownOnSignals(service, {
         onSignal: (signal) => {
           stopRequestedAt ??= Date.now();
           logger.info({ signal }, 'signal received');
         },
-        exit: (code) => {
-          resolve(code);
-          // Everything is flushed or given up on; a socket still open to a hung collector must not keep the
-          // process alive (an unref'd timer fires only if something else holds the event loop).
-          setTimeout(() => process.exit(code), EXIT_GRACE_MS).unref();
+        exit,
+      });
+      // A worker stops when its primary says so (the primary got the signal), with the same grace and drain.
+      link?.follow(service, addresses, {
+        detail: parts.readiness,
+        stop: (reason, grace) => {
+          stopRequestedAt ??= Date.now();
+          logger.info({ reason, worker: link.slot }, 'stop requested by the primary');
+          service.shutdown(reason, { grace }).then(
+            () => exit(0),
+            () => exit(1),
+          );
         },
       });
     });
-    process.stderr.write(banner(loaded, addresses, service.ready()));
+    if (!link) process.stderr.write(banner(loaded, addresses, service.ready()));
     return await stopped;
   },
 };
+
+/** A worker leaves the admin port (/readyz, /metrics) to the primary, which speaks for all workers. */
+function withoutAdmin(loaded: LoadedConfig): LoadedConfig {
+  return { ...loaded, config: { ...loaded.config, admin: { ...loaded.config.admin, enabled: false } } };
+}
 
 function withOverrides(loaded: LoadedConfig, listen?: string, admin?: string): LoadedConfig {
   if (!listen && !admin) return loaded;

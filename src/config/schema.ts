@@ -1,5 +1,7 @@
 import { isIP } from 'node:net';
 import { z } from 'zod';
+import { DEFAULT_GROUPS_CLAIMS } from '../identity/options.js';
+import { PATH_NORMALIZATIONS, type PathNormalization } from '../policy/normalize.js';
 import { ISTIO_DEFAULTS } from '../policy/options.js';
 
 /**
@@ -15,6 +17,19 @@ const HOST_PORT_HINT =
   'expected host:port with a port from 0 to 65535, e.g. 127.0.0.1:9191 (0.0.0.0:9191 for every interface)';
 
 const hostPort = z.string().regex(HOST_PORT, HOST_PORT_HINT);
+
+/**
+ * An object section that may be left out: its default is what `{}` parses to. Each default is written once, on its
+ * own field, and a section's default is derived from them (never restated as a literal that could drift).
+ */
+function section<T extends z.ZodType<object>>(schema: T) {
+  return schema.default(schema.parse({}) as z.util.NoUndefined<z.output<T>>);
+}
+
+/** Where a bearer token is read from; the same default for end-user JWTs and JWT-SVIDs. */
+const tokenHeaders = z
+  .array(z.object({ name: z.string().min(1), prefix: z.string().default('') }).strict())
+  .default([{ name: 'authorization', prefix: 'Bearer ' }]);
 
 /** Why `value` is not a listen address (a bare port, a port out of range…), or null when it is one. */
 export function hostPortProblem(value: string): string | null {
@@ -37,6 +52,14 @@ const serverSchema = z
   .object({
     listen: hostPort.default('127.0.0.1:9191'),
     tls: tlsSchema.optional(),
+    /**
+     * Processes answering checks on the shared listener (node:cluster): a number, or `auto` = the CPUs available,
+     * bounded by the container's CPU quota. Each holds its own policy set and decision cache; 1 = no cluster.
+     */
+    workers: z
+      .union([z.number().int().min(1).max(64), z.literal('auto')])
+      .default(1)
+      .describe('worker processes: a number from 1 to 64, or auto (available CPUs, bounded by the CPU quota)'),
     /** Internal deadline for one Check when Envoy sent no grpc-timeout. */
     checkTimeoutMs: z.number().int().positive().default(200),
     /**
@@ -120,7 +143,9 @@ const policySchema = z
     paths: z.array(z.string().min(1)).default([]),
     rootNamespace: z.string().min(1).default(ISTIO_DEFAULTS.rootNamespace),
     mode: z.enum(['enforce', 'dry-run']).default('enforce'),
-    pathNormalization: z.enum(['NONE', 'BASE', 'MERGE_SLASHES', 'DECODE_AND_MERGE_SLASHES']).default('BASE'),
+    pathNormalization: z
+      .enum(PATH_NORMALIZATIONS as [PathNormalization, ...PathNormalization[]])
+      .default(ISTIO_DEFAULTS.pathNormalization),
     trustDomain: z.string().min(1).default(ISTIO_DEFAULTS.trustDomain),
     trustDomainAliases: z.array(z.string().min(1)).default([]),
     watch: z.boolean().default(true),
@@ -187,10 +212,8 @@ const issuerSchema = z
       .array(z.enum(['RS256', 'RS384', 'RS512', 'PS256', 'PS384', 'PS512', 'ES256', 'ES384', 'ES512', 'EdDSA']))
       .default(['RS256', 'ES256']),
     leewaySeconds: z.number().int().min(0).max(300).default(60),
-    fromHeaders: z
-      .array(z.object({ name: z.string().min(1), prefix: z.string().default('') }).strict())
-      .default([{ name: 'authorization', prefix: 'Bearer ' }]),
-    groupsClaims: z.array(z.string().min(1)).default(['groups']),
+    fromHeaders: tokenHeaders,
+    groupsClaims: z.array(z.string().min(1)).default([...DEFAULT_GROUPS_CLAIMS]),
     jwksCooldownSeconds: z.number().int().positive().default(30),
   })
   .strict();
@@ -198,122 +221,118 @@ const issuerSchema = z
 const identitySchema = z
   .object({
     trustBundles: z.array(bundleSchema).default([]),
-    peer: z
-      .object({
-        /** Order in which peer credentials are tried. */
-        sources: z.array(z.enum(['certificate', 'principal', 'xfcc'])).default(['certificate']),
-        /** `principal` is only read when Envoy itself verified the peer with SPIFFE validation. */
-        trustEnvoyPrincipal: z.boolean().default(false),
-        xfcc: z
-          .object({
-            enabled: z.boolean().default(false),
-            /** `last` for APPEND_FORWARD (Istio's default), `only` for SANITIZE_SET. */
-            trust: z.enum(['last', 'only']).default('last'),
-          })
-          .strict()
-          .default({ enabled: false, trust: 'last' }),
-      })
-      .strict()
-      // Contradictions are refused here, with the path of the offending key, so the error names its line.
-      .superRefine((peer, ctx) => {
-        if (new Set(peer.sources).size !== peer.sources.length) {
-          ctx.addIssue({ code: 'custom', path: ['sources'], message: 'lists a source twice' });
-        }
-        if (peer.sources.includes('principal') && !peer.trustEnvoyPrincipal) {
-          ctx.addIssue({
-            code: 'custom',
-            path: ['sources'],
-            message:
-              'has "principal" but trustEnvoyPrincipal is false: set it only when Envoy verifies peers with SPIFFE validation',
-          });
-        }
-        if (peer.sources.includes('xfcc') !== peer.xfcc.enabled) {
-          ctx.addIssue({
-            code: 'custom',
-            path: ['xfcc', 'enabled'],
-            message: 'xfcc.enabled and "xfcc" in identity.peer.sources must be set together',
-          });
-        }
-      })
-      .default({ sources: ['certificate'], trustEnvoyPrincipal: false, xfcc: { enabled: false, trust: 'last' } }),
-    jwt: z
-      .object({
-        issuers: z.array(issuerSchema).default([]),
-        /** JWT-SVIDs (bearer tokens whose `sub` is a SPIFFE ID), verified with the `sub` trust domain's jwt-svid keys. */
-        jwtSvid: z
-          .object({
-            audiences: z.array(z.string().min(1)).min(1, 'list at least one expected audience'),
-            fromHeaders: z
-              .array(z.object({ name: z.string().min(1), prefix: z.string().default('') }).strict())
-              .default([{ name: 'authorization', prefix: 'Bearer ' }]),
-            /** The JWT-SVID standard allows at most one minute of clock skew. */
-            leewaySeconds: z.number().int().min(0).max(60).default(30),
-          })
-          .strict()
-          .optional(),
-        /** Claims Envoy's jwt_authn filter already verified, from metadata_context. */
-        envoyJwtAuthn: z
-          .object({
-            enabled: z.boolean().default(false),
-            namespace: z.string().default('envoy.filters.http.jwt_authn'),
-          })
-          .strict()
-          .default({ enabled: false, namespace: 'envoy.filters.http.jwt_authn' }),
-      })
-      .strict()
-      .default({ issuers: [], envoyJwtAuthn: { enabled: false, namespace: 'envoy.filters.http.jwt_authn' } }),
+    peer: section(
+      z
+        .object({
+          /** Order in which peer credentials are tried. */
+          sources: z.array(z.enum(['certificate', 'principal', 'xfcc'])).default(['certificate']),
+          /** `principal` is only read when Envoy itself verified the peer with SPIFFE validation. */
+          trustEnvoyPrincipal: z.boolean().default(false),
+          xfcc: section(
+            z
+              .object({
+                enabled: z.boolean().default(false),
+                /** `last` for APPEND_FORWARD (Istio's default), `only` for SANITIZE_SET. */
+                trust: z.enum(['last', 'only']).default('last'),
+              })
+              .strict(),
+          ),
+        })
+        .strict()
+        // Contradictions are refused here, with the path of the offending key, so the error names its line.
+        .superRefine((peer, ctx) => {
+          if (new Set(peer.sources).size !== peer.sources.length) {
+            ctx.addIssue({ code: 'custom', path: ['sources'], message: 'lists a source twice' });
+          }
+          if (peer.sources.includes('principal') && !peer.trustEnvoyPrincipal) {
+            ctx.addIssue({
+              code: 'custom',
+              path: ['sources'],
+              message:
+                'has "principal" but trustEnvoyPrincipal is false: set it only when Envoy verifies peers with SPIFFE validation',
+            });
+          }
+          if (peer.sources.includes('xfcc') !== peer.xfcc.enabled) {
+            ctx.addIssue({
+              code: 'custom',
+              path: ['xfcc', 'enabled'],
+              message: 'xfcc.enabled and "xfcc" in identity.peer.sources must be set together',
+            });
+          }
+        }),
+    ),
+    jwt: section(
+      z
+        .object({
+          issuers: z.array(issuerSchema).default([]),
+          /** JWT-SVIDs (bearer tokens whose `sub` is a SPIFFE ID), verified with the `sub` trust domain's jwt-svid keys. */
+          jwtSvid: z
+            .object({
+              audiences: z.array(z.string().min(1)).min(1, 'list at least one expected audience'),
+              fromHeaders: tokenHeaders,
+              /** The JWT-SVID standard allows at most one minute of clock skew. */
+              leewaySeconds: z.number().int().min(0).max(60).default(30),
+            })
+            .strict()
+            .optional(),
+          /** Claims Envoy's jwt_authn filter already verified, from metadata_context. */
+          envoyJwtAuthn: section(
+            z
+              .object({
+                enabled: z.boolean().default(false),
+                namespace: z.string().default('envoy.filters.http.jwt_authn'),
+              })
+              .strict(),
+          ),
+        })
+        .strict(),
+    ),
   })
   .strict();
 
 const telemetrySchema = z
   .object({
-    log: z
-      .object({
-        level: z.enum(['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent']).default('info'),
-        decisions: z.enum(['all', 'deny', 'sample', 'none']).default('deny'),
-        allowSampleRate: z.number().min(0).max(1).default(0.01),
-        destination: z.string().default('stdout').describe('stdout, stderr or a file path'),
-        otlp: z
-          .object({
-            enabled: z.boolean().default(false),
-            endpoint: z.string().url().optional().describe('OTLP/HTTP logs endpoint; OTEL_* env vars also apply'),
-          })
-          .strict()
-          .default({ enabled: false })
-          .describe('also export decision log records as OTLP log records'),
-      })
-      .strict()
-      .default({
-        level: 'info',
-        decisions: 'deny',
-        allowSampleRate: 0.01,
-        destination: 'stdout',
-        otlp: { enabled: false },
-      }),
-    denyRateLimit: z
-      .object({
-        perSecond: z
-          .number()
-          .min(0)
-          .default(100)
-          .describe('spans + log lines per (policy, reason) per second; 0 = off'),
-        burst: z.number().int().min(1).default(200),
-      })
-      .strict()
-      .default({ perSecond: 100, burst: 200 }),
-    tracing: z
-      .object({
-        enabled: z.boolean().default(false),
-        endpoint: z.string().url().optional().describe('OTLP/HTTP traces endpoint; OTEL_* env vars also apply'),
-        serviceName: z.string().default('mesh-authz'),
-        allowSampleRate: z.number().min(0).max(1).default(0.01),
-      })
-      .strict()
-      .default({ enabled: false, serviceName: 'mesh-authz', allowSampleRate: 0.01 }),
-    metrics: z
-      .object({ enabled: z.boolean().default(true) })
-      .strict()
-      .default({ enabled: true }),
+    log: section(
+      z
+        .object({
+          level: z.enum(['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent']).default('info'),
+          decisions: z.enum(['all', 'deny', 'sample', 'none']).default('deny'),
+          allowSampleRate: z.number().min(0).max(1).default(0.01),
+          destination: z.string().default('stdout').describe('stdout, stderr or a file path'),
+          otlp: section(
+            z
+              .object({
+                enabled: z.boolean().default(false),
+                endpoint: z.string().url().optional().describe('OTLP/HTTP logs endpoint; OTEL_* env vars also apply'),
+              })
+              .strict(),
+          ).describe('also export decision log records as OTLP log records'),
+        })
+        .strict(),
+    ),
+    denyRateLimit: section(
+      z
+        .object({
+          perSecond: z
+            .number()
+            .min(0)
+            .default(100)
+            .describe('spans + log lines per (policy, reason) per second; 0 = off'),
+          burst: z.number().int().min(1).default(200),
+        })
+        .strict(),
+    ),
+    tracing: section(
+      z
+        .object({
+          enabled: z.boolean().default(false),
+          endpoint: z.string().url().optional().describe('OTLP/HTTP traces endpoint; OTEL_* env vars also apply'),
+          serviceName: z.string().default('mesh-authz'),
+          allowSampleRate: z.number().min(0).max(1).default(0.01),
+        })
+        .strict(),
+    ),
+    metrics: section(z.object({ enabled: z.boolean().default(true) }).strict()),
   })
   .strict();
 
@@ -369,7 +388,7 @@ const kubernetesSchema = z
     resyncSeconds: z.number().int().nonnegative().default(300),
     /** The workload registry from Pods and Services (destination labels by pod IP). */
     workloads: z.boolean().default(true),
-    policies: kubernetesPoliciesSchema.default(kubernetesPoliciesSchema.parse({})),
+    policies: section(kubernetesPoliciesSchema),
     /** Local directory (an emptyDir) for last-good snapshots used when the API server is unreachable at start. */
     snapshotDir: z.string().min(1).optional(),
     /** How long start-up waits for the API server before serving snapshots (a failed first attempt is sooner). */
@@ -379,15 +398,15 @@ const kubernetesSchema = z
 
 export const configSchema = z
   .object({
-    server: serverSchema.default(serverSchema.parse({})),
-    admin: adminSchema.default(adminSchema.parse({})),
-    response: responseSchema.default(responseSchema.parse({})),
-    policy: policySchema.default(policySchema.parse({})),
-    identity: identitySchema.default(identitySchema.parse({})),
-    telemetry: telemetrySchema.default(telemetrySchema.parse({})),
-    cache: cacheSchema.default(cacheSchema.parse({})),
-    discovery: discoverySchema.default(discoverySchema.parse({})),
-    kubernetes: kubernetesSchema.default(kubernetesSchema.parse({})),
+    server: section(serverSchema),
+    admin: section(adminSchema),
+    response: section(responseSchema),
+    policy: section(policySchema),
+    identity: section(identitySchema),
+    telemetry: section(telemetrySchema),
+    cache: section(cacheSchema),
+    discovery: section(discoverySchema),
+    kubernetes: section(kubernetesSchema),
   })
   .strict()
   .superRefine((c, ctx) => {
@@ -408,6 +427,9 @@ export const configSchema = z
   });
 
 export type Config = z.infer<typeof configSchema>;
+
+/** Every default of the config file, as an empty file parses: code that needs a config default reads it here. */
+export const CONFIG_DEFAULTS: Config = Object.freeze(configSchema.parse({}));
 export type TlsConfig = z.infer<typeof tlsSchema>;
 export type IdentityConfig = z.infer<typeof identitySchema>;
 export type IssuerConfig = z.infer<typeof issuerSchema>;

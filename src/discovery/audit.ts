@@ -1,14 +1,9 @@
+import { actionOf, type PolicyRule, type PolicySource } from '../policy/model.js';
 import type { WorkloadRef } from '../policy/types.js';
+import { policyName } from '../policy/types.js';
 import { flowRequest, identityFor } from './attributes.js';
 import { flowDestination } from './observe.js';
-import {
-  actionOf,
-  DRY_RUN_SINCE_ANNOTATION,
-  type PolicyEntry,
-  type PolicyRuleDoc,
-  type PolicySourceDoc,
-  policyName,
-} from './policy-model.js';
+import { DRY_RUN_SINCE_ANNOTATION, type PolicyEntry } from './policy-model.js';
 import { canReach, type ReachOptions, selecting } from './reach.js';
 import { type Evaluate, exercisedRules, type KnownWorkload, knownIdentities, knownWorkloads } from './report.js';
 import { destinationKey, destinationName, type FlowRecord, sourceName } from './types.js';
@@ -82,7 +77,7 @@ export interface AuditReport {
  * A source that admits every authenticated identity: only `principals`/`namespaces` are set, and each holds `*`
  * (values of one field are ORed, so `["*", "ns/a"]` admits anyone too). Any other field narrows it.
  */
-function isWildcardSource(s: PolicySourceDoc): boolean {
+function isWildcardSource(s: PolicySource): boolean {
   const set = Object.entries(s).filter(([, v]) => v !== undefined);
   return (
     set.length > 0 && set.every(([k, v]) => (k === 'principals' || k === 'namespaces') && (v as string[]).includes('*'))
@@ -94,7 +89,7 @@ function isWildcardSource(s: PolicySourceDoc): boolean {
  * that admits every identity, whatever the rule's operations or conditions), or less. Like `any-caller`, an
  * `any-identity` rule with `to`/`when` is still flagged: who may call is the open part.
  */
-export function allowAnythingKind(rule: PolicyRuleDoc): AllowAnythingKind | null {
+export function allowAnythingKind(rule: PolicyRule): AllowAnythingKind | null {
   const noTo = rule.to === undefined;
   const noWhen = rule.when === undefined || rule.when.length === 0;
   if (rule.from === undefined) return noTo && noWhen ? 'any-request' : 'any-caller';
@@ -130,7 +125,7 @@ export function audit(input: AuditInput): AuditReport {
       const kind = allowAnythingKind(rule);
       if (kind === null) return;
       allowAnything.push({
-        policy: policyName(e.policy),
+        policy: policyName(e.policy.metadata),
         ruleIndex: i,
         kind,
         dryRun: e.dryRun,
@@ -151,7 +146,12 @@ export function audit(input: AuditInput): AuditReport {
       const since = sinceOf(e);
       const t = since === null ? Number.NaN : Date.parse(since);
       const days = Number.isNaN(t) ? null : Math.floor((input.now - t) / 86_400_000);
-      return { policy: policyName(e.policy), since, days, tooLong: days !== null && days > input.maxDryRunDays };
+      return {
+        policy: policyName(e.policy.metadata),
+        since,
+        days,
+        tooLong: days !== null && days > input.maxDryRunDays,
+      };
     });
 
   let unusedRules: { policy: string; ruleIndex: number }[] | null = null;
@@ -168,8 +168,8 @@ export function audit(input: AuditInput): AuditReport {
       if (a !== 'ALLOW' && a !== 'DENY') continue;
       const n = e.policy.spec.rules?.length ?? 0;
       for (let i = 0; i < n; i++) {
-        if (!exercised.has(`${policyName(e.policy)}#${i}`))
-          unusedRules.push({ policy: policyName(e.policy), ruleIndex: i });
+        if (!exercised.has(`${policyName(e.policy.metadata)}#${i}`))
+          unusedRules.push({ policy: policyName(e.policy.metadata), ruleIndex: i });
       }
     }
   }

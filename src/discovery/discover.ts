@@ -1,10 +1,11 @@
 import { mkdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { MeshAuthzError } from '../errors.js';
+import { policyName } from '../policy/types.js';
 import { flowRequest, workloadOf } from './attributes.js';
 import type { EngineCompileOptions, PolicyEngine } from './engine.js';
 import { buildMap, renderSvg, toDot, toMermaid } from './map.js';
-import { type PolicyEntry, policyName } from './policy-model.js';
+import type { PolicyEntry } from './policy-model.js';
 import { buildReport, type DiscoveryReport, formatReport, type KnownWorkload } from './report.js';
 import { describeFlow, type Granularity, type Suggestion, suggestPolicies } from './suggest.js';
 import type { FlowRecord } from './types.js';
@@ -58,7 +59,8 @@ export async function runDiscover(o: DiscoverOptions, engine: PolicyEngine): Pro
   const problems: string[] = [];
   for (const sp of suggestion.policies) {
     for (const issue of engine.validatePolicy(sp.policy, null)) {
-      if (issue.severity === 'error') problems.push(`${policyName(sp.policy)}: ${issue.path}: ${issue.message}`);
+      if (issue.severity === 'error')
+        problems.push(`${policyName(sp.policy.metadata)}: ${issue.path}: ${issue.message}`);
     }
   }
   if (problems.length > 0) {

@@ -1,4 +1,5 @@
 import { compilePolicySet, type LoadedPolicy, validatePolicy } from '../policy/index.js';
+import type { PathNormalization } from '../policy/normalize.js';
 import type { CompiledPolicySet, SourceLocation } from '../policy/types.js';
 import { loadPolicyPaths } from '../sources/policy-files.js';
 import type { PolicyEntry, PolicyProblem } from './policy-model.js';
@@ -19,7 +20,7 @@ export interface PolicyEngine {
 
 export interface EngineCompileOptions {
   readonly rootNamespace: string;
-  readonly pathNormalization: 'NONE' | 'BASE' | 'MERGE_SLASHES' | 'DECODE_AND_MERGE_SLASHES';
+  readonly pathNormalization: PathNormalization;
   readonly trustDomain: string;
   readonly trustDomainAliases: readonly string[];
 }

@@ -1,4 +1,4 @@
-import type { Decision, WorkloadRef } from '../policy/types.js';
+import { type Decision, policyName, type WorkloadRef } from '../policy/types.js';
 import { flowRequest } from './attributes.js';
 import { destinationName, type FlowRecord, sourceName } from './types.js';
 
@@ -51,7 +51,7 @@ export function decider(d: Decision): Decider {
   if (d.policy === null) {
     return d.code === 'no_allow_policy' ? 'no policy (allow)' : `default deny (${d.code})`;
   }
-  const name = `${d.policy.namespace}/${d.policy.name}`;
+  const name = policyName(d.policy);
   return d.ruleIndex === null ? name : `${name} rule ${d.ruleIndex}`;
 }
 

@@ -1,6 +1,7 @@
 import type { CheckOutcome } from '../authz/outcome.js';
 import type { PathNormalization } from '../policy/normalize.js';
-import type { PeerIdentity, WorkloadRef } from '../policy/types.js';
+import { ISTIO_DEFAULTS } from '../policy/options.js';
+import { type PeerIdentity, policyName, type WorkloadRef } from '../policy/types.js';
 import type { FlowObservation } from './table.js';
 import { pathTemplate } from './template.js';
 import type { FlowDestination, FlowSource } from './types.js';
@@ -73,7 +74,10 @@ export function shadowDenied(outcome: CheckOutcome): boolean {
  * parsed, or one that failed for an internal reason (the policy never saw it). The path is templated under the
  * mesh's `normalization`, the one the policies matched it with, so what is learned matches what was allowed.
  */
-export function observe(outcome: CheckOutcome, normalization: PathNormalization = 'BASE'): FlowObservation | null {
+export function observe(
+  outcome: CheckOutcome,
+  normalization: PathNormalization = ISTIO_DEFAULTS.pathNormalization,
+): FlowObservation | null {
   const input = outcome.input;
   if (input === null || outcome.phase === 'internal' || outcome.phase === 'input') return null;
   const policy = outcome.decision?.policy;
@@ -86,7 +90,7 @@ export function observe(outcome: CheckOutcome, normalization: PathNormalization 
     groups: outcome.user?.groups ?? [],
     outcome: flowOutcome(outcome),
     shadowDenied: shadowDenied(outcome),
-    policy: policy ? `${policy.namespace}/${policy.name}` : '',
+    policy: policy ? policyName(policy) : '',
     at: input.time,
   };
 }

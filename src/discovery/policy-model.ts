@@ -1,40 +1,21 @@
-import type {
-  AuthorizationPolicy,
-  PolicyCondition,
-  PolicyOperation,
-  PolicyRule,
-  PolicySource,
-} from '../policy/model.js';
+import type { AuthorizationPolicy, PolicyIssue } from '../policy/model.js';
 import type { SourceLocation } from '../policy/types.js';
 
 /**
- * The AuthorizationPolicy model as discovery reads and writes it: the policy engine's own types, so the engine's
- * `LoadedPolicy` values pass in as they are and the policies written here are what the engine validates.
+ * What discovery adds to the policy engine's model: it reads and writes the engine's own types
+ * (`AuthorizationPolicy`, `PolicyRule`, ... from `policy/model.ts`), so the policies written here are what the
+ * engine validates. A policy discovery handles may have no file (a suggestion, a policy from the API server).
  */
 
-export { actionOf, DRY_RUN_ANNOTATION } from '../policy/model.js';
 /** When a policy was put in dry-run (RFC 3339); `audit` measures how long it has been staged from it. */
 export const DRY_RUN_SINCE_ANNOTATION = 'mesh-authz.io/dry-run-since';
 
-export type PolicySourceDoc = PolicySource;
-export type PolicyOperationDoc = PolicyOperation;
-export type PolicyConditionDoc = PolicyCondition;
-export type PolicyRuleDoc = PolicyRule;
-export type PolicyDoc = AuthorizationPolicy;
-
-/** A policy with where it came from and whether it is staged (same shape as the engine's `LoadedPolicy`). */
+/** A policy with where it came from, if anywhere, and whether it is staged (the engine's `LoadedPolicy`, file optional). */
 export interface PolicyEntry {
-  readonly policy: PolicyDoc;
+  readonly policy: AuthorizationPolicy;
   readonly source: SourceLocation | null;
   readonly dryRun: boolean;
 }
 
-/** A problem the engine's validator found (same shape as the engine's `PolicyIssue`). */
-export interface PolicyProblem {
-  readonly severity: 'error' | 'warning';
-  readonly path: string;
-  readonly message: string;
-  readonly code: string;
-}
-
-export const policyName = (p: PolicyDoc): string => `${p.metadata.namespace}/${p.metadata.name}`;
+/** A problem the engine's validator found, without the file and line a policy with no file cannot have. */
+export type PolicyProblem = Pick<PolicyIssue, 'severity' | 'path' | 'message' | 'code'>;

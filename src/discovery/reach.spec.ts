@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import type { PolicyDoc, PolicyEntry } from './policy-model.js';
+import type { AuthorizationPolicy } from '../policy/model.js';
+import type { PolicyEntry } from './policy-model.js';
 import { canReach, DEFAULT_REACH_OPTIONS, matchValue, surface } from './reach.js';
 import type { FlowSource } from './types.js';
 
@@ -10,7 +11,7 @@ const src = (ns: string, sa: string, td = 'cluster.local'): FlowSource => ({
   serviceAccount: sa,
 });
 
-function entry(spec: PolicyDoc['spec'], namespace = 'shop', dryRun = false): PolicyEntry {
+function entry(spec: AuthorizationPolicy['spec'], namespace = 'shop', dryRun = false): PolicyEntry {
   return {
     policy: {
       apiVersion: 'security.istio.io/v1',

@@ -1,6 +1,7 @@
-import { ISTIO_DEFAULTS } from '../policy/options.js';
+import { actionOf, type PolicyRule, type PolicySource } from '../policy/model.js';
+import { CLUSTER_LOCAL, ISTIO_DEFAULTS } from '../policy/options.js';
 import type { WorkloadRef } from '../policy/types.js';
-import { actionOf, type PolicyEntry, type PolicyRuleDoc, type PolicySourceDoc } from './policy-model.js';
+import type { PolicyEntry } from './policy-model.js';
 import type { FlowSource } from './types.js';
 
 /**
@@ -64,7 +65,7 @@ function matchPrincipal(value: string, src: FlowSource, o: ReachOptions): boolea
   const slash = value.indexOf('/');
   if (slash <= 0) return false;
   const td = value.slice(0, slash);
-  const local = [o.trustDomain, 'cluster.local', ...o.trustDomainAliases];
+  const local = [o.trustDomain, CLUSTER_LOCAL, ...o.trustDomainAliases];
   if (!local.includes(td) || !local.includes(src.trustDomain)) return false;
   return matchValue(`${src.trustDomain}${value.slice(slash)}`, p);
 }
@@ -78,7 +79,7 @@ function matchServiceAccount(value: string, src: FlowSource, policyNs: string): 
 type Tri = 'yes' | 'maybe' | 'no';
 
 /** Identity fields exactly; other fields are `maybe` (some request could satisfy them). */
-function sourceMatches(s: PolicySourceDoc, src: FlowSource, ns: string, o: ReachOptions): Tri {
+function sourceMatches(s: PolicySource, src: FlowSource, ns: string, o: ReachOptions): Tri {
   const any = <T>(vals: readonly T[] | undefined, f: (v: T) => boolean): boolean | undefined =>
     vals === undefined ? undefined : vals.some(f);
   const checks: Array<boolean | undefined> = [
@@ -113,7 +114,7 @@ const SOURCE_KEYS: Readonly<Record<string, (src: FlowSource) => string>> = {
 };
 
 /** How a rule matches requests from this caller: always, for some requests, or never. */
-export function ruleMatches(rule: PolicyRuleDoc, src: FlowSource, ns: string, o: ReachOptions): Tri {
+export function ruleMatches(rule: PolicyRule, src: FlowSource, ns: string, o: ReachOptions): Tri {
   let result: Tri = 'yes';
   if (rule.from !== undefined) {
     const r = rule.from.map((f) => sourceMatches(f.source, src, ns, o));

@@ -4,6 +4,7 @@ import type { CheckOutcome } from '../authz/outcome.js';
 import type { CheckSpan, DecisionObserver } from '../authz/seams.js';
 import type { DiscoveryConfig } from '../config/schema.js';
 import type { PathNormalization } from '../policy/normalize.js';
+import { ISTIO_DEFAULTS } from '../policy/options.js';
 import { observe } from './observe.js';
 import { createOtlpFlowSink, type FlowLogSink, type OtlpFlowOptions } from './otlp.js';
 import { FlowTable, type FlowTableLimits } from './table.js';
@@ -50,7 +51,7 @@ export class FlowRecorder implements DecisionObserver {
     this.now = options.now ?? Date.now;
     this.sink = options.sink ?? (config.otlpLogs ? createOtlpFlowSink(undefined, options.otlp) : null);
     this.onError = options.onError ?? (() => {});
-    this.normalization = options.pathNormalization ?? 'BASE';
+    this.normalization = options.pathNormalization ?? ISTIO_DEFAULTS.pathNormalization;
     this.timer = setInterval(() => {
       void this.flush();
     }, config.flushIntervalSeconds * 1000);
@@ -104,9 +105,4 @@ export class FlowRecorder implements DecisionObserver {
     await this.flush();
     await this.sink?.close();
   }
-}
-
-/** What the server registers as a DecisionObserver when `discovery.enabled`. */
-export function createFlowRecorder(config: DiscoveryConfig, options: FlowRecorderOptions = {}): FlowRecorder {
-  return new FlowRecorder(config, options);
 }

@@ -1,7 +1,8 @@
-import type { Decision, RequestAttributes, WorkloadRef } from '../policy/types.js';
+import { actionOf } from '../policy/model.js';
+import { type Decision, policyName, type RequestAttributes, type WorkloadRef } from '../policy/types.js';
 import { flowRequest, identityFor, workloadOf } from './attributes.js';
 import { flowDestination } from './observe.js';
-import { actionOf, type PolicyEntry, policyName } from './policy-model.js';
+import type { PolicyEntry } from './policy-model.js';
 import { canReach, type ReachOptions, type SurfaceFigure, selecting, surface } from './reach.js';
 import type { SkipReason, Suggestion } from './suggest.js';
 import {
@@ -121,7 +122,7 @@ function rulesApplying(current: readonly PolicyEntry[], w: WorkloadRef, root: st
   for (const e of applying) {
     if (actionOf(e.policy) !== 'ALLOW' && actionOf(e.policy) !== 'DENY') continue;
     const n = e.policy.spec.rules?.length ?? 0;
-    for (let i = 0; i < n; i++) out.push({ policy: policyName(e.policy), ruleIndex: i });
+    for (let i = 0; i < n; i++) out.push({ policy: policyName(e.policy.metadata), ruleIndex: i });
   }
   return out;
 }
@@ -129,8 +130,8 @@ function rulesApplying(current: readonly PolicyEntry[], w: WorkloadRef, root: st
 /** The rules a decision credits: the deciding one, and those of dry-run policies that matched. */
 export function exercisedRules(d: Decision): string[] {
   const out: string[] = [];
-  if (d.policy !== null && d.ruleIndex !== null) out.push(`${d.policy.namespace}/${d.policy.name}#${d.ruleIndex}`);
-  for (const s of d.shadow) if (s.ruleIndex !== null) out.push(`${s.policy.namespace}/${s.policy.name}#${s.ruleIndex}`);
+  if (d.policy !== null && d.ruleIndex !== null) out.push(`${policyName(d.policy)}#${d.ruleIndex}`);
+  for (const s of d.shadow) if (s.ruleIndex !== null) out.push(`${policyName(s.policy)}#${s.ruleIndex}`);
   return out;
 }
 

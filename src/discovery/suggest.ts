@@ -1,4 +1,5 @@
-import type { PolicyDoc, PolicyOperationDoc, PolicyRuleDoc } from './policy-model.js';
+import type { AuthorizationPolicy, PolicyOperation, PolicyRule } from '../policy/model.js';
+import { policyName } from '../policy/types.js';
 import { isLearnablePath } from './template.js';
 import { destinationKey, destinationName, type FlowDestination, type FlowRecord, sourceName } from './types.js';
 
@@ -24,7 +25,6 @@ export const GRANULARITIES: readonly Granularity[] = ['namespace', 'workload', '
  * recorded path cannot be written as a policy path that matches only it).
  */
 export type SkipReason = 'denied' | 'anonymous' | 'excluded' | 'unresolved' | 'path';
-export const SKIP_REASONS: readonly SkipReason[] = ['denied', 'anonymous', 'excluded', 'unresolved', 'path'];
 
 export interface SuggestOptions {
   readonly granularity: Granularity;
@@ -68,7 +68,7 @@ export function resolveDestination(
 }
 
 export interface SuggestedPolicy {
-  readonly policy: PolicyDoc;
+  readonly policy: AuthorizationPolicy;
   /** Parallel to `policy.spec.rules`: the flows each rule was made from. */
   readonly covers: readonly (readonly FlowRecord[])[];
 }
@@ -138,7 +138,12 @@ export function dnsLabel(s: string): string {
   return l === '' ? 'x' : l;
 }
 
-function policyDoc(name: string, namespace: string, dest: FlowDestination | null, rules: PolicyRuleDoc[]): PolicyDoc {
+function policyDoc(
+  name: string,
+  namespace: string,
+  dest: FlowDestination | null,
+  rules: PolicyRule[],
+): AuthorizationPolicy {
   const labels = dest?.labels ?? {};
   return {
     apiVersion: API_VERSION,
@@ -153,7 +158,7 @@ function policyDoc(name: string, namespace: string, dest: FlowDestination | null
 }
 
 /** The `from` of a rule admitting one caller identity (or one calling namespace). */
-function fromFor(f: FlowRecord, granularity: Granularity): PolicyRuleDoc['from'] {
+function fromFor(f: FlowRecord, granularity: Granularity): PolicyRule['from'] {
   if (granularity === 'namespace' && f.source.namespace !== '') {
     return [{ source: { namespaces: [f.source.namespace] } }];
   }
@@ -161,8 +166,8 @@ function fromFor(f: FlowRecord, granularity: Granularity): PolicyRuleDoc['from']
 }
 
 /** Operations for one caller: one per (port, method), with its paths, so no method is allowed on another's paths. */
-function operationsFor(flows: readonly FlowRecord[]): { operation: PolicyOperationDoc }[] {
-  const out: { operation: PolicyOperationDoc }[] = [];
+function operationsFor(flows: readonly FlowRecord[]): { operation: PolicyOperation }[] {
+  const out: { operation: PolicyOperation }[] = [];
   for (const [, group] of groupBy(flows, (f) => `${String(f.port).padStart(5, '0')} ${f.method}`)) {
     const first = group[0]!;
     const paths = [...new Set(group.map((f) => f.path))].sort();
@@ -185,7 +190,7 @@ export function suggestPolicies(flows: readonly FlowRecord[], o: SuggestOptions)
 
   if (o.granularity === 'namespace') {
     for (const [ns, inNs] of groupBy(learned, (f) => f.destination.namespace)) {
-      const rules: PolicyRuleDoc[] = [];
+      const rules: PolicyRule[] = [];
       const covers: FlowRecord[][] = [];
       for (const [, fromOne] of groupBy(inNs, callerKey)) {
         rules.push({ from: fromFor(fromOne[0]!, 'namespace') });
@@ -199,7 +204,7 @@ export function suggestPolicies(flows: readonly FlowRecord[], o: SuggestOptions)
   const usedNames = new Set<string>();
   for (const [, toOne] of groupBy(learned, (f) => destinationKey(f.destination))) {
     const dest = toOne[0]!.destination;
-    const rules: PolicyRuleDoc[] = [];
+    const rules: PolicyRule[] = [];
     const covers: FlowRecord[][] = [];
     for (const [, fromOne] of groupBy(toOne, callerKey)) {
       const from = fromFor(fromOne[0]!, o.granularity);
@@ -207,8 +212,9 @@ export function suggestPolicies(flows: readonly FlowRecord[], o: SuggestOptions)
       covers.push(fromOne);
     }
     let name = dnsLabel(`discovered-${dest.workload === '*' ? 'all' : dest.workload}`);
-    for (let i = 2; usedNames.has(`${dest.namespace}/${name}`); i++) name = dnsLabel(`${name.slice(0, 58)}-${i}`);
-    usedNames.add(`${dest.namespace}/${name}`);
+    const taken = (n: string) => usedNames.has(policyName({ namespace: dest.namespace, name: n }));
+    for (let i = 2; taken(name); i++) name = dnsLabel(`${name.slice(0, 58)}-${i}`);
+    usedNames.add(policyName({ namespace: dest.namespace, name }));
     policies.push({ policy: policyDoc(name, dest.namespace, dest, rules), covers });
   }
   return { granularity: o.granularity, policies, learned, skipped };

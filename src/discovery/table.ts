@@ -1,3 +1,4 @@
+import { CONFIG_DEFAULTS } from '../config/schema.js';
 import { type Entry, mergeInto, newEntry, type Operation, toRecord } from './entry.js';
 import { coarsen } from './template.js';
 import {
@@ -37,7 +38,7 @@ export interface FlowTableLimits {
 }
 
 export const DEFAULT_TABLE_LIMITS: FlowTableLimits = {
-  maxFlows: 50_000,
+  maxFlows: CONFIG_DEFAULTS.discovery.maxFlows,
   maxPathsPerOperation: 64,
   maxGroupsPerFlow: 16,
   maxGroupLength: 128,

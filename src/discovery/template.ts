@@ -1,4 +1,5 @@
 import { normalizePath, type PathNormalization, stripQuery } from '../policy/normalize.js';
+import { ISTIO_DEFAULTS } from '../policy/options.js';
 
 /**
  * Path templates: the raw `:path` of a request becomes a template an AuthorizationPolicy `paths` entry can hold,
@@ -68,7 +69,10 @@ export function isIdentifierSegment(seg: string): boolean {
  * table's bound still applies (see {@link coarsen}). A path the engine cannot normalize at all (`%00`) is denied by
  * the engine whatever the policy says; it gets the plain template, which is only ever shown, never allowing.
  */
-export function pathTemplate(rawPath: string, normalization: PathNormalization = 'BASE'): string {
+export function pathTemplate(
+  rawPath: string,
+  normalization: PathNormalization = ISTIO_DEFAULTS.pathNormalization,
+): string {
   const n = normalizePath(rawPath, normalization);
   if (!n.ok) return plainTemplate(rawPath);
   const path = n.path;

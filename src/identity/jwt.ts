@@ -8,7 +8,6 @@ import {
   type JWTPayload,
   jwtVerify,
 } from 'jose';
-import type { IdentityConfig, IssuerConfig } from '../config/schema.js';
 import type { EndUser, PeerIdentity } from '../policy/types.js';
 import { CredentialCache } from './credential-cache.js';
 import type { JwksProvider, ResolvedKey } from './jwks.js';
@@ -20,9 +19,8 @@ import {
   type TokenSource,
   tokenError,
 } from './jwt-support.js';
+import { DEFAULT_GROUPS_CLAIMS, type IssuerOptions, type JwtOptions } from './options.js';
 import { tryParseSpiffeId } from './spiffe-id.js';
-
-type JwtConfig = IdentityConfig['jwt'];
 
 /** What the JWT part of the identity phase proved: an end user, and/or a workload by JWT-SVID. */
 export interface JwtResult {
@@ -42,8 +40,8 @@ export interface JwtAuthoritySource {
 }
 
 export interface JwtVerifierOptions {
-  /** Opens an issuer's key source (`sources/jwks.ts`: a JWKS file or endpoint); this library does no I/O. */
-  readonly openJwks: (issuer: IssuerConfig, onError: (err: Error) => void) => Promise<JwksProvider>;
+  /** Opens the named issuer's key source (`sources/jwks.ts`: a JWKS file or endpoint); this library does no I/O. */
+  readonly openJwks: (issuer: string, onError: (err: Error) => void) => Promise<JwksProvider>;
   readonly bundles: JwtAuthoritySource;
   readonly maxCachedTokens?: number;
   readonly onError?: (err: Error, where: string) => void;
@@ -57,7 +55,7 @@ interface CachedToken {
 }
 
 interface Issuer {
-  readonly config: IssuerConfig;
+  readonly config: IssuerOptions;
   readonly jwks: JwksProvider;
 }
 
@@ -74,7 +72,7 @@ export class JwtVerifier {
   private readonly svidKeys = new WeakMap<JWK, Map<string, Promise<ResolvedKey>>>();
 
   private constructor(
-    private readonly config: JwtConfig,
+    private readonly config: JwtOptions,
     private readonly issuers: ReadonlyMap<string, Issuer>,
     private readonly bundles: JwtAuthoritySource,
     maxCachedTokens: number,
@@ -88,12 +86,12 @@ export class JwtVerifier {
     for (const issuer of issuers.values()) issuer.jwks.onChange(() => this.clearCache());
   }
 
-  static async create(config: JwtConfig, options: JwtVerifierOptions): Promise<JwtVerifier> {
+  static async create(config: JwtOptions, options: JwtVerifierOptions): Promise<JwtVerifier> {
     const issuers = new Map<string, Issuer>();
     for (const ic of config.issuers) {
       if (issuers.has(ic.issuer)) throw new Error(`issuer ${ic.issuer} is configured twice`);
       const onError = (err: Error) => options.onError?.(err, `jwks of ${ic.issuer}`);
-      const jwks = await options.openJwks(ic, onError);
+      const jwks = await options.openJwks(ic.issuer, onError);
       issuers.set(ic.issuer, { config: ic, jwks });
     }
     return new JwtVerifier(config, issuers, options.bundles, options.maxCachedTokens ?? 10_000);
@@ -156,15 +154,16 @@ export class JwtVerifier {
       throw tokenError('jwt_issuer', `tokens of this issuer are not accepted in the ${found.header} header`);
     }
     // Checked before jose so the reason is exact; jose enforces the same list again.
-    if (typeof header.alg !== 'string' || !(ic.algorithms as readonly string[]).includes(header.alg)) {
+    if (typeof header.alg !== 'string' || !ic.algorithms.includes(header.alg)) {
       throw tokenError('jwt_alg_not_allowed', 'the token algorithm is not allowed for this issuer');
     }
     let payload: JWTPayload;
     try {
       ({ payload } = await jwtVerify(found.token, (h, t) => issuer.jwks.resolve(h, t), {
         issuer: ic.issuer,
-        audience: ic.audiences,
-        algorithms: ic.algorithms,
+        // jose takes mutable arrays; a fresh verification is rare (verdicts are cached), so the copies cost little.
+        audience: [...ic.audiences],
+        algorithms: [...ic.algorithms],
         clockTolerance: ic.leewaySeconds,
         currentDate: new Date(now),
         requiredClaims: ['exp', 'sub'],
@@ -220,7 +219,7 @@ export class JwtVerifier {
     try {
       const cryptoKey = await this.importSvidKey(jwk, alg);
       ({ payload } = await jwtVerify(found.token, cryptoKey, {
-        audience: cfg.audiences,
+        audience: [...cfg.audiences],
         algorithms: [alg],
         clockTolerance: cfg.leewaySeconds,
         currentDate: new Date(now),
@@ -284,7 +283,7 @@ export class JwtVerifier {
     if (payloads.length > 1) throw tokenError('jwt_claims', 'Envoy verified more than one token for this request');
     const payload = payloads[0]!;
     const iss = payload.iss as string;
-    const groupsClaims = this.issuers.get(iss)?.config.groupsClaims ?? ['groups'];
+    const groupsClaims = this.issuers.get(iss)?.config.groupsClaims ?? DEFAULT_GROUPS_CLAIMS;
     const groups = readGroups(payload, groupsClaims);
     const user: EndUser = {
       issuer: iss,

@@ -1,8 +1,8 @@
-import type { IdentityConfig } from '../config/schema.js';
 import { MeshAuthzError } from '../errors.js';
 import type { EndUser, PeerIdentity } from '../policy/types.js';
 import { CredentialCache } from './credential-cache.js';
 import type { JwtResult, JwtVerifier } from './jwt.js';
+import type { IdentityOptions } from './options.js';
 import { tryParseSpiffeId } from './spiffe-id.js';
 import type { TrustBundleSet } from './trust-bundles.js';
 import {
@@ -24,8 +24,11 @@ export class IdentityConfigError extends MeshAuthzError<'identity_config'> {
   }
 }
 
-/** Rejects a configuration that contradicts itself (IdentityConfigError). Called once at start. */
-export function validateIdentityConfig(config: IdentityConfig): void {
+/**
+ * Rejects options that contradict themselves (IdentityConfigError). Called once at start. The config schema refuses
+ * the same contradictions with the file's line; this keeps the library fail-closed for any other caller.
+ */
+export function validateIdentityOptions(config: IdentityOptions): void {
   const sources = config.peer.sources;
   if (new Set(sources).size !== sources.length)
     throw new IdentityConfigError('identity.peer.sources lists a source twice');
@@ -55,7 +58,7 @@ export class DefaultIdentityVerifier implements IdentityVerifier {
   private readonly unsubscribe: () => void;
 
   constructor(
-    private readonly config: IdentityConfig,
+    private readonly config: IdentityOptions,
     readonly bundles: TrustBundleSet,
     private readonly jwt: JwtVerifier,
     maxCached: number,

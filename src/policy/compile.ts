@@ -3,7 +3,7 @@ import { compileCondition } from './conditions.js';
 import { actionOf, type LoadedPolicy } from './model.js';
 import type { ResolvedCompileOptions } from './options.js';
 import { policyTargets, type TargetKey } from './targets.js';
-import type { Decision, PolicyAction, PolicyRef, RequestAttributes } from './types.js';
+import { type Decision, type PolicyAction, type PolicyRef, policyName, type RequestAttributes } from './types.js';
 
 /**
  * One policy compiled to closures. Compilation happens once per load; evaluation then only calls `test`
@@ -138,7 +138,7 @@ function ruleDecision(ref: PolicyRef, index: number): Decision {
   return Object.freeze({
     allowed,
     code: allowed ? 'allow_matched' : 'deny_matched',
-    reason: `${allowed ? 'allowed' : 'denied'} by ${ref.action} policy ${ref.namespace}/${ref.name} rule ${index}${where}`,
+    reason: `${allowed ? 'allowed' : 'denied'} by ${ref.action} policy ${policyName(ref)} rule ${index}${where}`,
     policy: ref,
     ruleIndex: index,
     shadow: NO_RESULTS,

@@ -1,4 +1,4 @@
-import { describeWorkload, PolicySet, uncoveredWorkloads } from './index.js';
+import { describeWorkload } from './lint.js';
 import type { CompiledPolicySet, WorkloadRef } from './types.js';
 
 /** What coverage reporting needs from the service: a warning sink and the gauge. */
@@ -17,11 +17,10 @@ export function reportCoverage(
   config: { readonly workloads: readonly WorkloadRef[] },
   sink: CoverageSink,
 ): string[] {
-  if (!(set instanceof PolicySet) || config.workloads.length === 0) return [];
-  const uncovered = uncoveredWorkloads(
-    set,
-    config.workloads.map((w) => ({ namespace: w.namespace, labels: w.labels })),
-  ).map(describeWorkload);
+  if (set === null || config.workloads.length === 0) return [];
+  const uncovered = set
+    .uncovered(config.workloads.map((w) => ({ namespace: w.namespace, labels: w.labels })))
+    .map(describeWorkload);
   sink.setUncoveredWorkloads(uncovered.length);
   if (uncovered.length > 0) {
     sink.warn(

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { peer, policy, policySet, req, user, WORKLOAD } from '../../test/conformance/policy-fixtures.js';
-import { explain, formatExplanation } from './explain.js';
+import { formatExplanation } from './explain.js';
 
 describe('explain', () => {
   const set = policySet(
@@ -14,7 +14,7 @@ describe('explain', () => {
 
   it('names, for each rule, the first condition that failed, and agrees with evaluate()', () => {
     const r = req({ path: '/admin', peer: peer('spiffe://cluster.local/ns/x/sa/y') });
-    const e = explain(set, WORKLOAD, r);
+    const e = set.explain(WORKLOAD, r);
     expect(e.decision).toEqual(set.evaluate(WORKLOAD, r));
     expect(e.decision.code).toBe('no_allow_matched');
     expect(e.policies.map((p) => p.policy.name)).toEqual(['no-delete', 'callers']);
@@ -30,14 +30,14 @@ describe('explain', () => {
   });
 
   it('marks the rule that matched', () => {
-    const e = explain(set, WORKLOAD, req({ path: '/public/x' }));
+    const e = set.explain(WORKLOAD, req({ path: '/public/x' }));
     expect(e.decision.allowed).toBe(true);
     expect(e.policies[1]!.rules[1]).toMatchObject({ index: 1, matched: true, failure: null });
     expect(formatExplanation(e)).toMatch(/rule 1 \(line \d+\): MATCHED/);
   });
 
   it('says when no policy selects the workload', () => {
-    const e = explain(set, { namespace: 'elsewhere', labels: {} }, req());
+    const e = set.explain({ namespace: 'elsewhere', labels: {} }, req());
     expect(formatExplanation(e)).toContain('no policy selects this workload');
   });
 
@@ -50,7 +50,7 @@ describe('explain', () => {
       ),
     );
     const alice = user('https://idp', 'alice', { groups: ['customers', 'beta'] }, { audiences: ['web'] });
-    const e = explain(groups, WORKLOAD, req({ user: alice }));
+    const e = groups.explain(WORKLOAD, req({ user: alice }));
     expect(e.decision.allowed).toBe(false);
     const [byGroup, byAudience, byPrincipal] = e.policies[0]!.rules;
     expect(byGroup?.failure).toBe(
@@ -59,9 +59,9 @@ describe('explain', () => {
     expect(byAudience?.failure).toContain("but the token's audiences are [web] (user https://idp/alice)");
     expect(byPrincipal?.failure).toContain("but the end user's request principal is https://idp/alice");
     // A user without the claim is told so; a member of the group matches (both sides).
-    const noClaim = explain(groups, WORKLOAD, req({ user: user('https://idp', 'carol') }));
+    const noClaim = groups.explain(WORKLOAD, req({ user: user('https://idp', 'carol') }));
     expect(noClaim.policies[0]!.rules[0]?.failure).toContain('the end user https://idp/carol has no groups claim');
-    const admin = explain(groups, WORKLOAD, req({ user: user('https://idp', 'dan', { groups: ['admins'] }) }));
+    const admin = groups.explain(WORKLOAD, req({ user: user('https://idp', 'dan', { groups: ['admins'] }) }));
     expect(admin.decision.allowed).toBe(true);
     expect(admin.policies[0]!.rules[0]).toMatchObject({ matched: true, failure: null });
   });

@@ -2,10 +2,17 @@ import type { FieldCheck } from './checks.js';
 import { type CompiledPolicy, type CompiledRule, ruleMatches } from './compile.js';
 import { bracketKeys, claimValues } from './conditions.js';
 import { lineOf } from './model.js';
-import { normalizePath } from './normalize.js';
-import type { PolicySet } from './set.js';
+import { normalizePath, type PathNormalization } from './normalize.js';
 import { describeTarget } from './targets.js';
-import type { Decision, EndUser, PolicyRef, RequestAttributes, WorkloadRef } from './types.js';
+import {
+  type Decision,
+  type EndUser,
+  type Explanation,
+  type PolicyExplanation,
+  policyName,
+  type RequestAttributes,
+  type WorkloadRef,
+} from './types.js';
 
 /**
  * Why a request got its decision, in words a developer understands: for each policy that selects the workload,
@@ -13,71 +20,39 @@ import type { Decision, EndUser, PolicyRef, RequestAttributes, WorkloadRef } fro
  * `evaluate()` returns (it is computed by it), so explanation and enforcement can never disagree.
  */
 
-export interface RuleExplanation {
-  readonly index: number;
-  /** The rule's line in its file (the document's line when unknown). */
-  readonly line: number;
-  readonly matched: boolean;
-  /** The first condition that failed, or null when the rule matched. */
-  readonly failure: string | null;
-}
-
-export interface PolicyExplanation {
-  readonly policy: PolicyRef;
-  readonly dryRun: boolean;
-  /** What this policy does with a match, in words. */
-  readonly role: string;
-  readonly rules: readonly RuleExplanation[];
-}
-
-export interface Explanation {
-  readonly workload: WorkloadRef;
-  readonly decision: Decision;
-  /** The path rules were matched against, or null when it could not be normalized. */
-  readonly normalizedPath: string | null;
-  readonly pathNormalization: string;
-  readonly policies: readonly PolicyExplanation[];
-  /**
-   * The targetRef policies of the workload's namespace (and the root namespace) that do NOT attach to it, with why:
-   * they are aimed at a Gateway or Service this request is not known to be for.
-   */
-  readonly notAttached: readonly TargetedExplanation[];
-}
-
-export interface TargetedExplanation {
-  readonly policy: PolicyRef;
-  /** `Kind/name` of each targetRef. */
-  readonly targets: readonly string[];
-  readonly reason: string;
-}
-
 const ACTION_ORDER = { CUSTOM: 0, DENY: 1, ALLOW: 2, AUDIT: 3 } as const;
 
-export function explain(set: PolicySet, workload: WorkloadRef, request: RequestAttributes): Explanation {
-  const decision = set.evaluate(workload, request);
-  const plan = set.planFor(workload);
-  const normalized = normalizePath(request.path, set.options.pathNormalization);
+/** What a set hands over to explain one request: the decision it made and the workload's compiled view. */
+export interface ExplainInputs {
+  readonly decision: Decision;
+  /** Every policy that selects the workload (its plan's policies). */
+  readonly policies: readonly CompiledPolicy[];
+  /** The targetRef policies the workload's namespace could see that do not attach to it. */
+  readonly notAttached: readonly CompiledPolicy[];
+  readonly pathNormalization: PathNormalization;
+}
+
+/** The explanation `PolicySet.explain` returns, built from what the set decided and compiled. */
+export function explainDecision(inputs: ExplainInputs, workload: WorkloadRef, request: RequestAttributes): Explanation {
+  const normalized = normalizePath(request.path, inputs.pathNormalization);
   const path = normalized.ok ? normalized.path : '';
-  const policies = [...plan.policies]
+  const policies = [...inputs.policies]
     .sort((a, b) => ACTION_ORDER[a.action] - ACTION_ORDER[b.action])
     .map((p) => explainPolicy(p, request, path));
   const known = (workload.targets ?? []).map(describeTarget);
-  const notAttached = set
-    .targetedFor(workload)
-    .filter((t) => !t.attached)
-    .map(({ policy: p }) => ({
-      policy: p.ref,
-      targets: (p.targets ?? []).map(describeTarget),
-      reason:
-        known.length === 0
-          ? 'not applied: this request is not known to be for any Service or Gateway (workload resolution gave no targets)'
-          : `not applied: this request is for ${known.join(', ')}, none of which this policy targets`,
-    }));
+  const notAttached = inputs.notAttached.map((p) => ({
+    policy: p.ref,
+    targets: (p.targets ?? []).map(describeTarget),
+    reason:
+      known.length === 0
+        ? 'not applied: this request is not known to be for any Service or Gateway (workload resolution gave no targets)'
+        : `not applied: this request is for ${known.join(', ')}, none of which this policy targets`,
+  }));
   return {
     workload,
-    decision,
+    decision: inputs.decision,
     normalizedPath: normalized.ok ? normalized.path : null,
-    pathNormalization: set.options.pathNormalization,
+    pathNormalization: inputs.pathNormalization,
     policies,
     notAttached,
   };
@@ -216,7 +191,7 @@ export function formatExplanation(e: Explanation): string {
   for (const p of e.policies) {
     const ref = p.policy;
     const where = ref.source ? ` at ${ref.source.file}:${ref.source.line}` : '';
-    lines.push('', `policy ${ref.namespace}/${ref.name}${where}`, `  ${p.role}`);
+    lines.push('', `policy ${policyName(ref)}${where}`, `  ${p.role}`);
     if (p.rules.length === 0 && ref.action !== 'CUSTOM') lines.push('  (no rules: matches nothing)');
     for (const rule of p.rules) {
       lines.push(`  rule ${rule.index} (line ${rule.line}): ${rule.matched ? 'MATCHED' : `no match: ${rule.failure}`}`);
@@ -224,20 +199,18 @@ export function formatExplanation(e: Explanation): string {
   }
   for (const s of d.shadow) {
     // Istio evaluates the staged policies of one action as a set of their own (Envoy RBAC shadow rules).
-    const staged = (s.policies ?? [s.policy]).map((p) => `${p.namespace}/${p.name}`).join(', ');
+    const staged = (s.policies ?? [s.policy]).map(policyName).join(', ');
     const rule =
-      s.ruleIndex === null
-        ? 'no staged rule matched'
-        : `${s.policy.namespace}/${s.policy.name} rule ${s.ruleIndex} matched`;
+      s.ruleIndex === null ? 'no staged rule matched' : `${policyName(s.policy)} rule ${s.ruleIndex} matched`;
     lines.push(
       '',
       `dry-run ${s.action ?? s.policy.action} set [${staged}]: ${rule}; the staged set alone would ${s.wouldAllow ? 'ALLOW' : 'DENY'}`,
     );
   }
-  for (const a of d.audit) lines.push('', `audit: ${a.namespace}/${a.name} matched (request marked for audit)`);
+  for (const a of d.audit) lines.push('', `audit: ${policyName(a)} matched (request marked for audit)`);
   for (const t of e.notAttached) {
     const where = t.policy.source ? ` at ${t.policy.source.file}:${t.policy.source.line}` : '';
-    lines.push('', `policy ${t.policy.namespace}/${t.policy.name}${where} (targetRef ${t.targets.join(', ')})`);
+    lines.push('', `policy ${policyName(t.policy)}${where} (targetRef ${t.targets.join(', ')})`);
     lines.push(`  ${t.reason}`);
   }
   return lines.join('\n');

@@ -6,23 +6,17 @@
  *   {@link PolicyLoadError}.
  * - Parse: {@link parsePolicyText} (text → policies with file:line); validate: {@link validatePolicy} (the reconciler and
  *   discovery call it so they never emit a policy the cluster would reject).
- * - Compile and evaluate: {@link compilePolicySet} → {@link PolicySet} (`evaluate`, `attributesFor`,
- *   `policiesFor`), swapped in atomically with a new generation by `sources/`' policy store.
- * - Explain and lint: {@link explain}, {@link formatExplanation}, {@link lintPolicies}, {@link uncoveredWorkloads}.
+ * - Compile: {@link compilePolicySet} → {@link PolicySet}, swapped in atomically with a new generation by
+ *   `sources/`' policy store. Read through the one engine interface {@link CompiledPolicySet}: `evaluate`,
+ *   `explain`, `attributesFor`, `keyPlanFor`, `labelsMatter`, `uncovered`.
+ * - Explain and lint: {@link formatExplanation}, {@link lintPolicies}.
  * - {@link normalizePath}: Istio's path normalization options.
  *
  * Pure: no file or network I/O, no logging. Files are read and watched in `sources/` (`loadPolicyPaths`,
  * `PolicyStore`), which feed this engine text.
  */
-export {
-  type Explanation,
-  explain,
-  formatExplanation,
-  type PolicyExplanation,
-  type RuleExplanation,
-  type TargetedExplanation,
-} from './explain.js';
-export { describeWorkload, type LintOptions, lintPolicies, uncoveredWorkloads } from './lint.js';
+export { formatExplanation } from './explain.js';
+export { describeWorkload, type LintOptions, lintPolicies } from './lint.js';
 export {
   type AuthorizationPolicy,
   type AuthorizationPolicySpec,

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { policy, policySet } from '../../test/conformance/policy-fixtures.js';
-import { lintPolicies, uncoveredWorkloads } from './lint.js';
+import { lintPolicies } from './lint.js';
 import { parsePolicyText } from './parse.js';
 
 function lint(yaml: string, options = {}) {
@@ -78,6 +78,6 @@ describe('lintPolicies', () => {
     const out = lint(yaml, { workloads });
     expect(out).toContainEqual(['selector_matches_nothing', 'spec.selector.matchLabels']);
     expect(out).toContainEqual(['uncovered_workload', '']);
-    expect(uncoveredWorkloads(policySet(yaml), workloads)).toEqual([workloads[1]]);
+    expect(policySet(yaml).uncovered(workloads)).toEqual([workloads[1]]);
   });
 });

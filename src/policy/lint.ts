@@ -8,7 +8,7 @@ import {
 } from './model.js';
 import type { PathNormalization } from './normalize.js';
 import { ISTIO_DEFAULTS } from './options.js';
-import { compilePolicySet, type PolicySet } from './set.js';
+import { compilePolicySet } from './set.js';
 import type { WorkloadRef } from './types.js';
 
 /**
@@ -45,7 +45,7 @@ const HTTP_OPERATION_FIELDS = ['hosts', 'notHosts', 'methods', 'notMethods', 'pa
 
 export function lintPolicies(policies: readonly LoadedPolicy[], options: LintOptions = {}): PolicyIssue[] {
   const out: PolicyIssue[] = [];
-  const normalization = options.pathNormalization ?? 'BASE';
+  const normalization = options.pathNormalization ?? ISTIO_DEFAULTS.pathNormalization;
   for (const loaded of policies) {
     const warn = (path: string, code: PolicyIssueCode, message: string) =>
       out.push({ severity: 'warning', file: loaded.source.file, line: lineOf(loaded, path), path, message, code });
@@ -72,7 +72,7 @@ export function lintPolicies(policies: readonly LoadedPolicy[], options: LintOpt
   }
   if (options.workloads && options.workloads.length > 0) {
     const set = compilePolicySet(policies, { rootNamespace: options.rootNamespace ?? ISTIO_DEFAULTS.rootNamespace }, 0);
-    for (const w of uncoveredWorkloads(set, options.workloads)) {
+    for (const w of set.uncovered(options.workloads)) {
       out.push({
         severity: 'warning',
         file: options.workloadsFile ?? '(workloads)',
@@ -207,11 +207,6 @@ function lintSelector(loaded: LoadedPolicy, options: LintOptions, warn: Warn): v
   );
   if (!hit)
     warn('spec.selector.matchLabels', 'selector_matches_nothing', 'the selector matches none of the known workloads');
-}
-
-/** Known workloads no enforced ALLOW policy selects: they accept every request (Istio's default). */
-export function uncoveredWorkloads(set: PolicySet, workloads: readonly WorkloadRef[]): WorkloadRef[] {
-  return workloads.filter((w) => !set.planFor(w).hasEnforcedAllow);
 }
 
 export function describeWorkload(w: WorkloadRef): string {

@@ -35,7 +35,7 @@ export function resolveCompileOptions(options: CompileOptions = {}): ResolvedCom
 }
 
 /** `cluster.local` in a principal always means the local trust domain, whatever the configured one is. */
-const CLUSTER_LOCAL = 'cluster.local';
+export const CLUSTER_LOCAL = 'cluster.local';
 
 /**
  * A principal value as the set of principals Istio generates for it (`spiffe://` not included). A value whose

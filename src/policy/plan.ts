@@ -1,6 +1,6 @@
 import { type CompiledPolicy, type CompiledRule, ruleMatches } from './compile.js';
-import type { AttributeUse, RequestAttributes } from './types.js';
-import { NO_ATTRIBUTES } from './types.js';
+import type { AttributeUse, KeyPlan, RequestAttributes } from './types.js';
+import { keyPlanOf, NO_ATTRIBUTES } from './types.js';
 
 /**
  * The per-workload view of a policy set: only the policies that select the workload, with their rules pooled per
@@ -91,9 +91,12 @@ export interface WorkloadPlan {
   /** Some check reads the path: normalize it (and reject what cannot be normalized). */
   readonly readsPath: boolean;
   readonly uses: AttributeUse;
+  /** The decision cache's key plan for the workloads this plan decides, built with it. */
+  readonly key: KeyPlan;
 }
 
-export function buildPlan(policies: readonly CompiledPolicy[]): WorkloadPlan {
+/** `keyPrefix`: the cache key head for this plan, unique among the set's plans (see {@link KeyPlan}). */
+export function buildPlan(policies: readonly CompiledPolicy[], keyPrefix: string): WorkloadPlan {
   const enforced = (action: string) => policies.filter((p) => p.action === action && !p.dryRun);
   const pooled = (list: CompiledPolicy[]) => new RuleList(list.flatMap((p) => p.rules));
   const allowPolicies = enforced('ALLOW');
@@ -111,6 +114,7 @@ export function buildPlan(policies: readonly CompiledPolicy[]): WorkloadPlan {
     hasEnforcedAllow: allowPolicies.length > 0,
     readsPath: uses.path,
     uses,
+    key: keyPlanOf(keyPrefix, uses),
   };
 }
 

@@ -1,4 +1,5 @@
 import { type CompiledPolicy, compilePolicy, firstMatchingRule, selects } from './compile.js';
+import { explainDecision } from './explain.js';
 import type { LoadedPolicy } from './model.js';
 import { normalizePath } from './normalize.js';
 import { type CompileOptions, type ResolvedCompileOptions, resolveCompileOptions } from './options.js';
@@ -8,6 +9,8 @@ import type {
   AttributeUse,
   CompiledPolicySet,
   Decision,
+  Explanation,
+  KeyPlan,
   PolicyRef,
   RequestAttributes,
   ShadowResult,
@@ -48,6 +51,8 @@ export class PolicySet implements CompiledPolicySet {
   private readonly byNamespace = new Map<string, CompiledPolicy[]>();
   private readonly byWorkloadNs = new Map<string, NamespaceIndex>();
   private planCount = 0;
+  /** Numbers the plans for their cache keys; never reset (a plan rebuilt after a reset gets a new number). */
+  private planIds = 0;
   private readonly labelsMatterByNs = new Map<string, boolean>();
 
   constructor(
@@ -82,7 +87,10 @@ export class PolicySet implements CompiledPolicySet {
     return this.planFor(workload).policies.map((p) => p.loaded);
   }
 
-  /** @internal The compiled per-workload plan (explain and lint read it). */
+  /**
+   * @internal The compiled per-workload plan, built on first use per (namespace, selector labels, targets). Read
+   * by this class and by tests of compiled plans only: callers read a set through {@link CompiledPolicySet}.
+   */
   planFor(workload: WorkloadRef): WorkloadPlan {
     let ns = this.byWorkloadNs.get(workload.namespace);
     if (ns === undefined) {
@@ -108,19 +116,30 @@ export class PolicySet implements CompiledPolicySet {
     }
     if (node.plan === undefined) {
       const chosen = ns.candidates.filter((p) => selects(p, labels) || (attached?.includes(p) ?? false));
-      node.plan = buildPlan(chosen);
+      // The decision depends on the workload only through this plan, so the plan (with the generation) is what the
+      // decision cache keys on beside the request's attributes: workloads that share a plan share cached decisions.
+      node.plan = buildPlan(chosen, `${this.generation}|p${this.planIds++}|`);
       this.planCount++;
     }
     return node.plan;
   }
 
-  /** @internal The targetRef policies a workload's namespace could see, and whether each attaches (explain). */
-  targetedFor(workload: WorkloadRef): { policy: CompiledPolicy; attached: boolean }[] {
+  explain(workload: WorkloadRef, request: RequestAttributes): Explanation {
     const ns = this.byWorkloadNs.get(workload.namespace) ?? this.namespaceIndex(workload.namespace);
-    return ns.targeted.map((p) => ({
-      policy: p,
-      attached: targetsWorkload(p.targets!, p.namespace, this.options.rootNamespace, workload),
-    }));
+    const notAttached = ns.targeted.filter(
+      (p) => !targetsWorkload(p.targets!, p.namespace, this.options.rootNamespace, workload),
+    );
+    const inputs = {
+      decision: this.evaluate(workload, request),
+      policies: this.planFor(workload).policies,
+      notAttached,
+      pathNormalization: this.options.pathNormalization,
+    };
+    return explainDecision(inputs, workload, request);
+  }
+
+  uncovered(workloads: readonly WorkloadRef[]): WorkloadRef[] {
+    return workloads.filter((w) => !this.planFor(w).hasEnforcedAllow);
   }
 
   private namespaceIndex(namespace: string): NamespaceIndex {
@@ -153,6 +172,10 @@ export class PolicySet implements CompiledPolicySet {
 
   attributesFor(workload: WorkloadRef): AttributeUse {
     return this.planFor(workload).uses;
+  }
+
+  keyPlanFor(workload: WorkloadRef): KeyPlan {
+    return this.planFor(workload).key;
   }
 
   /** Synchronous, no I/O; allocates only the Decision when shadow or audit results must be attached. */

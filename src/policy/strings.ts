@@ -65,14 +65,6 @@ function buildStringMatch(values: readonly string[], options: StringMatchOptions
   return options.ignoreCase ? (s) => test(s.toLowerCase()) : test;
 }
 
-/** The kind of one value, for explanations and lint. */
-export function matchForm(value: string): 'present' | 'suffix' | 'prefix' | 'exact' {
-  if (value === '*') return 'present';
-  if (value.startsWith('*')) return 'suffix';
-  if (value.endsWith('*')) return 'prefix';
-  return 'exact';
-}
-
 /** Escapes a literal for a RegExp. */
 export function escapeRegExp(s: string): string {
   return s.replace(/[.*+?^${}()|[\]\\/]/g, '\\$&');

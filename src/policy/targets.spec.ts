@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { policy, policySet, req } from '../../test/conformance/policy-fixtures.js';
-import { explain, formatExplanation } from './explain.js';
+import { formatExplanation } from './explain.js';
 import { lintPolicies } from './lint.js';
 import { parsePolicyText } from './parse.js';
 import { canonicalGroup, isAllowedTargetKind, targetsWorkload } from './targets.js';
@@ -44,19 +44,18 @@ describe('targetRef attachment', () => {
 
   it('explain says why a targetRef policy did not apply', () => {
     const set = policySet(GATEWAY_DENY);
-    const unknown = explain(set, { namespace: 'foo', labels: { app: 'a' } }, req());
+    const unknown = set.explain({ namespace: 'foo', labels: { app: 'a' } }, req());
     expect(unknown.decision.allowed).toBe(true);
     expect(unknown.notAttached.map((t) => [t.policy.name, t.targets])).toEqual([
       ['gw-deny', ['Gateway.gateway.networking.k8s.io/ingress']],
     ]);
     expect(formatExplanation(unknown)).toContain('not applied: this request is not known to be for any Service');
-    const other = explain(
-      set,
+    const other = set.explain(
       { namespace: 'foo', labels: {}, targets: [{ group: '', kind: 'Service', name: 'a' }] },
       req(),
     );
     expect(formatExplanation(other)).toContain('this request is for Service/a, none of which this policy targets');
-    const hit = explain(set, { namespace: 'foo', labels: {}, targets: [ingress] }, req());
+    const hit = set.explain({ namespace: 'foo', labels: {}, targets: [ingress] }, req());
     expect(hit.decision).toMatchObject({ allowed: false, code: 'deny_matched' });
     expect(hit.notAttached).toEqual([]);
     expect(hit.policies.map((p) => p.policy.name)).toEqual(['gw-deny']);
@@ -68,7 +67,7 @@ describe('targetRef attachment', () => {
       policy('ALLOW', '  rules:\n  - to:\n    - operation:\n        paths: ["/a"]', { name: 'staged', ...dry }) +
         policy('ALLOW', '  rules:\n  - {}', { name: 'open' }),
     );
-    const text = formatExplanation(explain(set, { namespace: 'foo', labels: { app: 'httpbin' } }, req({ path: '/b' })));
+    const text = formatExplanation(set.explain({ namespace: 'foo', labels: { app: 'httpbin' } }, req({ path: '/b' })));
     expect(text).toContain('dry-run ALLOW set [foo/staged]: no staged rule matched; the staged set alone would DENY');
   });
 });

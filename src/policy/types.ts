@@ -96,6 +96,14 @@ export interface PolicyRef {
   readonly source: SourceLocation | null;
 }
 
+/**
+ * A policy's name as every message, log line, header, metric label and report writes it: `<namespace>/<name>`.
+ * Takes a {@link PolicyRef} or an AuthorizationPolicy's `metadata`.
+ */
+export function policyName(ref: { readonly namespace: string; readonly name: string }): string {
+  return `${ref.namespace}/${ref.name}`;
+}
+
 /** Why a decision came out as it did. */
 export type DecisionCode =
   | 'deny_matched'
@@ -162,12 +170,68 @@ export interface AttributeUse {
   readonly metadata: boolean;
 }
 
-/** A loaded, validated and compiled set of policies; immutable once built. */
+/** One rule of an explained policy: whether it matched, and if not the first condition that failed. */
+export interface RuleExplanation {
+  readonly index: number;
+  /** The rule's line in its file (the document's line when unknown). */
+  readonly line: number;
+  readonly matched: boolean;
+  /** The first condition that failed, or null when the rule matched. */
+  readonly failure: string | null;
+}
+
+export interface PolicyExplanation {
+  readonly policy: PolicyRef;
+  readonly dryRun: boolean;
+  /** What this policy does with a match, in words. */
+  readonly role: string;
+  readonly rules: readonly RuleExplanation[];
+}
+
+/** Why a request got its decision, policy by policy and rule by rule (see {@link CompiledPolicySet.explain}). */
+export interface Explanation {
+  readonly workload: WorkloadRef;
+  readonly decision: Decision;
+  /** The path rules were matched against, or null when it could not be normalized. */
+  readonly normalizedPath: string | null;
+  readonly pathNormalization: string;
+  readonly policies: readonly PolicyExplanation[];
+  /**
+   * The targetRef policies of the workload's namespace (and the root namespace) that do NOT attach to it, with why:
+   * they are aimed at a Gateway or Service this request is not known to be for.
+   */
+  readonly notAttached: readonly TargetedExplanation[];
+}
+
+export interface TargetedExplanation {
+  readonly policy: PolicyRef;
+  /** `Kind/name` of each targetRef. */
+  readonly targets: readonly string[];
+  readonly reason: string;
+}
+
+/**
+ * A loaded, validated and compiled set of policies; immutable once built. The one face of the policy engine: the
+ * Check path (`evaluate`, `attributesFor`, `labelsMatter`), `explain` and coverage (`uncovered`) all read a set
+ * through it, never through the class that implements it.
+ */
 export interface CompiledPolicySet {
   /** Increases with each successful load; retires cached decisions. */
   readonly generation: number;
   evaluate(workload: WorkloadRef, request: RequestAttributes): Decision;
+  /**
+   * The decision `evaluate` returns, with for each policy that selects the workload each rule and the first
+   * condition that failed. The decision is computed by `evaluate`, so explanation and enforcement never disagree.
+   */
+  explain(workload: WorkloadRef, request: RequestAttributes): Explanation;
   attributesFor(workload: WorkloadRef): AttributeUse;
+  /**
+   * What the decision cache keys this workload's requests with: built once, with the workload's plan, so the Check
+   * path only reads it. Requests whose keys are equal must get equal decisions from `evaluate`.
+   */
+  keyPlanFor(workload: WorkloadRef): KeyPlan;
+  /** The workloads no enforced ALLOW policy selects: under Istio's semantics they accept every request. */
+  uncovered(workloads: readonly WorkloadRef[]): WorkloadRef[];
   /**
    * Whether the workload's labels can change the decision for a workload of this namespace: some enforced ALLOW
    * or DENY policy of the namespace or of the root namespace selects workloads (by `selector` or `targetRef`).
@@ -175,6 +239,24 @@ export interface CompiledPolicySet {
    * A set that does not say is taken to answer true (fail closed).
    */
   labelsMatter?(namespace: string): boolean;
+}
+
+/**
+ * What the decision cache key of one workload's requests is built from (see `authz/cache-key.ts`). `prefix` stands
+ * for everything the decision depends on besides the attributes in `use`: the set's generation and which plan
+ * decides (a policy set's decisions depend on the workload only through its plan).
+ */
+export interface KeyPlan {
+  /** The constant head of every key this plan makes; no two plans of one set share it, and it ends with `|`. */
+  readonly prefix: string;
+  readonly use: AttributeUse;
+  /** `use.headers`, lowercase and deduplicated. */
+  readonly headers: readonly string[];
+}
+
+/** The key plan for `prefix` and the attributes `use` names. */
+export function keyPlanOf(prefix: string, use: AttributeUse): KeyPlan {
+  return { prefix, use, headers: [...new Set(use.headers.map((h) => h.toLowerCase()))] };
 }
 
 /** Reads nothing: the starting point for building an {@link AttributeUse}. */

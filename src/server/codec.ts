@@ -22,7 +22,6 @@ export const CheckRequestType = root.lookupType('envoy.service.auth.v3.CheckRequ
 export const CheckResponseType = root.lookupType('envoy.service.auth.v3.CheckResponse');
 export const HealthCheckRequestType = root.lookupType('grpc.health.v1.HealthCheckRequest');
 export const HealthCheckResponseType = root.lookupType('grpc.health.v1.HealthCheckResponse');
-export const protoRoot = root;
 
 /**
  * Decodes a CheckRequest. Never throws: a malformed message becomes a {@link MalformedRequest}, so the service

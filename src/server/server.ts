@@ -1,5 +1,6 @@
 import * as grpc from '@grpc/grpc-js';
-import type { CheckPipeline, CheckResult } from '../authz/pipeline.js';
+import type { CheckOutcome } from '../authz/outcome.js';
+import type { CheckPipeline } from '../authz/pipeline.js';
 import { type ResponseDetail, ResponseEncoder } from '../authz/response.js';
 import type { MalformedRequest, WireCheckRequest, WireCheckResponse } from '../authz/wire-types.js';
 import { isPromise } from '../identity/types.js';
@@ -10,7 +11,7 @@ import type { DecodeLimits } from './prescan.js';
 
 /**
  * The gRPC adapter: envoy.service.auth.v3.Authorization/Check and grpc.health.v1.Health on one grpc-js server.
- * Messages go through wire.ts's protobufjs types with custom (de)serializers, so a malformed CheckRequest reaches
+ * Messages go through codec.ts's protobufjs types with custom (de)serializers, so a malformed CheckRequest reaches
  * the pipeline as a {@link MalformedRequest} (a deny with a reason) instead of a gRPC error that Envoy would hand
  * to its failure mode.
  */
@@ -115,9 +116,9 @@ export function createAuthzServer(options: AuthzServerOptions): AuthzServer {
   const encoder = new ResponseEncoder(encodeCheckResponse, options.responseDetail ?? 'minimal');
 
   /** The response bytes of a decided check; a deny should encoding ever fail. */
-  const encode = (result: CheckResult): Buffer => {
+  const encode = (outcome: CheckOutcome): Buffer => {
     try {
-      return encoder.encode(result.outcome);
+      return encoder.encode(outcome);
     } catch {
       return LAST_RESORT_DENY;
     }
@@ -129,7 +130,7 @@ export function createAuthzServer(options: AuthzServerOptions): AuthzServer {
 
   const check: grpc.handleUnaryCall<WireCheckRequest | MalformedRequest, Buffer> = (call, callback) => {
     inFlight++;
-    let result: CheckResult | Promise<CheckResult>;
+    let result: CheckOutcome | Promise<CheckOutcome>;
     try {
       result = options.pipeline.check(call.request, toDeadlineMs(call.getDeadline()));
     } catch {

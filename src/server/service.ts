@@ -36,6 +36,11 @@ export interface ServiceParts {
   readonly readiness?: () => readonly string[];
   /** Called once everything is closed (telemetry flushes here). */
   readonly onClosed?: () => void | Promise<void>;
+  /**
+   * A cluster worker starts held: NOT_SERVING, although it answers checks, until {@link AuthzService.release}
+   * (the primary releases every worker once all of them have started: health never says SERVING for a part).
+   */
+  readonly held?: boolean;
 }
 
 export interface ListeningAddresses {
@@ -61,6 +66,7 @@ export class AuthzService {
   private readonly log: ServiceLogger;
   private readinessTimer: NodeJS.Timeout | null = null;
   private draining = false;
+  private held: boolean;
   private closed: Promise<void> | null = null;
 
   constructor(
@@ -69,6 +75,7 @@ export class AuthzService {
   ) {
     const { server } = loaded.config;
     this.log = parts.logger ?? SILENT_LOGGER;
+    this.held = parts.held === true;
     this.pipeline = createPipeline(loaded, parts, {
       cache: parts.cache,
       tracer: parts.tracer,
@@ -123,9 +130,20 @@ export class AuthzService {
       : null;
   }
 
-  /** True when checks can be decided: a policy set is loaded and we are not draining. */
+  /** True when checks can be decided (a policy set is loaded and we are not draining) and we are not held. */
   ready(): boolean {
+    return !this.held && this.localReady();
+  }
+
+  /** This process's own readiness, whether held or not (what a cluster worker reports to its primary). */
+  localReady(): boolean {
     return !this.draining && this.parts.policies.current() !== null;
+  }
+
+  /** Ends the hold of a cluster worker: health follows this process's own readiness from now on. */
+  release(): void {
+    this.held = false;
+    this.refreshHealth();
   }
 
   /**

@@ -1,7 +1,8 @@
 import type { IdentityConfig } from '../config/schema.js';
 import { JwtVerifier } from '../identity/jwt.js';
+import type { IdentityOptions } from '../identity/options.js';
 import type { IdentityVerifier } from '../identity/types.js';
-import { DefaultIdentityVerifier, validateIdentityConfig } from '../identity/verifier.js';
+import { DefaultIdentityVerifier, validateIdentityOptions } from '../identity/verifier.js';
 import { openJwks } from './jwks.js';
 import { TrustBundleLoader } from './trust-bundles.js';
 
@@ -34,7 +35,9 @@ export async function createIdentityVerifier(
   config: IdentityConfig,
   options: IdentityVerifierOptions,
 ): Promise<ManagedIdentityVerifier> {
-  validateIdentityConfig(config);
+  const identity = identityOptions(config);
+  validateIdentityOptions(identity);
+  const issuers = new Map(config.jwt.issuers.map((i) => [i.issuer, i]));
   const onError = options.onError ?? (() => {});
   const bundles = await TrustBundleLoader.open(config.trustBundles, {
     resolvePath: options.resolvePath,
@@ -44,13 +47,14 @@ export async function createIdentityVerifier(
     onError: (err, td) => onError(err, `trust bundle ${td}`),
   });
   try {
-    const jwt = await JwtVerifier.create(config.jwt, {
-      openJwks: (issuer, report) => openJwks(issuer, options, report),
+    const jwt = await JwtVerifier.create(identity.jwt, {
+      // Issuer names are unique (JwtVerifier.create refuses a repeat), so the name finds the issuer's key location.
+      openJwks: (issuer, report) => openJwks(issuers.get(issuer)!, options, report),
       bundles: bundles.set,
       maxCachedTokens: options.maxCachedCredentials,
       onError,
     });
-    const verifier = new DefaultIdentityVerifier(config, bundles.set, jwt, options.maxCachedCredentials ?? 10_000);
+    const verifier = new DefaultIdentityVerifier(identity, bundles.set, jwt, options.maxCachedCredentials ?? 10_000);
     return {
       bundles,
       verify: (input) => verifier.verify(input),
@@ -64,4 +68,28 @@ export async function createIdentityVerifier(
     bundles.close();
     throw err;
   }
+}
+
+/**
+ * The config file's `identity` section as the identity library's options: the peer sources and the JWT settings.
+ * Where key material lives (trust bundles, JWKS files and URLs, refresh cooldowns) is this folder's business and is
+ * not passed on.
+ */
+export function identityOptions(config: IdentityConfig): IdentityOptions {
+  const { peer, jwt } = config;
+  return {
+    peer: { sources: peer.sources, trustEnvoyPrincipal: peer.trustEnvoyPrincipal, xfcc: peer.xfcc },
+    jwt: {
+      issuers: jwt.issuers.map((i) => ({
+        issuer: i.issuer,
+        audiences: i.audiences,
+        algorithms: i.algorithms,
+        leewaySeconds: i.leewaySeconds,
+        fromHeaders: i.fromHeaders,
+        groupsClaims: i.groupsClaims,
+      })),
+      ...(jwt.jwtSvid === undefined ? {} : { jwtSvid: jwt.jwtSvid }),
+      envoyJwtAuthn: jwt.envoyJwtAuthn,
+    },
+  };
 }

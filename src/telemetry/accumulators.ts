@@ -1,7 +1,6 @@
 import type { Counter, Metric, MetricObjectWithValues, MetricType, MetricValueWithName } from 'prom-client';
 import type { CheckStatus } from '../authz/outcome.js';
-import type { PolicyRef } from '../policy/types.js';
-import { policyName } from './record.js';
+import { type PolicyRef, policyName } from '../policy/types.js';
 
 /**
  * Hot-path accumulators behind the Prometheus metrics.

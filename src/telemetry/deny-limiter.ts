@@ -1,7 +1,6 @@
 import type { CheckOutcome } from '../authz/outcome.js';
-import type { PolicyRef } from '../policy/types.js';
+import { type PolicyRef, policyName } from '../policy/types.js';
 import type { Suppressed } from './record.js';
-import { policyName } from './record.js';
 
 /**
  * Rate limit on deny telemetry, per (deciding policy, reason code): a flood of denies (an attack, a broken

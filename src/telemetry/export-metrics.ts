@@ -93,6 +93,7 @@ export class ExportMetrics {
       name: 'target_info',
       help: 'Target metadata: the OpenTelemetry resource of this process.',
       labelNames: Object.keys(labels),
+      aggregator: 'first',
       registers,
     }).set(labels, 1);
   }

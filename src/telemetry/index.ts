@@ -34,7 +34,7 @@ export { ExportAccount, type ExportCounters, type ExportLog } from './export-acc
 export { createLogger, type DecisionWriter, type LogConfig, type LogOutputs } from './logger.js';
 export { type MetricsOptions, ServiceMetrics } from './metrics.js';
 export { createOtlpDecisionSink, createOtlpLogs, DECISION_EVENT } from './otlp-decisions.js';
-export { type DecisionRecord, isWouldDeny, policyName, type ShadowRecord, toDecisionRecord } from './record.js';
+export { type DecisionRecord, isWouldDeny, type ShadowRecord, toDecisionRecord } from './record.js';
 export { buildResource, K8S_ENV, resourceAttributes } from './resource.js';
 export { type CallerTrace, CORRELATION_TRACER, callerTraceId, readCallerTrace } from './trace-headers.js';
 export { OtelCheckTracer, spanAttributes, traceIdUnderRate } from './tracer.js';

@@ -124,6 +124,9 @@ export class ServiceMetrics implements DecisionObserver {
     this.generation = new Gauge({
       name: 'mesh_authz_policy_generation',
       help: 'Generation number of the policy set currently serving.',
+      // With server.workers > 1 the primary sums the workers' metrics; a generation is not a sum: the lowest one
+      // says which set every worker serves at least.
+      aggregator: 'min',
       registers,
     });
     this.reloads = new Counter({
@@ -145,6 +148,7 @@ export class ServiceMetrics implements DecisionObserver {
     this.uncovered = new Gauge({
       name: 'mesh_authz_workloads_without_allow',
       help: 'Known workloads that no ALLOW policy selects (microsegmentation coverage gaps).',
+      aggregator: 'max',
       registers,
     });
     this.grpc = new GrpcServerMetrics(this.registry);
@@ -153,6 +157,7 @@ export class ServiceMetrics implements DecisionObserver {
       name: 'mesh_authz_build_info',
       help: 'Always 1; the version label says which build is running.',
       labelNames: ['version'],
+      aggregator: 'first',
       registers,
     }).set({ version: options.version }, 1);
     if (this.enabled && (options.processMetrics ?? true)) {

@@ -1,6 +1,6 @@
 import type { CheckOutcome } from '../authz/outcome.js';
 import { normalizePath, type PathNormalization } from '../policy/normalize.js';
-import type { PolicyRef, ShadowResult } from '../policy/types.js';
+import { policyName, type ShadowResult } from '../policy/types.js';
 
 /**
  * The one place that decides which facts about a decision leave the process (decision log and span).
@@ -69,11 +69,6 @@ export interface ShadowRecord {
   readonly policy: string;
   readonly rule: number | null;
   readonly would_allow: boolean;
-}
-
-/** `namespace/name`: the policy's identity in logs, spans and the `policy` metric label. */
-export function policyName(ref: PolicyRef): string {
-  return `${ref.namespace}/${ref.name}`;
 }
 
 function shadowRecord(s: ShadowResult): ShadowRecord {

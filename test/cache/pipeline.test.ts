@@ -57,16 +57,16 @@ describe('decision cache in the Check pipeline', () => {
     const pipeline = pipelineWith(current, cache);
     const first = await pipeline.check(wire('/api', {}));
     const second = await pipeline.check(wire('/api', {}));
-    expect(first.outcome.allowed && second.outcome.allowed).toBe(true);
-    expect(second.outcome.cacheHit).toBe(true);
+    expect(first.allowed && second.allowed).toBe(true);
+    expect(second.cacheHit).toBe(true);
 
     // Denied because generation 2 denies everything: the generation-1 allow must not be replayed.
     const denying = new FakePolicySet(2, { ...NOTHING, path: true }, () => false);
     current.set = denying;
     const after = await pipeline.check(wire('/api', {}));
-    expect(after.outcome.allowed).toBe(false);
-    expect(after.outcome.cacheHit).toBe(false);
-    expect(after.outcome.policyGeneration).toBe(2);
+    expect(after.allowed).toBe(false);
+    expect(after.cacheHit).toBe(false);
+    expect(after.policyGeneration).toBe(2);
     expect(denying.evaluations).toBe(1);
   });
 
@@ -75,17 +75,17 @@ describe('decision cache in the Check pipeline', () => {
     const cache = new LruDecisionCache({ maxEntries: 100, maxBytes: 1 << 20, ttlMs: 600_000, now: () => clock.now });
     const set = new FakePolicySet(1, { ...NOTHING, peer: true }, (r) => r.peer?.serviceAccount === 'frontend');
     const pipeline = pipelineWith({ set }, cache);
-    expect((await pipeline.check(wire('/api', { 'x-peer': 'frontend' }))).outcome.allowed).toBe(true);
+    expect((await pipeline.check(wire('/api', { 'x-peer': 'frontend' }))).allowed).toBe(true);
     clock.now = T0 + 9_999;
     const hit = await pipeline.check(wire('/api', { 'x-peer': 'frontend' }));
-    expect(hit.outcome.cacheHit).toBe(true);
+    expect(hit.cacheHit).toBe(true);
 
     // Denied: the certificate expired at T0+10s; the cached allow computed for it must be gone.
     clock.now = T0 + 10_000;
     expect(cache.get(set, { namespace: 'shop', labels: { app: 'orders' } }, hitAttrs(hit))).toBeUndefined();
     const late = await pipeline.check(wire('/api', { 'x-peer': 'frontend' }));
-    expect(late.outcome.allowed).toBe(false);
-    expect(late.outcome.status).toBe('UNAUTHENTICATED');
+    expect(late.allowed).toBe(false);
+    expect(late.status).toBe('UNAUTHENTICATED');
   });
 
   it('never shares an entry between two requests that differ only in an attribute a policy reads', async () => {
@@ -96,25 +96,25 @@ describe('decision cache in the Check pipeline', () => {
     });
     const pipeline = pipelineWith({ set }, cache);
     const admin = await pipeline.check(wire('/api', { 'x-user': 'admin', 'x-tenant': 'acme' }));
-    expect(admin.outcome.allowed).toBe(true);
+    expect(admin.allowed).toBe(true);
     // Denied: same request but another end user (not in `admins`).
     const other = await pipeline.check(wire('/api', { 'x-user': 'bob', 'x-tenant': 'acme' }));
-    expect(other.outcome.allowed).toBe(false);
-    expect(other.outcome.cacheHit).toBe(false);
+    expect(other.allowed).toBe(false);
+    expect(other.cacheHit).toBe(false);
     // Denied: same user, another value of the one header the policy reads.
     const tenant = await pipeline.check(wire('/api', { 'x-user': 'admin', 'x-tenant': 'evil' }));
-    expect(tenant.outcome.allowed).toBe(false);
-    expect(tenant.outcome.cacheHit).toBe(false);
+    expect(tenant.allowed).toBe(false);
+    expect(tenant.cacheHit).toBe(false);
     // Allowed from the cache: only an unread attribute (the path) differs.
     const repeat = await pipeline.check(wire('/other', { 'x-user': 'admin', 'x-tenant': 'acme' }));
-    expect(repeat.outcome.allowed).toBe(true);
-    expect(repeat.outcome.cacheHit).toBe(true);
+    expect(repeat.allowed).toBe(true);
+    expect(repeat.cacheHit).toBe(true);
     expect(set.evaluations).toBe(3);
   });
 });
 
 function hitAttrs(result: Awaited<ReturnType<CheckPipeline['check']>>) {
-  const input = result.outcome.input!;
+  const input = result.input!;
   return {
     method: input.method,
     path: input.rawPath,
@@ -125,8 +125,8 @@ function hitAttrs(result: Awaited<ReturnType<CheckPipeline['check']>>) {
     destinationIp: '',
     destinationPort: 0,
     sni: '',
-    peer: result.outcome.peer,
-    user: result.outcome.user,
+    peer: result.peer,
+    user: result.user,
     filterMetadata: {},
   };
 }
@@ -140,7 +140,7 @@ describe('synchronous answers', () => {
     const answered = sync.check(wire('/api', { 'x-peer': 'frontend' }));
     // Not a Promise: the server sends this answer without a trip through the microtask queue.
     expect(answered instanceof Promise).toBe(false);
-    expect((answered as Awaited<typeof answered>).outcome.allowed).toBe(true);
+    expect((answered as Awaited<typeof answered>).allowed).toBe(true);
 
     // A verifier still fetching a key (first sight of a token) makes the check wait for it.
     let release: (o: IdentityOutcome) => void = () => {};
@@ -153,7 +153,7 @@ describe('synchronous answers', () => {
     const waiting = slow.check(wire('/api', {}));
     expect(waiting instanceof Promise).toBe(true);
     release({ ok: true, peer: null, user: null });
-    expect((await waiting).outcome.allowed).toBe(true);
+    expect((await waiting).allowed).toBe(true);
   });
 
   it('never throws: an exception inside a synchronous check becomes an UNAVAILABLE deny', () => {
@@ -166,7 +166,7 @@ describe('synchronous answers', () => {
     });
     const result = broken.check(wire('/api', {}));
     expect(result instanceof Promise).toBe(false);
-    const { outcome } = result as Awaited<typeof result>;
+    const outcome = result as Awaited<typeof result>;
     expect(outcome.allowed).toBe(false);
     expect(outcome.status).toBe('UNAVAILABLE');
     expect(outcome.reasonCode).toBe('internal');

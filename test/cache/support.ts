@@ -1,13 +1,17 @@
+import { makeKeyPlan, workloadKey } from '../../src/authz/cache-key.js';
 import type {
   AttributeUse,
   CompiledPolicySet,
   Decision,
   EndUser,
+  Explanation,
+  KeyPlan,
   PeerIdentity,
   RequestAttributes,
   WorkloadRef,
 } from '../../src/policy/types.js';
 import { NO_ATTRIBUTES } from '../../src/policy/types.js';
+import { standInExplanation } from '../support/stand-in-engine.js';
 
 /** Shared fixtures for the decision cache suites: a tiny policy set whose decision depends on what it says it reads. */
 
@@ -60,6 +64,20 @@ export class FakePolicySet implements CompiledPolicySet {
 
   attributesFor(): AttributeUse {
     return this.use;
+  }
+
+  /** Keyed by the whole workload: `allow` may read any of it. */
+  keyPlanFor(workload: WorkloadRef): KeyPlan {
+    return makeKeyPlan(this, workload, workloadKey(workload));
+  }
+
+  explain(workload: WorkloadRef, request: RequestAttributes): Explanation {
+    return standInExplanation(this, workload, request);
+  }
+
+  /** A stand-in: the cache suites do not measure coverage. */
+  uncovered(): WorkloadRef[] {
+    return [];
   }
 }
 

@@ -2,7 +2,7 @@ import { mkdtempSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { createFlowRecorder } from '../../src/discovery/recorder.js';
+import { FlowRecorder } from '../../src/discovery/recorder.js';
 import type { FlowRecord } from '../../src/discovery/types.js';
 import { connect, httpCheck, startService } from '../support/harness.js';
 
@@ -14,7 +14,7 @@ describe('monitor mode through the gRPC service', () => {
   it('records allowed and denied Checks and flushes them when the service closes', async () => {
     const dir = mkdtempSync(join(tmpdir(), 'monitor-'));
     const discovery = { enabled: true, maxFlows: 100, flushIntervalSeconds: 60, file: 'flows.jsonl', otlpLogs: false };
-    const recorder = createFlowRecorder(discovery, { resolvePath: (p) => join(dir, p) });
+    const recorder = new FlowRecorder(discovery, { resolvePath: (p) => join(dir, p) });
     const { service, addresses } = await startService({}, { observers: [recorder], onClosed: () => recorder.close() });
     const client = connect(addresses.grpc);
     try {

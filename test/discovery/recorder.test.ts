@@ -5,7 +5,7 @@ import { InMemoryLogRecordExporter } from '@opentelemetry/sdk-logs';
 import { describe, expect, it } from 'vitest';
 import { NOOP_SPAN } from '../../src/authz/seams.js';
 import { createOtlpFlowSink } from '../../src/discovery/otlp.js';
-import { createFlowRecorder } from '../../src/discovery/recorder.js';
+import { FlowRecorder } from '../../src/discovery/recorder.js';
 import type { FlowDropRecord, FlowRecord } from '../../src/discovery/types.js';
 import { outcome, peer } from './outcomes.js';
 
@@ -22,7 +22,7 @@ function lines(file: string): Array<FlowRecord | FlowDropRecord> {
 describe('FlowRecorder (monitor mode)', () => {
   it('records each decided Check as a templated flow and appends deltas as JSON Lines', async () => {
     const dir = mkdtempSync(join(tmpdir(), 'flows-'));
-    const rec = createFlowRecorder(config('flows.jsonl'), { resolvePath: (p) => join(dir, p), now: () => T0 });
+    const rec = new FlowRecorder(config('flows.jsonl'), { resolvePath: (p) => join(dir, p), now: () => T0 });
     const web = peer('shop', 'web');
     rec.onDecision(
       outcome({ from: web, ns: 'shop', app: 'api', path: '/orders/123?x=1', time: T0, groups: ['buyers'] }),
@@ -81,7 +81,7 @@ describe('FlowRecorder (monitor mode)', () => {
     // A regular file where the folder should be: neither mkdir nor append can succeed.
     const notADir = join(mkdtempSync(join(tmpdir(), 'flows-')), 'file');
     writeFileSync(notADir, '');
-    const rec = createFlowRecorder(config(join(notADir, 'flows.jsonl')), { onError: (e) => errors.push(e) });
+    const rec = new FlowRecorder(config(join(notADir, 'flows.jsonl')), { onError: (e) => errors.push(e) });
     const o = outcome({ from: null, ns: 'a', app: 'b', path: '/' });
     rec.onDecision({ ...o, input: null, phase: 'input' }, NOOP_SPAN);
     expect(rec.table.size).toBe(0);
@@ -93,7 +93,7 @@ describe('FlowRecorder (monitor mode)', () => {
 
   it('creates the folder of the flows file', async () => {
     const file = join(mkdtempSync(join(tmpdir(), 'flows-')), 'new', 'dir', 'flows.jsonl');
-    const rec = createFlowRecorder(config(file));
+    const rec = new FlowRecorder(config(file));
     rec.onDecision(outcome({ from: peer('a', 'b'), ns: 'c', app: 'd', path: '/' }), NOOP_SPAN);
     await rec.close();
     expect(lines(file)[0]).toMatchObject({ type: 'flow', path: '/' });
@@ -103,7 +103,7 @@ describe('FlowRecorder (monitor mode)', () => {
     const dir = mkdtempSync(join(tmpdir(), 'flows-'));
     const exporter = new InMemoryLogRecordExporter();
     const sink = createOtlpFlowSink(exporter);
-    const rec = createFlowRecorder({ ...config(join(dir, 'f.jsonl')), otlpLogs: true }, { sink });
+    const rec = new FlowRecorder({ ...config(join(dir, 'f.jsonl')), otlpLogs: true }, { sink });
     rec.onDecision(outcome({ from: peer('shop', 'web'), ns: 'shop', app: 'api', path: '/orders/1' }), NOOP_SPAN);
     await rec.flush();
     await sink.flush();

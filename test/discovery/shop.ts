@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import { NOOP_SPAN } from '../../src/authz/seams.js';
 import { readFlowFiles } from '../../src/discovery/flows-file.js';
 import type { PolicyEntry } from '../../src/discovery/policy-model.js';
-import { createFlowRecorder } from '../../src/discovery/recorder.js';
+import { FlowRecorder } from '../../src/discovery/recorder.js';
 import type { KnownWorkload } from '../../src/discovery/report.js';
 import type { FlowRecord } from '../../src/discovery/types.js';
 import { type OutcomeSpec, outcome, peer } from './outcomes.js';
@@ -95,7 +95,7 @@ export const currentPolicies: PolicyEntry[] = [
 export async function recordShop(): Promise<{ file: string; flows: FlowRecord[] }> {
   const dir = mkdtempSync(join(tmpdir(), 'shop-'));
   const file = join(dir, 'flows.jsonl');
-  const rec = createFlowRecorder(
+  const rec = new FlowRecorder(
     { enabled: true, maxFlows: 1000, flushIntervalSeconds: 3600, file, otlpLogs: false },
     { now: () => T0 },
   );

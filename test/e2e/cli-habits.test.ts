@@ -93,7 +93,7 @@ describe('help and version', () => {
 describe('completion', () => {
   it('bash: the script parses (bash -n) and completes commands, flags and flag values', async () => {
     const file = join(dir, 'mesh-authz.bash');
-    writeFileSync(file, await completionScript('bash'));
+    writeFileSync(file, await completionScript('bash', commands));
     execFileSync('bash', ['-n', file]);
     const complete = (...words: string[]) =>
       execFileSync(

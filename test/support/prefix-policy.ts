@@ -6,6 +6,7 @@ import type {
   WorkloadRef,
 } from '../../src/policy/types.js';
 import { NO_ATTRIBUTES } from '../../src/policy/types.js';
+import { standInEngine } from './stand-in-engine.js';
 
 /**
  * A tiny real CompiledPolicySet for server tests: allows a request when its path starts with one of the allowed
@@ -16,7 +17,7 @@ export function prefixPolicySet(allowed: readonly string[], generation = 1): Com
   const use: AttributeUse = { ...NO_ATTRIBUTES, path: true };
   const allow = { namespace: 'test', name: 'allow-prefix', action: 'ALLOW' as const, source: null };
   const deny = { namespace: 'test', name: 'deny-prefix', action: 'DENY' as const, source: null };
-  return {
+  return standInEngine({
     generation,
     attributesFor: () => use,
     // Its decisions never read workload labels, so a request naming only a namespace is decided, not refused.
@@ -54,5 +55,5 @@ export function prefixPolicySet(allowed: readonly string[], generation = 1): Com
             audit: [],
           };
     },
-  };
+  });
 }

@@ -136,7 +136,7 @@ describe('export accounting against a real OTLP receiver', () => {
     expect(log.eventName).toBe('mesh_authz.decision');
     expect(log.traceId).toBe(span.traceId);
     expect(log.spanId).toBe(span.spanId);
-    expect(log.attributes.decision_id).toBe(res.outcome.decisionId);
+    expect(log.attributes.decision_id).toBe(res.decisionId);
     for (const [k, v] of Object.entries(line)) {
       if (['level', 'time', 'service', 'version', 'pid', 'hostname', 'log', 'msg'].includes(k) || v === null) continue;
       expect(log.attributes[k], k).toEqual(v);

@@ -16,6 +16,7 @@ import type {
   WorkloadRef,
 } from '../../src/policy/types.js';
 import { NO_ATTRIBUTES } from '../../src/policy/types.js';
+import { standInEngine } from '../support/stand-in-engine.js';
 
 /** Shared test fixtures for the telemetry specs and suites: a tiny policy set, an identity stub, a log sink. */
 
@@ -45,7 +46,7 @@ const ALL_ATTRS: AttributeUse = { ...NO_ATTRIBUTES, method: true, path: true, pe
  *   group `admins` — reported as a shadow result.
  */
 export function tinyPolicySet(generation = 7): CompiledPolicySet {
-  return {
+  return standInEngine({
     generation,
     attributesFor: () => ALL_ATTRS,
     evaluate(workload: WorkloadRef, req: RequestAttributes): Decision {
@@ -74,7 +75,7 @@ export function tinyPolicySet(generation = 7): CompiledPolicySet {
       }
       return deny('no_allow_matched', 'no rule of an ALLOW policy matched', null, null, shadow);
     },
-  };
+  });
 }
 
 function deny(

@@ -51,11 +51,11 @@ describe('OTLP export of Check spans', () => {
         headers: { traceparent: `00-${CALLER_TRACE}-${CALLER_SPAN}-00`, 'x-request-id': 'req-42' },
       }),
     );
-    expect(denied.outcome.allowed).toBe(false);
+    expect(denied.allowed).toBe(false);
     await telemetry.flush();
     await receiver.waitFor(1);
 
-    const span = receiver.spans.find((s) => s.attributes['mesh_authz.decision_id'] === denied.outcome.decisionId);
+    const span = receiver.spans.find((s) => s.attributes['mesh_authz.decision_id'] === denied.decisionId);
     expect(span).toBeDefined();
     if (span === undefined) return;
     // Continues the caller's trace: same trace id, parent = the caller's span. Exported although the caller's
@@ -97,7 +97,7 @@ describe('OTLP export of Check spans', () => {
     const lines = sink.decisions();
     expect(lines).toHaveLength(1);
     const line = lines[0]!;
-    expect(line.decision_id).toBe(denied.outcome.decisionId);
+    expect(line.decision_id).toBe(denied.decisionId);
     expect(line.trace_id).toBe(CALLER_TRACE);
     expect(line.span_id).toBe(span.spanId);
     expect(line.request_id).toBe('req-42');
@@ -112,7 +112,7 @@ describe('OTLP export of Check spans', () => {
     const res = await pipeline.check(checkRequest({ path: '/admin', headers: { b3: `${b3Trace}-${b3Span}-1` } }));
     await telemetry.flush();
     await receiver.waitFor(1);
-    const span = receiver.spans.find((s) => s.attributes['mesh_authz.decision_id'] === res.outcome.decisionId);
+    const span = receiver.spans.find((s) => s.attributes['mesh_authz.decision_id'] === res.decisionId);
     expect(span?.traceId).toBe(b3Trace);
     expect(span?.parentSpanId).toBe(b3Span);
   });
@@ -125,16 +125,16 @@ describe('OTLP export of Check spans', () => {
       checkRequest({ path: '/orders/1', headers: { traceparent: `00-${CALLER_TRACE}-${CALLER_SPAN}-01` } }),
     );
     const denied = await pipeline.check(checkRequest({ path: '/nope' }));
-    expect(unsampled.outcome.allowed).toBe(true);
-    expect(sampled.outcome.allowed).toBe(true);
-    expect(denied.outcome.allowed).toBe(false);
+    expect(unsampled.allowed).toBe(true);
+    expect(sampled.allowed).toBe(true);
+    expect(denied.allowed).toBe(false);
     await telemetry.flush();
     await receiver.waitFor(2);
     const ids = receiver.spans.map((s) => s.attributes['mesh_authz.decision_id']);
-    expect(ids).toContain(sampled.outcome.decisionId);
-    expect(ids).toContain(denied.outcome.decisionId);
-    expect(ids).not.toContain(unsampled.outcome.decisionId);
+    expect(ids).toContain(sampled.decisionId);
+    expect(ids).toContain(denied.decisionId);
+    expect(ids).not.toContain(unsampled.decisionId);
     // deny mode: only the deny is logged.
-    expect(sink.decisions().map((l) => l.decision_id)).toEqual([denied.outcome.decisionId]);
+    expect(sink.decisions().map((l) => l.decision_id)).toEqual([denied.decisionId]);
   });
 });

@@ -82,7 +82,7 @@ describe('attack: secrets in every input never reach logs or spans', () => {
       // Denied PERMISSION_DENIED as an invalid request (a header over the limit) — the input phase fails.
       withSecrets('/orders', { 'x-big': 'x'.repeat(70_000) }),
     ];
-    for (const r of requests) ids.push((await pipeline.check(r)).outcome.decisionId);
+    for (const r of requests) ids.push((await pipeline.check(r)).decisionId);
     await telemetry.flush();
     await receiver.waitFor(requests.length);
   });

@@ -32,6 +32,7 @@ export class KubernetesMetrics {
       name: 'mesh_authz_source_stale',
       help: '1 while a source serves its last-good snapshot because the live source has not answered yet',
       labelNames: ['source'],
+      aggregator: 'max',
       registers,
       collect() {
         const s = state.stale();
@@ -42,6 +43,7 @@ export class KubernetesMetrics {
     new Gauge({
       name: 'mesh_authz_workload_registry_pods',
       help: 'Pods indexed by the Kubernetes workload registry',
+      aggregator: 'max',
       registers,
       collect() {
         this.set(state.pods());

@@ -147,8 +147,3 @@ export class KubernetesWorkloadRegistry implements WorkloadRegistry {
     for (const w of waiters) w();
   }
 }
-
-/** A registry over `api` (not started: call `start()`, and `stop()` on shutdown). */
-export function createKubernetesRegistry(api: KubeApi, options: KubernetesRegistryOptions): KubernetesWorkloadRegistry {
-  return new KubernetesWorkloadRegistry(api, options);
-}
