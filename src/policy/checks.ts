@@ -1,7 +1,7 @@
 import { compileIpMatch } from './ip.js';
 import type { PolicyOperation, PolicySource } from './model.js';
 import { expandPrincipal, type ResolvedCompileOptions } from './options.js';
-import { compileNamespaceMatch, compileStringMatch } from './strings.js';
+import { compileNamespaceMatch, compileStringMatch, type StringTest } from './strings.js';
 import { compilePathMatch, isPathTemplate } from './templates.js';
 import { trustDomainTest } from './trust-domains.js';
 import type { Probe, RequestAttributes } from './types.js';
@@ -45,6 +45,39 @@ export type AttributeName =
 
 export type { Probe } from './types.js';
 
+const NO_VALUES: readonly string[] = Object.freeze([]);
+const ALWAYS: Probe = () => true;
+
+/**
+ * Field paths by their text. Every policy repeats the same few hundred (`spec.rules[0].to[0].operation.methods`),
+ * and a path built by concatenation is a chain of string pieces (~0.6 KB per rule across its checks): one copy
+ * of each serves every rule. Bounded like the shared string tests.
+ */
+const FIELD_PATHS = new Map<string, string>();
+const FIELD_PATHS_LIMIT = 10_000;
+
+function fieldPath(at: string): string {
+  const known = FIELD_PATHS.get(at);
+  if (known !== undefined) return known;
+  if (FIELD_PATHS.size >= FIELD_PATHS_LIMIT) FIELD_PATHS.clear();
+  FIELD_PATHS.set(at, at);
+  return at;
+}
+
+/**
+ * One probe closure per shared string test: the tests are shared between equal value lists (strings.ts), so the
+ * closures that apply them to a request attribute can be too (a generated rule set repeats methods, paths and
+ * callers thousands of times). Weakly held: a test nothing uses any more takes its probe with it.
+ */
+export function probeOf(cache: WeakMap<StringTest, Probe>, m: StringTest, make: (m: StringTest) => Probe): Probe {
+  let probe = cache.get(m);
+  if (probe === undefined) {
+    probe = make(m);
+    cache.set(m, probe);
+  }
+  return probe;
+}
+
 export function check(
   field: string,
   at: string,
@@ -59,9 +92,20 @@ export function check(
   if (positive && negative) test = (r, p) => positive(r, p) && !negative(r, p);
   else if (positive) test = positive;
   else if (negative) test = (r, p) => !negative(r, p);
-  else test = () => true;
-  return { field, at, values, notValues, reads, test, ...extra };
+  else test = ALWAYS;
+  return {
+    field,
+    at: fieldPath(at),
+    values: values.length === 0 ? NO_VALUES : values,
+    notValues: notValues.length === 0 ? NO_VALUES : notValues,
+    reads,
+    test,
+    ...extra,
+  };
 }
+
+const peerProbes = new WeakMap<StringTest, Probe>();
+const peerProbe = (m: StringTest): Probe => probeOf(peerProbes, m, (t) => (r) => r.peer !== null && t(r.peer.spiffeId));
 
 /** principals: `spiffe://` + value, trust-domain aliases expanded; a request without a peer never matches. */
 export function principalTest(
@@ -71,7 +115,7 @@ export function principalTest(
   const expanded = values.flatMap((v) => expandPrincipal(v, options));
   const match = compileStringMatch(expanded, { prefix: 'spiffe://' });
   const exact = expanded.every((v) => !v.includes('*')) ? expanded.map((v) => `spiffe://${v}`) : null;
-  return { test: (r) => r.peer !== null && match(r.peer.spiffeId), exact };
+  return { test: peerProbe(match), exact };
 }
 
 /**
@@ -285,6 +329,20 @@ export function portSet(values: readonly string[]): Set<number> {
   return new Set(values.map(Number));
 }
 
+// Module-level probe factories: a closure made inside compileOperation would keep its whole scope alive.
+const hostProbes = new WeakMap<StringTest, Probe>();
+const methodProbes = new WeakMap<StringTest, Probe>();
+const pathProbes = new WeakMap<StringTest, Probe>();
+const hostProbe = (l: readonly string[]): Probe =>
+  probeOf(hostProbes, compileStringMatch(l, { ignoreCase: true }), (m) => (r) => m(r.host));
+const methodProbe = (l: readonly string[]): Probe =>
+  probeOf(methodProbes, compileStringMatch(l), (m) => (r) => m(r.method));
+const pathProbe = (l: readonly string[]): Probe => probeOf(pathProbes, compilePathMatch(l), (m) => (_r, p) => m(p));
+const portProbe = (l: readonly string[]): Probe => {
+  const s = portSet(l);
+  return (r) => s.has(r.destinationPort);
+};
+
 export function compileOperation(op: PolicyOperation, at: string): FieldCheck[] {
   const out: FieldCheck[] = [];
   const add = (
@@ -300,22 +358,6 @@ export function compileOperation(op: PolicyOperation, at: string): FieldCheck[] 
     out.push(
       check(field, `${at}.${field}`, neg ? [] : list, neg ? list : [], reads, neg ? null : p, neg ? p : null, extra),
     );
-  };
-  const hostProbe = (l: readonly string[]): Probe => {
-    const m = compileStringMatch(l, { ignoreCase: true });
-    return (r) => m(r.host);
-  };
-  const methodProbe = (l: readonly string[]): Probe => {
-    const m = compileStringMatch(l);
-    return (r) => m(r.method);
-  };
-  const pathProbe = (l: readonly string[]): Probe => {
-    const m = compilePathMatch(l);
-    return (_r, p) => m(p);
-  };
-  const portProbe = (l: readonly string[]): Probe => {
-    const s = portSet(l);
-    return (r) => s.has(r.destinationPort);
   };
   add('hosts', op.hosts, 'host', hostProbe);
   add('notHosts', op.notHosts, 'host', hostProbe);

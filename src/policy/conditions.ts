@@ -133,12 +133,26 @@ function conditionProbe(
       return (r) => r.user?.presenter != null && m(r.user.presenter);
     }
   }
-  if (key.startsWith('request.auth.claims[')) {
-    const m = compileStringMatch(list);
-    const keys = bracketKeys(key);
-    return (r) => r.user !== null && someMatch(claimValues(r.user, keys), m);
-  }
+  if (key.startsWith('request.auth.claims[')) return claimProbe(key, compileStringMatch(list));
   return filterMetadataProbe(key, list);
+}
+
+/** One probe per (claim, shared string test): group rules repeat the same claim and values across policies. */
+const claimProbes = new WeakMap<StringTest, Map<string, Probe>>();
+
+function claimProbe(key: string, m: StringTest): Probe {
+  let byKey = claimProbes.get(m);
+  if (byKey === undefined) {
+    byKey = new Map();
+    claimProbes.set(m, byKey);
+  }
+  let probe = byKey.get(key);
+  if (probe === undefined) {
+    const keys = bracketKeys(key);
+    probe = (r) => r.user !== null && someMatch(claimValues(r.user, keys), m);
+    byKey.set(key, probe);
+  }
+  return probe;
 }
 
 /**

@@ -1,6 +1,7 @@
 import { isMap, isSeq, LineCounter, type Node, parseAllDocuments } from 'yaml';
 import type { FieldPath } from './issues.js';
 import { formatIssue, type LoadedPolicy, type PolicyIssue } from './model.js';
+import { readPlainYaml } from './plain-yaml.js';
 import { validateDocument } from './validate.js';
 
 /**
@@ -16,8 +17,38 @@ export interface ParsedPolicies {
 
 const POLICY_GROUP = 'security.istio.io/';
 
-/** Parses every document of a YAML (or JSON) text; `file` is used in issues and sources. */
+/**
+ * Parses every document of a YAML (or JSON) text; `file` is used in issues and sources. Policy files in the
+ * common subset of YAML (and JSON) are read by the fast reader (plain-yaml.ts); a file it does not cover, or one
+ * with any issue (whose lines need the syntax tree), is parsed by the `yaml` library instead.
+ */
 export function parsePolicyText(text: string, file: string): ParsedPolicies {
+  return parsePlain(text, file) ?? parseWithLibrary(text, file);
+}
+
+/** The fast path: null when the text leaves the reader's subset or any issue needs a field's line. */
+function parsePlain(text: string, file: string): ParsedPolicies | null {
+  const read = readPlainYaml(text);
+  if (read === null) return null;
+  const out: ParsedPolicies = { policies: [], issues: [], notes: [] };
+  let needsLines = false;
+  const at = (line: number | undefined) => (path: FieldPath) => {
+    if (path.length > 0 || line === undefined) needsLines = true;
+    return line ?? 0;
+  };
+  const lazyLines = lazyLineTables(text);
+  read.docs.forEach(({ value, line }, docIndex) => {
+    const obj = value as { kind?: unknown; items?: unknown };
+    if (obj.kind === 'List' && Array.isArray(obj.items)) {
+      obj.items.forEach((item, i) => {
+        addObject(item, file, at(read.lineOf(item)), out, lazyLines(docIndex, i), false);
+      });
+    } else addObject(value, file, at(line), out, lazyLines(docIndex, null), false);
+  });
+  return needsLines || out.issues.length > 0 ? null : out;
+}
+
+function parseWithLibrary(text: string, file: string): ParsedPolicies {
   const out: ParsedPolicies = { policies: [], issues: [], notes: [] };
   const lineCounter = new LineCounter();
   const docs = parseAllDocuments(text, { lineCounter, prettyErrors: false });
@@ -46,9 +77,9 @@ export function parsePolicyText(text: string, file: string): ParsedPolicies {
     const docIndex = index++;
     if (obj.kind === 'List' && Array.isArray(obj.items)) {
       obj.items.forEach((item, i) => {
-        addObject(item, file, lineIn(['items', i]), out, lazyLines(docIndex, i));
+        addObject(item, file, lineIn(['items', i]), out, lazyLines(docIndex, i), true);
       });
-    } else addObject(value, file, lineIn([]), out, lazyLines(docIndex, null));
+    } else addObject(value, file, lineIn([]), out, lazyLines(docIndex, null), true);
   }
   return out;
 }
@@ -83,6 +114,7 @@ function addObject(
   lineOf: (path: FieldPath) => number,
   out: ParsedPolicies,
   lines: () => Record<string, number>,
+  fromLibrary: boolean,
 ): void {
   const o = (typeof obj === 'object' && obj !== null ? obj : {}) as Record<string, unknown>;
   const apiVersion = typeof o.apiVersion === 'string' ? o.apiVersion : '';
@@ -98,7 +130,10 @@ function addObject(
   if (result.loaded === null) return;
   // A plain copy of the validated value: what `toJS()` returns keeps far more alive than its own fields (measured
   // at ~1.6 KB per rule), and a valid policy holds only strings, arrays and mappings, so JSON copies it exactly.
-  const policy = JSON.parse(JSON.stringify(result.loaded.policy)) as LoadedPolicy['policy'];
+  // The fast reader's values are plain already (exact-length arrays, one string per distinct scalar).
+  const policy = fromLibrary
+    ? (JSON.parse(JSON.stringify(result.loaded.policy)) as LoadedPolicy['policy'])
+    : result.loaded.policy;
   const loaded: LoadedPolicy = { ...result.loaded, policy };
   let cached: Record<string, number> | undefined;
   Object.defineProperty(loaded, 'lines', {

@@ -55,24 +55,20 @@ export class PolicySet implements CompiledPolicySet {
   private planIds = 0;
   private readonly labelsMatterByNs = new Map<string, boolean>();
 
+  /** `compiled`: the policies already compiled in this order (see {@link compilePolicySetInSlices}). */
   constructor(
     policies: readonly LoadedPolicy[],
     options: CompileOptions,
     readonly generation: number,
     previous: PolicySet | null = null,
+    compiled?: readonly CompiledPolicy[],
   ) {
     this.options = resolveCompileOptions(options);
     this.policies = Object.freeze([...policies]);
-    // A policy object the previous set compiled under the same options compiles to the same thing: reuse it (a
-    // reload of one file then compiles only that file's policies). Compiled policies are immutable; plans are not
-    // shared, they are rebuilt per set.
-    const reuse =
-      previous !== null && sameOptions(previous.options, this.options)
-        ? new Map(previous.compiled.map((c) => [c.loaded, c]))
-        : null;
-    this.compiled = policies
-      .map((p) => reuse?.get(p) ?? compilePolicy(p, this.options))
-      .sort((a, b) => (a.order < b.order ? -1 : a.order > b.order ? 1 : 0));
+    const reuse = compiled === undefined ? PolicySet.reusable(previous, this.options) : null;
+    this.compiled = (compiled ?? policies.map((p) => reuse?.get(p) ?? compilePolicy(p, this.options))).toSorted(
+      (a, b) => (a.order < b.order ? -1 : a.order > b.order ? 1 : 0),
+    );
     for (const p of this.compiled) {
       if (p.namespace === this.options.rootNamespace) continue;
       const list = this.byNamespace.get(p.namespace);
@@ -80,6 +76,19 @@ export class PolicySet implements CompiledPolicySet {
       else this.byNamespace.set(p.namespace, [p]);
     }
     this.root = this.compiled.filter((p) => p.namespace === this.options.rootNamespace);
+  }
+
+  /**
+   * @internal A policy object the previous set compiled under the same options compiles to the same thing: reuse
+   * it (a reload of one file then compiles only that file's policies). Compiled policies are immutable; plans are
+   * not shared, they are rebuilt per set.
+   */
+  static reusable(
+    previous: PolicySet | null,
+    options: ResolvedCompileOptions,
+  ): Map<LoadedPolicy, CompiledPolicy> | null {
+    if (previous === null || !sameOptions(previous.options, options)) return null;
+    return new Map(previous.compiled.map((c) => [c.loaded, c]));
   }
 
   /** The policies that select the workload (root namespace first), CUSTOM included. */
@@ -204,6 +213,35 @@ export class PolicySet implements CompiledPolicySet {
 function selectsByWorkload(p: CompiledPolicy): boolean {
   if (p.dryRun || (p.action !== 'ALLOW' && p.action !== 'DENY')) return false;
   return p.selector.length > 0 || p.targets !== null;
+}
+
+/**
+ * Called between pieces of work: returns a promise when the caller should let other work run first (a reload
+ * yields to the event loop so Checks keep being answered), else undefined. Supplied by the caller: policy/ does
+ * no scheduling of its own.
+ */
+export type Yielder = () => Promise<void> | undefined;
+
+/**
+ * {@link compilePolicySet} in slices: one policy at a time, asking `yielder` after each whether to pause. The set
+ * serving meanwhile is untouched; the caller swaps the result in when it resolves. Gives the same set.
+ */
+export async function compilePolicySetInSlices(
+  policies: readonly LoadedPolicy[],
+  options: CompileOptions,
+  generation: number,
+  previous: PolicySet | null,
+  yielder: Yielder,
+): Promise<PolicySet> {
+  const resolved = resolveCompileOptions(options);
+  const reuse = PolicySet.reusable(previous, resolved);
+  const compiled: CompiledPolicy[] = [];
+  for (const p of policies) {
+    compiled.push(reuse?.get(p) ?? compilePolicy(p, resolved));
+    const pause = yielder();
+    if (pause !== undefined) await pause;
+  }
+  return new PolicySet(policies, resolved, generation, previous, compiled);
 }
 
 /** Compiles loaded policies into a set. */

@@ -2,6 +2,7 @@ import { readdir, readFile, stat } from 'node:fs/promises';
 import { extname, join, resolve } from 'node:path';
 import type { PolicyIssue } from '../policy/model.js';
 import { duplicateIssues, type ParsedPolicies, parsePolicyText } from '../policy/parse.js';
+import type { Yielder } from '../policy/set.js';
 
 /**
  * Policy files and folders → parsed policies: the file-reading half of policy loading. The pure parser
@@ -54,28 +55,63 @@ export type ParseCache = Map<string, { readonly text: string; readonly parsed: P
  * Parses a snapshot; `perFile` counts the policies each file holds (0 for an empty or document-less file). With
  * `cache`, files whose text is unchanged are not parsed again, and the cache is left holding exactly these files.
  */
-export function parseSnapshot(
+export function parseSnapshot(snapshot: PolicySnapshot, cache?: ParseCache): ParsedSnapshotFiles {
+  const parse = new SnapshotParse(snapshot);
+  for (const file of snapshot.files) parse.add(file, cache);
+  return parse.finish(cache);
+}
+
+/**
+ * {@link parseSnapshot} one file at a time, asking `yielder` after each file whether to let other work run (a
+ * reload in the background of a serving process). Same result.
+ */
+export async function parseSnapshotInSlices(
   snapshot: PolicySnapshot,
-  cache?: ParseCache,
-): { parsed: ParsedPolicies; perFile: Map<string, number> } {
-  const out: ParsedPolicies = { policies: [], issues: [...snapshot.issues], notes: [] };
-  const perFile = new Map<string, number>();
-  const seen: ParseCache = new Map();
-  for (const { file, text } of snapshot.files) {
+  cache: ParseCache | undefined,
+  yielder: Yielder,
+): Promise<ParsedSnapshotFiles> {
+  const parse = new SnapshotParse(snapshot);
+  for (const file of snapshot.files) {
+    parse.add(file, cache);
+    const pause = yielder();
+    if (pause !== undefined) await pause;
+  }
+  return parse.finish(cache);
+}
+
+export interface ParsedSnapshotFiles {
+  readonly parsed: ParsedPolicies;
+  readonly perFile: Map<string, number>;
+}
+
+class SnapshotParse {
+  private readonly out: ParsedPolicies;
+  private readonly perFile = new Map<string, number>();
+  private readonly seen: ParseCache = new Map();
+
+  constructor(snapshot: PolicySnapshot) {
+    this.out = { policies: [], issues: [...snapshot.issues], notes: [] };
+  }
+
+  add({ file, text }: { file: string; text: string }, cache: ParseCache | undefined): void {
     const known = cache?.get(file);
     const parsed = known !== undefined && known.text === text ? known.parsed : parsePolicyText(text, file);
-    seen.set(file, { text, parsed });
-    perFile.set(file, parsed.policies.length);
-    out.policies.push(...parsed.policies);
-    out.issues.push(...parsed.issues);
-    out.notes.push(...parsed.notes);
+    this.seen.set(file, { text, parsed });
+    this.perFile.set(file, parsed.policies.length);
+    // Loops, not push(...list): a spread of a long list can overflow the stack.
+    for (const p of parsed.policies) this.out.policies.push(p);
+    for (const i of parsed.issues) this.out.issues.push(i);
+    for (const n of parsed.notes) this.out.notes.push(n);
   }
-  out.issues.push(...duplicateIssues(out.policies));
-  if (cache !== undefined) {
-    cache.clear();
-    for (const [file, entry] of seen) cache.set(file, entry);
+
+  finish(cache: ParseCache | undefined): ParsedSnapshotFiles {
+    this.out.issues.push(...duplicateIssues(this.out.policies));
+    if (cache !== undefined) {
+      cache.clear();
+      for (const [file, entry] of this.seen) cache.set(file, entry);
+    }
+    return { parsed: this.out, perFile: this.perFile };
   }
-  return { parsed: out, perFile };
 }
 
 /** Two reads saw exactly the same files, contents and read failures. */

@@ -1,23 +1,27 @@
 import { type FSWatcher, watch as fsWatch } from 'node:fs';
 import { stat } from 'node:fs/promises';
 import { dirname, resolve } from 'node:path';
-import { type LoadedPolicy, type PolicyIssue, PolicyLoadError } from '../policy/model.js';
+import { type PolicyIssue, PolicyLoadError } from '../policy/model.js';
 import type { CompileOptions } from '../policy/options.js';
-import { compilePolicySet, type PolicySet } from '../policy/set.js';
+import { compilePolicySet, compilePolicySetInSlices, type PolicySet, type Yielder } from '../policy/set.js';
 import {
   type ParseCache,
+  type ParsedSnapshotFiles,
   type PolicySnapshot,
   parseSnapshot,
+  parseSnapshotInSlices,
   readPolicySnapshot,
   sameSnapshot,
 } from './policy-files.js';
 import { droppedNamespaces, emptiedFiles } from './reload-guard.js';
+import { timeSlicer } from './time-slice.js';
 
 /**
  * Holds the current policy set and reloads it when the files change. A reload parses, validates and compiles the
  * whole new set before swapping it in (one assignment: readers see the old set or the new one, never a mix);
- * an invalid change is refused and the last good set keeps serving. The store reads files, so it sits at the
- * edge of `policy/`; evaluation itself stays pure.
+ * an invalid change is refused and the last good set keeps serving. A reload parses and compiles in time slices
+ * (`reloadSliceMs`), yielding to the event loop between them, so Checks are answered by the serving set while a
+ * large change compiles. The store reads files, so it sits at the edge of `policy/`; evaluation itself stays pure.
  *
  * A file being edited must never open the mesh (under Istio's rules fewer policies can mean more allowed):
  * - a reload applies only files that are stable: read, then read again after `debounceMs`, identical both times;
@@ -58,6 +62,11 @@ export interface PolicyStoreOptions {
   readonly emptyFileGraceMs?: number;
   /** Apply a reload that drops every policy of a namespace. Default false: refuse it. */
   readonly allowEmpty?: boolean;
+  /**
+   * A reload parses and compiles in slices of about this many milliseconds, yielding to the event loop between
+   * them so Checks keep being answered (by the set serving until the swap). Default 4.
+   */
+  readonly reloadSliceMs?: number;
 }
 
 export class PolicyStore {
@@ -88,7 +97,7 @@ export class PolicyStore {
   /** The initial load. Throws {@link PolicyLoadError} when any policy is invalid or unreadable. */
   async load(): Promise<PolicySet> {
     const snapshot = await readPolicySnapshot(this.options.paths);
-    const { set, issues, perFile } = this.build(this.parse(snapshot));
+    const { set, issues, perFile } = this.buildAtOnce(this.parse(snapshot));
     if (set === null) {
       const unreadable = issues.some((i) => i.code === 'read_failed');
       throw new PolicyLoadError(unreadable ? 'unreadable' : 'invalid_policy', issues);
@@ -110,7 +119,7 @@ export class PolicyStore {
         // A background reload never rejects (it runs from a file-watch timer, where a rejection would be
         // unhandled and end the process): an unexpected failure is a refused change, the last good set serves.
         let stable: Awaited<ReturnType<PolicyStore['stableSnapshot']>>;
-        let built: Awaited<ReturnType<PolicyStore['build']>>;
+        let built: Built;
         try {
           stable = await this.stableSnapshot();
           if (stable === null) return;
@@ -235,7 +244,8 @@ export class PolicyStore {
     let snapshot = await readPolicySnapshot(this.options.paths);
     for (;;) {
       // Parsed once per read: the same content parses the same, so the stable read reuses it.
-      const parsed = this.parse(snapshot);
+      const cache: ParseCache = new Map(this.parsed);
+      const parsed = { ...(await parseSnapshotInSlices(snapshot, cache, this.slicer())), cache };
       await sleep(emptiedFiles(this.perFile, parsed.perFile) ? grace : debounce);
       if (this.closed) return null;
       const again = await readPolicySnapshot(this.options.paths);
@@ -250,31 +260,38 @@ export class PolicyStore {
     return { ...parseSnapshot(snapshot, cache), cache };
   }
 
-  private build({ parsed, perFile, cache }: ParsedSnapshot): {
-    set: PolicySet | null;
-    issues: PolicyIssue[];
-    notes: string[];
-    perFile: Map<string, number>;
-  } {
+  /** The initial load's build: all at once (nothing is served yet, and one pass is the fastest). */
+  private buildAtOnce({ parsed, perFile, cache }: ParsedSnapshot): Built {
     const { policies, issues, notes } = parsed;
     if (issues.some((i) => i.severity === 'error')) return { set: null, issues, notes, perFile };
-    const set = compile(policies, this.options.compile, this.gen + 1, this.set);
+    const set = compilePolicySet(policies, this.options.compile, this.gen + 1, this.set);
     this.parsed = cache;
     return { set, issues, notes, perFile };
   }
+
+  /** A reload's build: compiled in slices while the current set keeps serving; swapped in by the caller. */
+  private async build({ parsed, perFile, cache }: ParsedSnapshot): Promise<Built> {
+    const { policies, issues, notes } = parsed;
+    if (issues.some((i) => i.severity === 'error')) return { set: null, issues, notes, perFile };
+    const set = await compilePolicySetInSlices(policies, this.options.compile, this.gen + 1, this.set, this.slicer());
+    this.parsed = cache;
+    return { set, issues, notes, perFile };
+  }
+
+  private slicer(): Yielder {
+    return timeSlicer(this.options.reloadSliceMs ?? 4);
+  }
 }
 
-type ParsedSnapshot = ReturnType<typeof parseSnapshot> & { readonly cache: ParseCache };
+type ParsedSnapshot = ParsedSnapshotFiles & { readonly cache: ParseCache };
+
+interface Built {
+  readonly set: PolicySet | null;
+  readonly issues: PolicyIssue[];
+  readonly notes: string[];
+  readonly perFile: Map<string, number>;
+}
 
 function sleep(ms: number): Promise<void> {
   return new Promise((resolve) => setTimeout(resolve, ms).unref?.());
-}
-
-function compile(
-  policies: LoadedPolicy[],
-  options: CompileOptions,
-  generation: number,
-  previous: PolicySet | null,
-): PolicySet {
-  return compilePolicySet(policies, options, generation, previous);
 }

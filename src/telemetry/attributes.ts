@@ -53,3 +53,6 @@ export const ATTR = {
   suppressedFirst: 'mesh_authz.suppressed.first_decision_id',
   suppressedLast: 'mesh_authz.suppressed.last_decision_id',
 } as const;
+
+/** Every attribute name the Check span may carry. */
+export type AttributeName = (typeof ATTR)[keyof typeof ATTR];

@@ -104,7 +104,18 @@ export function toDecisionRecord(
   const decision = outcome.decision;
   const input = outcome.input;
   const user = outcome.user;
-  return {
+  // Speed: no object spread here (a spread in a literal sends V8 down a slow path that builds a dictionary-mode
+  // object, which JSON.stringify then walks slowly too); optional fields are added after the literal.
+  let workload: Mutable<NonNullable<DecisionRecord['workload']>> | null = null;
+  if (input) {
+    workload = {
+      namespace: input.workload.namespace,
+      labels: input.workload.labels,
+      resolution: input.workloadResolution,
+    };
+    if (input.workloadName) workload.name = input.workloadName;
+  }
+  const record: Mutable<DecisionRecord> = {
     decision_id: outcome.decisionId,
     trace_id: traceId,
     span_id: spanId,
@@ -119,33 +130,32 @@ export function toDecisionRecord(
     policy_action: decision?.policy?.action ?? null,
     rule: decision?.ruleIndex ?? null,
     dry_run: outcome.dryRun,
-    shadow: decision ? decision.shadow.map(shadowRecord) : [],
-    audit: decision ? decision.audit.map(policyName) : [],
+    shadow: decision && decision.shadow.length > 0 ? decision.shadow.map(shadowRecord) : NONE,
+    audit: decision && decision.audit.length > 0 ? decision.audit.map(policyName) : NONE,
     // Only a verified identity: an unverified claim would mislead whoever reads the log.
     source_principal: outcome.peer?.spiffeId ?? null,
     source_ip: input?.source.address || null,
     user_issuer: user?.issuer ?? null,
     user_subject: user?.subject ?? null,
-    user_groups: user?.groups ?? [],
-    workload: input
-      ? {
-          namespace: input.workload.namespace,
-          labels: input.workload.labels,
-          resolution: input.workloadResolution,
-          ...(input.workloadName ? { name: input.workloadName } : {}),
-        }
-      : null,
+    user_groups: user?.groups ?? NONE,
+    workload,
     method: input?.method ?? null,
     // `input.path` is `:path` cut at the first `?` or `#`: the query string (where tokens and API keys end up)
     // never reaches a log line.
     path: input?.path ?? null,
-    ...(pathNormalization === undefined ? {} : { normalized_path: normalized(input?.path, pathNormalization) }),
     host: input?.host ?? null,
     cache_hit: outcome.cacheHit,
     policy_generation: outcome.policyGeneration,
     duration_us: Math.round(outcome.durationUs),
   };
+  if (pathNormalization !== undefined) record.normalized_path = normalized(input?.path, pathNormalization);
+  return record;
 }
+
+type Mutable<T> = { -readonly [K in keyof T]: T[K] };
+
+/** Shared empty list (records are never mutated after they are built). */
+const NONE: readonly never[] = Object.freeze([]);
 
 /** Deny records the rate limiter held back since the last written one (carried on the next record). */
 export interface Suppressed {

@@ -109,6 +109,8 @@ describe('OtelCheckTracer via createTracing', () => {
       { 'x-b3-traceid': TRACE }, // no span id
       { b3: `${TRACE}-${PARENT}-0`, traceparent: `00-${OTHER}-${PARENT}-00` }, // W3C wins
       { b3: `${TRACE}-${PARENT}-0`, traceparent: `00-${OTHER}-${PARENT}-00-x` }, // invalid W3C: B3 stands
+      {}, // no trace header: no parent, without running the propagator
+      { 'x-b3-spanid': PARENT, 'x-b3-sampled': '1' }, // no trace id: no context for the propagators either
     ];
     const propagator = createPropagator();
     const getter = {

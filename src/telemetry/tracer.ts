@@ -1,26 +1,26 @@
 import {
   type Attributes,
+  isSpanContextValid,
   ROOT_CONTEXT,
-  type Span,
-  SpanKind,
+  type SpanContext,
   SpanStatusCode,
   type TextMapGetter,
   type TextMapPropagator,
   TraceFlags,
-  type Tracer,
   trace,
 } from '@opentelemetry/api';
 import type { CheckOutcome } from '../authz/outcome.js';
 import type { CheckSpan, CheckTracer } from '../authz/seams.js';
-import { ATTR, CHECK_SPAN_NAME, RPC_METHOD, RPC_SERVICE } from './attributes.js';
+import { ATTR, type AttributeName, RPC_METHOD, RPC_SERVICE } from './attributes.js';
 import type { Suppressed, Verdict } from './deny-limiter.js';
 import { isWouldDeny, toDecisionRecord } from './record.js';
+import { CheckSpanRecord, childContext, type PhaseMark, randomId, type SpanSink } from './span-record.js';
 import { type CallerTrace, readCallerTrace } from './trace-headers.js';
 
 /**
- * The {@link CheckTracer} the Check pipeline calls. It depends on `@opentelemetry/api` only: the SDK (exporter,
- * sampling, resource) is set up in `tracing.ts` and handed in as a plain API `Tracer`, so the core never loads
- * the SDK and costs nothing extra when tracing is off.
+ * The {@link CheckTracer} the Check pipeline calls. It never touches the SDK while a Check runs: the sampling
+ * choice is made from the trace headers before anything is built, phase events are remembered as (name, time),
+ * and only a Check whose span is exported gets its attributes built, once, at the end (span-record.ts).
  */
 
 /** Envoy's headers arrive as a plain object with lowercase names. */
@@ -34,106 +34,119 @@ export type SpanGate = (outcome: CheckOutcome) => Verdict;
 
 const ADMIT_ALL: SpanGate = () => null;
 
-/** A span started with the Check: the trace is sampled, so it is exported whatever the decision. */
-class EagerSpan implements CheckSpan {
-  readonly traceId: string;
-  private id: string;
-
-  constructor(
-    private readonly span: Span,
-    private readonly gate: SpanGate,
-  ) {
-    const ctx = span.spanContext();
-    this.traceId = ctx.traceId;
-    this.id = ctx.spanId;
-  }
-
-  /** '' once the rate limit left the span out: a log line never points at a span that does not exist. */
-  get spanId(): string {
-    return this.id;
-  }
-
-  event(name: string, attributes?: Readonly<Record<string, string | number | boolean>>): void {
-    this.span.addEvent(name, attributes);
-  }
-
-  end(outcome: CheckOutcome): void {
-    const verdict = isWouldDeny(outcome) ? this.gate(outcome) : null;
-    // Over the deny rate limit: the span is never ended, so the SDK never queues or exports it.
-    if (verdict === false) {
-      this.id = '';
-      return;
-    }
-    finish(this.span, outcome, verdict);
-  }
-}
-
-type PhaseEvent = [
-  name: string,
-  attributes: Readonly<Record<string, string | number | boolean>> | undefined,
-  at: number,
-];
+/** Phase events a Check keeps without allocating (the pipeline marks three); more go to an array. */
+const EVENT_SLOTS = 3;
 
 /**
- * A Check whose trace is not sampled. Nothing touches the SDK while the Check runs: phase events are buffered
- * with their times. At the end an allow is simply forgotten (no span, no cost), while a deny or would-deny
- * becomes a real span with the original start and event times, so every denial is exported (unless the deny
- * rate limit leaves it out, see deny-limiter.ts).
+ * One Check's span while it runs. `sampled` (the caller sampled the trace, or it fell under the allow rate):
+ * exported whatever the decision. Otherwise exported only for a deny or would-deny (within the deny rate limit),
+ * so every denial is traced; an unsampled allow ends with nothing built and nothing exported.
+ *
+ * Allocation: the not-sampled path (≈99% of allows) allocates this object only, as the correlation span does
+ * with tracing off: phase events are kept in fixed slots (name, offset from the start in 0.1 µs units, a small
+ * integer), not in arrays, and the caller's trace was read anyway.
  */
-class DeferredSpan implements CheckSpan {
+class RecordedSpan implements CheckSpan {
   private readonly startedAt = performance.now();
-  private events: PhaseEvent[] | null = null;
-  private span: Span | null = null;
+  private count = 0;
+  private name0 = '';
+  private name1 = '';
+  private name2 = '';
+  private at0 = 0;
+  private at1 = 0;
+  private at2 = 0;
+  /** Events past the slots, or carrying attributes (so their order is kept, all later ones go here too). */
+  private more: PhaseMark[] | null = null;
+  private exported: SpanContext | null = null;
+  private suppressed = false;
 
   constructor(
     private readonly owner: OtelCheckTracer,
     private readonly headers: Readonly<Record<string, string>>,
     private readonly caller: CallerTrace | null,
+    private readonly sampled: boolean,
+    /** A sampled root span's trace id, known from the start (the caller's id otherwise). */
+    private readonly rootTraceId: string,
   ) {}
 
-  /** The caller's trace id until a span exists (the log still joins Envoy's trace), then the span's. */
+  /** The exported span's trace id; before that (or without one) the sampled root's or the caller's. */
   get traceId(): string {
-    return this.span === null ? (this.caller?.traceId ?? '') : this.span.spanContext().traceId;
+    if (this.exported !== null) return this.exported.traceId;
+    return this.rootTraceId !== '' ? this.rootTraceId : (this.caller?.traceId ?? '');
   }
 
   /** '' unless the span was exported: a log line never points at a span that does not exist. */
   get spanId(): string {
-    return this.span === null ? '' : this.span.spanContext().spanId;
+    return this.exported === null ? '' : this.exported.spanId;
   }
 
   event(name: string, attributes?: Readonly<Record<string, string | number | boolean>>): void {
-    const event: PhaseEvent = [name, attributes, performance.now()];
-    if (this.events === null) this.events = [event];
-    else this.events.push(event);
+    const now = performance.now();
+    if (this.more !== null || attributes !== undefined || this.count >= EVENT_SLOTS) {
+      const mark: PhaseMark = { name, attributes, at: now };
+      if (this.more === null) this.more = [mark];
+      else this.more.push(mark);
+      return;
+    }
+    const offset = Math.round((now - this.startedAt) * 10_000);
+    if (this.count === 0) {
+      this.name0 = name;
+      this.at0 = offset;
+    } else if (this.count === 1) {
+      this.name1 = name;
+      this.at1 = offset;
+    } else {
+      this.name2 = name;
+      this.at2 = offset;
+    }
+    this.count++;
   }
 
   end(outcome: CheckOutcome): void {
-    if (!isWouldDeny(outcome)) return;
-    const verdict = this.owner.gate(outcome);
-    if (verdict === false) return;
-    const span = this.owner.startSpan(this.headers, this.caller, this.startedAt);
-    for (const [name, attributes, at] of this.events ?? []) span.addEvent(name, attributes, at);
-    this.span = span;
-    finish(span, outcome, verdict, performance.now());
+    if (this.exported !== null || this.suppressed) return;
+    const wouldDeny = isWouldDeny(outcome);
+    if (!this.sampled && !wouldDeny) return;
+    const verdict = wouldDeny ? this.owner.gate(outcome) : null;
+    // Over the deny rate limit: nothing is built or queued.
+    if (verdict === false) {
+      this.suppressed = true;
+      return;
+    }
+    const endedAt = performance.now();
+    const parent = this.owner.parentOf(this.headers, this.caller);
+    const context = childContext(parent, this.rootTraceId === '' ? undefined : this.rootTraceId);
+    const attrs = spanAttributes(outcome, context.traceId, context.spanId);
+    addSuppressed(attrs, verdict);
+    // RPC conventions: a server span's status follows its gRPC status, and the Check call itself answers OK for
+    // an allow and a deny alike (the verdict is in the CheckResponse), so the status stays unset. Only a Check the
+    // service could not decide (internal error, deadline: a fail-closed deny) is an error of this span.
+    const status =
+      outcome.phase === 'internal'
+        ? { code: SpanStatusCode.ERROR, message: `${outcome.status}: ${outcome.reasonCode}` }
+        : undefined;
+    const sink = this.owner.sink;
+    sink.processor.onEnd(
+      new CheckSpanRecord(sink, context, parent, this.startedAt, endedAt, this.marks(), attrs, status),
+    );
+    this.exported = context;
+  }
+
+  private marks(): PhaseMark[] {
+    const out: PhaseMark[] = [];
+    const at = (offset: number) => this.startedAt + offset / 10_000;
+    if (this.count > 0) out.push({ name: this.name0, attributes: undefined, at: at(this.at0) });
+    if (this.count > 1) out.push({ name: this.name1, attributes: undefined, at: at(this.at1) });
+    if (this.count > 2) out.push({ name: this.name2, attributes: undefined, at: at(this.at2) });
+    if (this.more !== null) out.push(...this.more);
+    return out;
   }
 }
 
-function finish(span: Span, outcome: CheckOutcome, carried: Suppressed | null, at?: number): void {
-  const ctx = span.spanContext();
-  const attrs = spanAttributes(outcome, ctx.traceId, ctx.spanId);
-  if (carried !== null) {
-    attrs[ATTR.suppressedCount] = carried.count;
-    attrs[ATTR.suppressedFirst] = carried.first_decision_id;
-    attrs[ATTR.suppressedLast] = carried.last_decision_id;
-  }
-  span.setAttributes(attrs);
-  // RPC conventions: a server span's status follows its gRPC status, and the Check call itself answers OK for
-  // an allow and a deny alike (the verdict is in the CheckResponse), so the status stays unset. Only a Check the
-  // service could not decide (internal error, deadline: a fail-closed deny) is an error of this span.
-  if (outcome.phase === 'internal') {
-    span.setStatus({ code: SpanStatusCode.ERROR, message: `${outcome.status}: ${outcome.reasonCode}` });
-  }
-  span.end(at);
+function addSuppressed(attrs: Attributes, carried: Suppressed | null): void {
+  if (carried === null) return;
+  attrs[ATTR.suppressedCount] = carried.count;
+  attrs[ATTR.suppressedFirst] = carried.first_decision_id;
+  attrs[ATTR.suppressedLast] = carried.last_decision_id;
 }
 
 /**
@@ -142,22 +155,25 @@ function finish(span: Span, outcome: CheckOutcome, carried: Suppressed | null, a
  */
 export function spanAttributes(outcome: CheckOutcome, traceId: string, spanId: string): Attributes {
   const r = toDecisionRecord(outcome, traceId, spanId);
-  const attrs: Attributes = {
-    [ATTR.rpcSystem]: 'grpc',
-    [ATTR.rpcService]: RPC_SERVICE,
-    [ATTR.rpcMethod]: RPC_METHOD,
-    [ATTR.rpcGrpcStatus]: 0,
-    [ATTR.decision]: r.allowed ? 'allow' : 'deny',
-    [ATTR.decisionId]: r.decision_id,
-    [ATTR.status]: r.status,
-    [ATTR.httpStatus]: r.http_status,
-    [ATTR.phase]: r.phase,
-    [ATTR.reasonCode]: r.reason_code,
-    [ATTR.reason]: r.reason,
-    [ATTR.dryRun]: r.dry_run,
-    [ATTR.cacheHit]: r.cache_hit,
-    [ATTR.generation]: r.policy_generation,
-  };
+  // Speed: literal keys (not `[ATTR.x]`), so V8 clones one boilerplate object instead of adding 14 computed
+  // properties one by one; `satisfies` still checks each key is an ATTR name.
+  const fixed = {
+    'rpc.system': 'grpc',
+    'rpc.service': RPC_SERVICE,
+    'rpc.method': RPC_METHOD,
+    'rpc.grpc.status_code': 0,
+    'mesh_authz.decision': r.allowed ? 'allow' : 'deny',
+    'mesh_authz.decision_id': r.decision_id,
+    'mesh_authz.status': r.status,
+    'mesh_authz.response.http_status': r.http_status,
+    'mesh_authz.phase': r.phase,
+    'mesh_authz.reason_code': r.reason_code,
+    'mesh_authz.reason': r.reason,
+    'mesh_authz.dry_run': r.dry_run,
+    'mesh_authz.cache_hit': r.cache_hit,
+    'mesh_authz.policy_generation': r.policy_generation,
+  } satisfies Partial<Record<AttributeName, string | number | boolean>>;
+  const attrs: Attributes = fixed;
   if (r.policy !== null) attrs[ATTR.policy] = r.policy;
   if (r.policy_action !== null) attrs[ATTR.policyAction] = r.policy_action;
   if (r.rule !== null) attrs[ATTR.rule] = r.rule;
@@ -195,12 +211,13 @@ function formatLabels(labels: Readonly<Record<string, string>>): string {
  * - an allow is exported when the caller already sampled the trace (so a sampled trace stays whole), or when the
  *   trace falls under `allowSampleRate` (decided from the trace id, so every replica agrees for one trace; a
  *   request that arrives without a trace gets a random draw).
- * The choice for allows is made when the Check starts; the other Checks run with a {@link DeferredSpan}, which
- * costs nothing when the Check is allowed. That keeps tracing cheap at a 1% allow rate.
+ * The choice for allows is made when the Check starts, before anything is built; a Check that is not sampled
+ * costs one small object and is forgotten when allowed. That keeps tracing cheap at a 1% allow rate.
  */
 export class OtelCheckTracer implements CheckTracer {
   constructor(
-    private readonly tracer: Tracer,
+    /** @internal Where finished spans go (the batch span processor), with their resource and scope. */
+    readonly sink: SpanSink,
     private readonly propagator: TextMapPropagator,
     private readonly allowSampleRate: number,
     private readonly random: () => number = Math.random,
@@ -209,33 +226,37 @@ export class OtelCheckTracer implements CheckTracer {
   ) {}
 
   start(headers: Readonly<Record<string, string>>): CheckSpan {
-    // Speed: the sampling choice reads the trace headers with a hand-written parser; the full propagator (contexts,
-    // validation, tracestate) only runs for Checks that get a span — ~1% of allows and every deny.
+    // Speed: the sampling choice reads the trace headers with a hand-written parser, before anything is built;
+    // the full propagator (contexts, validation, tracestate) only runs for Checks whose span is exported.
     const caller = readCallerTrace(headers);
     const sampled =
       caller !== null
         ? caller.sampled || traceIdUnderRate(caller.traceId, this.allowSampleRate)
         : this.random() < this.allowSampleRate;
-    if (sampled) return new EagerSpan(this.startSpan(headers, caller), this.gate);
-    return new DeferredSpan(this, headers, caller);
+    return new RecordedSpan(this, headers, caller, sampled, sampled && caller === null ? randomId(16) : '');
   }
 
   /**
-   * @internal Starts the Check span as a child of the caller's context. Speed: when the headers carry a plain
-   * parent (trace and span id, no `tracestate` to keep), the context is built from what {@link readCallerTrace}
-   * already read; otherwise the full propagator reads `headers`. Both give the same parent.
+   * @internal The caller's span context, the parent of the Check span (undefined: the span starts a trace).
+   * Speed: when the headers carry a plain parent (trace and span id, no `tracestate` to keep), it is built from
+   * what {@link readCallerTrace} already read, and headers with no trace header at all have none; otherwise the
+   * full propagator reads `headers`. All three give the parent the propagator would.
    */
-  startSpan(headers: Readonly<Record<string, string>>, caller: CallerTrace | null, startTime?: number): Span {
-    const parent =
-      caller !== null && caller.spanId !== '' && headers.tracestate === undefined
-        ? trace.setSpanContext(ROOT_CONTEXT, {
-            traceId: caller.traceId,
-            spanId: caller.spanId,
-            traceFlags: caller.sampled ? TraceFlags.SAMPLED : TraceFlags.NONE,
-            isRemote: true,
-          })
-        : this.propagator.extract(ROOT_CONTEXT, headers, headerGetter);
-    return this.tracer.startSpan(CHECK_SPAN_NAME, { kind: SpanKind.SERVER, startTime }, parent);
+  parentOf(headers: Readonly<Record<string, string>>, caller: CallerTrace | null): SpanContext | undefined {
+    if (caller !== null && caller.spanId !== '' && headers.tracestate === undefined) {
+      return {
+        traceId: caller.traceId,
+        spanId: caller.spanId,
+        traceFlags: caller.sampled ? TraceFlags.SAMPLED : TraceFlags.NONE,
+        isRemote: true,
+      };
+    }
+    // The propagators read only these (tracestate is ignored without a traceparent).
+    if (headers.traceparent === undefined && headers.b3 === undefined && headers['x-b3-traceid'] === undefined) {
+      return undefined;
+    }
+    const parent = trace.getSpanContext(this.propagator.extract(ROOT_CONTEXT, headers, headerGetter));
+    return parent !== undefined && isSpanContextValid(parent) ? parent : undefined;
   }
 }
 
@@ -246,7 +267,15 @@ export class OtelCheckTracer implements CheckTracer {
 export function traceIdUnderRate(traceId: string, rate: number): boolean {
   if (rate >= 1) return true;
   if (rate <= 0) return false;
-  const low = Number.parseInt(traceId.slice(-8), 16);
-  if (!Number.isFinite(low)) return false;
+  // Speed: read the last 8 hex digits by character code (no substring, no parseInt) on every sampled-or-not choice.
+  const n = traceId.length;
+  if (n < 8) return false;
+  let low = 0;
+  for (let i = n - 8; i < n; i++) {
+    const c = traceId.charCodeAt(i);
+    const d = c >= 48 && c <= 57 ? c - 48 : c >= 97 && c <= 102 ? c - 87 : c >= 65 && c <= 70 ? c - 55 : -1;
+    if (d < 0) return false;
+    low = low * 16 + d;
+  }
   return low / 0x1_0000_0000 < rate;
 }

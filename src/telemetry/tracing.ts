@@ -4,8 +4,6 @@ import { OTLPTraceExporter } from '@opentelemetry/exporter-trace-otlp-proto';
 import { B3Propagator } from '@opentelemetry/propagator-b3';
 import type { Resource } from '@opentelemetry/resources';
 import {
-  AlwaysOnSampler,
-  BasicTracerProvider,
   BatchSpanProcessor,
   SimpleSpanProcessor,
   type SpanExporter,
@@ -15,12 +13,15 @@ import type { CheckTracer } from '../authz/seams.js';
 import type { TelemetryConfig } from '../config/schema.js';
 import { AccountedSpanProcessor, accountedSpanExporter, type ExportAccount } from './export-accounting.js';
 import { buildResource } from './resource.js';
+import type { SpanSink } from './span-record.js';
 import { CORRELATION_TRACER } from './trace-headers.js';
 import { OtelCheckTracer, type SpanGate } from './tracer.js';
 
 /**
- * The OpenTelemetry SDK setup `serve` uses: provider, OTLP/HTTP (protobuf) exporter, batching and propagation
- * (the deny-keeping sampling rule lives in {@link OtelCheckTracer}). Only this file loads the SDK; the Check path sees an API-level {@link CheckTracer}.
+ * The OpenTelemetry SDK setup `serve` uses: OTLP/HTTP (protobuf) exporter, batching and propagation (the
+ * deny-keeping sampling rule lives in {@link OtelCheckTracer}, which hands finished spans straight to the batch
+ * processor: no tracer provider, sampler or live SDK span on the Check path, see span-record.ts). Only this file
+ * sets up the SDK; the Check path sees a {@link CheckTracer}.
  *
  * Configuration: the config file's `telemetry.tracing` section, plus the standard environment variables, which
  * the SDK reads itself: `OTEL_EXPORTER_OTLP_TRACES_ENDPOINT` / `OTEL_EXPORTER_OTLP_ENDPOINT` (used when the
@@ -117,29 +118,21 @@ export function createTracing(config: TracingConfig, options: TracingOptions): T
   let processor: SpanProcessor =
     options.processor === 'simple' ? new SimpleSpanProcessor(exporter) : new BatchSpanProcessor(exporter, batch);
   if (account !== undefined) processor = new AccountedSpanProcessor(processor, account, batch.maxQueueSize);
-  const provider = new BasicTracerProvider({
+  const sink: SpanSink = {
+    processor,
     resource: options.resource ?? buildResource({ serviceName: config.serviceName, version: options.version, env }),
-    // The export decision is OtelCheckTracer's (it only starts spans it means to export, including denies in
-    // traces the caller did not sample). The SDK's default ParentBased sampler would drop those denies, so: always on.
-    sampler: new AlwaysOnSampler(),
-    spanProcessors: [processor],
-    // Bounds what one hostile request can put in a span (reasons quote request data such as a path).
-    spanLimits: { attributeValueLengthLimit: 1024, attributeCountLimit: 64, eventCountLimit: 16 },
-  });
-  const tracer = new OtelCheckTracer(
-    provider.getTracer('mesh-authz', options.version),
-    createPropagator(),
-    config.allowSampleRate,
-    options.random,
-    options.gate,
-  );
+    scope: { name: 'mesh-authz', version: options.version },
+  };
+  // Every span the tracer builds is exported (it builds only those: denies, even in traces the caller did not
+  // sample, and sampled allows), so there is no sampler; the span limits are applied in span-record.ts.
+  const tracer = new OtelCheckTracer(sink, createPropagator(), config.allowSampleRate, options.random, options.gate);
   let stopped: Promise<void> | null = null;
   return {
     enabled: true,
     tracer,
-    forceFlush: () => provider.forceFlush(),
+    forceFlush: () => processor.forceFlush(),
     shutdown: () => {
-      stopped ??= provider.shutdown();
+      stopped ??= processor.shutdown();
       return stopped;
     },
   };

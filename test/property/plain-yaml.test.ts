@@ -1,0 +1,147 @@
+import { execFileSync } from 'node:child_process';
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import fc from 'fast-check';
+import { describe, expect, it } from 'vitest';
+import { LineCounter, parseAllDocuments } from 'yaml';
+import { readPlainYaml } from '../../src/policy/plain-yaml.js';
+import { propertyRuns } from '../support/property-runs.js';
+
+/**
+ * The fast policy-file reader against the `yaml` library, the reference: on any text the reader accepts, the
+ * library must see no error and read the same values, and the reader's document lines must be the library's.
+ * Texts are the repository's own YAML and JSON files, and random edits of policy-shaped texts (edits made of the
+ * characters YAML gives meaning to), so that both sides of every give-up rule are exercised.
+ */
+
+const RUNS = propertyRuns(3000);
+const root = join(import.meta.dirname, '..', '..');
+
+function reference(text: string): { errors: string[]; values: unknown[]; lines: number[] } {
+  const lineCounter = new LineCounter();
+  const docs = parseAllDocuments(text, { lineCounter });
+  const errors = docs.flatMap((d) => d.errors.map((e) => e.message.split('\n')[0]!));
+  const kept = docs.filter((d) => d.errors.length === 0 && d.toJS() != null);
+  return {
+    errors,
+    values: kept.map((d) => d.toJS() as unknown),
+    lines: kept.map((d) => lineCounter.linePos((d.contents as { range: number[] }).range[0]!).line),
+  };
+}
+
+function expectSame(text: string): boolean {
+  const read = readPlainYaml(text);
+  if (read === null) return false;
+  const want = reference(text);
+  expect(want.errors, text).toEqual([]);
+  expect(read.docs.map((d) => d.value)).toEqual(want.values);
+  expect(read.docs.map((d) => d.line)).toEqual(want.lines);
+  return true;
+}
+
+const policy = readFileSync(join(root, 'examples/policies', 'orders.yaml'), 'utf8');
+const bases = [
+  policy,
+  `apiVersion: v1\nkind: List\nitems:\n- apiVersion: v1\n  kind: X\n  metadata: {name: a, "namespace": 'b'}\n-\n  kind: Y\n  spec:\n    rules:\n    - {}\n    - to: [{operation: {paths: ["/a", '/b']}}]\n`,
+  JSON.stringify({ kind: 'List', items: [{ a: 1, b: [true, null, 'x'], c: { d: 'e:f' } }, { g: -1.5e3 }] }, null, 2),
+  `# c\n---\na: 1\nb:\n  - x # y\n  - 'it''s'\n  - "q\\"\\u00e9\\n"\nc: ~\nd:\ne: 0o17\nf: 0x1F\ng: .inf\nh: 1.\n---\n- a\n- b: c\n  d: e\n`,
+  `a:\n  # less indented comment\n    b: 1\n  # c\n    c: [x, "y", {z: 1}]\nd:\n- e:\n  - f\n  g: h\n`,
+  `{"apiVersion": "v1", "kind": "List",\n "items": [ {"a": "x", 'b': [1, 2.5, -3, 0x1F, .inf, ~, null, true]},\n  {c: d, "e": {"f": []}} ,\n ] } # end\n`,
+  `a: "x"\n'b c': 'y' # c\n"d": [a, 'b', "c", {e: f}]\ng:\n  - {}\n  - []\n  -\n    h: i\n  - j: k\n    l:\n    - m\n`,
+];
+const pieces = [
+  ' ',
+  '  ',
+  '\n',
+  '\n  ',
+  '\n- ',
+  ':',
+  ': ',
+  '-',
+  '- ',
+  '#',
+  ' #',
+  '"',
+  "'",
+  '[',
+  ']',
+  '{',
+  '}',
+  ',',
+  ', ',
+  '---\n',
+  '...',
+  'a',
+  '1',
+  '0x1',
+  '.5',
+  'true',
+  'null',
+  '~',
+  '\\',
+  '\\u00',
+  '?',
+  '&a',
+  '*a',
+  '!t',
+  '|',
+  '>',
+  '%',
+  '@',
+  'é',
+  'x: y',
+  '__proto__: 1',
+  '<<: a',
+  '\t',
+  '\r',
+  '\u2028',
+  '[]',
+  '{}',
+  ' : ',
+  '""',
+  "''",
+  '0o7',
+  '-.inf',
+  '1e3',
+  '.nan',
+  '- -',
+  '? ',
+  '\n---\n',
+  '\n...\n',
+];
+
+describe('the fast policy reader reads what the yaml library reads', () => {
+  it('on every YAML and JSON file of the repository it accepts', () => {
+    const files = execFileSync('git', ['ls-files', '*.yaml', '*.yml', '*.json'], { cwd: root, encoding: 'utf8' })
+      .split('\n')
+      .filter((f) => f !== '' && !f.endsWith('package-lock.json'));
+    const accepted = files.filter((f) => expectSame(readFileSync(join(root, f), 'utf8')));
+    // Most of them are in the subset (those that are not use block scalars or flow over lines).
+    expect(accepted.length).toBeGreaterThan(files.length / 2);
+  });
+
+  it('on random edits of policy-shaped texts', () => {
+    const edit = fc.record({
+      at: fc.double({ min: 0, max: 1, noNaN: true }),
+      kind: fc.constantFrom('insert', 'delete', 'replace'),
+      piece: fc.constantFrom(...pieces),
+      length: fc.integer({ min: 1, max: 3 }),
+    });
+    let accepted = 0;
+    fc.assert(
+      fc.property(fc.constantFrom(...bases), fc.array(edit, { minLength: 1, maxLength: 4 }), (base, edits) => {
+        let t = base;
+        for (const e of edits) {
+          const at = Math.floor(e.at * t.length);
+          const cut = e.kind === 'insert' ? 0 : e.kind === 'delete' ? e.length : 1;
+          t = t.slice(0, at) + (e.kind === 'delete' ? '' : e.piece) + t.slice(at + cut);
+        }
+        if (expectSame(t)) accepted++;
+      }),
+      RUNS,
+    );
+    // Both sides: some edits stay in the subset, others leave it.
+    expect(accepted).toBeGreaterThan(0);
+    expect(accepted).toBeLessThan(RUNS.numRuns);
+  });
+});
