@@ -30,7 +30,8 @@ describe('LruDecisionCache', () => {
     const d = decision(true, 'ok');
     cache.set(set, ORDERS, req, d);
     expect(cache.get(set, ORDERS, request())).toBe(d);
-    expect(cache.stats()).toMatchObject({ hits: 1, misses: 1, sets: 1, entries: 1, generation: 1 });
+    // The first policy set is adopted, not a retirement of an earlier one.
+    expect(cache.stats()).toMatchObject({ hits: 1, misses: 1, sets: 1, entries: 1, generation: 1, retirements: 0 });
     expect(cache.stats().bytes).toBeGreaterThan(0);
   });
 
@@ -94,7 +95,7 @@ describe('LruDecisionCache', () => {
     cache.set(gen1, ORDERS, request(), decision(true, 'late gen1'));
     expect(cache.get(gen1, ORDERS, request())).toBeUndefined();
     expect(cache.get(gen2, ORDERS, request())).toBeUndefined();
-    expect(cache.stats().stale).toBe(2);
+    expect(cache.stats()).toMatchObject({ stale: 2, misses: 3 });
   });
 
   it('never serves across two different sets with the same generation', () => {
@@ -114,7 +115,8 @@ describe('LruDecisionCache', () => {
     expect(cache.get(set, ORDERS, request())).toBeDefined();
     clock.now = T0 + 1000;
     expect(cache.get(set, ORDERS, request())).toBeUndefined();
-    expect(cache.stats()).toMatchObject({ expired: 1, entries: 0 });
+    // An expired entry is removed, which is not an eviction (evictions count entries pushed out by the bounds).
+    expect(cache.stats()).toMatchObject({ expired: 1, entries: 0, evictions: 0 });
   });
 
   it('never lets an entry outlive the peer certificate or the user token it was computed for', () => {
@@ -134,6 +136,38 @@ describe('LruDecisionCache', () => {
     expect(cache.get(set, ORDERS, req2)).toBeDefined();
     clock.now = T0 + 5000;
     expect(cache.get(set, ORDERS, req2)).toBeUndefined();
+  });
+
+  it('an identity valid for longer than the TTL does not stretch the entry past the TTL', () => {
+    const clock = { now: T0 };
+    const cache = cacheAt(clock, { ttlMs: 1000 });
+    const set = new FakePolicySet(1, EVERYTHING, allowAll);
+    const req = request({ peer: peer('frontend', T0 + 5000), user: user('alice', ['g'], T0 + 5000) });
+    cache.set(set, ORDERS, req, decision(true, 'ok'));
+    clock.now = T0 + 999;
+    expect(cache.get(set, ORDERS, req)).toBeDefined();
+    clock.now = T0 + 1000;
+    expect(cache.get(set, ORDERS, req)).toBeUndefined();
+  });
+
+  it('decide() on an older generation after a reload: decided by that set, neither read from nor written to', () => {
+    const cache = cacheAt({ now: T0 });
+    const gen1 = new FakePolicySet(1, EVERYTHING, allowAll);
+    const gen2 = new FakePolicySet(2, EVERYTHING, () => false);
+    expect(cache.decide(gen2, ORDERS, request()).decision.allowed).toBe(false);
+    const late = cache.decide(gen1, ORDERS, request());
+    expect(late).toMatchObject({ hit: false, decision: { allowed: true } });
+    expect(gen1.evaluations).toBe(1);
+    expect(cache.stats()).toMatchObject({ stale: 1, misses: 2, entries: 1, generation: 2 });
+    // gen2's entry is untouched by the late check, and gen1's answer was not stored under gen2.
+    expect(cache.decide(gen2, ORDERS, request())).toMatchObject({ hit: true, decision: { allowed: false } });
+  });
+
+  it('a plain miss is a miss, not an expiry; a fresh cache reports no generation', () => {
+    const cache = cacheAt({ now: T0 });
+    expect(cache.stats().generation).toBe(-1);
+    expect(cache.get(new FakePolicySet(1, EVERYTHING, allowAll), ORDERS, request())).toBeUndefined();
+    expect(cache.stats()).toMatchObject({ misses: 1, expired: 0 });
   });
 
   it('does not store a decision for an identity that has already expired', () => {
@@ -201,6 +235,20 @@ describe('LruDecisionCache', () => {
     expect(createDecisionCache({ enabled: true, maxEntries: 10, maxBytes: 1000, ttlSeconds: 1 })).toBeInstanceOf(
       LruDecisionCache,
     );
+  });
+
+  it('reads config.cache.ttlSeconds as seconds', () => {
+    const clock = { now: T0 };
+    const cache = createDecisionCache(
+      { enabled: true, maxEntries: 10, maxBytes: 1 << 20, ttlSeconds: 60 },
+      { now: () => clock.now },
+    );
+    const set = new FakePolicySet(1, NOTHING, allowAll);
+    cache?.set(set, ORDERS, request(), decision(true, 'ok'));
+    clock.now = T0 + 59_999;
+    expect(cache?.get(set, ORDERS, request())).toBeDefined();
+    clock.now = T0 + 60_000;
+    expect(cache?.get(set, ORDERS, request())).toBeUndefined();
   });
 });
 

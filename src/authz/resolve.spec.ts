@@ -4,8 +4,14 @@ import { standInEngine } from '../../test/support/stand-in-engine.js';
 import { parseConfigText } from '../config/load.js';
 import { configWorkloadRegistry } from '../sources/config-registry.js';
 import type { PeerInput } from './input.js';
-import { resolveDestination, unresolvedReason } from './resolve.js';
-import { combineRegistries, EMPTY_REGISTRY, type RegisteredWorkload, type WorkloadRegistry } from './workloads.js';
+import { labelsUnknown, resolveDestination, unresolvedReason } from './resolve.js';
+import {
+  combineRegistries,
+  EMPTY_REGISTRY,
+  type RegisteredWorkload,
+  type WorkloadRegistry,
+  type WorkloadResolution,
+} from './workloads.js';
 
 const peer: PeerInput = { address: '', port: 0, principal: '', certificate: '', service: '', labels: {} };
 const registry = configWorkloadRegistry(
@@ -234,10 +240,41 @@ describe('unresolvedReason: each rule, both sides', () => {
     const view = { workload: { namespace: '', labels: {} }, resolution: 'namespace_only' as const };
     expect(unresolvedReason(set(false), view)).toMatch(/unknown/);
   });
+  it('"unresolved" is denied even when the view carries a namespace (the resolution alone decides)', () => {
+    const view = { workload: { namespace: 'foo', labels: {} }, resolution: 'unresolved' as const };
+    expect(unresolvedReason(set(false), view)).toMatch(/unknown/);
+  });
   it('namespace only: denied unless the set says labels do not matter there', () => {
     const view = { workload: { namespace: 'foo', labels: {} }, resolution: 'namespace_only' as const };
     expect(unresolvedReason(set(false), view)).toBe(null);
     expect(unresolvedReason(set(true), view)).toMatch(/labels in namespace foo are unknown/);
     expect(unresolvedReason(set(undefined), view)).toMatch(/labels in namespace foo are unknown/);
+  });
+});
+
+describe('labelsUnknown (the pipeline asks unresolvedReason only when this is true)', () => {
+  // The pipeline skips the fail-closed check for resolutions this calls known: a wrong `false` would evaluate an
+  // unknown workload against a guessed (empty) label set; a wrong `true` only costs a call that returns null.
+  it('namespace_only and unresolved leave the labels unknown', () => {
+    expect(labelsUnknown('namespace_only')).toBe(true);
+    expect(labelsUnknown('unresolved')).toBe(true);
+  });
+  it.each<WorkloadResolution>(['context_extensions', 'destination_labels', 'registry_address', 'registry_principal'])(
+    '%s gives known labels',
+    (resolution) => expect(labelsUnknown(resolution)).toBe(false),
+  );
+});
+
+describe('the workload name (for logs and explanations)', () => {
+  it('is empty when no registry entry answered, and when the entry has no name', () => {
+    expect(resolveDestination({}, peer, registry).name).toBe('');
+    expect(resolveDestination({}, { ...peer, principal: 'spiffe://cluster.local/ns/foo/sa/web' }, registry)).toEqual({
+      workload: { namespace: 'foo', labels: { app: 'httpbin' }, serviceAccount: 'web' },
+      resolution: 'registry_principal',
+      name: 'web-1',
+    });
+    const unnamed: RegisteredWorkload = { namespace: 'foo', labels: { app: 'x' } };
+    const only: WorkloadRegistry = { synced: true, byAddress: () => unnamed, byServiceAccount: () => [] };
+    expect(resolveDestination({}, { ...peer, address: '10.9.9.9' }, only).name).toBe('');
   });
 });

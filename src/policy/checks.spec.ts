@@ -301,6 +301,13 @@ describe('serviceAccounts path forms (any trust domain)', () => {
     expect(t('spiffex://td/ns/ops/sa/deployer')).toBe(false);
     expect(t('spiffe://td/ns/other/sa/deployer/ns/ops/sa/deployer')).toBe(true);
   });
+
+  it('a path part between namespace and service account must end in "/": a segment merely ending in "sa" is glued', () => {
+    // `(.+/|)sa/<sa>`: `xxsa/deployer` has two characters before `sa/` but no `/`, so it is not `.../sa/deployer`.
+    expect(t('spiffe://td/ns/ops/xxsa/deployer')).toBe(false);
+    expect(t('spiffe://td/ns/ops/team-sa/deployer')).toBe(false);
+    expect(t('spiffe://td/ns/ops/xx/sa/deployer')).toBe(true);
+  });
 });
 
 describe('namespaces', () => {
@@ -371,8 +378,13 @@ describe('requestPrincipals', () => {
     expect(t('issuer*', 'issuer-a', 'x')).toBe(true);
     expect(t('issuer*', 'other', 'x')).toBe(false);
     expect(t('issuer*', 'issuer-a', '')).toBe(false);
-    // No `/` and no `*`: the subject would have to be empty, which a verified token never has.
+    // No `/` and no `*`: the value is the whole issuer and the subject must be empty (Istio's `iss/` with no sub).
     expect(t('alice', 'alice', 'x')).toBe(false);
+    expect(t('alice', 'alice', '')).toBe(true);
+    expect(t('alice', 'alicex', '')).toBe(false);
+    // A leading `/` leaves an empty issuer part: it matches no token with an issuer, even one starting with `/`.
+    expect(t('/*', '/idp', 'alice')).toBe(false);
+    expect(t('/alice', '/idp', 'alice')).toBe(false);
     // A prefix or suffix never crosses the issuer/subject boundary.
     expect(t(`${ISS}/*`, ISS, 'x')).toBe(true);
     expect(t('https://issuer.example.com/al*', 'https://issuer.example.com/al', 'x')).toBe(false);
