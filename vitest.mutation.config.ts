@@ -16,6 +16,7 @@ export default defineConfig({
       'test/conformance/policy-*.test.ts',
       'test/property/*.test.ts',
       'test/cache/keys.test.ts',
+      'test/cache/key-plans.test.ts',
       'test/cache/pipeline.test.ts',
       'test/identity/{jwks,verifier,xfcc}.test.ts',
       'test/security/*.test.ts',
