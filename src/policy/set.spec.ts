@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { peer, policy, policySet, req, WORKLOAD } from '../../test/conformance/policy-fixtures.js';
+import { compilePolicySet, compilePolicySetInSlices } from './set.js';
 import { NO_ATTRIBUTES } from './types.js';
 
 describe('PolicySet', () => {
@@ -51,7 +52,9 @@ describe('PolicySet', () => {
 
   it('a path that cannot be normalized is an invalid request only when the path is read', () => {
     const reads = policySet(policy('ALLOW', '  rules:\n  - to:\n    - operation:\n        paths: ["/a"]'));
-    expect(reads.evaluate(WORKLOAD, req({ path: '/a%00' })).code).toBe('invalid_request');
+    // Fail closed: a path the policies read but that cannot be normalized is denied, with the reason.
+    expect(reads.evaluate(WORKLOAD, req({ path: '/a%00' }))).toMatchObject({ allowed: false, code: 'invalid_request' });
+    expect(reads.evaluate(WORKLOAD, req({ path: '/a%00' })).reason).toMatch(/^invalid request path: ./);
     const ignores = policySet(policy('ALLOW', '  rules:\n  - {}'));
     expect(ignores.evaluate(WORKLOAD, req({ path: '/a%00' })).code).toBe('allow_matched');
   });
@@ -91,5 +94,107 @@ describe('PolicySet', () => {
     expect(set.policies).toHaveLength(1);
     expect(set.policiesFor(WORKLOAD).map((p) => p.policy.metadata.name)).toEqual(['allow']);
     expect(set.options.pathNormalization).toBe('BASE');
+  });
+
+  it('orders the policies of a workload root namespace first, then by namespace and name, whatever the load order', () => {
+    // The first matching rule in this order is the one a Decision names (istio-authorization.md: candidates are
+    // the root namespace's policies plus the workload namespace's).
+    const yaml =
+      policy('ALLOW', '  rules:\n  - {}', { name: 'b' }) +
+      policy('ALLOW', '  rules:\n  - {}', { name: 'a' }) +
+      policy('ALLOW', '  rules:\n  - {}', { name: 'z-root', namespace: 'istio-system', selector: false }) +
+      policy('ALLOW', '  rules:\n  - {}', { name: 'c' });
+    const names = policySet(yaml)
+      .policiesFor(WORKLOAD)
+      .map((p) => p.policy.metadata.name);
+    expect(names).toEqual(['z-root', 'a', 'b', 'c']);
+    expect(policySet(yaml).evaluate(WORKLOAD, req()).policy?.name).toBe('z-root');
+  });
+
+  it('says whether any policy selects the workload when none enforces ALLOW', () => {
+    expect(policySet('').evaluate(WORKLOAD, req()).reason).toMatch(/^no policy selects/);
+    const deny = policySet(policy('DENY', '  rules:\n  - to:\n    - operation:\n        paths: ["/x"]'));
+    expect(deny.evaluate(WORKLOAD, req()).reason).toMatch(/^no ALLOW policy selects/);
+    expect(deny.evaluate(WORKLOAD, req({ path: '/x' })).allowed).toBe(false);
+  });
+
+  describe('labelsMatter: an enforced ALLOW/DENY policy applies to some workloads of the namespace and not others', () => {
+    const sel = (action: string, extra: { namespace?: string; annotations?: string } = {}) =>
+      policy(action, '  rules:\n  - {}', { name: `p-${action.toLowerCase()}`, ...extra });
+    it('is true for a selector ALLOW or DENY in the namespace or in the root namespace', () => {
+      expect(policySet(sel('ALLOW')).labelsMatter('foo')).toBe(true);
+      expect(policySet(sel('DENY')).labelsMatter('foo')).toBe(true);
+      expect(policySet(sel('DENY', { namespace: 'istio-system' })).labelsMatter('foo')).toBe(true);
+      expect(policySet(sel('DENY', { namespace: 'istio-system' })).labelsMatter('istio-system')).toBe(true);
+      const gw = `apiVersion: security.istio.io/v1
+kind: AuthorizationPolicy
+metadata:
+  name: gw
+  namespace: foo
+spec:
+  targetRef:
+    group: gateway.networking.k8s.io
+    kind: Gateway
+    name: ingress
+  action: DENY
+  rules:
+  - {}
+`;
+      expect(policySet(gw).labelsMatter('foo')).toBe(true);
+    });
+    it('is false for namespace-wide, other-namespace, dry-run, AUDIT and CUSTOM policies', () => {
+      const wide = policy('DENY', '  rules:\n  - {}', { selector: false });
+      expect(policySet(wide).labelsMatter('foo')).toBe(false);
+      expect(policySet(sel('ALLOW')).labelsMatter('bar')).toBe(false);
+      expect(policySet(sel('DENY', { annotations: '    istio.io/dry-run: "true"' })).labelsMatter('foo')).toBe(false);
+      expect(policySet(sel('AUDIT')).labelsMatter('foo')).toBe(false);
+      const custom = policy('CUSTOM', '  provider:\n    name: ext\n  rules:\n  - {}', { name: 'custom' });
+      expect(policySet(custom).labelsMatter('foo')).toBe(false);
+      // Mixed: one namespace-wide and one selector policy: labels matter; asked twice, same answer.
+      const mixed = policySet(wide + sel('ALLOW'));
+      expect(mixed.labelsMatter('foo')).toBe(true);
+      expect(mixed.labelsMatter('foo')).toBe(true);
+      expect(policySet('').labelsMatter('istio-system')).toBe(false);
+    });
+  });
+
+  describe('reuse of compiled policies across a reload', () => {
+    const yaml = policy(
+      'ALLOW',
+      '  rules:\n  - from:\n    - source:\n        principals: ["cluster.local/ns/foo/sa/a"]',
+    );
+    const local = req({ peer: peer('spiffe://cluster.local/ns/foo/sa/a') });
+    const other = req({ peer: peer('spiffe://example.org/ns/foo/sa/a') });
+    it('never reuses a policy compiled under other options (cluster.local means the local trust domain)', async () => {
+      const first = policySet(yaml);
+      expect(first.evaluate(WORKLOAD, other).allowed).toBe(false);
+      const moved = compilePolicySet(first.policies, { trustDomain: 'example.org' }, 2, first);
+      expect(moved.evaluate(WORKLOAD, other).allowed).toBe(true);
+      expect(moved.evaluate(WORKLOAD, local).allowed).toBe(false);
+      const sliced = await compilePolicySetInSlices(first.policies, { trustDomain: 'example.org' }, 2, first, () =>
+        Promise.resolve(),
+      );
+      expect(sliced.evaluate(WORKLOAD, other).allowed).toBe(true);
+      expect(sliced.evaluate(WORKLOAD, local).allowed).toBe(false);
+      expect(sliced.planFor(WORKLOAD).policies[0]).not.toBe(first.planFor(WORKLOAD).policies[0]);
+    });
+    it('reuses them under the same options, in one go or in slices, with the same decisions', async () => {
+      const first = policySet(yaml);
+      const compiled = first.planFor(WORKLOAD).policies[0];
+      const again = compilePolicySet(first.policies, {}, 2, first);
+      expect(again.planFor(WORKLOAD).policies[0]).toBe(compiled);
+      let pauses = 0;
+      const sliced = await compilePolicySetInSlices(first.policies, {}, 3, again, () => {
+        pauses++;
+        return undefined;
+      });
+      expect(pauses).toBe(1);
+      expect(sliced.planFor(WORKLOAD).policies[0]).toBe(compiled);
+      expect(sliced.evaluate(WORKLOAD, local).allowed).toBe(true);
+      expect(sliced.evaluate(WORKLOAD, other).allowed).toBe(false);
+      const fresh = await compilePolicySetInSlices(first.policies, {}, 4, null, () => undefined);
+      expect(fresh.planFor(WORKLOAD).policies[0]).not.toBe(compiled);
+      expect(fresh.evaluate(WORKLOAD, local).allowed).toBe(true);
+    });
   });
 });
