@@ -197,4 +197,39 @@ spec:
       expect(fresh.evaluate(WORKLOAD, local).allowed).toBe(true);
     });
   });
+
+  it('workloads attached to different targetRef policies never share a plan, however many a namespace has', () => {
+    // 13 Gateway-targeted DENY policies t00..t12, each denying its own path. Attached sets [1, 2] and [12] must stay
+    // apart (targets.ts: a targetRef policy applies only to the workloads it targets).
+    const gw = (i: number) => ({ group: 'gateway.networking.k8s.io', kind: 'Gateway', name: `g${i}` });
+    let yaml = '';
+    for (let i = 0; i <= 12; i++) {
+      const n = String(i).padStart(2, '0');
+      yaml += `apiVersion: security.istio.io/v1
+kind: AuthorizationPolicy
+metadata:
+  name: t${n}
+  namespace: foo
+spec:
+  targetRef:
+    group: gateway.networking.k8s.io
+    kind: Gateway
+    name: g${i}
+  action: DENY
+  rules:
+  - to:
+    - operation:
+        paths: ["/p${i}"]
+---
+`;
+    }
+    const set = policySet(yaml);
+    const w12 = { namespace: 'foo', labels: {}, targets: [gw(1), gw(2)] };
+    const w_12 = { namespace: 'foo', labels: {}, targets: [gw(12)] };
+    expect(set.evaluate(w12, req({ path: '/p1' })).allowed).toBe(false);
+    expect(set.evaluate(w12, req({ path: '/p12' })).allowed).toBe(true);
+    expect(set.evaluate(w_12, req({ path: '/p12' })).allowed).toBe(false);
+    expect(set.evaluate(w_12, req({ path: '/p1' })).allowed).toBe(true);
+    expect(set.keyPlanFor(w12).prefix).not.toBe(set.keyPlanFor(w_12).prefix);
+  });
 });
