@@ -109,6 +109,15 @@ describe('PolicySet', () => {
       .map((p) => p.policy.metadata.name);
     expect(names).toEqual(['z-root', 'a', 'b', 'c']);
     expect(policySet(yaml).evaluate(WORKLOAD, req()).policy?.name).toBe('z-root');
+    // A namespace sorting before the root namespace's name still comes after it.
+    const early = policySet(
+      policy('ALLOW', '  rules:\n  - {}', { name: 'a', namespace: '0a', selector: false }) +
+        policy('ALLOW', '  rules:\n  - {}', { name: 'z-root', namespace: 'istio-system', selector: false }),
+    );
+    expect(early.policiesFor({ namespace: '0a', labels: {} }).map((p) => p.policy.metadata.name)).toEqual([
+      'z-root',
+      'a',
+    ]);
   });
 
   it('says whether any policy selects the workload when none enforces ALLOW', () => {
