@@ -75,6 +75,9 @@ describe('ip: address syntax (both sides)', () => {
     expect(parseIp('1::')?.words).toEqual([0x00010000, 0, 0, 0]);
     expect(parseIp('1::2')?.words).toEqual([0x00010000, 0, 0, 2]);
     expect(parseIp('1:2:3:4:5:6::7')?.words).toEqual([0x00010002, 0x00030004, 0x00050006, 0x00000007]);
+    // `::` standing for exactly one zero group, at either end.
+    expect(parseIp('1:2:3:4:5:6:7::')?.words).toEqual([0x00010002, 0x00030004, 0x00050006, 0x00070000]);
+    expect(parseIp('::2:3:4:5:6:7:8')?.words).toEqual([0x00000002, 0x00030004, 0x00050006, 0x00070008]);
     expect(parseIp('fe80::1%eth0')?.words).toEqual([0xfe800000, 0, 0, 1]);
     expect(parseIp('[::1]')).toEqual({ v6: true, words: [0, 0, 0, 1] });
     expect(parseIp('64:ff9b::1.2.3.4')).toEqual({ v6: true, words: [0x0064ff9b, 0, 0, 0x01020304] });
@@ -94,6 +97,8 @@ describe('ip: address syntax (both sides)', () => {
       ':::',
       '[::1',
       '::1]',
+      '1::1]',
+      'f::1]',
       '::ffff:1.2.3.256',
       '::ffff:1.2.3',
       '::ffff:01.2.3.4',
