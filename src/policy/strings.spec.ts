@@ -131,6 +131,8 @@ describe('string matching: each form, both sides', () => {
   it('compiled tests are shared only between identical inputs (values, prefix, case option)', () => {
     expect(compileStringMatch(['same'], { prefix: 'p:' })('p:same')).toBe(true);
     expect(compileStringMatch(['same'])('p:same')).toBe(false);
+    expect(compileStringMatch(['same'], { prefix: 'q:' })('q:same')).toBe(true);
+    expect(compileStringMatch(['same'], { prefix: 'q:' })('p:same')).toBe(false);
     expect(compileStringMatch(['same'])('same')).toBe(true);
     expect(compileStringMatch(['Case'], { ignoreCase: true })('case')).toBe(true);
     expect(compileStringMatch(['Case'])('case')).toBe(false);
@@ -176,6 +178,12 @@ describe('namespaces and trust domains: both sides', () => {
     expect(matchesGlob('acb', ['a', 'b', 'c'])).toBe(false);
     expect(matchesGlob('axbyc', ['a', 'b', 'c'])).toBe(true);
     expect(matchesGlob('ac', ['a', 'b', 'c'])).toBe(false);
+    // A middle part is searched only between the first and the last part, never inside them.
+    expect(matchesGlob('ac', ['a', 'c', 'c'])).toBe(false);
+    expect(matchesGlob('abc', ['a', 'c', 'c'])).toBe(false);
+    expect(matchesGlob('acxc', ['a', 'c', 'c'])).toBe(true);
+    expect(compileWildcardMatch(['td-*-x*-x'])('td-x')).toBe(false);
+    expect(compileWildcardMatch(['td-*-x*-x'])('td-a-x-x')).toBe(true);
     expect(containsGlob('a', ['a', 'a'])).toBe(false);
     expect(containsGlob('aa', ['a', 'a'])).toBe(true);
     expect(containsGlob('abab', ['ab', 'ab'])).toBe(true);
