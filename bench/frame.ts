@@ -1,6 +1,7 @@
 import type protobuf from 'protobufjs';
 import type { WireCheckRequest, WireCheckResponse } from '../src/authz/wire-types.js';
 import { CheckRequestType, CheckResponseType } from '../src/server/codec.js';
+import { frameMessage } from '../src/server/grpc-framing.js';
 
 /**
  * gRPC message framing for pre-encoded request bodies (h2load sends raw HTTP/2 DATA, so the body must already be a
@@ -9,13 +10,8 @@ import { CheckRequestType, CheckResponseType } from '../src/server/codec.js';
 
 export const GRPC_CHECK_PATH = '/envoy.service.auth.v3.Authorization/Check';
 
-export function grpcFrame(message: Uint8Array): Buffer {
-  const out = Buffer.allocUnsafe(5 + message.byteLength);
-  out[0] = 0;
-  out.writeUInt32BE(message.byteLength, 1);
-  out.set(message, 5);
-  return out;
-}
+/** The server's own framing (src/server/grpc-framing.ts): bench and tests send what the server sends. */
+export const grpcFrame = frameMessage;
 
 /** Splits a buffer of concatenated gRPC frames back into messages (for checking the encoder and responses). */
 export function readGrpcFrames(data: Uint8Array): Uint8Array[] {

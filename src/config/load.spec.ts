@@ -133,13 +133,19 @@ describe('contradictions are refused by the schema, naming the line', () => {
     expect(ok.identity.peer.sources).toEqual(['certificate', 'principal']);
   });
 
-  it('xfcc enabled without "xfcc" in the sources, and the reverse', () => {
+  it('xfcc: the sources list is the one switch; an old xfcc.enabled that contradicts it is refused', () => {
     expect(() => parseConfigText('identity:\n  peer:\n    xfcc:\n      enabled: true\n', 'c.yaml')).toThrow(
-      /c\.yaml:4: identity\.peer\.xfcc\.enabled: .*set together/,
+      /c\.yaml:4: identity\.peer\.xfcc\.enabled: is true but "xfcc" is not in identity\.peer\.sources/,
     );
-    expect(() => parseConfigText('identity:\n  peer:\n    sources: [xfcc]\n', 'c.yaml')).toThrow(/set together/);
-    const ok = parseConfigText('identity:\n  peer:\n    sources: [xfcc]\n    xfcc: { enabled: true }\n', 'c.yaml');
-    expect(ok.identity.peer.xfcc.enabled).toBe(true);
+    expect(() =>
+      parseConfigText('identity:\n  peer:\n    sources: [xfcc]\n    xfcc: { enabled: false }\n', 'c.yaml'),
+    ).toThrow(/c\.yaml:4: identity\.peer\.xfcc\.enabled: is false but identity\.peer\.sources lists "xfcc"/);
+    // The other side: the source alone is enough, and an agreeing old switch still loads.
+    expect(parseConfigText('identity:\n  peer:\n    sources: [xfcc]\n', 'c.yaml').identity.peer.sources).toEqual([
+      'xfcc',
+    ]);
+    const old = parseConfigText('identity:\n  peer:\n    sources: [xfcc]\n    xfcc: { enabled: true }\n', 'c.yaml');
+    expect(old.identity.peer.sources).toEqual(['xfcc']);
   });
 
   it('a peer source listed twice', () => {

@@ -237,7 +237,11 @@ const identitySchema = z
           xfcc: section(
             z
               .object({
-                enabled: z.boolean().default(false),
+                /**
+                 * Not needed: listing `xfcc` in `sources` is the one switch. Kept so older configs load; when set it
+                 * must agree with `sources` (a config that says both things is refused, not guessed at).
+                 */
+                enabled: z.boolean().optional(),
                 /** `last` for APPEND_FORWARD (Istio's default), `only` for SANITIZE_SET. */
                 trust: z.enum(['last', 'only']).default('last'),
               })
@@ -258,11 +262,14 @@ const identitySchema = z
                 'has "principal" but trustEnvoyPrincipal is false: set it only when Envoy verifies peers with SPIFFE validation',
             });
           }
-          if (peer.sources.includes('xfcc') !== peer.xfcc.enabled) {
+          const enabled = peer.xfcc.enabled;
+          if (enabled !== undefined && enabled !== peer.sources.includes('xfcc')) {
             ctx.addIssue({
               code: 'custom',
               path: ['xfcc', 'enabled'],
-              message: 'xfcc.enabled and "xfcc" in identity.peer.sources must be set together',
+              message: enabled
+                ? 'is true but "xfcc" is not in identity.peer.sources (the sources list is the switch: add it there)'
+                : 'is false but identity.peer.sources lists "xfcc" (the sources list is the switch)',
             });
           }
         }),

@@ -14,8 +14,8 @@ export interface PeerOptions {
   readonly sources: readonly PeerSource[];
   /** Envoy's `principal` is only read when Envoy itself verified the peer with SPIFFE validation. */
   readonly trustEnvoyPrincipal: boolean;
+  /** How XFCC is read when `sources` lists `xfcc`. */
   readonly xfcc: {
-    readonly enabled: boolean;
     /** `last` for APPEND_FORWARD (Istio's default), `only` for SANITIZE_SET. */
     readonly trust: XfccTrust;
   };

@@ -37,11 +37,6 @@ export function validateIdentityOptions(config: IdentityOptions): void {
       'identity.peer.sources has "principal" but trustEnvoyPrincipal is false: set it only when Envoy verifies peers with SPIFFE validation',
     );
   }
-  if (sources.includes('xfcc') !== config.peer.xfcc.enabled) {
-    throw new IdentityConfigError(
-      'identity.peer.xfcc.enabled and "xfcc" in identity.peer.sources must be set together',
-    );
-  }
 }
 
 /** How long an identity proven by a per-request credential (Envoy principal, XFCC) may be cached by others. */

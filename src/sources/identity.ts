@@ -78,7 +78,7 @@ export async function createIdentityVerifier(
 export function identityOptions(config: IdentityConfig): IdentityOptions {
   const { peer, jwt } = config;
   return {
-    peer: { sources: peer.sources, trustEnvoyPrincipal: peer.trustEnvoyPrincipal, xfcc: peer.xfcc },
+    peer: { sources: peer.sources, trustEnvoyPrincipal: peer.trustEnvoyPrincipal, xfcc: { trust: peer.xfcc.trust } },
     jwt: {
       issuers: jwt.issuers.map((i) => ({
         issuer: i.issuer,

@@ -1,24 +1,14 @@
 import http2 from 'node:http2';
 import { describe, expect, it } from 'vitest';
 import { GRPC_CHECK_PATH } from '../../bench/frame.js';
-import type { IdentitySource } from '../../src/authz/seams.js';
 import type { ServiceLogger } from '../../src/server/service.js';
 import { connect, httpCheck, startService, TRANSPORTS } from '../support/harness.js';
+import { slowIdentity } from '../support/slow-identity.js';
 
 /**
  * Issue 12 item 4: the drain-timeout message counts checks being decided, not streams. A stream holding an
  * unfinished message is not a check; a check waiting on a slow identity source is one.
  */
-
-/** Stand-in identity source whose verification takes as long as the request's `x-test-delay-ms` header says. */
-const slowIdentity: IdentitySource = {
-  async verify(input) {
-    const ms = Number(input.headers['x-test-delay-ms'] ?? 0);
-    if (ms > 0) await new Promise((r) => setTimeout(r, ms));
-    return { ok: true, peer: null, user: null };
-  },
-  close() {},
-};
 
 function capture(): { logger: ServiceLogger; warnings: { obj: Record<string, unknown>; msg: string }[] } {
   const warnings: { obj: Record<string, unknown>; msg: string }[] = [];

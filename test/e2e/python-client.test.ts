@@ -2,26 +2,16 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { IdentitySource } from '../../src/authz/seams.js';
 import type { AuthzService } from '../../src/server/service.js';
 import { startService, TRANSPORTS } from '../support/harness.js';
 import { python, runPython } from '../support/python.js';
+import { slowIdentity } from '../support/slow-identity.js';
 import { issueLeaf, makeCa } from '../support/tls-pki.js';
 
 /**
  * The real-client end-to-end suite: Debian's python3-grpcio (a C-core gRPC, nothing shared with grpc-js) with a
  * hand-written protobuf codec drives the server over plaintext and over mTLS.
  */
-
-/** Identity stand-in that takes as long as the `x-test-delay-ms` header says: makes checks observably in flight. */
-const slowIdentity: IdentitySource = {
-  async verify(input) {
-    const ms = Number(input.headers['x-test-delay-ms'] ?? 0);
-    if (ms > 0) await new Promise((r) => setTimeout(r, ms));
-    return { ok: true, peer: null, user: null };
-  },
-  close() {},
-};
 
 const ALLOWED = ['check', '--path', '/allowed/orders', '--ext', 'namespace=shop', '--ext', 'app=orders'];
 const DENIED = ['check', '--path', '/admin', '--ext', 'namespace=shop'];

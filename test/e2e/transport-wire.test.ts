@@ -1,11 +1,11 @@
 import http2, { type ClientHttp2Session, type OutgoingHttpHeaders } from 'node:http2';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { checkRequestBody, GRPC_CHECK_PATH, grpcFrame, readGrpcFrames } from '../../bench/frame.js';
-import type { IdentitySource } from '../../src/authz/seams.js';
 import type { WireCheckResponse } from '../../src/authz/wire-types.js';
 import { CheckResponseType, HealthCheckRequestType } from '../../src/server/codec.js';
 import type { AuthzService } from '../../src/server/service.js';
 import { connect, httpCheck, startService, TRANSPORTS } from '../support/harness.js';
+import { slowIdentity } from '../support/slow-identity.js';
 
 /**
  * The gRPC wire rules, driven with a raw node:http2 client against both transports (grpc/grpc,
@@ -14,16 +14,6 @@ import { connect, httpCheck, startService, TRANSPORTS } from '../support/harness
  * `grpc-message`, and GOAWAY on drain with the call in flight finishing. Where grpc-js answers differently (it
  * inflates gzip), the case runs on the http2 transport only and says so.
  */
-
-/** Identity stand-in whose verification takes as long as the request's `x-test-delay-ms` header says. */
-const slowIdentity: IdentitySource = {
-  async verify(input) {
-    const ms = Number(input.headers['x-test-delay-ms'] ?? 0);
-    if (ms > 0) await new Promise((r) => setTimeout(r, ms));
-    return { ok: true, peer: null, user: null };
-  },
-  close() {},
-};
 
 interface RawAnswer {
   readonly httpStatus: number;

@@ -291,7 +291,7 @@ describe('XFCC from a trusted proxy', () => {
   });
 
   it('enabling xfcc without listing it as a source is a configuration error', async () => {
-    await expect(make({ peer: { xfcc: { enabled: true } } })).rejects.toThrow(/set together/);
+    await expect(make({ peer: { xfcc: { enabled: true } } })).rejects.toThrow(/not in identity\.peer\.sources/);
   });
 });
 
