@@ -85,18 +85,22 @@ export function parseIp(s: string): IpAddress | null {
 /** Parses `a.b.c.d`, `a.b.c.d/n`, `x::y` or `x::y/n` (a bare address is a /32 or /128). */
 export function parseCidr(s: string): CidrBlock | null {
   const slash = s.indexOf('/');
-  const addr = parseIp(slash < 0 ? s : s.slice(0, slash));
+  const text = slash < 0 ? s : s.slice(0, slash);
+  const addr = parseIp(text);
   if (addr === null) return null;
-  const max = addr.v6 ? 128 : 32;
-  let bits = max;
+  // The prefix length's range follows the written form: `::ffff:10.0.0.0/104` is a valid v6 prefix (Go's
+  // net.ParseCIDR, which Istio uses, accepts it) even though the address is read as IPv4.
+  const v6Form = text.includes(':');
+  let bits = v6Form ? 128 : 32;
   if (slash >= 0) {
     const b = s.slice(slash + 1);
     if (!/^\d{1,3}$/.test(b)) return null;
-    bits = Number(b);
-    if (bits > max) return null;
-    // A mapped v4 address written in v6 form keeps its v6 prefix length: shift it to the v4 range.
-    if (!addr.v6 && s.includes(':')) bits = Math.max(0, bits - 96);
+    const n = Number(b);
+    if (n > bits) return null;
+    bits = n;
   }
+  // A mapped v4 address written in v6 form keeps its v6 prefix length: shift it to the v4 range.
+  if (!addr.v6 && v6Form) bits = Math.max(0, bits - 96);
   return { v6: addr.v6, words: addr.words, bits };
 }
 

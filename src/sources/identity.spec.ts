@@ -4,7 +4,7 @@ import { identityOptions } from './identity.js';
 
 describe('identityOptions: the config file section as the identity library sees it', () => {
   const config = identityConfig({
-    peer: { sources: ['xfcc', 'certificate'], xfcc: { enabled: true, trust: 'only' } },
+    peer: { sources: ['xfcc', 'certificate'], xfcc: { trust: 'only' } },
     jwt: {
       issuers: [
         { issuer: 'https://idp', jwks: { url: 'https://idp/jwks' }, audiences: ['shop'], groupsClaims: ['roles'] },
@@ -15,7 +15,7 @@ describe('identityOptions: the config file section as the identity library sees 
 
   it('carries every verification setting through unchanged', () => {
     const o = identityOptions(config);
-    expect(o.peer).toEqual({ sources: ['xfcc', 'certificate'], trustEnvoyPrincipal: false, xfcc: config.peer.xfcc });
+    expect(o.peer).toEqual({ sources: ['xfcc', 'certificate'], trustEnvoyPrincipal: false, xfcc: { trust: 'only' } });
     expect(o.jwt.issuers[0]).toMatchObject({ issuer: 'https://idp', audiences: ['shop'], groupsClaims: ['roles'] });
     expect(o.jwt.issuers[0]!.algorithms).toEqual(config.jwt.issuers[0]!.algorithms);
     expect(o.jwt.jwtSvid).toEqual(config.jwt.jwtSvid);
