@@ -228,9 +228,13 @@ export class CheckPipeline {
   private budget(deadline: number | undefined): number {
     const fallback = this.options.defaultTimeoutMs ?? 1000;
     if (deadline === undefined || !Number.isFinite(deadline)) return fallback;
-    return Math.max(0, deadline - Date.now());
+    // A caller may send up to 99999999H; a Node timer past 2^31-1 ms fires after 1 ms instead (an instant deny).
+    return Math.min(MAX_TIMER_MS, Math.max(0, deadline - Date.now()));
   }
 }
+
+/** The longest delay a Node timer holds (about 24.8 days). */
+const MAX_TIMER_MS = 2_147_483_647;
 
 const NO_HEADERS: Readonly<Record<string, string>> = Object.freeze(Object.create(null));
 

@@ -149,6 +149,15 @@ describe.each(TRANSPORTS)('transport %s on the wire', (transport) => {
     expect(res.deniedResponse?.status.code).toBe(403);
   });
 
+  it('a huge grpc-timeout (8 digits of hours, the most the spec allows) is a long deadline, not an instant deny', async () => {
+    // 99999999H is past what a Node timer can hold (2^31-1 ms); unclamped, Node fires such a timer after 1 ms and
+    // every check still verifying an identity was denied 'deadline' at once.
+    const slow = checkRequestBody(httpCheck('/allowed/x', { headers: { 'x-test-delay-ms': '50' } }));
+    const answer = await rawCall(session, { ':path': GRPC_CHECK_PATH, 'grpc-timeout': '99999999H' }, [slow]);
+    expect(answer.grpcStatus).toBe('0');
+    expect(decoded(answer).status.code).toBe(0);
+  });
+
   it('the grpc-js client gets the deadline deny (or its own DEADLINE_EXCEEDED), never an allow', async () => {
     const client = connect(target);
     try {
