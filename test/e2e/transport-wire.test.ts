@@ -158,6 +158,25 @@ describe.each(TRANSPORTS)('transport %s on the wire', (transport) => {
     expect(decoded(answer).status.code).toBe(0);
   });
 
+  it('a malformed grpc-timeout is never an allow: http2 decides with the default budget, grpc-js may refuse the call', async () => {
+    for (const value of ['', 'abc', '-1S', '1x', '123456789S', '10']) {
+      const denied = await rawCall(session, { ':path': GRPC_CHECK_PATH, 'grpc-timeout': value }, [
+        checkRequestBody(httpCheck('/secret')),
+      ]);
+      // grpc-js answers INTERNAL to the forms its parser refuses; Envoy then denies (failure_mode_allow is off).
+      if (transport === 'grpc-js' && denied.grpcStatus === '13') continue;
+      expect(denied.grpcStatus, value).toBe('0');
+      expect(decoded(denied).status.code, value).toBe(7);
+      // The other side: the same header on an allowed request is decided, not refused (http2 reads it as absent).
+      if (transport === 'http2') {
+        const allowed = await rawCall(session, { ':path': GRPC_CHECK_PATH, 'grpc-timeout': value }, [
+          checkRequestBody(httpCheck('/allowed/x')),
+        ]);
+        expect(decoded(allowed).status.code, value).toBe(0);
+      }
+    }
+  });
+
   it('the grpc-js client gets the deadline deny (or its own DEADLINE_EXCEEDED), never an allow', async () => {
     const client = connect(target);
     try {
