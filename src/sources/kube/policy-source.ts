@@ -5,6 +5,7 @@ import { duplicateIssues } from '../../policy/parse.js';
 import { compilePolicySet, type PolicySet } from '../../policy/set.js';
 import { validateDocument } from '../../policy/validate.js';
 import type { KubeApi } from './api.js';
+import { coalesced } from './coalesce.js';
 import { statusOf } from './errors.js';
 import { ListWatch, type ListWatchOptions, type RestartReason } from './list-watch.js';
 import { type KubeObject, objectKey } from './object.js';
@@ -59,7 +60,14 @@ export class KubernetesPolicySource implements PolicySource {
   private fromSnapshot = false;
   private readonly watches: ListWatch[] = [];
   private readonly runs: Promise<void>[] = [];
-  private pending = false;
+  /** One rebuild for a burst of events. */
+  private readonly schedule = coalesced(() => {
+    void this.rebuild().catch((err: unknown) =>
+      this.options.log?.('error', 'policy rebuild failed; the last good set keeps serving', {
+        err: (err as Error).message,
+      }),
+    );
+  });
   private readonly reported = new Set<string>();
   private readonly unserved = new Set<PolicyApiVersionName>();
   private waiters: (() => void)[] = [];
@@ -154,19 +162,6 @@ export class KubernetesPolicySource implements PolicySource {
   async close(): Promise<void> {
     for (const w of this.watches) w.stop();
     await Promise.all(this.runs);
-  }
-
-  private schedule(): void {
-    if (this.pending) return;
-    this.pending = true;
-    setImmediate(() => {
-      this.pending = false;
-      void this.rebuild().catch((err: unknown) =>
-        this.options.log?.('error', 'policy rebuild failed; the last good set keeps serving', {
-          err: (err as Error).message,
-        }),
-      );
-    });
   }
 
   /** The selected objects, one per namespace/name, when at least one served version is fully listed. */

@@ -1,5 +1,6 @@
 import type { RegisteredWorkload, WorkloadRegistry } from '../../authz/workloads.js';
 import type { KubeApi } from './api.js';
+import { coalesced } from './coalesce.js';
 import { ListWatch, type ListWatchOptions, type RestartReason } from './list-watch.js';
 import { Resources } from './resources.js';
 import {
@@ -37,7 +38,8 @@ export class KubernetesWorkloadRegistry implements WorkloadRegistry {
   private readonly pods: ListWatch[] = [];
   private readonly services: ListWatch[] = [];
   private readonly runs: Promise<void>[] = [];
-  private pending = false;
+  /** Coalesces a burst of watch events (a Deployment rollout) into one rebuild. */
+  private readonly schedule = coalesced(() => this.rebuild());
   private live = false;
   private fromSnapshot = false;
   private waiters: (() => void)[] = [];
@@ -119,16 +121,6 @@ export class KubernetesWorkloadRegistry implements WorkloadRegistry {
   async stop(): Promise<void> {
     for (const w of [...this.pods, ...this.services]) w.stop();
     await Promise.all(this.runs);
-  }
-
-  /** Coalesces a burst of watch events (a Deployment rollout) into one rebuild. */
-  private schedule(): void {
-    if (this.pending) return;
-    this.pending = true;
-    setImmediate(() => {
-      this.pending = false;
-      this.rebuild();
-    });
   }
 
   private rebuild(): void {
