@@ -117,8 +117,10 @@ function addObject(
   fromLibrary: boolean,
 ): void {
   const o = (typeof obj === 'object' && obj !== null ? obj : {}) as Record<string, unknown>;
-  const apiVersion = typeof o.apiVersion === 'string' ? o.apiVersion : '';
-  if (o.kind !== 'AuthorizationPolicy' || !apiVersion.startsWith(POLICY_GROUP)) {
+  // Only another API group (e.g. Linkerd's AuthorizationPolicy) is skipped; a policy without an apiVersion is
+  // validated, and refused, rather than skipped: skipping would silently drop a DENY with a typo.
+  const otherGroup = typeof o.apiVersion === 'string' && o.apiVersion !== '' && !o.apiVersion.startsWith(POLICY_GROUP);
+  if (o.kind !== 'AuthorizationPolicy' || otherGroup) {
     const name = (o.metadata as { name?: unknown } | undefined)?.name;
     out.notes.push(
       `${file}:${lineOf([])}: skipped ${String(o.kind ?? 'a document without kind')}${name ? ` '${String(name)}'` : ''} (not an AuthorizationPolicy)`,
