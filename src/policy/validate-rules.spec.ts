@@ -156,6 +156,15 @@ describe('values: strings, never empty (CheckEmptyValues)', () => {
     ]);
     expect(errors(to({ methods: [''], paths: ['/a'] }))).toEqual([['empty_value', `${OP}.methods[0]`]]);
     expect(errors(to({ methods: [7], paths: ['/a'] }))).toEqual([['schema', `${OP}.methods[0]`]]);
+    // A list with a non-string is refused as a whole: its values never reach the per-field checks (which read text).
+    expect(errors(to({ paths: [7] }))).toEqual([
+      ['schema', `${OP}.paths[0]`],
+      ['empty_value', OP],
+    ]);
+    expect(errors(from({ serviceAccounts: [{}] }))).toEqual([
+      ['schema', `${SRC}.serviceAccounts[0]`],
+      ['empty_value', SRC],
+    ]);
   });
 });
 
@@ -295,8 +304,13 @@ describe('when: conditions (ValidateAttribute)', () => {
     expect(errors(when({ key: 'source.namespace', values: ['a'], value: ['b'] }))).toEqual([
       ['unknown_field', `${W}.value`],
     ]);
-    // A bad list is reported as such, not also as "no values".
+    // A bad list is reported as such, not also as "no values", and its values are not checked further.
     expect(errors(when({ key: 'source.namespace', values: 'a' }))).toEqual([['schema', `${W}.values`]]);
+    expect(errors(when({ key: 'source.namespace', notValues: 'a' }))).toEqual([['schema', `${W}.notValues`]]);
+    expect(errors(when({ key: 'source.ip', values: '10.0.0.1' }))).toEqual([['schema', `${W}.values`]]);
+    expect(errors(when({ key: 'source.ip', values: ['10.0.0.1'], notValues: [1] }))).toEqual([
+      ['schema', `${W}.notValues[0]`],
+    ]);
     expect(errors(when({ key: 'source.namespace', values: ['a'], notValues: [''] }))).toEqual([
       ['empty_value', `${W}.notValues[0]`],
     ]);
