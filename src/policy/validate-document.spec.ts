@@ -249,6 +249,9 @@ describe('spec.selector', () => {
     for (const bad of ['', 'a*', '*', '-a', 'a-', 'a b', 'x.io/', 'a'.repeat(64), `x.io/${'a'.repeat(64)}`]) {
       expect(sel({ matchLabels: { [bad]: 'v' } }), bad).toEqual([['invalid_selector', `${at}.${bad}`]]);
     }
+    // The reason names the wildcard (the CRD's own message), not only a bad key.
+    expect(check(doc({ selector: { matchLabels: { 'a*': 'v' } } })).issues[0]?.message).toContain('wildcard');
+    expect(check(doc({ selector: { matchLabels: { a: 'v*' } } })).issues[0]?.message).toContain('wildcard');
     // A bad key and a bad value are both reported.
     expect(sel({ matchLabels: { 'a*': 'b*' } })).toEqual([
       ['invalid_selector', `${at}.a*`],
