@@ -68,6 +68,8 @@ describe('trustDomainTest: which peers each form matches', () => {
 
   it('*: any SPIFFE peer, never a non-SPIFFE one, never no peer', () => {
     expect(matches(['*'], 'spiffe://a/b')).toBe(true);
+    // `*` is the bare `spiffe://` prefix: it does not need a path after the trust domain.
+    expect(matches(['*'], 'spiffe://a')).toBe(true);
     expect(matches(['*'], 'http://a/b')).toBe(false);
     expect(trustDomainTest(['*'], options)(req(), '')).toBe(false);
   });
@@ -78,6 +80,8 @@ describe('trustDomainTest: which peers each form matches', () => {
     expect(matches(['prod*'], 'spiffe://prod-eu.example')).toBe(false);
     expect(matches(['prod*'], 'spiffe://staging/prod/x')).toBe(false);
     expect(matches(['prod*'], 'spiffe://xprod/ns/a')).toBe(false);
+    expect(matches(['prod*'], 'spiffe://pr/ns/a')).toBe(false);
+    expect(matches(['prod*'], 'spiffe://pro/ns/a')).toBe(false);
   });
 
   it('suffix *td: the domain ends with td (the wildcard never crosses a /)', () => {
