@@ -70,6 +70,35 @@ describe('which documents are policies', () => {
     expect(summary(out.issues)).toEqual([['error', 'schema', 'apiVersion', 1]]);
   });
 
+  it('an empty or non-string apiVersion is refused too; only a named other group is skipped', () => {
+    for (const v of ['""', '7']) {
+      const out = both(
+        `apiVersion: ${v}\nkind: AuthorizationPolicy\nmetadata:\n  name: a\n  namespace: foo\nspec: {}\n`,
+      );
+      expect(out.notes, v).toEqual([]);
+      expect(summary(out.issues), v).toEqual([['error', 'schema', 'apiVersion', 1]]);
+    }
+  });
+
+  it('only kind List is read as a list: another kind holding items is skipped whole', () => {
+    const out = both(
+      `apiVersion: v1\nkind: Service\nmetadata:\n  name: s\nitems:\n- ${ap('a').trimEnd().replace(/\n/g, '\n  ')}\n`,
+    );
+    expect(out.policies).toEqual([]);
+    expect(out.notes).toEqual(["f.yaml:1: skipped Service 's' (not an AuthorizationPolicy)"]);
+  });
+
+  it('empty documents are skipped without a note and do not shift lines', () => {
+    const out = both(`---\n---\n# c\n---\n${ap('a', 'spec:\n  action: DENY\n  rules:\n  - {}')}`);
+    expect(out.notes).toEqual([]);
+    expect(out.policies.map((p) => [p.source.line, p.lines?.['spec.rules[0]']])).toEqual([[5, 13]]);
+  });
+
+  it('a mapping entry without a key is an issue at its parent line, not a crash', () => {
+    const out = parsePolicyText(`${ap('a', 'spec:\n  ? \n  : x')}`, 'k.yaml');
+    expect(summary(out.issues)).toEqual([['error', 'unknown_field', 'spec.', 6]]);
+  });
+
   it('kind: List: each item is a document with its own line; a List without items is skipped', () => {
     const item = (name: string) =>
       `- apiVersion: security.istio.io/v1\n  kind: AuthorizationPolicy\n  metadata:\n    name: ${name}\n    namespace: foo\n  spec:\n    action: DENY\n    rules:\n    - {}`;
@@ -113,11 +142,12 @@ describe('issues keep the file and the line of the field', () => {
 
   it('a YAML syntax error names its line; the other documents are still read', () => {
     const out = parsePolicyText(`${ap('a')}---\nkey: [1\nb: 2\n---\n${ap('c', 'spec:\n  action: DENY')}`, 's.yaml');
-    expect(out.issues.map((i) => [i.code, i.file, i.line, i.path])).toEqual([
-      ['yaml_syntax', 's.yaml', 9, ''],
-      ['missing_rules', 's.yaml', 16, 'spec'],
+    // An error, so the whole load is refused (a broken document is never just left out).
+    expect(out.issues.map((i) => [i.severity, i.code, i.file, i.line, i.path])).toEqual([
+      ['error', 'yaml_syntax', 's.yaml', 9, ''],
+      ['error', 'missing_rules', 's.yaml', 16, 'spec'],
     ]);
-    expect(out.issues[0]?.message).toMatch(/^YAML syntax error: [^\n]+$/);
+    expect(out.issues[0]?.message).toMatch(/^YAML syntax error: [^\n]{10,}$/);
     expect(out.policies.map((p) => p.policy.metadata.name)).toEqual(['a']);
   });
 });
