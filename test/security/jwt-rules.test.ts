@@ -384,6 +384,15 @@ describe('JWT-SVIDs', () => {
     expect((await refused(await make(), bearer(await sign(claims, header)))).code).toBe(code);
   });
 
+  it('a JWT-SVID without exp is refused: it could never expire', async () => {
+    const t = await new SignJWT({ sub: CART, aud: ORDERS })
+      .setProtectedHeader({ alg: 'ES256', kid: 'svid-1' })
+      .sign(svidSigner.keys.privateKey);
+    const err = await refused(await make(), bearer(t));
+    expect(err.code).toBe('jwt_claims');
+    expect(err.safeMessage).toBe('the token has no valid exp claim');
+  });
+
   it.each([['none'], ['HS256']])('alg %s is refused: a JWT-SVID must be asymmetric', async (alg) => {
     const head = Buffer.from(JSON.stringify({ alg, kid: 'svid-1' })).toString('base64url');
     const body = Buffer.from(JSON.stringify({ sub: CART, aud: ORDERS, exp: NOW_S + 60 })).toString('base64url');
