@@ -305,6 +305,54 @@ describe('a token is accepted only in the headers its issuer reads', () => {
   });
 });
 
+describe('an issuer with several headers', () => {
+  it('reads its tokens from any of them', async () => {
+    const [a, b] = config().issuers;
+    const v = await make({
+      issuers: [
+        {
+          ...a!,
+          fromHeaders: [
+            { name: 'Authorization', prefix: 'Bearer ' },
+            { name: 'X-Idp-Token', prefix: '' },
+          ],
+        },
+        b!,
+      ],
+    });
+    const t = await idp.sign({ sub: 'alice', aud: 'orders' });
+    expect((await accepted(v, { 'x-idp-token': t })).user?.subject).toBe('alice');
+  });
+});
+
+describe('key-source errors are reported, named after the issuer', () => {
+  it('an error the JWKS source reports reaches onError with the issuer', async () => {
+    const seen: string[] = [];
+    const path = await jwksFile('reported.json', idp);
+    await JwtVerifier.create(config({ issuers: [config().issuers[0]!] }), {
+      openJwks: async (_issuer, onError) => {
+        onError(new Error('fetch failed'));
+        return FileJwks.open(path, { watch: false });
+      },
+      bundles: new TrustBundleSet(),
+      onError: (err, where) => seen.push(`${where}: ${err.message}`),
+    });
+    expect(seen).toEqual([`jwks of ${IDP}: fetch failed`]);
+  });
+
+  it('without an onError option an error is dropped, not thrown', async () => {
+    const path = await jwksFile('unreported.json', idp);
+    const v = await JwtVerifier.create(config({ issuers: [config().issuers[0]!] }), {
+      openJwks: async (_issuer, onError) => {
+        onError(new Error('fetch failed'));
+        return FileJwks.open(path, { watch: false });
+      },
+      bundles: new TrustBundleSet(),
+    });
+    expect(v).toBeInstanceOf(JwtVerifier);
+  });
+});
+
 describe('claims as policies see them', () => {
   it('with groupsClaims [roles], claims.groups is the roles, never the token own groups claim', async () => {
     const v = await make();
@@ -321,6 +369,13 @@ describe('claims as policies see them', () => {
     expect(user.groups).toEqual(['admins']);
     expect(user.claims).toMatchObject({ groups: ['admins'], roles: ['dev'], sub: 'alice' });
     expect(Object.isFrozen(user.claims)).toBe(true);
+    // As signed means as signed: a one-string groups claim stays a string, and no groups claim is not invented.
+    const one = (await accepted(await make(), bearer(await idp.sign({ sub: 'a', aud: 'orders', groups: 'ops' }))))
+      .user!;
+    expect(one.claims.groups).toBe('ops');
+    expect(one.groups).toEqual(['ops']);
+    const none = (await accepted(await make(), bearer(await idp.sign({ sub: 'a', aud: 'orders' })))).user!;
+    expect('groups' in none.claims).toBe(false);
   });
 
   it('audiences keep only strings; azp only when it is a string', async () => {
@@ -360,28 +415,83 @@ describe('JWT-SVIDs', () => {
     expect((await accepted(await make(), bearer(ok))).svidPeer?.trustDomain).toBe('other.org');
   });
 
-  it.each<[string, string, Record<string, unknown>, Record<string, unknown>]>([
+  it.each<[string, string, string, Record<string, unknown>, Record<string, unknown>]>([
     [
       'a sub that is not a SPIFFE ID at all (the issuer is then unknown)',
       'jwt_issuer',
+      'the token issuer is not configured',
       { sub: 'cart', aud: ORDERS },
       {},
     ],
-    ['a SPIFFE sub without a path', 'jwt_claims', { sub: 'spiffe://example.org', aud: ORDERS }, {}],
-    ['an invalid SPIFFE sub', 'jwt_claims', { sub: 'spiffe://Example.org/x', aud: ORDERS }, {}],
+    [
+      'no sub and no known issuer',
+      'jwt_issuer',
+      'the token issuer is not configured',
+      { sub: undefined, aud: ORDERS },
+      {},
+    ],
+    [
+      'a SPIFFE sub without a path',
+      'jwt_claims',
+      'the JWT-SVID sub is not a workload SPIFFE ID',
+      { sub: 'spiffe://example.org', aud: ORDERS },
+      {},
+    ],
+    [
+      'an invalid SPIFFE sub',
+      'jwt_claims',
+      'the JWT-SVID sub is not a workload SPIFFE ID',
+      { sub: 'spiffe://Example.org/x', aud: ORDERS },
+      {},
+    ],
     [
       'a trust domain without a bundle',
       'svid_untrusted_domain',
+      'trust domain evil.org has no trust bundle',
       { sub: 'spiffe://evil.org/ns/a/sa/b', aud: ORDERS },
       {},
     ],
-    ['no kid', 'jwt_unknown_kid', { sub: CART, aud: ORDERS }, { kid: undefined }],
-    ['an unknown kid', 'jwt_unknown_kid', { sub: CART, aud: ORDERS }, { kid: 'nope' }],
-    ['typ at+jwt', 'jwt_malformed', { sub: CART, aud: ORDERS }, { typ: 'at+jwt' }],
-    ['no aud', 'jwt_audience', { sub: CART }, {}],
-    ['another audience', 'jwt_audience', { sub: CART, aud: 'spiffe://example.org/ns/shop/sa/billing' }, {}],
-  ])('%s → %s', async (_n, code, claims, header) => {
-    expect((await refused(await make(), bearer(await sign(claims, header)))).code).toBe(code);
+    ['no kid', 'jwt_unknown_kid', 'the JWT-SVID has no kid', { sub: CART, aud: ORDERS }, { kid: undefined }],
+    [
+      'an unknown kid',
+      'jwt_unknown_kid',
+      'no jwt-svid key of the trust domain matches the kid',
+      { sub: CART, aud: ORDERS },
+      { kid: 'nope' },
+    ],
+    [
+      'typ at+jwt',
+      'jwt_malformed',
+      'a JWT-SVID typ header must be JWT or JOSE',
+      { sub: CART, aud: ORDERS },
+      { typ: 'at+jwt' },
+    ],
+    ['no aud', 'jwt_audience', 'the token audience is not accepted here', { sub: CART }, {}],
+    [
+      'another audience',
+      'jwt_audience',
+      'the token audience is not accepted here',
+      { sub: CART, aud: 'spiffe://example.org/ns/shop/sa/billing' },
+      {},
+    ],
+  ])('%s → %s', async (_n, code, message, claims, header) => {
+    const err = await refused(await make(), bearer(await sign(claims, header)));
+    expect(err.code).toBe(code);
+    expect(err.safeMessage).toBe(message);
+  });
+
+  it('a JWT-SVID header list is matched as a whole: the second configured header also reads JWT-SVIDs', async () => {
+    const v = await make({
+      jwtSvid: {
+        audiences: [ORDERS],
+        fromHeaders: [
+          { name: 'authorization', prefix: 'Bearer ' },
+          { name: 'X-Svid', prefix: '' },
+        ],
+        leewaySeconds: 0,
+      },
+    });
+    expect((await accepted(v, { 'x-svid': await sign({ sub: CART, aud: ORDERS }) })).svidPeer?.spiffeId).toBe(CART);
   });
 
   it('a JWT-SVID without exp is refused: it could never expire', async () => {
@@ -487,6 +597,7 @@ describe('claims Envoy jwt_authn verified (metadata), only when enabled', () => 
     const out = await run(await make(), {}, NOW, md({ iss: IDP, sub: 'a' }, { iss: IDP, sub: 'b' }));
     expect(out).toBeInstanceOf(IdentityError);
     expect((out as IdentityError).code).toBe('jwt_claims');
+    expect((out as IdentityError).safeMessage).toBe('Envoy verified more than one token for this request');
   });
 
   it('disabled: the same metadata is ignored', async () => {
