@@ -243,7 +243,12 @@ describe('quoting is exact: a value is a bare token or a complete quoted string'
 describe('which element is trusted, from both sides', () => {
   it('no element at all is refused (fail closed), whatever the trust mode', () => {
     for (const trust of ['last', 'only'] as const) {
-      expect(() => selectTrustedElement([], trust)).toThrow(expect.objectContaining({ code: 'xfcc_malformed' }));
+      expect(() => selectTrustedElement([], trust)).toThrow(
+        expect.objectContaining({
+          code: 'xfcc_malformed',
+          message: 'the x-forwarded-client-cert header is malformed: no element',
+        }),
+      );
     }
   });
 
@@ -251,7 +256,11 @@ describe('which element is trusted, from both sides', () => {
     const els = parseXfcc('URI=spiffe://a/1,URI=spiffe://a/2,URI=spiffe://a/3');
     expect(selectTrustedElement(els, 'last').uri).toEqual(['spiffe://a/3']);
     expect(() => selectTrustedElement(els, 'only')).toThrow(
-      expect.objectContaining({ code: 'xfcc_untrusted', name: 'XfccError' }),
+      expect.objectContaining({
+        code: 'xfcc_untrusted',
+        name: 'XfccError',
+        message: 'the x-forwarded-client-cert header has more than one element',
+      }),
     );
   });
 
