@@ -15,6 +15,7 @@ import type { IdentityOptions, PeerSource } from './options.js';
 import { TrustBundleSet } from './trust-bundles.js';
 import { type IdentityInput, type IdentityOutcome, isPromise } from './types.js';
 import { DefaultIdentityVerifier, IdentityConfigError, validateIdentityOptions } from './verifier.js';
+import { XfccError } from './xfcc.js';
 
 const NOW = BASE_TIME;
 const HOUR = 3_600_000;
@@ -88,6 +89,7 @@ describe('validateIdentityOptions: contradictions stop start-up', () => {
   it('a source listed twice is refused; each once is fine', () => {
     const twice = options(['certificate', 'xfcc', 'certificate']);
     expect(() => validateIdentityOptions(twice)).toThrow(IdentityConfigError);
+    expect(() => validateIdentityOptions(twice)).toThrow(expect.objectContaining({ name: 'IdentityConfigError' }));
     expect(() => validateIdentityOptions(twice)).toThrow('identity.peer.sources lists a source twice');
     expect(() => validateIdentityOptions(options(['certificate', 'xfcc', 'principal']))).not.toThrow();
   });
@@ -147,6 +149,18 @@ describe('peer sources: the first that presents a credential decides', () => {
     });
     expect(code(sync(v.verify(xfcc('URI=spiffe://example.org'))))).toBe('svid_invalid_spiffe_id');
     expect(sync(v.verify(xfcc('')))).toEqual({ ok: true, peer: null, user: null });
+    expect(sync(v.verify(input({})))).toEqual({ ok: true, peer: null, user: null });
+    const several = sync(v.verify(xfcc(`URI=${WEB};URI=${CART}`)));
+    expect(!several.ok && several.error).toMatchObject({
+      code: 'svid_multiple_uri_sans',
+      safeMessage: 'the trusted XFCC element has several URIs',
+    });
+    const notSpiffe = sync(v.verify(xfcc('URI=https://example.org/web')));
+    expect(!notSpiffe.ok && notSpiffe.error.safeMessage).toBe(
+      'the trusted XFCC element URI is not a workload SPIFFE ID',
+    );
+    const bad = sync(v.verify(xfcc('URI')));
+    expect(!bad.ok && bad.error.cause).toBeInstanceOf(XfccError);
   });
 
   it('without xfcc in the sources, the header is not read', async () => {
@@ -160,7 +174,12 @@ describe('peer sources: the first that presents a credential decides', () => {
 
   it('a certificate that is not URL-encoding is malformed', async () => {
     const { v } = await make(['certificate']);
-    expect(code(sync(v.verify(input({ certificate: '%E0%A4%A' }))))).toBe('svid_malformed');
+    const out = sync(v.verify(input({ certificate: '%E0%A4%A' })));
+    expect(!out.ok && out.error).toMatchObject({
+      code: 'svid_malformed',
+      safeMessage: 'the peer certificate is not valid URL-encoded PEM',
+    });
+    expect(!out.ok && out.error.cause).toBeInstanceOf(URIError);
   });
 });
 
@@ -236,5 +255,21 @@ describe('a transport credential and a JWT-SVID together', () => {
     const out = v.verify(input({ certificate: cert, headers: { authorization: `Bearer ${other}` } }));
     expect(isPromise(out)).toBe(true);
     expect(code(await out)).toBe('svid_untrusted_domain');
+  });
+});
+
+describe('only identity refusals become a deny; a bug is not dressed up as one', () => {
+  it('an unexpected error while verifying propagates instead of becoming an UNAUTHENTICATED outcome', async () => {
+    class BrokenBundles extends TrustBundleSet {
+      override x509Roots(): never {
+        throw new RangeError('bug');
+      }
+    }
+    const bundles = new BrokenBundles();
+    bundles.set(await bundleOf(root));
+    const config = options(['certificate']);
+    const jwt = await JwtVerifier.create(config.jwt, { openJwks: () => Promise.reject(new Error('none')), bundles });
+    const v = new DefaultIdentityVerifier(config, bundles, jwt, 10);
+    expect(() => v.verify(input({ certificate: envoyEncode(leaf.pem) }))).toThrow(RangeError);
   });
 });
