@@ -118,6 +118,8 @@ describe('readGroups: only strings, from the configured claims', () => {
     expect(readGroups({ a: [{ b: 'x' }] }, ['a.0.b'])).toEqual([]);
     expect(readGroups({ a: null }, ['a.b'])).toEqual([]);
     expect(readGroups({ a: 'str' }, ['a.length'])).toEqual([]);
+    // A string's characters are its own properties: walking into it would turn 'admins' into the group 'a'.
+    expect(readGroups({ a: 'admins' }, ['a.0'])).toEqual([]);
     expect(readGroups({ a: Object.create({ b: 'inherited' }) }, ['a.b'])).toEqual([]);
     expect(readGroups({}, ['constructor.name'])).toEqual([]);
   });
