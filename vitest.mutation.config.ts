@@ -19,7 +19,7 @@ export default defineConfig({
       'test/cache/keys.test.ts',
       'test/cache/key-plans.test.ts',
       'test/cache/pipeline.test.ts',
-      'test/identity/{jwks,verifier,xfcc}.test.ts',
+      'test/identity/{jwks,verifier,xfcc,key-change-races}.test.ts',
       'test/security/*.test.ts',
     ],
     testTimeout: 30_000,
