@@ -1,6 +1,7 @@
 import { type CompiledPolicy, compilePolicy, firstMatchingRule, selects } from './compile.js';
 import { explainDecision } from './explain.js';
 import type { LoadedPolicy } from './model.js';
+import { NamespaceGroups } from './namespaces.js';
 import { normalizePath } from './normalize.js';
 import { type CompileOptions, type ResolvedCompileOptions, resolveCompileOptions } from './options.js';
 import { buildPlan, type WorkloadPlan } from './plan.js';
@@ -46,16 +47,19 @@ interface PlanNode {
 export class PolicySet implements CompiledPolicySet {
   readonly options: ResolvedCompileOptions;
   readonly policies: readonly LoadedPolicy[];
-  private readonly compiled: readonly CompiledPolicy[];
-  private readonly root: readonly CompiledPolicy[];
-  private readonly byNamespace = new Map<string, CompiledPolicy[]>();
+  /** The policies by namespace, each namespace compiled on first use (namespaces.ts). */
+  private readonly groups: NamespaceGroups;
   private readonly byWorkloadNs = new Map<string, NamespaceIndex>();
   private planCount = 0;
   /** Numbers the plans for their cache keys; never reset (a plan rebuilt after a reset gets a new number). */
   private planIds = 0;
   private readonly labelsMatterByNs = new Map<string, boolean>();
 
-  /** `compiled`: the policies already compiled in this order (see {@link compilePolicySetInSlices}). */
+  /**
+   * `compiled`: compiled forms of some (or all) of the policies, made under these options (see
+   * {@link compilePolicySetInSlices}); without it, what `previous` compiled under the same options is reused.
+   * Everything else is compiled per namespace when first needed.
+   */
   constructor(
     policies: readonly LoadedPolicy[],
     options: CompileOptions,
@@ -65,17 +69,14 @@ export class PolicySet implements CompiledPolicySet {
   ) {
     this.options = resolveCompileOptions(options);
     this.policies = Object.freeze([...policies]);
-    const reuse = compiled === undefined ? PolicySet.reusable(previous, this.options) : null;
-    this.compiled = (compiled ?? policies.map((p) => reuse?.get(p) ?? compilePolicy(p, this.options))).toSorted(
-      (a, b) => (a.order < b.order ? -1 : a.order > b.order ? 1 : 0),
-    );
-    for (const p of this.compiled) {
-      if (p.namespace === this.options.rootNamespace) continue;
-      const list = this.byNamespace.get(p.namespace);
-      if (list) list.push(p);
-      else this.byNamespace.set(p.namespace, [p]);
-    }
-    this.root = this.compiled.filter((p) => p.namespace === this.options.rootNamespace);
+    const known =
+      compiled === undefined ? PolicySet.reusable(previous, this.options) : new Map(compiled.map((c) => [c.loaded, c]));
+    this.groups = new NamespaceGroups(this.policies, this.options, known);
+  }
+
+  /** The root namespace's policies: they apply to every workload of the mesh. */
+  private get root(): readonly CompiledPolicy[] {
+    return this.groups.compiled(this.options.rootNamespace);
   }
 
   /**
@@ -88,7 +89,9 @@ export class PolicySet implements CompiledPolicySet {
     options: ResolvedCompileOptions,
   ): Map<LoadedPolicy, CompiledPolicy> | null {
     if (previous === null || !sameOptions(previous.options, options)) return null;
-    return new Map(previous.compiled.map((c) => [c.loaded, c]));
+    const out = new Map<LoadedPolicy, CompiledPolicy>();
+    for (const c of previous.groups.compiledSoFar()) out.set(c.loaded, c);
+    return out;
   }
 
   /** The policies that select the workload (root namespace first), CUSTOM included. */
@@ -153,9 +156,7 @@ export class PolicySet implements CompiledPolicySet {
 
   private namespaceIndex(namespace: string): NamespaceIndex {
     const candidates =
-      namespace === this.options.rootNamespace
-        ? this.root
-        : [...this.root, ...(this.byNamespace.get(namespace) ?? NONE)];
+      namespace === this.options.rootNamespace ? this.root : [...this.root, ...this.groups.compiled(namespace)];
     const keys = new Set<string>();
     for (const p of candidates) for (const [k] of p.selector) keys.add(k);
     const targeted = candidates.filter((p) => p.targets !== null);
@@ -223,8 +224,11 @@ function selectsByWorkload(p: CompiledPolicy): boolean {
 export type Yielder = () => Promise<void> | undefined;
 
 /**
- * {@link compilePolicySet} in slices: one policy at a time, asking `yielder` after each whether to pause. The set
- * serving meanwhile is untouched; the caller swaps the result in when it resolves. Gives the same set.
+ * {@link compilePolicySet} for a reload, in slices: asks `yielder` after each piece of work whether to pause. Only
+ * the policies that changed (objects `previous` did not hold; an unchanged file keeps its parsed objects) are
+ * compiled now; what `previous` compiled is reused, and an unchanged policy of a namespace no request has reached
+ * yet stays to be compiled on first use, as in `previous`. The set serving meanwhile is untouched; the caller swaps
+ * the result in when it resolves. Gives a set with the same decisions.
  */
 export async function compilePolicySetInSlices(
   policies: readonly LoadedPolicy[],
@@ -235,9 +239,12 @@ export async function compilePolicySetInSlices(
 ): Promise<PolicySet> {
   const resolved = resolveCompileOptions(options);
   const reuse = PolicySet.reusable(previous, resolved);
+  const before = reuse === null || previous === null ? null : new Set(previous.policies);
   const compiled: CompiledPolicy[] = [];
   for (const p of policies) {
-    compiled.push(reuse?.get(p) ?? compilePolicy(p, resolved));
+    const known = reuse?.get(p);
+    if (known !== undefined) compiled.push(known);
+    else if (before?.has(p) !== true) compiled.push(compilePolicy(p, resolved));
     const pause = yielder();
     if (pause !== undefined) await pause;
   }
