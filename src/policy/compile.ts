@@ -96,7 +96,8 @@ function clausePath(kind: keyof typeof CLAUSE_PATHS, rule: number, clause: numbe
   if (rule >= SHARED_INDEX_LIMIT || clause >= SHARED_INDEX_LIMIT) {
     return `spec.rules[${rule}].${kind}[${clause}]${CLAUSE_SUFFIX[kind]}`;
   }
-  const byRule = (CLAUSE_PATHS[kind][rule] ??= []);
+  CLAUSE_PATHS[kind][rule] ??= [];
+  const byRule = CLAUSE_PATHS[kind][rule];
   byRule[clause] ??= `spec.rules[${rule}].${kind}[${clause}]${CLAUSE_SUFFIX[kind]}`;
   return byRule[clause];
 }
