@@ -1,6 +1,7 @@
 import { type CompiledPolicy, compilePolicy } from './compile.js';
 import type { LoadedPolicy } from './model.js';
 import type { ResolvedCompileOptions } from './options.js';
+import type { Yielder } from './set.js';
 
 const NONE: readonly never[] = Object.freeze([]);
 
@@ -58,6 +59,22 @@ export class NamespaceGroups {
     for (const group of this.groups.values()) {
       if (group.compiled !== null) yield* group.compiled;
       else for (const c of group.known) if (c !== undefined) yield c;
+    }
+  }
+
+  /**
+   * Compiles what is not compiled yet, one policy at a time, asking `yielder` after each (a server warms its set up
+   * in the background once it serves, so a first request rarely pays for its namespace). Stops when `stop()` says so.
+   */
+  async warm(yielder: Yielder, stop: () => boolean): Promise<void> {
+    for (const group of this.groups.values()) {
+      // A group compiled meanwhile (a request needed it) has emptied its lists: the loop ends.
+      for (let i = 0; i < group.loaded.length; i++) {
+        if (stop()) return;
+        group.known[i] ??= compilePolicy(group.loaded[i]!, this.options);
+        const pause = yielder();
+        if (pause !== undefined) await pause;
+      }
     }
   }
 

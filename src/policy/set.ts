@@ -74,6 +74,14 @@ export class PolicySet implements CompiledPolicySet {
     this.groups = new NamespaceGroups(this.policies, this.options, known);
   }
 
+  /**
+   * Compiles, in the background and in slices, every policy no request has needed yet; decisions are the same
+   * before and after (see namespaces.ts). Stops when `stop()` says so (the set was replaced).
+   */
+  warm(yielder: Yielder, stop: () => boolean = () => false): Promise<void> {
+    return this.groups.warm(yielder, stop);
+  }
+
   /** The root namespace's policies: they apply to every workload of the mesh. */
   private get root(): readonly CompiledPolicy[] {
     return this.groups.compiled(this.options.rootNamespace);

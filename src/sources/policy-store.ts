@@ -83,6 +83,8 @@ export class PolicyStore {
   private refusedSnapshot: PolicySnapshot | null = null;
   /** Each file's text and parse in the set serving now, so a reload parses and compiles only what changed. */
   private parsed: ParseCache = new Map();
+  /** The background compile of the serving set's policies (see {@link PolicySet.warm}). */
+  private warming: Promise<void> = Promise.resolve();
 
   constructor(private readonly options: PolicyStoreOptions) {}
 
@@ -232,6 +234,18 @@ export class PolicyStore {
     this.gen = set.generation;
     this.perFile = perFile;
     this.refusedSnapshot = null;
+    // The set compiles each namespace when a request first needs it; compile the rest now, in slices, so first
+    // requests rarely pay for it. Stops when this set is replaced or the store closes.
+    this.warming = set
+      .warm(this.slicer(), () => this.closed || this.set !== set)
+      .catch(() => {
+        // Nothing is lost: a namespace not compiled here is compiled when a request needs it.
+      });
+  }
+
+  /** Resolves when the serving set has compiled every policy (or was replaced meanwhile). */
+  warmed(): Promise<void> {
+    return this.warming;
   }
 
   /**
