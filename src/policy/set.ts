@@ -65,12 +65,16 @@ export class PolicySet implements CompiledPolicySet {
     options: CompileOptions,
     readonly generation: number,
     previous: PolicySet | null = null,
-    compiled?: readonly CompiledPolicy[],
+    compiled?: readonly CompiledPolicy[] | ReadonlyMap<LoadedPolicy, CompiledPolicy>,
   ) {
     this.options = resolveCompileOptions(options);
     this.policies = Object.freeze([...policies]);
     const known =
-      compiled === undefined ? PolicySet.reusable(previous, this.options) : new Map(compiled.map((c) => [c.loaded, c]));
+      compiled === undefined
+        ? PolicySet.reusable(previous, this.options)
+        : compiled instanceof Map
+          ? compiled
+          : new Map((compiled as readonly CompiledPolicy[]).map((c) => [c.loaded, c]));
     this.groups = new NamespaceGroups(this.policies, this.options, known);
   }
 
@@ -92,6 +96,11 @@ export class PolicySet implements CompiledPolicySet {
    * it (a reload of one file then compiles only that file's policies). Compiled policies are immutable; plans are
    * not shared, they are rebuilt per set.
    */
+  /** @internal Every compiled form this set holds so far (what the next set may reuse). */
+  compiledSoFar(): Iterable<CompiledPolicy> {
+    return this.groups.compiledSoFar();
+  }
+
   static reusable(
     previous: PolicySet | null,
     options: ResolvedCompileOptions,
@@ -246,17 +255,38 @@ export async function compilePolicySetInSlices(
   yielder: Yielder,
 ): Promise<PolicySet> {
   const resolved = resolveCompileOptions(options);
-  const reuse = PolicySet.reusable(previous, resolved);
-  const before = reuse === null || previous === null ? null : new Set(previous.policies);
-  const compiled: CompiledPolicy[] = [];
+  const same = previous !== null && sameOptions(previous.options, resolved);
+  // What `previous` holds, gathered in slices too (a 50k-rule set is 10k entries).
+  const reuse = new Map<LoadedPolicy, CompiledPolicy>();
+  const before = new Set<LoadedPolicy>();
+  if (same) {
+    let n = 0;
+    for (const c of previous.compiledSoFar()) {
+      reuse.set(c.loaded, c);
+      if (++n % CHEAP_STEPS === 0) await pauseIfDue(yielder);
+    }
+    for (const p of previous.policies) {
+      before.add(p);
+      if (++n % CHEAP_STEPS === 0) await pauseIfDue(yielder);
+    }
+  }
+  const compiled = new Map<LoadedPolicy, CompiledPolicy>();
   for (const p of policies) {
-    const known = reuse?.get(p);
-    if (known !== undefined) compiled.push(known);
-    else if (before?.has(p) !== true) compiled.push(compilePolicy(p, resolved));
+    const known = reuse.get(p);
+    if (known !== undefined) compiled.set(p, known);
+    else if (!before.has(p)) compiled.set(p, compilePolicy(p, resolved));
     const pause = yielder();
     if (pause !== undefined) await pause;
   }
   return new PolicySet(policies, resolved, generation, previous, compiled);
+}
+
+/** Cheap steps (a lookup, an insert) between two questions to the yielder. */
+const CHEAP_STEPS = 512;
+
+async function pauseIfDue(yielder: Yielder): Promise<void> {
+  const pause = yielder();
+  if (pause !== undefined) await pause;
 }
 
 /** Compiles loaded policies into a set. */

@@ -1,7 +1,7 @@
 import { readdir, readFile, stat } from 'node:fs/promises';
 import { extname, join, resolve } from 'node:path';
 import type { PolicyIssue } from '../policy/model.js';
-import { duplicateIssues, type ParsedPolicies, parsePolicyText } from '../policy/parse.js';
+import { DuplicateFinder, type ParsedPolicies, parsePolicyText } from '../policy/parse.js';
 import type { Yielder } from '../policy/set.js';
 
 /**
@@ -112,6 +112,8 @@ class SnapshotParse {
   private readonly out: ParsedPolicies;
   private readonly perFile = new Map<string, number>();
   private readonly seen: ParseCache = new Map();
+  /** Duplicates found file by file (within the slice that reads the file), reported after every file's issues. */
+  private readonly duplicates = new DuplicateFinder();
 
   constructor(snapshot: PolicySnapshot) {
     this.out = { policies: [], issues: [...snapshot.issues], notes: [] };
@@ -123,13 +125,16 @@ class SnapshotParse {
     this.seen.set(file, { text, parsed });
     this.perFile.set(file, parsed.policies.length);
     // Loops, not push(...list): a spread of a long list can overflow the stack.
-    for (const p of parsed.policies) this.out.policies.push(p);
+    for (const p of parsed.policies) {
+      this.out.policies.push(p);
+      this.duplicates.add(p);
+    }
     for (const i of parsed.issues) this.out.issues.push(i);
     for (const n of parsed.notes) this.out.notes.push(n);
   }
 
   finish(cache: ParseCache | undefined): ParsedSnapshotFiles {
-    this.out.issues.push(...duplicateIssues(this.out.policies));
+    for (const i of this.duplicates.issues) this.out.issues.push(i);
     if (cache !== undefined) {
       cache.clear();
       for (const [file, entry] of this.seen) cache.set(file, entry);
