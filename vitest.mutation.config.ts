@@ -13,6 +13,7 @@ export default defineConfig({
       'src/authz/cache*.spec.ts',
       'src/authz/input.spec.ts',
       'src/authz/resolve.spec.ts',
+      'src/server/check-decoder.spec.ts',
       'test/conformance/policy-*.test.ts',
       'test/property/*.test.ts',
       'test/cache/keys.test.ts',
