@@ -21,8 +21,9 @@ const NEVER: StringTest = () => false;
  */
 export function compileStringMatch(values: readonly string[], options: StringMatchOptions = {}): StringTest {
   // Generated rule sets repeat the same lists thousands of times (methods, a caller's principal): the tests are
-  // pure functions of their inputs, so one compiled test serves every rule that lists the same values.
-  const key = `${options.prefix ?? ''}\u0001${options.ignoreCase ? 1 : 0}\u0001${values.join('\u0000')}`;
+  // pure functions of their inputs, so one compiled test serves every rule that lists the same values. The key is
+  // JSON, not a join: joined with a separator, `["a", "b"]` and `["a\u0000b"]` (or `[]` and `[""]`) shared one test.
+  const key = JSON.stringify([options.prefix ?? '', options.ignoreCase === true, values]);
   const known = SHARED.get(key);
   if (known !== undefined) return known;
   if (SHARED.size >= SHARED_LIMIT) SHARED.clear();
