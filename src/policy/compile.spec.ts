@@ -1,5 +1,9 @@
 import { describe, expect, it } from 'vitest';
 import { peer, policy, policySet, req, WORKLOAD } from '../../test/conformance/policy-fixtures.js';
+import { type CompiledPolicy, compilePolicy } from './compile.js';
+import type { LoadedPolicy } from './model.js';
+import { resolveCompileOptions } from './options.js';
+import { parsePolicyText } from './parse.js';
 
 /**
  * Compiled rules (compile.ts): the index keys a rule is filed under, and the Decision a rule makes. Rule semantics
@@ -61,5 +65,115 @@ describe('the Decision a rule makes', () => {
     expect(set.evaluate(WORKLOAD, req({ path: '/a' })).reason).toMatch(
       /^allowed by ALLOW policy foo\/allow rule 0 \(test\.yaml:\d+\)$/,
     );
+  });
+});
+
+/** Compiles the policies of a YAML text one by one (no set), so the compiled fields themselves can be read. */
+function compiled(yaml: string, options = resolveCompileOptions()): CompiledPolicy[] {
+  const parsed = parsePolicyText(yaml, 'test.yaml');
+  expect(parsed.issues.filter((i) => i.severity === 'error')).toEqual([]);
+  return parsed.policies.map((p) => compilePolicy(p, options));
+}
+
+describe('compiled fields: index keys, checks, order and locations', () => {
+  const keysOf = (rules: string) => {
+    const [p] = compiled(policy('DENY', `  rules:\n${rules}`));
+    return { principals: p!.rules[0]!.principalKeys, paths: p!.rules[0]!.pathKeys };
+  };
+
+  it('one from entry: the principals it pins, found whichever field of the entry pins them', () => {
+    expect(keysOf('  - from:\n    - source:\n        principals: ["cluster.local/ns/foo/sa/a"]').principals).toEqual([
+      A,
+    ]);
+    // `namespaces` comes first in the entry and pins nothing: the keys still come from `principals`.
+    const second =
+      '  - from:\n    - source:\n        namespaces: ["foo"]\n        principals: ["cluster.local/ns/foo/sa/a", "cluster.local/ns/foo/sa/b"]';
+    expect(keysOf(second).principals).toEqual([A, B]);
+    expect(keysOf('  - from:\n    - source:\n        namespaces: ["foo"]').principals).toBeNull();
+    // A wildcard or a not-form pins nothing.
+    expect(keysOf('  - from:\n    - source:\n        principals: ["cluster.local/ns/foo/*"]').principals).toBeNull();
+    expect(
+      keysOf('  - from:\n    - source:\n        notPrincipals: ["cluster.local/ns/foo/sa/a"]').principals,
+    ).toBeNull();
+    expect(keysOf('  - to:\n    - operation:\n        paths: ["/a"]').principals).toBeNull();
+  });
+
+  it('several from entries: the union when every entry pins principals, null when one does not', () => {
+    const both =
+      '  - from:\n    - source:\n        namespaces: ["foo"]\n        principals: ["cluster.local/ns/foo/sa/a"]\n    - source:\n        principals: ["cluster.local/ns/foo/sa/b", "cluster.local/ns/foo/sa/a"]';
+    expect(keysOf(both).principals).toEqual([A, B]);
+    const oneOpen =
+      '  - from:\n    - source:\n        principals: ["cluster.local/ns/foo/sa/a"]\n    - source:\n        namespaces: ["foo"]';
+    expect(keysOf(oneOpen).principals).toBeNull();
+    const openFirst =
+      '  - from:\n    - source:\n        namespaces: ["foo"]\n    - source:\n        principals: ["cluster.local/ns/foo/sa/a"]';
+    expect(keysOf(openFirst).principals).toBeNull();
+  });
+
+  it('paths: exact paths pin the rule, a template or a prefix does not', () => {
+    expect(keysOf('  - to:\n    - operation:\n        methods: ["GET"]\n        paths: ["/a", "/b"]').paths).toEqual([
+      '/a',
+      '/b',
+    ]);
+    expect(keysOf('  - to:\n    - operation:\n        paths: ["/a/*"]').paths).toBeNull();
+    expect(
+      keysOf('  - to:\n    - operation:\n        paths: ["/a"]\n    - operation:\n        methods: ["GET"]').paths,
+    ).toBeNull();
+  });
+
+  it('a rule lists exactly its own checks (nothing stands in for a missing from or to)', () => {
+    const [p] = compiled(
+      policy(
+        'ALLOW',
+        '  rules:\n  - when:\n    - key: request.headers[x-a]\n      values: ["1"]\n  - from:\n    - source:\n        namespaces: ["foo"]\n  - to:\n    - operation:\n        methods: ["GET"]\n  - {}',
+      ),
+    );
+    const reads = p!.rules.map((r) => r.checks.map((c) => c.reads));
+    expect(reads).toEqual([['header'], ['peer'], ['method'], []]);
+  });
+
+  it('each check knows where it is in the policy (explanations and errors point there)', () => {
+    const [p] = compiled(
+      policy(
+        'ALLOW',
+        '  rules:\n  - {}\n  - from:\n    - source:\n        namespaces: ["foo"]\n    - source:\n        principals: ["cluster.local/ns/foo/sa/a"]\n    to:\n    - operation:\n        methods: ["GET"]\n    when:\n    - key: source.ip\n      values: ["10.0.0.1"]',
+      ),
+    );
+    expect(p!.rules[1]!.checks.map((c) => c.at)).toEqual([
+      'spec.rules[1].from[0].source.namespaces',
+      'spec.rules[1].from[1].source.principals',
+      'spec.rules[1].to[0].operation.methods',
+      'spec.rules[1].when[0]',
+    ]);
+  });
+
+  it('the sort key puts the root namespace first, then namespace, then name', () => {
+    const doc = (ns: string, name: string) => policy('ALLOW', '  rules:\n  - {}', { namespace: ns, name });
+    // Kubernetes names may start with a digit: `0-team` sorts before `istio-system` as text, not as a key.
+    const list = compiled(
+      doc('0-team', 'a') + doc('aaa', 'b') + doc('istio-system', 'z') + doc('zzz', 'a') + doc('aaa', 'a'),
+    );
+    const sorted = [...list].sort((x, y) => (x.order < y.order ? -1 : x.order > y.order ? 1 : 0));
+    expect(sorted.map((p) => `${p.namespace}/${p.ref.name}`)).toEqual([
+      'istio-system/z',
+      '0-team/a',
+      'aaa/a',
+      'aaa/b',
+      'zzz/a',
+    ]);
+    // Another root namespace moves the head.
+    const other = compiled(
+      doc('0-team', 'a') + doc('mesh-root', 'z'),
+      resolveCompileOptions({ rootNamespace: 'mesh-root' }),
+    );
+    expect(other[1]!.order < other[0]!.order).toBe(true);
+  });
+
+  it('a policy built in code (no source file) gets a Decision reason without a location', () => {
+    const [p] = compiled(policy('DENY', '  rules:\n  - {}'));
+    const bare: LoadedPolicy = { ...p!.loaded, source: undefined as unknown as LoadedPolicy['source'] };
+    const rule = compilePolicy(bare, resolveCompileOptions()).rules[0]!;
+    expect(rule.decision.reason).toBe('denied by DENY policy foo/deny rule 0');
+    expect(p!.rules[0]!.decision.reason).toMatch(/^denied by DENY policy foo\/deny rule 0 \(test\.yaml:\d+\)$/);
   });
 });

@@ -1,5 +1,7 @@
+import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { normalizePath } from './normalize.js';
+import { propertyRuns } from '../../test/support/property-runs.js';
+import { canonicalize, isPlain, normalizePath } from './normalize.js';
 
 describe('normalizePath', () => {
   const table: [string, 'NONE' | 'BASE' | 'MERGE_SLASHES' | 'DECODE_AND_MERGE_SLASHES', string][] = [
@@ -140,5 +142,52 @@ describe('normalizePath: the rules, both sides', () => {
     expect(path('/a%5c..%5cb', 'DECODE_AND_MERGE_SLASHES')).toBe('/b');
     expect(path('/a%5cb', 'MERGE_SLASHES')).toBe('/a%5Cb');
     expect(path('/a%2F%2Fb', 'DECODE_AND_MERGE_SLASHES')).toBe('/a/b');
+  });
+});
+
+// The fast path (`isPlain`: return the path as sent) must give exactly what the general normalization gives. Random
+// absolute paths over an alphabet made of the characters each rule reacts to (`/`, `.`, `%`, hex digits of `%2F`,
+// `%5C`, `%2E`, `%7E`, `\\`, unsafe bytes, non-ASCII) and a few plain letters, so both sides come up often.
+describe('normalizePath: the fast path and the general path agree', () => {
+  const MODES = ['BASE', 'MERGE_SLASHES', 'DECODE_AND_MERGE_SLASHES'] as const;
+  const CHUNKS = ['/', '/', '.', '..', '%', '2', 'f', 'F', '5', 'c', 'e', 'E', '7', 'a', 'Z', '~', '-', '_', '\\'];
+  const RAW = [' ', '\t', '\u007f', '\u00e9', '\u2603', '!', '~', '@', ':'];
+  const absolute = fc.array(fc.constantFrom(...CHUNKS, ...RAW), { maxLength: 12 }).map((parts) => `/${parts.join('')}`);
+  /** The fast path's definition, written independently: which paths it may return unchanged. */
+  const plainByDefinition = (p: string) => !/[%\\]|[^\x21-\x7e]|\/\.|\/\//.test(p);
+
+  it('a path the fast path takes is already canonical in every mode (the general path returns it unchanged)', () => {
+    fc.assert(
+      fc.property(absolute, (p) => {
+        if (!isPlain(p)) return;
+        for (const mode of MODES) expect(canonicalize(p, mode)).toBe(p);
+      }),
+      propertyRuns(2000),
+    );
+  });
+
+  it('normalizePath answers what the general path answers, for every absolute path without NUL', () => {
+    fc.assert(
+      fc.property(absolute, fc.constantFrom(...MODES), (p, mode) => {
+        expect(normalizePath(p, mode)).toEqual({ ok: true, path: canonicalize(p, mode) });
+      }),
+      propertyRuns(2000),
+    );
+  });
+
+  it('the fast path takes exactly the paths without %, \\, unsafe bytes, /. or // (none is left to the slow path)', () => {
+    fc.assert(
+      fc.property(absolute, (p) => {
+        expect(isPlain(p)).toBe(plainByDefinition(p));
+      }),
+      propertyRuns(2000),
+    );
+    // Each trigger alone, at the start, in the middle and at the end of a path, and its plain neighbours.
+    for (const bad of ['%', '\\', ' ', '\u007f', '\u0080', '\u00e9', '\u0000', '\u0020', '//', '/.', '/..']) {
+      for (const p of [`/${bad}`, `/a${bad}b`, `/ab${bad}`]) expect(isPlain(p), p).toBe(false);
+    }
+    for (const ok of ['/', '/a', '/a.b', '/a./b', '/a/b.', '/!', '/~', '/a-b_c', '/A/Z/0/9']) {
+      expect(isPlain(ok), ok).toBe(true);
+    }
   });
 });

@@ -36,22 +36,35 @@ export function stripQuery(raw: string): string {
  * before any filter runs, so no legitimate request carries it), as is a path that is not absolute.
  */
 export function normalizePath(rawPath: string, mode: PathNormalization): NormalizedPath {
-  let path = stripQuery(rawPath);
+  const path = stripQuery(rawPath);
   if (NUL.test(path)) return { ok: false, reason: 'the path contains %00 (an encoded NUL byte)' };
   if (mode === 'NONE') return { ok: true, path };
   if (!path.startsWith('/')) return { ok: false, reason: 'the path does not start with /' };
   // Fast path: nothing to decode, no backslash, no dot segment and no double slash: already canonical.
   if (isPlain(path)) return { ok: true, path };
+  return { ok: true, path: canonicalize(path, mode) };
+}
+
+/**
+ * @internal The general normalization of an absolute path without NUL, never taking the fast path. Exported for the
+ * property that compares it with {@link isPlain}'s shortcut (`normalize.spec.ts`).
+ */
+export function canonicalize(input: string, mode: Exclude<PathNormalization, 'NONE'>): string {
+  let path = input;
   if (mode === 'DECODE_AND_MERGE_SLASHES') {
     // Envoy's UNESCAPE_AND_FORWARD: %2F and %5C become / and \ before the RFC 3986 normalization.
     path = path.replace(/%2f/gi, '/').replace(/%5c/gi, '\\');
   }
   path = canonicalPath(path);
   if (mode === 'MERGE_SLASHES' || mode === 'DECODE_AND_MERGE_SLASHES') path = path.replace(/\/{2,}/g, '/');
-  return { ok: true, path };
+  return path;
 }
 
-function isPlain(path: string): boolean {
+/**
+ * @internal The fast path's test: no `%`, no `\`, no byte outside 0x21-0x7e, no `/.` and no `//`. Such a path is
+ * already canonical in every mode (the property test checks it against {@link canonicalize}).
+ */
+export function isPlain(path: string): boolean {
   for (let i = 0; i < path.length; i++) {
     const c = path.charCodeAt(i);
     if (c === 37 /* % */ || c === 92 /* \ */ || c < 0x21 || c > 0x7e) return false;

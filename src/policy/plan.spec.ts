@@ -1,5 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { peer, policy, policySet, req, WORKLOAD } from '../../test/conformance/policy-fixtures.js';
+import type { CompiledRule } from './compile.js';
+import { RuleList } from './plan.js';
 
 /**
  * Per-workload plans (plan.ts): pooled rules per action with the principal/path index, and the AUDIT list. Rules
@@ -72,5 +74,108 @@ describe('AUDIT results', () => {
     expect(del).toMatchObject({ allowed: false, code: 'deny_matched' });
     expect(del.audit.map((a) => a.name)).toEqual(['audit-x']);
     expect(set.evaluate(WORKLOAD, req({ path: '/y' })).audit).toEqual([]);
+  });
+});
+
+/**
+ * Stand-in rules (not compiled from a policy): one `from` clause whose only check records that it was tested and
+ * matches when `hit` says so, filed under the given principal or path. Enough for RuleList, which reads only
+ * `from`/`to`/`when` and the index keys.
+ */
+function standIn(
+  i: number,
+  keys: { principal?: string; path?: string },
+  tested: number[],
+  hit: (i: number) => boolean,
+): CompiledRule {
+  const check = {
+    test: () => {
+      tested.push(i);
+      return hit(i);
+    },
+  };
+  return {
+    index: i,
+    from: [[check]],
+    to: null,
+    when: [],
+    principalKeys: keys.principal === undefined ? null : [keys.principal],
+    pathKeys: keys.path === undefined ? null : [keys.path],
+  } as unknown as CompiledRule;
+}
+
+describe('the index: which rules a lookup tests', () => {
+  const at = (id: string) => req({ peer: peer(id) });
+  const pid = (i: number) => `spiffe://cluster.local/ns/idx/sa/s${i}`;
+
+  it('a list of 8 rules pinned to principals tests only the rules filed under the peer (the index is on)', () => {
+    const tested: number[] = [];
+    const list = new RuleList(
+      Array.from({ length: 8 }, (_, i) => standIn(i, { principal: pid(i) }, tested, () => true)),
+    );
+    expect(list.firstMatch(at(pid(5)), '/')?.index).toBe(5);
+    expect(tested).toEqual([5]);
+    // A peer no rule pins: nothing tested, no match.
+    tested.length = 0;
+    expect(list.firstMatch(at(pid(99)), '/')).toBeNull();
+    expect(tested).toEqual([]);
+  });
+
+  it('a list of 8 rules pinned to paths tests only the rules filed under the path', () => {
+    const tested: number[] = [];
+    const list = new RuleList(Array.from({ length: 8 }, (_, i) => standIn(i, { path: `/p${i}` }, tested, () => true)));
+    expect(list.firstMatch(at(pid(0)), '/p6')?.index).toBe(6);
+    expect(tested).toEqual([6]);
+  });
+
+  it('a list shorter than 8 is scanned in order: every rule before the match is tested', () => {
+    const tested: number[] = [];
+    const list = new RuleList(
+      Array.from({ length: 7 }, (_, i) => standIn(i, { principal: pid(i) }, tested, (j) => j === 4)),
+    );
+    expect(list.firstMatch(at(pid(4)), '/')?.index).toBe(4);
+    expect(tested).toEqual([0, 1, 2, 3, 4]);
+  });
+
+  it('principal, path and unpinned rules together still give the first match in policy order', () => {
+    const tested: number[] = [];
+    const rules = [
+      standIn(0, { path: '/p' }, tested, () => false),
+      standIn(1, {}, tested, () => false),
+      standIn(2, { principal: pid(2) }, tested, () => true),
+      standIn(3, { path: '/p' }, tested, () => true),
+      standIn(4, {}, tested, () => true),
+      ...Array.from({ length: 5 }, (_, i) => standIn(5 + i, { principal: pid(9) }, tested, () => true)),
+    ];
+    const list = new RuleList(rules);
+    expect(list.firstMatch(at(pid(2)), '/p')?.index).toBe(2);
+    expect(list.firstMatch(at(pid(7)), '/p')?.index).toBe(3);
+    expect(list.firstMatch(at(pid(7)), '/q')?.index).toBe(4);
+  });
+});
+
+describe('what a plan lists', () => {
+  it('shadow lists the dry-run policies only; enforced ALLOW, DENY and AUDIT policies are not in it', () => {
+    const dry = '    istio.io/dry-run: "true"';
+    const rules = '  rules:\n  - {}';
+    const set = policySet(
+      policy('ALLOW', rules, { name: 'allow' }) +
+        policy('DENY', '  rules:\n  - to:\n    - operation:\n        paths: ["/d"]', { name: 'deny' }) +
+        policy('AUDIT', rules, { name: 'audit' }) +
+        policy('DENY', rules, { name: 'staged-deny', annotations: dry }),
+    );
+    const plan = set.planFor(WORKLOAD);
+    expect(plan.shadow.map((p) => p.ref.name)).toEqual(['staged-deny']);
+    expect(plan.shadowDeny.map((p) => p.ref.name)).toEqual(['staged-deny']);
+    expect(plan.shadowAllow).toEqual([]);
+    const none = policySet(policy('ALLOW', rules, { name: 'allow' }) + policy('AUDIT', rules, { name: 'audit' }));
+    expect(none.planFor(WORKLOAD).shadow).toEqual([]);
+    expect(none.evaluate(WORKLOAD, req()).shadow).toEqual([]);
+  });
+
+  it('the headers a plan reads are listed once each, sorted, whatever order the rules name them in', () => {
+    const when = (h: string) => `  - when:\n    - key: request.headers[${h}]\n      values: ["1"]`;
+    const set = policySet(policy('ALLOW', `  rules:\n${when('x-b')}\n${when('X-A')}\n${when('x-c')}\n${when('x-b')}`));
+    expect(set.attributesFor(WORKLOAD).headers).toEqual(['x-a', 'x-b', 'x-c']);
   });
 });

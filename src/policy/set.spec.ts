@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { peer, policy, policySet, req, WORKLOAD } from '../../test/conformance/policy-fixtures.js';
-import { compilePolicySet, compilePolicySetInSlices } from './set.js';
+import { compilePolicySet, compilePolicySetInSlices, PLAN_CACHE_LIMIT } from './set.js';
 import { NO_ATTRIBUTES } from './types.js';
 
 describe('PolicySet', () => {
@@ -240,5 +240,79 @@ spec:
     expect(set.evaluate(w_12, req({ path: '/p12' })).allowed).toBe(false);
     expect(set.evaluate(w_12, req({ path: '/p1' })).allowed).toBe(true);
     expect(set.keyPlanFor(w12).prefix).not.toBe(set.keyPlanFor(w_12).prefix);
+  });
+});
+
+describe('PolicySet: what a Decision shares, the plan cache, slices', () => {
+  const dry = '    istio.io/dry-run: "true"';
+  const every = '  rules:\n  - {}';
+
+  it("without dry-run or AUDIT policies a request gets the rule's own frozen Decision (no copy per request)", () => {
+    const set = policySet(policy('DENY', '  rules:\n  - to:\n    - operation:\n        paths: ["/d"]', { name: 'd' }));
+    const first = set.evaluate(WORKLOAD, req({ path: '/d' }));
+    expect(first).toMatchObject({ allowed: false, code: 'deny_matched' });
+    expect(set.evaluate(WORKLOAD, req({ path: '/d' }))).toBe(first);
+    expect(Object.isFrozen(first)).toBe(true);
+  });
+
+  it('the empty shadow or audit list of a Decision is frozen: a cached Decision handed to many cannot be changed', () => {
+    const auditOnly = policySet(policy('AUDIT', every, { name: 'a' }));
+    const a = auditOnly.evaluate(WORKLOAD, req());
+    expect(a.audit.map((p) => p.name)).toEqual(['a']);
+    expect(a.shadow).toEqual([]);
+    expect(Object.isFrozen(a.shadow)).toBe(true);
+    const dryOnly = policySet(policy('DENY', every, { name: 's', annotations: dry }));
+    const d = dryOnly.evaluate(WORKLOAD, req());
+    expect(d.shadow.map((s) => s.policy.name)).toEqual(['s']);
+    expect(d.audit).toEqual([]);
+    expect(Object.isFrozen(d.audit)).toBe(true);
+  });
+
+  it(`keeps ${PLAN_CACHE_LIMIT} plans, starts over at the next new namespace, and never reuses a plan number`, () => {
+    const set = policySet(policy('ALLOW', every, { selector: false, namespace: 'n0' }));
+    const w = (i: number) => ({ namespace: `n${i}`, labels: {} });
+    const first = set.planFor(w(0));
+    const prefixes = new Set<string>([first.key.prefix]);
+    for (let i = 1; i < PLAN_CACHE_LIMIT; i++) prefixes.add(set.planFor(w(i)).key.prefix);
+    expect(prefixes.size).toBe(PLAN_CACHE_LIMIT);
+    // Full, but known namespaces are still served from the cache.
+    expect(set.planFor(w(0))).toBe(first);
+    expect(set.planFor(w(PLAN_CACHE_LIMIT - 1))).toBe(set.planFor(w(PLAN_CACHE_LIMIT - 1)));
+    // One more namespace: the cache starts over, so n0's plan is rebuilt, with a prefix never given before.
+    set.planFor(w(PLAN_CACHE_LIMIT));
+    const rebuilt = set.planFor(w(0));
+    expect(rebuilt).not.toBe(first);
+    expect(prefixes.has(rebuilt.key.prefix)).toBe(false);
+    expect(set.evaluate(w(0), req()).allowed).toBe(true);
+    expect(rebuilt.policies.map((p) => p.ref.name)).toEqual(['allow']);
+    // Counting restarted too: the next reset comes only after another full cache, not at the next namespace.
+    set.planFor(w(PLAN_CACHE_LIMIT + 1));
+    expect(set.planFor(w(0))).toBe(rebuilt);
+  });
+
+  it('a reload in slices waits for each pause the yielder asks for before going on', async () => {
+    const yaml = policy('ALLOW', every, { name: 'a' }) + policy('DENY', every, { name: 'b' });
+    const base = policySet(yaml);
+    let release: () => void = () => {};
+    const calls: number[] = [];
+    let done = false;
+    const pending = compilePolicySetInSlices(base.policies, {}, 2, null, () => {
+      calls.push(calls.length);
+      if (calls.length > 1) return undefined;
+      return new Promise<void>((resolve) => {
+        release = resolve;
+      });
+    }).then((s) => {
+      done = true;
+      return s;
+    });
+    for (let i = 0; i < 5; i++) await new Promise((resolve) => setImmediate(resolve));
+    // Paused after the first policy: the second is not compiled yet.
+    expect(calls).toEqual([0]);
+    expect(done).toBe(false);
+    release();
+    const set = await pending;
+    expect(calls).toEqual([0, 1]);
+    expect(set.evaluate(WORKLOAD, req()).allowed).toBe(false);
   });
 });

@@ -18,8 +18,11 @@ import type {
   WorkloadRef,
 } from './types.js';
 
-/** How many distinct workloads keep a cached plan; past this the cache starts over (plans are cheap to rebuild). */
-const PLAN_CACHE_LIMIT = 10_000;
+/**
+ * @internal How many plans the set keeps; at this count the next new namespace starts the cache over (plans are cheap
+ * to rebuild). Exported for the test of that boundary.
+ */
+export const PLAN_CACHE_LIMIT = 10_000;
 const NONE: readonly never[] = Object.freeze([]);
 /** Stands for "label not set" (distinct from an empty value; label values cannot contain NUL). */
 const ABSENT = '\u0000';

@@ -1,4 +1,6 @@
+import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
+import { propertyRuns } from '../../test/support/property-runs.js';
 import {
   compileNamespaceMatch,
   compileStringMatch,
@@ -200,5 +202,63 @@ describe('namespaces and trust domains: both sides', () => {
     expect(re.test(special.replace('.', 'x'))).toBe(false);
     expect(re.test('abcdefghijklmnop')).toBe(false);
     expect(escapeRegExp('plain-text_1')).toBe('plain-text_1');
+  });
+});
+
+describe('string matching: the shared compile and the fast paths', () => {
+  it('the same inputs get the same compiled test, also after other lists were compiled (the claim-probe memo keys on it)', () => {
+    const a = compileStringMatch(['shared-a', 'shared-b*']);
+    const b = compileStringMatch(['shared-c']);
+    expect(compileStringMatch(['shared-a', 'shared-b*'])).toBe(a);
+    expect(compileStringMatch(['shared-c'])).toBe(b);
+    expect(a).not.toBe(b);
+    expect(compileStringMatch(['shared-c'], { prefix: 'p:' })).not.toBe(b);
+    expect(compileStringMatch(['shared-c'], { ignoreCase: true })).not.toBe(b);
+  });
+
+  it('lists that only join to the same text never share a test (fail closed: no value borrows another list)', () => {
+    expect(compileStringMatch(['join-a', 'join-b'])('join-a')).toBe(true);
+    expect(compileStringMatch(['join-a\u0000join-b'])('join-a')).toBe(false);
+    expect(compileStringMatch(['join-a\u0000join-b'])('join-a\u0000join-b')).toBe(true);
+    expect(compileStringMatch([])('')).toBe(false);
+    expect(compileStringMatch([''])('')).toBe(true);
+    expect(compileStringMatch(['x'], { prefix: 'p\u0001' })('p\u0001x')).toBe(true);
+    expect(compileStringMatch(['\u0001x'], { prefix: 'p' })('p\u0001x')).toBe(true);
+    expect(compileStringMatch(['\u0001x'], { prefix: 'p' })('px')).toBe(false);
+  });
+
+  // Istio's forms written independently of compileStringMatch (no Set, no fast path): one value at a time.
+  const reference = (values: readonly string[], s: string, pre = '', ignoreCase = false): boolean => {
+    const text = ignoreCase ? s.toLowerCase() : s;
+    return values.some((raw) => {
+      const v = ignoreCase ? raw.toLowerCase() : raw;
+      if (v === '*') return text.length > 0;
+      if (v.startsWith('*')) return text.endsWith(v.slice(1));
+      if (v.endsWith('*')) return text.startsWith(pre + v.slice(0, -1));
+      return text === pre + v;
+    });
+  };
+  const input = fc.array(fc.constantFrom('a', 'b', 'A', '*', 'p:'), { maxLength: 4 }).map((p) => p.join(''));
+  // The validator refuses empty values (validate-rules.ts), so values are non-empty; inputs may be empty.
+  const value = input.filter((v) => v !== '');
+
+  it('every list (exact-only fast paths included) answers what the forms say, on random values and inputs', () => {
+    fc.assert(
+      fc.property(
+        fc.array(value, { maxLength: 3 }),
+        fc.array(input, { minLength: 1, maxLength: 6 }),
+        fc.constantFrom('', 'p:'),
+        fc.boolean(),
+        (values, inputs, prefix, ignoreCase) => {
+          const m = compileStringMatch(values, { prefix, ignoreCase });
+          for (const s of [...inputs, ...values, ...values.map((v) => prefix + v)]) {
+            expect(m(s), `${JSON.stringify(values)} ${prefix} ${ignoreCase} ${s}`).toBe(
+              reference(values, s, prefix, ignoreCase),
+            );
+          }
+        },
+      ),
+      propertyRuns(1000),
+    );
   });
 });

@@ -22,8 +22,9 @@ const NEVER: StringTest = () => false;
 export function compileStringMatch(values: readonly string[], options: StringMatchOptions = {}): StringTest {
   // Generated rule sets repeat the same lists thousands of times (methods, a caller's principal): the tests are
   // pure functions of their inputs, so one compiled test serves every rule that lists the same values.
-  // Keyed by the options, then by the one value itself or by the joined list (in a map of their own, so a value
-  // holding the separator never meets a list): most lists have one value, whose hash the string already knows.
+  // Keyed by the options, then by the one value itself or by the list as JSON (in a map of their own, so a value
+  // never meets a list): most lists have one value, whose hash the string already knows. JSON, not a join: joined
+  // with a separator, `["a", "b"]` and `["a\u0000b"]` shared one test.
   if (sharedCount >= SHARED_LIMIT) {
     SHARED.clear();
     sharedCount = 0;
@@ -36,7 +37,7 @@ export function compileStringMatch(values: readonly string[], options: StringMat
   }
   const single = values.length === 1;
   const byKey = variant[(options.ignoreCase ? 2 : 0) + (single ? 1 : 0)]!;
-  const key = single ? values[0]! : values.join('\u0000');
+  const key = single ? values[0]! : JSON.stringify(values);
   const known = byKey.get(key);
   if (known !== undefined) return known;
   const made = buildStringMatch(values, options);
@@ -90,19 +91,14 @@ export function escapeRegExp(s: string): string {
 
 /**
  * `namespaces`: Istio builds the regex `.*\/ns\/<value>\/.*` over the peer principal with every `*` turned into
- * `.*` (so an inner `*` is a wildcard here). A full match of `.*X.*` is "contains X", so a literal value is a
- * substring test and a wildcard value an unanchored glob search: no RegExp, no backtracking.
+ * `.*` (so an inner `*` is a wildcard here). A full match of `.*X.*` is "contains X", so every value is an
+ * unanchored glob search (a literal one a substring test): no RegExp, no backtracking.
  * Source: istio/istio `pilot/pkg/security/authz/model/generator.go` (srcNamespaceGenerator).
  */
 export function compileNamespaceMatch(values: readonly string[]): StringTest {
-  const literals: string[] = [];
-  const globs: string[][] = [];
-  for (const v of values) {
-    if (v.includes('*')) globs.push(`/ns/${v}/`.split('*'));
-    else literals.push(`/ns/${v}/`);
-  }
+  // A literal value is a glob of one part: containsGlob is then one indexOf, the same substring test.
+  const globs = values.map((v) => `/ns/${v}/`.split('*'));
   return (principal) => {
-    for (const l of literals) if (principal.includes(l)) return true;
     for (const g of globs) if (containsGlob(principal, g)) return true;
     return false;
   };

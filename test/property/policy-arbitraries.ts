@@ -61,28 +61,39 @@ const CONDITION_POOLS: Record<string, readonly string[]> = {
   'destination.port': ['80', '8080'],
   'connection.sni': ['a.sni', '*.sni'],
   'source.principal': ['cluster.local/ns/a/sa/x', 'cluster.local/ns/b/*', '*'],
-  'source.namespace': ['a', 'b'],
+  'source.namespace': ['a', 'b', 'o*'],
   'source.serviceAccount': ['a/x', 'b/y'],
   'source.trustDomain': ['cluster.local', 'other.*'],
-  'request.auth.principal': ['iss/alice', '*'],
+  'request.auth.principal': ['iss/alice', 'other-iss/*', '*'],
   'request.auth.audiences': ['aud1', 'aud*'],
   'request.auth.presenter': ['client-a', '*'],
   'request.auth.claims[g]': ['g1', 'g2'],
   'request.auth.claims[scope]': ['read', 'write'],
+  'request.auth.claims[permission]': ['p:read', 'p:*'],
   'request.auth.claims[org][team]': ['blue'],
-  'experimental.envoy.filters.http.f[k]': ['m1', 'm*'],
+  // `[v]` matches a list holding a string matching v; a plain `v` a string value only.
+  'experimental.envoy.filters.http.f[k]': ['m1', 'm*', '[m1]', '[m*]'],
+  'experimental.envoy.filters.http.g[k]': ['m1', '[x]'],
 };
 
-/** One condition: values, notValues, or both (a value in both lists can never hold). */
-const condition = fc.constantFrom(...Object.keys(CONDITION_POOLS)).chain((key) => {
-  const pool = [...CONDITION_POOLS[key]!];
-  const list = fc.subarray(pool, { minLength: 1 });
-  return fc.oneof(
-    fc.record({ key: fc.constant(key), values: list }),
-    fc.record({ key: fc.constant(key), notValues: list }),
-    fc.record({ key: fc.constant(key), values: list, notValues: list }),
-  );
-});
+/** One condition on one of `keys`: values, notValues, or both (a value in both lists can never hold). */
+export function conditionOn(
+  keys: readonly string[],
+): fc.Arbitrary<{ key: string; values?: string[]; notValues?: string[] }> {
+  return fc.constantFrom(...keys).chain((key) => {
+    const pool = [...CONDITION_POOLS[key]!];
+    const list = fc.subarray(pool, { minLength: 1 });
+    return fc.oneof(
+      fc.record({ key: fc.constant(key), values: list }),
+      fc.record({ key: fc.constant(key), notValues: list }),
+      fc.record({ key: fc.constant(key), values: list, notValues: list }),
+    );
+  });
+}
+
+/** Every `when` key kind conditions.ts knows. */
+export const CONDITION_KEYS: readonly string[] = Object.keys(CONDITION_POOLS);
+const condition = conditionOn(CONDITION_KEYS);
 
 export const ruleArb: fc.Arbitrary<PolicyRule> = fc
   .record(
@@ -101,6 +112,22 @@ export const ruleArb: fc.Arbitrary<PolicyRule> = fc
   )
   .map((r) => r as PolicyRule);
 
+/** A rule with one `from` (or one `to`) entry and nothing else: what it reads decides alone. */
+export const fromRuleArb: fc.Arbitrary<PolicyRule> = clause(SOURCE).map(
+  (source) => ({ from: [{ source }] }) as PolicyRule,
+);
+export const toRuleArb: fc.Arbitrary<PolicyRule> = clause(OPERATION).map(
+  (operation) => ({ to: [{ operation }] }) as PolicyRule,
+);
+
+/**
+ * A rule of `when` conditions on `keys` only: the decision then hinges on those conditions alone, so a cache key that
+ * leaves out what one of them reads is found in a few runs (ruleArb's `from`/`to` often decide first).
+ */
+export function whenRuleOn(keys: readonly string[]): fc.Arbitrary<PolicyRule> {
+  return fc.array(conditionOn(keys), { minLength: 1, maxLength: 3 }).map((when) => ({ when }) as PolicyRule);
+}
+
 export const requestArb: fc.Arbitrary<RequestAttributes> = fc
   .record({
     peer: fc.constantFrom(
@@ -109,12 +136,15 @@ export const requestArb: fc.Arbitrary<RequestAttributes> = fc
       'spiffe://cluster.local/ns/b/sa/y',
       'spiffe://other.td/ns/a/sa/z',
       'spiffe://other.td/ns/b/sa/y',
+      'spiffe://cluster.local/ns/ops/sa/x',
+      'spiffe://cluster.local/custom/path',
     ),
     user: fc.constantFrom(null, 'alice', 'bob', ''),
     issuer: fc.constantFrom('iss', 'other-iss'),
     groups: fc.subarray(['g1', 'g2']),
     scope: fc.constantFrom(undefined, 'read', 'read write', 'admin'),
     team: fc.constantFrom(undefined, 'blue', 'red'),
+    permission: fc.constantFrom(undefined, 'p:read', 'p:read p:write', 'p:other'),
     audiences: fc.subarray(['aud1', 'aud2', 'x']),
     presenter: fc.constantFrom(null, 'client-a', 'client-b'),
     sourceIp: fc.constantFrom('10.1.2.3', '10.2.0.1', '192.168.1.1', '172.16.0.1', ''),
@@ -140,7 +170,14 @@ export const requestArb: fc.Arbitrary<RequestAttributes> = fc
     sni: fc.constantFrom('', 'a.sni', 'b.sni', 'c.other'),
     header: fc.constantFrom(undefined, '1', '2', ''),
     headerK: fc.constantFrom(undefined, 'k1', 'k2'),
-    metadata: fc.constantFrom(undefined, 'm1', 'm2', 'other-filter'),
+    metadata: fc.constantFrom<undefined | string | string[]>(
+      undefined,
+      'm1',
+      'm2',
+      'other-filter',
+      ['m1'],
+      ['m2', 'x'],
+    ),
   })
   .map((g) =>
     req({
@@ -155,12 +192,22 @@ export const requestArb: fc.Arbitrary<RequestAttributes> = fc
                 g: g.groups,
                 ...(g.scope === undefined ? {} : { scope: g.scope }),
                 ...(g.team === undefined ? {} : { org: { team: g.team } }),
+                ...(g.permission === undefined ? {} : { permission: g.permission }),
               },
               // A fingerprint pins the whole token: a different claim is a different token.
               {
                 audiences: g.audiences,
                 presenter: g.presenter,
-                credentialId: JSON.stringify([g.issuer, g.user, g.groups, g.scope, g.team, g.audiences, g.presenter]),
+                credentialId: JSON.stringify([
+                  g.issuer,
+                  g.user,
+                  g.groups,
+                  g.scope,
+                  g.team,
+                  g.permission,
+                  g.audiences,
+                  g.presenter,
+                ]),
               },
             ),
       sourceIp: g.sourceIp,
@@ -179,22 +226,27 @@ export const requestArb: fc.Arbitrary<RequestAttributes> = fc
         g.metadata === undefined
           ? {}
           : g.metadata === 'other-filter'
-            ? { 'envoy.filters.http.g': { k: 'm1' } }
+            ? { 'envoy.filters.http.g': { k: ['x'] }, 'envoy.filters.http.f': { other: 'm1' } }
             : { 'envoy.filters.http.f': { k: g.metadata } },
     }),
   );
 
 let counter = 0;
 
-/** A LoadedPolicy in namespace foo selecting app=httpbin. */
-export function loaded(action: 'ALLOW' | 'DENY' | 'AUDIT', rules: readonly PolicyRule[], dryRun = false): LoadedPolicy {
+/** A LoadedPolicy in namespace foo selecting app=httpbin (or, `namespaceWide`, every workload of foo). */
+export function loaded(
+  action: 'ALLOW' | 'DENY' | 'AUDIT',
+  rules: readonly PolicyRule[],
+  dryRun = false,
+  namespaceWide = false,
+): LoadedPolicy {
   counter++;
   return {
     policy: {
       apiVersion: 'security.istio.io/v1',
       kind: 'AuthorizationPolicy',
       metadata: { name: `p${counter}`, namespace: 'foo' },
-      spec: { selector: { matchLabels: { app: 'httpbin' } }, action, rules },
+      spec: namespaceWide ? { action, rules } : { selector: { matchLabels: { app: 'httpbin' } }, action, rules },
     },
     source: { file: 'property', line: counter },
     dryRun,

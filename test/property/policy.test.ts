@@ -9,10 +9,18 @@ import {
   resolveCompileOptions,
   validatePolicy,
 } from '../../src/policy/index.js';
-import type { RequestAttributes } from '../../src/policy/types.js';
+import type { RequestAttributes, WorkloadRef } from '../../src/policy/types.js';
 import { BASE_REQUEST, WORKLOAD } from '../conformance/policy-fixtures.js';
 import { propertyRuns } from '../support/property-runs.js';
-import { loaded, requestArb, ruleArb } from './policy-arbitraries.js';
+import {
+  CONDITION_KEYS,
+  fromRuleArb,
+  loaded,
+  requestArb,
+  ruleArb,
+  toRuleArb,
+  whenRuleOn,
+} from './policy-arbitraries.js';
 
 /** Invariants of the engine over random (valid) policies and requests. */
 
@@ -188,6 +196,74 @@ describe('policy properties', () => {
       RUNS,
     );
     expect(hits).toBeGreaterThan(0);
+  });
+
+  // Every `when` key kind of conditions.ts is in ruleArb's pool, and requestArb varies every attribute those keys
+  // read (IPs, port, SNI, peer and its namespace/trust domain, token principal/audiences/presenter/claims, headers,
+  // filter metadata as string and list). AUDIT and dry-run policies are in the set too (their results are part of a
+  // Decision), and requests go to three workloads: two share the namespace-wide policies, one also the selector
+  // policies. Each request is checked against every entry the earlier ones left in the cache.
+  it('a decision served from the cache equals the one computed without it, for every pair of requests and workloads', () => {
+    const ATTRIBUTES = Object.keys(BASE_REQUEST) as (keyof RequestAttributes)[];
+    const WORKLOADS = [
+      WORKLOAD,
+      { namespace: 'foo', labels: { app: 'other' } },
+      { namespace: 'foo', labels: { version: 'v1', app: 'httpbin' } },
+    ];
+    // A variant is the first request with one attribute taken from another random request: half the time one the
+    // set reads (where a key that leaves it out would merge entries), else any attribute (where entries must merge).
+    const variant = fc.tuple(requestArb, fc.nat(), fc.boolean(), fc.constantFrom(0, 0, 0, 1, 2));
+    // Each run draws its `when` rules from a few keys (every key comes up across runs), so that what they read is
+    // often what a later request changes.
+    const policies = fc
+      .subarray([...CONDITION_KEYS], { minLength: 1, maxLength: 3 })
+      .chain((keys) => {
+        const rule = fc.oneof(ruleArb, fromRuleArb, toRuleArb, whenRuleOn(keys), whenRuleOn(CONDITION_KEYS));
+        return fc.tuple(
+          fc.array(rule, { maxLength: 2 }),
+          fc.array(rule, { maxLength: 2 }),
+          fc.array(rule, { maxLength: 1 }),
+          fc.array(rule, { maxLength: 1 }),
+          fc.array(rule, { maxLength: 1 }),
+          fc.array(rule, { maxLength: 1 }),
+        );
+      })
+      .map(([allow, deny, wide, audit, dryAllow, dryDeny]) => [
+        ...(allow.length ? [loaded('ALLOW', allow)] : []),
+        ...(deny.length ? [loaded('DENY', deny)] : []),
+        ...(wide.length ? [loaded('DENY', wide, false, true)] : []),
+        ...(audit.length ? [loaded('AUDIT', audit)] : []),
+        ...(dryAllow.length ? [loaded('ALLOW', dryAllow, true)] : []),
+        ...(dryDeny.length ? [loaded('DENY', dryDeny, true, true)] : []),
+      ]);
+    let hits = 0;
+    let misses = 0;
+    fc.assert(
+      fc.property(policies, requestArb, fc.array(variant, { minLength: 1, maxLength: 16 }), (list, base, variants) => {
+        const s = compilePolicySet(list, {}, 1);
+        const cache = new LruDecisionCache({ maxEntries: 100, maxBytes: 1 << 20, ttlMs: 60_000, now: () => 0 });
+        const use = s.attributesFor(WORKLOAD);
+        const read = ATTRIBUTES.filter((a) =>
+          a === 'headers' ? use.headers.length > 0 : a === 'filterMetadata' ? use.metadata : use[a],
+        );
+        const requests: [WorkloadRef, RequestAttributes][] = [
+          [WORKLOAD, base],
+          ...variants.map(([r, n, fromRead, w]): [WorkloadRef, RequestAttributes] => {
+            const among = fromRead && read.length > 0 ? read : ATTRIBUTES;
+            return [WORKLOADS[w]!, { ...base, ...pick(r, [among[n % among.length]!]) }];
+          }),
+        ];
+        for (const [w, r] of requests) {
+          const { decision, hit } = cache.decide(s, w, r);
+          if (hit) hits++;
+          else misses++;
+          expect(decision).toEqual(s.evaluate(w, r));
+        }
+      }),
+      RUNS,
+    );
+    expect(hits).toBeGreaterThan(0);
+    expect(misses).toBeGreaterThan(0);
   });
 
   it('explain() always carries the decision evaluate() makes', () => {
