@@ -325,3 +325,199 @@ describe('toCheckInput byte limits (after decoding: the second line)', () => {
     expect(() => toCheckInput(http({ a: '€'.repeat(66) }), limits)).not.toThrow();
   });
 });
+
+/**
+ * Unknown fields of every wire type at every level of the message (protobuf: skipped), and the edges of the wire
+ * format. Each case states what a sloppy reader would get wrong.
+ */
+describe('readCheckRequest: unknown fields are skipped at every level, and the wire format edges hold', () => {
+  /** One unknown field of each wire type (varint, fixed64, length-delimited, fixed32), numbered past any real one. */
+  const junk = (on: boolean) =>
+    on
+      ? Buffer.concat([
+          field(50, 0, varint(5)),
+          field(51, 1, Buffer.alloc(8, 7)),
+          lenField(52, 'zz'),
+          field(53, 5, Buffer.alloc(4, 9)),
+        ])
+      : Buffer.alloc(0);
+  const msg = (n: number, j: boolean, ...parts: Buffer[]) => lenField(n, Buffer.concat([junk(j), ...parts]));
+  const entry = (n: number, j: boolean, key: Buffer, value: Buffer) => msg(n, j, key, value);
+
+  function envoyShaped(j: boolean, headerMap: boolean): Buffer {
+    const socket = msg(1, j, lenField(2, '10.0.0.1'), field(3, 0, varint(8080)));
+    const source = msg(
+      1,
+      j,
+      msg(1, j, socket),
+      lenField(4, 'spiffe://td/ns/a/sa/b'),
+      entry(3, j, lenField(1, 'app'), lenField(2, 'web')),
+    );
+    const headers = headerMap
+      ? msg(
+          13,
+          j,
+          msg(1, j, lenField(1, 'X-A'), lenField(2, '1')),
+          msg(1, j, lenField(1, 'x-b'), lenField(3, Buffer.from('2'))),
+        )
+      : entry(3, j, lenField(1, 'x-a'), lenField(2, '1'));
+    const http = msg(2, j, lenField(2, 'GET'), lenField(4, '/p'), lenField(5, 'h'), headers);
+    const time = msg(1, j, field(1, 0, varint(1_767_225_600)), field(2, 0, varint(7_000_000)));
+    const value = (v: Buffer) => msg(2, j, v);
+    const struct = msg(
+      2,
+      j,
+      entry(1, j, lenField(1, 's'), value(lenField(3, 'x'))),
+      entry(1, j, lenField(1, 'l'), value(msg(6, j, msg(1, j, field(4, 0, varint(1)))))),
+    );
+    const metadata = msg(11, j, entry(1, j, lenField(1, 'ns'), struct));
+    const attributes = msg(
+      1,
+      j,
+      source,
+      msg(4, j, time, http),
+      entry(10, j, lenField(1, 'namespace'), lenField(2, 'shop')),
+      metadata,
+      msg(12, j, lenField(1, 'sni.example')),
+    );
+    return Buffer.concat([junk(j), attributes]);
+  }
+
+  it('reads the same request with and without unknown fields of every wire type at every level', () => {
+    for (const headerMap of [false, true]) {
+      const plain = toCheckInput(ok(readCheckRequest(envoyShaped(false, headerMap), LIMITS)), undefined, 0);
+      const withJunk = toCheckInput(ok(readCheckRequest(envoyShaped(true, headerMap), LIMITS)), undefined, 0);
+      expect(withJunk).toEqual(plain);
+      expect(plain).toMatchObject({
+        method: 'GET',
+        rawPath: '/p',
+        host: 'h',
+        sni: 'sni.example',
+        requestTime: 1_767_225_600_007,
+        source: { address: '10.0.0.1', port: 8080, principal: 'spiffe://td/ns/a/sa/b', labels: { app: 'web' } },
+        contextExtensions: { namespace: 'shop' },
+        filterMetadata: { ns: { s: 'x', l: [true] } },
+      });
+      expect(plain.headers).toEqual(headerMap ? { 'x-a': '1', 'x-b': '2' } : { 'x-a': '1' });
+    }
+  });
+
+  it('keeps the socket address when a field that is not another oneof member follows it', () => {
+    // SocketAddress.protocol (1) after the port, and an unknown Address field after the socket address.
+    const socket = lenField(
+      1,
+      Buffer.concat([lenField(2, '10.0.0.1'), field(3, 0, varint(80)), field(1, 0, varint(1))]),
+    );
+    // attributes → source → address → (socket_address, unknown field 9)
+    const peer = lenField(1, lenField(1, lenField(1, Buffer.concat([socket, lenField(9, 'x')]))));
+    const input = toCheckInput(
+      ok(readCheckRequest(Buffer.concat([httpBytes(lenField(2, 'GET'), lenField(4, '/')), peer]))),
+    );
+    expect(input.source).toMatchObject({ address: '10.0.0.1', port: 80 });
+  });
+
+  it('reads the low 32 bits of a uint32 sent as a longer varint, as protobuf does', () => {
+    // port_value = 2^35 + 80: only the low 32 bits (80) are the field's value.
+    const socket = lenField(1, Buffer.concat([lenField(2, '10.0.0.1'), field(3, 0, varint(2 ** 35 + 80))]));
+    const peer = lenField(1, lenField(1, lenField(1, socket)));
+    const input = toCheckInput(
+      ok(readCheckRequest(Buffer.concat([httpBytes(lenField(2, 'GET'), lenField(4, '/')), peer]))),
+    );
+    expect(input.source.port).toBe(80);
+    // An 11-byte varint in the same field is not protobuf.
+    const tooLong = lenField(
+      1,
+      lenField(1, lenField(1, lenField(1, Buffer.from([0x18, ...Array(10).fill(0xff), 0x01])))),
+    );
+    expect(
+      refusal(readCheckRequest(Buffer.concat([httpBytes(lenField(2, 'GET'), lenField(4, '/')), tooLong]))),
+    ).toMatch(/longer than 10 bytes/);
+  });
+
+  it('refuses a varint cut off by the end of its own message, even when the bytes after it would complete it', () => {
+    // attributes { request { http { method "GET" } }, then a field 50 tag whose varint value is cut: 0x80 ends it }
+    const attributes = Buffer.concat([lenField(4, lenField(2, lenField(2, 'GET'))), Buffer.from([0x90, 0x03, 0x80])]);
+    const bytes = Buffer.concat([lenField(1, attributes), Buffer.from([0x01])]);
+    expect(refusal(readCheckRequest(bytes))).toMatch(/truncated varint/);
+    // A tag cut the same way.
+    const cutTag = Buffer.concat([
+      lenField(1, Buffer.concat([lenField(4, lenField(2, lenField(2, 'GET'))), Buffer.from([0x90])])),
+      Buffer.from([0x03]),
+    ]);
+    expect(refusal(readCheckRequest(cutTag))).toMatch(/truncated varint/);
+  });
+
+  it('refuses a field tag over 32 bits (it would alias a real field number once truncated)', () => {
+    // 2^32 + 0x0a: truncated to 32 bits this is field 1, length-delimited.
+    const tag = varint(2 ** 32 + 0x0a);
+    const bytes = Buffer.concat([tag, varint(0)]);
+    expect(refusal(readCheckRequest(bytes))).toMatch(/tag over 32 bits/);
+  });
+
+  it('refuses a double cut short, and a byte 0x80 alone in a short string', () => {
+    const value = Buffer.concat([field(2, 1, Buffer.alloc(4))]); // number_value with 4 of its 8 bytes
+    const meta = lenField(
+      11,
+      lenField(
+        1,
+        Buffer.concat([
+          lenField(1, 'ns'),
+          lenField(2, lenField(1, Buffer.concat([lenField(1, 'k'), lenField(2, value)]))),
+        ]),
+      ),
+    );
+    expect(
+      refusal(readCheckRequest(Buffer.concat([httpBytes(lenField(2, 'GET'), lenField(4, '/')), lenField(1, meta)]))),
+    ).toMatch(/truncated double/);
+    const lone = Buffer.from([0x2f, 0x80]);
+    expect(refusal(readCheckRequest(httpBytes(lenField(2, 'GET'), lenField(4, lone))))).toMatch(/not UTF-8/);
+    // A short non-ASCII string that is UTF-8 is read as such.
+    expect(
+      ok(readCheckRequest(httpBytes(lenField(2, 'GET'), lenField(4, '/é€')))).attributes!.request!.http!.path,
+    ).toBe('/é€');
+  });
+
+  it('counts header bytes up to the limit exactly: 200 bytes pass, 201 do not', () => {
+    expect(refusal(readCheckRequest(bytes(http({ a: 'v'.repeat(199) })), LIMITS))).toBe('accepted');
+    expect(refusal(readCheckRequest(bytes(http({ a: 'v'.repeat(200) })), LIMITS))).toMatch(/headers exceed 200 bytes$/);
+  });
+
+  it('reads map entries without a key or a value as empty, as protobuf defaults them', () => {
+    const onlyValue = lenField(3, lenField(2, 'v'));
+    const onlyKey = lenField(3, lenField(1, 'k'));
+    const decoded = ok(readCheckRequest(httpBytes(lenField(2, 'GET'), lenField(4, '/'), onlyValue, onlyKey)));
+    expect({ ...decoded.attributes!.request!.http!.headers }).toEqual({ '': 'v', k: '' });
+  });
+
+  it('judges no label or extension limit without limits', () => {
+    const ext = Array.from({ length: 5 }, (_, i) =>
+      lenField(10, Buffer.concat([lenField(1, `k${i}`), lenField(2, 'v')])),
+    );
+    const decoded = ok(
+      readCheckRequest(
+        Buffer.concat([httpBytes(lenField(2, 'GET'), lenField(4, '/')), lenField(1, Buffer.concat(ext))]),
+      ),
+    );
+    expect(Object.keys(decoded.attributes!.contextExtensions!)).toHaveLength(5);
+  });
+
+  it('keeps metadata nested exactly to the limit, in structs and in lists', () => {
+    const nested = (levels: number, viaList: boolean) => {
+      let value = lenField(3, 'leaf');
+      for (let i = 1; i < levels; i++) {
+        value = viaList
+          ? lenField(6, lenField(1, value))
+          : lenField(5, lenField(1, Buffer.concat([lenField(1, 'k'), lenField(2, value)])));
+      }
+      const struct = lenField(1, Buffer.concat([lenField(1, 'k'), lenField(2, value)]));
+      const meta = lenField(11, lenField(1, Buffer.concat([lenField(1, 'ns'), lenField(2, struct)])));
+      return refusal(
+        readCheckRequest(Buffer.concat([httpBytes(lenField(2, 'GET'), lenField(4, '/')), lenField(1, meta)])),
+      );
+    };
+    for (const viaList of [false, true]) {
+      expect(nested(32, viaList)).toBe('accepted');
+      expect(nested(33, viaList)).toMatch(/nested deeper than 32 levels/);
+    }
+  });
+});
