@@ -55,6 +55,35 @@ describe('which documents are policies', () => {
     ]);
   });
 
+  it("reads the API server's AuthorizationPolicyList: items without apiVersion and kind take the list's", () => {
+    // What `kubectl get --raw /apis/security.istio.io/v1/namespaces/foo/authorizationpolicies` answers: a typed
+    // list whose items carry only metadata and spec (Kubernetes API conventions, "Lists and Simple kinds").
+    const text =
+      'apiVersion: security.istio.io/v1\nkind: AuthorizationPolicyList\nmetadata:\n  resourceVersion: "7"\nitems:\n' +
+      '  - metadata:\n      name: deny-admin\n      namespace: foo\n    spec:\n      action: DENY\n      rules:\n' +
+      '        - to:\n            - operation:\n                paths: ["/admin*"]\n' +
+      '  - metadata:\n      name: allow-all\n      namespace: foo\n    spec:\n      rules:\n        - {}\n';
+    const out = both(text);
+    expect(out.issues).toEqual([]);
+    expect(out.notes).toEqual([]);
+    expect(out.policies.map((p) => [p.policy.metadata.name, p.policy.spec.action ?? 'ALLOW', p.source.line])).toEqual([
+      ['deny-admin', 'DENY', 6],
+      ['allow-all', 'ALLOW', 15],
+    ]);
+  });
+
+  it('skips a list of another group, and an item of another kind inside an AuthorizationPolicyList', () => {
+    const other =
+      'apiVersion: policy.linkerd.io/v1alpha1\nkind: AuthorizationPolicyList\nitems:\n  - metadata:\n      name: x\n';
+    const mixed =
+      'apiVersion: security.istio.io/v1\nkind: AuthorizationPolicyList\nitems:\n  - kind: PeerAuthentication\n' +
+      '    metadata:\n      name: p\n      namespace: foo\n';
+    expect(both(other).notes).toEqual(['f.yaml:1: skipped AuthorizationPolicyList (not an AuthorizationPolicy)']);
+    const out = both(mixed);
+    expect(out.policies).toEqual([]);
+    expect(out.notes).toEqual(["f.yaml:4: skipped PeerAuthentication 'p' (not an AuthorizationPolicy)"]);
+  });
+
   it('an AuthorizationPolicy of security.istio.io with an unserved version is refused, not skipped', () => {
     const out = both(ap('a', 'spec: {}', 'foo', 'security.istio.io/v1alpha1'));
     expect(out.policies).toEqual([]);

@@ -5,7 +5,8 @@ import { readPlainYaml } from './plain-yaml.js';
 import { validateDocument } from './validate.js';
 
 /**
- * Reading policies from YAML/JSON text, files and folders: multi-document YAML and `kind: List`, other kinds
+ * Reading policies from YAML/JSON text, files and folders: multi-document YAML, `kind: List` and the API server's
+ * `kind: AuthorizationPolicyList`, other kinds
  * skipped with a note, every policy and every issue carrying its file and line.
  */
 
@@ -38,9 +39,9 @@ function parsePlain(text: string, file: string): ParsedPolicies | null {
   };
   const lazyLines = lazyLineTables(text);
   read.docs.forEach(({ value, line }, docIndex) => {
-    const obj = value as { kind?: unknown; items?: unknown };
-    if (obj.kind === 'List' && Array.isArray(obj.items)) {
-      obj.items.forEach((item, i) => {
+    const items = listItems(value);
+    if (items !== null) {
+      items.forEach((item, i) => {
         addObject(item, file, at(read.lineOf(item)), out, lazyLines(docIndex, i), false);
       });
     } else addObject(value, file, at(line), out, lazyLines(docIndex, null), false);
@@ -73,10 +74,10 @@ function parseWithLibrary(text: string, file: string): ParsedPolicies {
     const value: unknown = doc.toJS();
     if (value === null || value === undefined) continue;
     const lineIn = (base: FieldPath) => (path: FieldPath) => line(offsetOf(root, [...base, ...path]));
-    const obj = value as { kind?: unknown; items?: unknown };
     const docIndex = index++;
-    if (obj.kind === 'List' && Array.isArray(obj.items)) {
-      obj.items.forEach((item, i) => {
+    const items = listItems(value);
+    if (items !== null) {
+      items.forEach((item, i) => {
         addObject(item, file, lineIn(['items', i]), out, lazyLines(docIndex, i), true);
       });
     } else addObject(value, file, lineIn([]), out, lazyLines(docIndex, null), true);
@@ -106,6 +107,33 @@ function lazyLineTables(text: string): (docIndex: number, item: number | null) =
     const items = isMap(root) ? root.get('items', true) : null;
     return fieldLines(isSeq(items) ? ((items.items[item] as Node | undefined) ?? null) : null, parsed.line);
   };
+}
+
+/**
+ * The items of a list document, or null for any other document: `kind: List` (what `kubectl get -o yaml` writes,
+ * each item with its own apiVersion and kind), or `kind: AuthorizationPolicyList` of the security.istio.io group
+ * (what the API server answers to a list call, `kubectl get --raw /apis/security.istio.io/v1/...`), whose items
+ * carry no apiVersion or kind of their own: they take the list's. Skipping such a list with a note would silently
+ * drop every DENY in it.
+ */
+function listItems(value: unknown): unknown[] | null {
+  const obj = value as { kind?: unknown; apiVersion?: unknown; items?: unknown };
+  if (!Array.isArray(obj.items)) return null;
+  if (obj.kind === 'List') return obj.items;
+  if (
+    obj.kind !== 'AuthorizationPolicyList' ||
+    typeof obj.apiVersion !== 'string' ||
+    !obj.apiVersion.startsWith(POLICY_GROUP)
+  ) {
+    return null;
+  }
+  for (const item of obj.items) {
+    if (typeof item !== 'object' || item === null || Array.isArray(item)) continue;
+    const typed = item as { apiVersion?: unknown; kind?: unknown };
+    typed.apiVersion ??= obj.apiVersion;
+    typed.kind ??= 'AuthorizationPolicy';
+  }
+  return obj.items;
 }
 
 function addObject(
