@@ -336,7 +336,8 @@ describe('readCheckRequest: unknown fields are skipped at every level, and the w
     on
       ? Buffer.concat([
           field(50, 0, varint(5)),
-          field(51, 1, Buffer.alloc(8, 7)),
+          // Bytes that read as neither a length nor a run of valid fields, should a fixed64 be taken for one.
+          field(51, 1, Buffer.from([0x20, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0x7f])),
           lenField(52, 'zz'),
           field(53, 5, Buffer.alloc(4, 9)),
         ])
@@ -416,6 +417,26 @@ describe('readCheckRequest: unknown fields are skipped at every level, and the w
     expect(input.source).toMatchObject({ address: '10.0.0.1', port: 80 });
   });
 
+  it('clears the socket address when an envoy_internal_address follows it (the other oneof member)', () => {
+    const socket = lenField(1, Buffer.concat([lenField(2, '10.0.0.1'), field(3, 0, varint(80))]));
+    const peer = lenField(1, lenField(1, lenField(1, Buffer.concat([socket, lenField(3, lenField(1, 'listener'))]))));
+    const input = toCheckInput(
+      ok(readCheckRequest(Buffer.concat([httpBytes(lenField(2, 'GET'), lenField(4, '/')), peer]))),
+    );
+    expect(input.source.address).toBe('');
+  });
+
+  it('refuses a fixed-size field that runs past the end of its own message', () => {
+    // attributes { request{...}, field 51 fixed64 with 4 of its 8 bytes }, then 4 more bytes after attributes.
+    const attributes = Buffer.concat([lenField(4, lenField(2, lenField(2, 'GET'))), field(51, 1, Buffer.alloc(4))]);
+    const bytes = Buffer.concat([lenField(1, attributes), Buffer.alloc(4)]);
+    expect(refusal(readCheckRequest(bytes))).toMatch(/fixed-size field runs past the end/);
+    const fixed32 = Buffer.concat([lenField(4, lenField(2, lenField(2, 'GET'))), field(53, 5, Buffer.alloc(2))]);
+    expect(refusal(readCheckRequest(Buffer.concat([lenField(1, fixed32), Buffer.alloc(2)])))).toMatch(
+      /fixed-size field runs past the end/,
+    );
+  });
+
   it('reads the low 32 bits of a uint32 sent as a longer varint, as protobuf does', () => {
     // port_value = 2^35 + 80: only the low 32 bits (80) are the field's value.
     const socket = lenField(1, Buffer.concat([lenField(2, '10.0.0.1'), field(3, 0, varint(2 ** 35 + 80))]));
@@ -445,6 +466,18 @@ describe('readCheckRequest: unknown fields are skipped at every level, and the w
       Buffer.from([0x03]),
     ]);
     expect(refusal(readCheckRequest(cutTag))).toMatch(/truncated varint/);
+    // A tag whose value is missing altogether: the byte after the message would be read as that value.
+    const noValue = Buffer.concat([
+      lenField(1, Buffer.concat([lenField(4, lenField(2, lenField(2, 'GET'))), Buffer.from([0xb0, 0x03])])),
+      Buffer.from([0x01]),
+    ]);
+    expect(refusal(readCheckRequest(noValue))).toMatch(/truncated varint/);
+    // The same for a uint32 field (a port tag last in its SocketAddress).
+    const socket = lenField(1, Buffer.concat([lenField(2, '10.0.0.1'), Buffer.from([0x18])]));
+    const noPort = Buffer.concat([lenField(1, lenField(1, lenField(1, socket))), Buffer.from([0x50])]);
+    expect(refusal(readCheckRequest(Buffer.concat([httpBytes(lenField(2, 'GET'), lenField(4, '/')), noPort])))).toMatch(
+      /truncated varint/,
+    );
   });
 
   it('refuses a field tag over 32 bits (it would alias a real field number once truncated)', () => {
@@ -487,6 +520,13 @@ describe('readCheckRequest: unknown fields are skipped at every level, and the w
     const onlyKey = lenField(3, lenField(1, 'k'));
     const decoded = ok(readCheckRequest(httpBytes(lenField(2, 'GET'), lenField(4, '/'), onlyValue, onlyKey)));
     expect({ ...decoded.attributes!.request!.http!.headers }).toEqual({ '': 'v', k: '' });
+    // The same in metadata: a filter_metadata entry and a Struct field without a key are keyed ''.
+    const struct = lenField(1, lenField(2, lenField(3, 'x'))); // Struct{fields{value: "x"}} (no key)
+    const meta = lenField(11, lenField(1, lenField(2, struct))); // filter_metadata{value: struct} (no key)
+    const input = toCheckInput(
+      ok(readCheckRequest(Buffer.concat([httpBytes(lenField(2, 'GET'), lenField(4, '/')), lenField(1, meta)]))),
+    );
+    expect(input.filterMetadata).toEqual({ '': { '': 'x' } });
   });
 
   it('judges no label or extension limit without limits', () => {
