@@ -431,6 +431,9 @@ describe('readCheckRequest: unknown fields are skipped at every level, and the w
     const attributes = Buffer.concat([lenField(4, lenField(2, lenField(2, 'GET'))), field(51, 1, Buffer.alloc(4))]);
     const bytes = Buffer.concat([lenField(1, attributes), Buffer.alloc(4)]);
     expect(refusal(readCheckRequest(bytes))).toMatch(/fixed-size field runs past the end/);
+    // One that ends exactly where its message ends is fine.
+    const exact = Buffer.concat([lenField(4, lenField(2, lenField(2, 'GET'))), field(51, 1, Buffer.alloc(8))]);
+    expect(refusal(readCheckRequest(lenField(1, exact)))).toBe('accepted');
     const fixed32 = Buffer.concat([lenField(4, lenField(2, lenField(2, 'GET'))), field(53, 5, Buffer.alloc(2))]);
     expect(refusal(readCheckRequest(Buffer.concat([lenField(1, fixed32), Buffer.alloc(2)])))).toMatch(
       /fixed-size field runs past the end/,
