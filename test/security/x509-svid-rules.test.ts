@@ -27,15 +27,20 @@ function trusting(td: string, cas: readonly Issued[]): TrustBundleSet {
   return set;
 }
 
-/** The reason code a refusal carries; fails the test when the certificate is accepted. */
-function refusal(pem: string, set: X509AuthoritySource = bundles, now = NOW): string {
+/** The refusal; fails the test when the certificate is accepted. */
+function denied(pem: string, set: X509AuthoritySource = bundles, now = NOW): IdentityError {
   try {
     verifyX509Svid(pem, set, now);
   } catch (err) {
-    if (err instanceof IdentityError) return err.code;
+    if (err instanceof IdentityError) return err;
     throw err;
   }
   throw new Error('expected the certificate to be refused');
+}
+
+/** The reason code a refusal carries. */
+function refusal(pem: string, set: X509AuthoritySource = bundles, now = NOW): string {
+  return denied(pem, set, now).code;
 }
 
 /** `count` CAs, each issued by the one before, the first by `top`: [top's child, ..., lowest]. */
@@ -88,8 +93,14 @@ describe('validity is checked at the request instant, boundaries included', () =
     const pem = leaf.pem + mid.pem;
     expect(verifyX509Svid(pem, bundles, mid.cert.notBefore.getTime()).spiffeId).toBe(ID);
     expect(verifyX509Svid(pem, bundles, mid.cert.notAfter.getTime()).spiffeId).toBe(ID);
-    expect(refusal(pem, bundles, mid.cert.notBefore.getTime() - 1)).toBe('svid_not_yet_valid');
-    expect(refusal(pem, bundles, mid.cert.notAfter.getTime() + 1)).toBe('svid_expired');
+    expect(denied(pem, bundles, mid.cert.notBefore.getTime() - 1)).toMatchObject({
+      code: 'svid_not_yet_valid',
+      safeMessage: 'a CA certificate in the chain is not yet valid',
+    });
+    expect(denied(pem, bundles, mid.cert.notAfter.getTime() + 1)).toMatchObject({
+      code: 'svid_expired',
+      safeMessage: 'a CA certificate in the chain is expired',
+    });
   });
 
   it('the verdict holds from the latest notBefore to the earliest notAfter along the chain (what caches reuse)', async () => {
@@ -141,7 +152,10 @@ describe('which CAs may sign', () => {
     const ext = (critical: boolean) => new x509.Extension('1.2.3.4.5', critical, new Uint8Array([5, 0]));
     const bad = await createCa({ trustDomain: 'example.org', issuer: root, extensions: [ext(true)] });
     const good = await createCa({ trustDomain: 'example.org', issuer: root, extensions: [ext(false)] });
-    expect(refusal((await createSvid(bad, ID)).pem + bad.pem)).toBe('svid_bad_chain');
+    expect(denied((await createSvid(bad, ID)).pem + bad.pem)).toMatchObject({
+      code: 'svid_bad_chain',
+      safeMessage: 'a CA in the chain has an unsupported critical extension',
+    });
     expect(verifyX509Svid((await createSvid(good, ID)).pem + good.pem, bundles, NOW).spiffeId).toBe(ID);
   });
 
@@ -175,7 +189,10 @@ describe('which CAs may sign', () => {
 
   it('a trust domain whose source hands back no authority at all is untrusted', async () => {
     const empty: X509AuthoritySource = { x509Roots: (): readonly CertInfo[] => [] };
-    expect(refusal((await createSvid(root, ID)).pem, empty)).toBe('svid_untrusted_domain');
+    expect(denied((await createSvid(root, ID)).pem, empty)).toMatchObject({
+      code: 'svid_untrusted_domain',
+      safeMessage: 'trust domain example.org has no trust bundle',
+    });
   });
 });
 
@@ -184,7 +201,10 @@ describe('limits on what a peer may present', () => {
     const mids = await caChain(root, 5);
     const four = mids.slice(0, 4);
     expect(verifyX509Svid(presented(await createSvid(four[3]!, ID), four), bundles, NOW).spiffeId).toBe(ID);
-    expect(refusal(presented(await createSvid(mids[4]!, ID), mids))).toBe('svid_bad_chain');
+    expect(denied(presented(await createSvid(mids[4]!, ID), mids))).toMatchObject({
+      code: 'svid_bad_chain',
+      safeMessage: 'the certificate chain is too long',
+    });
   });
 
   it('eight presented certificates are accepted, nine are refused', async () => {
