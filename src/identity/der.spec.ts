@@ -138,6 +138,14 @@ describe('readTime (RFC 5280 4.1.2.5)', () => {
       expect(() => time(tag, text), `${tag} ${text}`).toThrow(/bad certificate time/);
     }
   });
+
+  it('a time field of any length is refused as a DerError (a huge one must not overflow the call stack)', () => {
+    for (const len of [16, 200_000]) {
+      const body = Buffer.alloc(len, 0x30);
+      const buf = Buffer.concat([Buffer.from([TAG.UTC_TIME, 0x83, len >> 16, (len >> 8) & 0xff, len & 0xff]), body]);
+      expect(() => readTime(buf, readTlv(buf, 0, buf.length))).toThrow(DerError);
+    }
+  });
 });
 
 describe('readNamedBits (keyUsage)', () => {

@@ -13,7 +13,14 @@ let leaf: Issued;
 function tlv(tag: number, ...content: Buffer[]): Buffer {
   const body = Buffer.concat(content);
   const n = body.length;
-  const len = n < 0x80 ? [n] : n < 0x100 ? [0x81, n] : [0x82, n >> 8, n & 0xff];
+  const len =
+    n < 0x80
+      ? [n]
+      : n < 0x100
+        ? [0x81, n]
+        : n < 0x10000
+          ? [0x82, n >> 8, n & 0xff]
+          : [0x83, n >> 16, (n >> 8) & 0xff, n & 0xff];
   return Buffer.concat([Buffer.from([tag, ...len]), body]);
 }
 
@@ -121,6 +128,11 @@ describe('each part of a certificate is checked for its type', () => {
     const [notBefore] = parts(validity!);
     expect(refusal(rebuild({ tbs: { 4: tlv(SEQ, notBefore!) } }))).toMatch(/missing notAfter$/);
     expect(refusal(rebuild({ tbs: { 4: tlv(SEQ) } }))).toMatch(/missing notBefore$/);
+  });
+
+  it('a huge validity time is a malformed certificate, not an internal error', () => {
+    const huge = tlv(0x17, Buffer.alloc(200_000, 0x30));
+    expect(refusal(rebuild({ tbs: { 4: tlv(SEQ, huge, huge) } }))).toMatch(/bad certificate time$/);
   });
 });
 
