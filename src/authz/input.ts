@@ -87,7 +87,7 @@ export function toCheckInput(
   const rawPath = http.path ?? '';
   if (rawPath === '') throw new InvalidCheckRequest('the CheckRequest has no HTTP path');
   // Limits named in bytes count UTF-8 bytes (as on the wire), not UTF-16 code units.
-  if (Buffer.byteLength(rawPath, 'utf8') > limits.maxPathBytes) {
+  if (utf8Over(rawPath.length, limits.maxPathBytes) && Buffer.byteLength(rawPath, 'utf8') > limits.maxPathBytes) {
     throw new InvalidCheckRequest(`the path is longer than ${limits.maxPathBytes} bytes`);
   }
   const headers = readHeaders(http, limits);
@@ -138,35 +138,55 @@ function firstIndexOfAny(s: string, a: string, b: string): number {
  * otherwise match a request without that header).
  */
 function readHeaders(http: WireHttpRequest, limits: InputLimits): Record<string, string> {
-  const headers: Record<string, string> = Object.create(null);
   const plain = http.headers;
   const map = http.headerMap?.headers;
-  const hasPlain = plain !== undefined && plain !== null && Object.keys(plain).length > 0;
+  let hasPlain = false;
+  if (plain !== undefined && plain !== null) for (const _ in plain) hasPlain = true;
   if (hasPlain && map && map.length > 0) {
     // Envoy sends one or the other (`header_map` with encode_raw_headers). Both at once is not Envoy: which one
     // the policy should read is ambiguous, so deny rather than silently pick one.
     throw new InvalidCheckRequest('both headers and header_map are set (ambiguous)');
   }
-  if (hasPlain) {
-    for (const key of Object.keys(plain)) headers[key] = plain[key] ?? '';
-  } else if (map) {
-    // encode_raw_headers: join duplicates with ',' as Envoy does for `headers`.
-    for (const h of map) {
-      const key = (h.key ?? '').toLowerCase();
-      const value = h.value ? h.value : h.rawValue ? Buffer.from(h.rawValue).toString('utf8') : '';
-      const prior = headers[key];
-      headers[key] = prior === undefined ? value : `${prior},${value}`;
+  let headers: Record<string, string>;
+  if (hasPlain && Object.getPrototypeOf(plain) === null) {
+    // The Check path's reader (server/check-decoder.ts) already built a map without a prototype for this request.
+    headers = plain!;
+  } else {
+    headers = Object.create(null);
+    if (hasPlain) {
+      for (const key of Object.keys(plain!)) headers[key] = plain![key] ?? '';
+    } else if (map) {
+      // encode_raw_headers: join duplicates with ',' as Envoy does for `headers`.
+      for (const h of map) {
+        const key = (h.key ?? '').toLowerCase();
+        const value = h.value ? h.value : h.rawValue ? Buffer.from(h.rawValue).toString('utf8') : '';
+        const prior = headers[key];
+        headers[key] = prior === undefined ? value : `${prior},${value}`;
+      }
     }
   }
   let count = 0;
-  let bytes = 0;
-  for (const key of Object.keys(headers)) {
+  let units = 0;
+  for (const key in headers) {
     count++;
-    bytes += Buffer.byteLength(key, 'utf8') + Buffer.byteLength(headers[key] ?? '', 'utf8');
+    units += key.length + (headers[key]?.length ?? 0);
   }
   if (count > limits.maxHeaders) throw new InvalidCheckRequest(`more than ${limits.maxHeaders} headers`);
-  if (bytes > limits.maxHeaderBytes) throw new InvalidCheckRequest(`headers exceed ${limits.maxHeaderBytes} bytes`);
+  if (utf8Over(units, limits.maxHeaderBytes)) {
+    let bytes = 0;
+    for (const key in headers) bytes += Buffer.byteLength(key, 'utf8') + Buffer.byteLength(headers[key] ?? '', 'utf8');
+    if (bytes > limits.maxHeaderBytes) throw new InvalidCheckRequest(`headers exceed ${limits.maxHeaderBytes} bytes`);
+  }
   return headers;
+}
+
+/**
+ * Whether text of `units` UTF-16 code units may be over `maxBytes` in UTF-8. A code unit is at most 3 UTF-8 bytes
+ * (a surrogate pair, two units, is 4), so below a third of the limit the exact count (a native call per string)
+ * cannot exceed it and is skipped.
+ */
+function utf8Over(units: number, maxBytes: number): boolean {
+  return units * 3 > maxBytes;
 }
 
 function readAddress(address: WireAddress | undefined): { address: string; port: number } {

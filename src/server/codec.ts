@@ -2,7 +2,7 @@ import { join } from 'node:path';
 import protobuf from 'protobufjs';
 import type { MalformedRequest, WireCheckRequest, WireCheckResponse } from '../authz/wire-types.js';
 import { protosDir } from '../config/paths.js';
-import { type DecodeLimits, prescanCheckRequest } from './prescan.js';
+import { type DecodeLimits, readCheckRequest } from './check-decoder.js';
 
 /**
  * The ext_authz v3 and grpc.health.v1 codec, loaded once from `protos/`: bytes in, {@link WireCheckRequest} out,
@@ -24,21 +24,13 @@ export const HealthCheckRequestType = root.lookupType('grpc.health.v1.HealthChec
 export const HealthCheckResponseType = root.lookupType('grpc.health.v1.HealthCheckResponse');
 
 /**
- * Decodes a CheckRequest. Never throws: a malformed message becomes a {@link MalformedRequest}, so the service
- * can still answer gRPC OK with a deny (a gRPC error would hand the decision to Envoy's failure mode). With
- * `limits`, an over-limit message (too many or too large headers, too long a path, too many labels) is judged on
- * its bytes and denied before any object is built from it (see prescan.ts).
+ * Decodes a CheckRequest for the Check path (check-decoder.ts: one pass, only the fields the core reads, limits
+ * judged while reading). Never throws: a malformed or over-limit message becomes a {@link MalformedRequest}, so
+ * the service can still answer gRPC OK with a deny (a gRPC error would hand the decision to Envoy's failure mode).
+ * {@link CheckRequestType} (protobufjs, every field) stays for tools and for tests that compare the two.
  */
 export function decodeCheckRequest(bytes: Uint8Array, limits?: DecodeLimits): WireCheckRequest | MalformedRequest {
-  if (limits) {
-    const over = prescanCheckRequest(bytes, limits);
-    if (over !== null) return { malformed: `over a limit, refused while decoding: ${over}` };
-  }
-  try {
-    return CheckRequestType.decode(bytes) as unknown as WireCheckRequest;
-  } catch (err) {
-    return { malformed: err instanceof Error ? err.message : String(err) };
-  }
+  return readCheckRequest(bytes, limits);
 }
 
 export function encodeCheckResponse(response: WireCheckResponse): Buffer {

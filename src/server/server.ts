@@ -4,10 +4,10 @@ import type { CheckPipeline } from '../authz/pipeline.js';
 import { type ResponseDetail, ResponseEncoder } from '../authz/response.js';
 import type { MalformedRequest, WireCheckRequest, WireCheckResponse } from '../authz/wire-types.js';
 import { isPromise } from '../identity/types.js';
+import type { DecodeLimits } from './check-decoder.js';
 import { CheckRequestType, CheckResponseType, decodeCheckRequest, encodeCheckResponse } from './codec.js';
 import { type BufferLimits, ConnectionGuard, guardGrpcServer } from './connection-guard.js';
 import { createHealthHandlers, type HealthState, healthServiceDefinition } from './health.js';
-import type { DecodeLimits } from './prescan.js';
 import type { AuthzTransport } from './transport.js';
 
 /**
