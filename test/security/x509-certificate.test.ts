@@ -99,6 +99,19 @@ describe('DER that a lenient reader would accept is refused', () => {
     expect(signatureVerifies(c, parseCertificate(Buffer.from(root.der)))).toBe(true);
   });
 
+  it('an empty TBS is refused as malformed (not a crash), with the DER error kept as the cause', () => {
+    const [, alg, sig] = topParts(leaf.der);
+    const der = tlv(0x30, Buffer.concat([tlv(0x30, Buffer.alloc(0)), alg!, sig!]));
+    expect(parseMessage(der)).toMatch(/expected serialNumber/);
+    try {
+      parseCertificate(der);
+    } catch (err) {
+      expect((err as Error).cause).toBeInstanceOf(Error);
+      expect(((err as Error).cause as Error).name).toBe('DerError');
+      expect((err as Error).name).toBe('CertificateParseError');
+    }
+  });
+
   it('one byte after the certificate: refused (one certificate, one encoding, one fingerprint)', () => {
     expect(parseMessage(Buffer.concat([Buffer.from(leaf.der), Buffer.from([0])]))).toMatch(/trailing bytes/);
   });
@@ -178,6 +191,15 @@ describe('signature algorithms other than ECDSA', () => {
     sign: { name: 'RSA-PSS', saltLength: 32 } as webcrypto.Algorithm,
   };
   const ED25519: Alg = { gen: { name: 'Ed25519' }, sign: { name: 'Ed25519' } };
+  const SHA1: Alg = {
+    gen: {
+      name: 'RSASSA-PKCS1-v1_5',
+      modulusLength: 2048,
+      publicExponent: new Uint8Array([1, 0, 1]),
+      hash: 'SHA-1',
+    } as webcrypto.RsaHashedKeyGenParams,
+    sign: { name: 'RSASSA-PKCS1-v1_5' },
+  };
 
   /** A root and a leaf, both with `alg` keys, the leaf signed by the root (pki.ts only makes ECDSA and RSA PKCS#1). */
   async function pair(alg: Alg) {
@@ -240,6 +262,32 @@ describe('signature algorithms other than ECDSA', () => {
       expect(signatureVerifies(parseCertificate(Buffer.from(leaf.der)), parseCertificate(ca.der))).toBe(false);
     });
   }
+
+  it('a SHA-1 signature never verifies, even a genuine one (sha1WithRSAEncryption is not accepted)', async () => {
+    const { ca, svid, set } = await pair(SHA1);
+    const c = parseCertificate(svid.der);
+    expect(c.signatureAlgorithm).toBe('1.2.840.113549.1.1.5');
+    expect(signatureVerifies(c, parseCertificate(ca.der))).toBe(false);
+    expect(refusal(svid.pem, set)).toBe('svid_bad_signature');
+  });
+
+  it('an issuer whose public key cannot be decoded verifies nothing (and does not throw)', () => {
+    const rootDer = Buffer.from(root.der);
+    const [tbs, alg, sig] = topParts(rootDer);
+    const tbsParts = topParts(tbs!);
+    // subjectPublicKeyInfo (7th part after the version) with an EC algorithm and a key that is not a point.
+    const badSpki = tlv(
+      0x30,
+      Buffer.concat([
+        tlv(0x30, Buffer.from('06072a8648ce3d020106082a8648ce3d030107', 'hex')),
+        tlv(0x03, Buffer.from([0, 4, 1, 2, 3])),
+      ]),
+    );
+    tbsParts[6] = badSpki;
+    const badRoot = parseCertificate(tlv(0x30, Buffer.concat([tlv(0x30, Buffer.concat(tbsParts)), alg!, sig!])));
+    expect(() => badRoot.publicKey()).toThrow();
+    expect(signatureVerifies(parseCertificate(Buffer.from(leaf.der)), badRoot)).toBe(false);
+  });
 
   it('ECDSA and RSA signatures fail against a key of the other type', async () => {
     const rsaRoot = await createCa({ trustDomain: 'example.org', keyAlgorithm: 'rsa-2048' });
