@@ -46,6 +46,7 @@ describe('TrustBundleSet: each trust domain has its own authorities', () => {
     expect(set.jwtKey('jwt.org', 'k1')).toBe(jwt.jwtAuthorities.get('k1'));
     expect(set.jwtKey('jwt.org', 'k2')).toBeNull();
     expect(set.jwtKey('example.org', 'k1')).toBeNull();
+    expect(set.jwtKey('nowhere.org', 'k1')).toBeNull();
     expect(set.trustDomains()).toEqual(['example.org', 'other.org', 'jwt.org']);
   });
 
