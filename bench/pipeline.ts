@@ -142,12 +142,20 @@ export async function runPipelineBench(
     // 100,000 cache entries with 10,000 rules loaded: fill with distinct fresh requests.
     const cache = createDecisionCache(configSchema.parse({ cache: { enabled: true } }).cache)!;
     const pipeline = new CheckPipeline({ policies: () => store.current(), identity, mode: 'enforce', cache });
+    const gc = (globalThis as { gc?: () => void }).gc;
+    gc?.();
+    const heapBefore = process.memoryUsage().heapUsed;
     for (let i = 0; cache.stats().entries < 100_000 && i < 150_000; i++) {
       const t = fixture.fresh[i % fixture.fresh.length]!;
       await pipeline.check(decode(patchCounter(t.body, t.offsets, 1e9 + i)));
     }
+    gc?.();
+    const heapAfter = process.memoryUsage().heapUsed;
     results.fullCache = {
       entries: cache.stats().entries,
+      // Live heap the entries hold (after a full collection; needs --expose-gc, else null).
+      liveHeapMb: gc ? (heapAfter - heapBefore) / 1048576 : null,
+      liveBytesPerEntry: gc ? Math.round((heapAfter - heapBefore) / Math.max(1, cache.stats().entries)) : null,
       estimatedBytes: cache.stats().bytes,
       rssMb: memoryMb(process.pid, 'VmRSS'),
       peakRssMb: memoryMb(process.pid, 'VmHWM'),
@@ -184,7 +192,8 @@ function printSummary(results: Record<string, unknown>, options: PipelineBenchOp
   }
   const full = results.fullCache as Record<string, number>;
   lines.push(
-    `full cache: ${full.entries} entries (${f((full.estimatedBytes ?? 0) / 1048576)} MiB estimated), RSS ${f(full.rssMb)} MB`,
+    `full cache: ${full.entries} entries (${f((full.estimatedBytes ?? 0) / 1048576)} MiB estimated, live heap ` +
+      `${f(full.liveHeapMb)} MB = ${f(full.liveBytesPerEntry, 0)} bytes per entry), RSS ${f(full.rssMb)} MB`,
   );
   process.stdout.write(`${lines.join('\n')}\n`);
 }

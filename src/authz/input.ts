@@ -2,7 +2,14 @@ import { MeshAuthzError } from '../errors.js';
 import type { WorkloadRef } from '../policy/types.js';
 import type { PeerInput } from './resolve.js';
 import { resolveDestination } from './resolve.js';
-import { structToJson, type WireAddress, type WireCheckRequest, type WireHttpRequest } from './wire-types.js';
+import {
+  isRequestMap,
+  requestMap,
+  structToJson,
+  type WireAddress,
+  type WireCheckRequest,
+  type WireHttpRequest,
+} from './wire-types.js';
 import { EMPTY_REGISTRY, type WorkloadRegistry, type WorkloadResolution } from './workloads.js';
 
 /**
@@ -148,11 +155,11 @@ function readHeaders(http: WireHttpRequest, limits: InputLimits): Record<string,
     throw new InvalidCheckRequest('both headers and header_map are set (ambiguous)');
   }
   let headers: Record<string, string>;
-  if (hasPlain && Object.getPrototypeOf(plain) === null) {
-    // The Check path's reader (server/check-decoder.ts) already built a map without a prototype for this request.
+  if (hasPlain && isRequestMap(plain!)) {
+    // The Check path's reader (server/check-decoder.ts) already built a map that inherits nothing for this request.
     headers = plain!;
   } else {
-    headers = Object.create(null);
+    headers = requestMap<string>();
     if (hasPlain) {
       for (const key of Object.keys(plain!)) headers[key] = plain![key] ?? '';
     } else if (map) {

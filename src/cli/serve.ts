@@ -71,7 +71,8 @@ export const serveCommand: Command = {
     });
     const logger = telemetry.logger;
     if (link) shareWorkerMetrics(telemetry.metrics.registry);
-    const heapWarning = heapLimitWarning();
+    // Each worker warns for itself, counting the workers that share the container's limit with it.
+    const heapWarning = heapLimitWarning(undefined, undefined, link ? workers : 1);
     if (heapWarning !== null) logger.warn({}, heapWarning);
     // Last resort: background work (reloads, refreshes) handles its own failures, but a rejection that still
     // escapes must not end the process (Node's default): a missing authz service makes Envoy deny the whole

@@ -114,7 +114,8 @@ export function mapJoseError(err: unknown): IdentityError {
   if (err instanceof errors.JWKSMultipleMatchingKeys) {
     return tokenError('jwt_malformed', 'the token names no kid and several issuer keys could match', err);
   }
-  if (err instanceof errors.JWSInvalid || err instanceof errors.JWTInvalid || err instanceof errors.JOSEError) {
+  // Every other jose error (JWSInvalid, JWTInvalid, ... all extend JOSEError).
+  if (err instanceof errors.JOSEError) {
     return tokenError('jwt_malformed', 'the token is malformed', err);
   }
   return tokenError('jwt_malformed', 'the token could not be verified', err);

@@ -48,7 +48,6 @@ export function parseXfcc(header: string): XfccElement[] {
   if (header.length > MAX_HEADER) malformed('too long');
   const elements: XfccElement[] = [];
   let el: MutableElement = emptyElement();
-  let pairs = 0;
   let i = 0;
   const n = header.length;
   while (true) {
@@ -92,7 +91,6 @@ export function parseXfcc(header: string): XfccElement[] {
     }
     if (/[\u0000-\u001f\u007f]/.test(value)) malformed('a control character in a value');
     addPair(el, key.toLowerCase(), value);
-    pairs++;
     if (i >= n) break;
     if (header[i] === ';') {
       i++;
@@ -102,12 +100,10 @@ export function parseXfcc(header: string): XfccElement[] {
     elements.push(el);
     if (elements.length >= MAX_ELEMENTS) malformed('too many elements');
     el = emptyElement();
-    pairs = 0;
     i++;
     while (i < n && (header[i] === ' ' || header[i] === '\t')) i++;
     if (i >= n) malformed('an empty element');
   }
-  if (pairs === 0) malformed('an empty element');
   elements.push(el);
   return elements;
 }

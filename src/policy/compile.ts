@@ -61,13 +61,12 @@ export function compilePolicy(loaded: LoadedPolicy, options: ResolvedCompileOpti
     order: `${namespace === options.rootNamespace ? '0' : '1'}${namespace}\u0000${policy.metadata.name}`,
   };
   (policy.spec.rules ?? []).forEach((rule, index) => {
-    const base = `spec.rules[${index}]`;
     const from = rule.from
-      ? rule.from.map((f, i) => compileSource(f.source, `${base}.from[${i}].source`, namespace, options))
+      ? rule.from.map((f, i) => compileSource(f.source, clausePath('from', index, i), namespace, options))
       : null;
-    const to = rule.to ? rule.to.map((t, i) => compileOperation(t.operation, `${base}.to[${i}].operation`)) : null;
+    const to = rule.to ? rule.to.map((t, i) => compileOperation(t.operation, clausePath('to', index, i))) : null;
     const when = rule.when?.length
-      ? rule.when.map((c, i) => compileCondition(c, `${base}.when[${i}]`, namespace, options))
+      ? rule.when.map((c, i) => compileCondition(c, clausePath('when', index, i), namespace, options))
       : NO_CHECKS;
     rules.push(
       new Rule(
@@ -82,6 +81,25 @@ export function compilePolicy(loaded: LoadedPolicy, options: ResolvedCompileOpti
     );
   });
   return compiled;
+}
+
+const CLAUSE_SUFFIX = { from: '.source', to: '.operation', when: '' } as const;
+/** Shared clause paths by [kind][rule][clause]; only small indices (every real policy's), so the table stays small. */
+const CLAUSE_PATHS = { from: [] as string[][], to: [] as string[][], when: [] as string[][] };
+const SHARED_INDEX_LIMIT = 64;
+
+/**
+ * `spec.rules[r].from[i].source` (`to[i].operation`, `when[i]`): one string per distinct path, so the field paths
+ * built from it (checks.ts fieldAt) are found by a lookup rather than by building and hashing new text per rule.
+ */
+function clausePath(kind: keyof typeof CLAUSE_PATHS, rule: number, clause: number): string {
+  if (rule >= SHARED_INDEX_LIMIT || clause >= SHARED_INDEX_LIMIT) {
+    return `spec.rules[${rule}].${kind}[${clause}]${CLAUSE_SUFFIX[kind]}`;
+  }
+  CLAUSE_PATHS[kind][rule] ??= [];
+  const byRule = CLAUSE_PATHS[kind][rule];
+  byRule[clause] ??= `spec.rules[${rule}].${kind}[${clause}]${CLAUSE_SUFFIX[kind]}`;
+  return byRule[clause];
 }
 
 /**

@@ -49,6 +49,11 @@ export function expandPrincipal(value: string, options: ResolvedCompileOptions):
   const cut = value.indexOf('/ns/');
   if (cut <= 0) return [value];
   const td = value.slice(0, cut);
+  if (options.trustDomainAliases.length === 0) {
+    // The common case (no aliases), without the arrays and the Set: one domain, one principal.
+    if (td === options.trustDomain) return [value];
+    return td === CLUSTER_LOCAL ? [`${options.trustDomain}${value.slice(cut)}`] : [value];
+  }
   const domains = [options.trustDomain, ...options.trustDomainAliases];
   if (td !== CLUSTER_LOCAL && !domains.includes(td)) return [value];
   const rest = value.slice(cut);

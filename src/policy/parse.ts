@@ -117,8 +117,10 @@ function addObject(
   fromLibrary: boolean,
 ): void {
   const o = (typeof obj === 'object' && obj !== null ? obj : {}) as Record<string, unknown>;
-  const apiVersion = typeof o.apiVersion === 'string' ? o.apiVersion : '';
-  if (o.kind !== 'AuthorizationPolicy' || !apiVersion.startsWith(POLICY_GROUP)) {
+  // Only another API group (e.g. Linkerd's AuthorizationPolicy) is skipped; a policy without an apiVersion is
+  // validated, and refused, rather than skipped: skipping would silently drop a DENY with a typo.
+  const otherGroup = typeof o.apiVersion === 'string' && o.apiVersion !== '' && !o.apiVersion.startsWith(POLICY_GROUP);
+  if (o.kind !== 'AuthorizationPolicy' || otherGroup) {
     const name = (o.metadata as { name?: unknown } | undefined)?.name;
     out.notes.push(
       `${file}:${lineOf([])}: skipped ${String(o.kind ?? 'a document without kind')}${name ? ` '${String(name)}'` : ''} (not an AuthorizationPolicy)`,
@@ -190,13 +192,24 @@ function offsetOf(root: Node | null, path: FieldPath): number | undefined {
 
 /** Two documents with the same namespace/name: the cluster would keep only the last one applied. */
 export function duplicateIssues(policies: readonly LoadedPolicy[]): PolicyIssue[] {
-  const seen = new Map<string, LoadedPolicy>();
-  const issues: PolicyIssue[] = [];
-  for (const p of policies) {
+  const finder = new DuplicateFinder();
+  for (const p of policies) finder.add(p);
+  return finder.issues;
+}
+
+/**
+ * {@link duplicateIssues} a policy at a time, so a caller that reads files one by one (a reload, in slices) finds
+ * them as it goes instead of in one pass over the whole set at the end. Same issues, same order.
+ */
+export class DuplicateFinder {
+  private readonly seen = new Map<string, LoadedPolicy>();
+  readonly issues: PolicyIssue[] = [];
+
+  add(p: LoadedPolicy): void {
     const key = `${p.policy.metadata.namespace}/${p.policy.metadata.name}`;
-    const first = seen.get(key);
+    const first = this.seen.get(key);
     if (first) {
-      issues.push({
+      this.issues.push({
         severity: 'error',
         file: p.source.file,
         line: p.source.line,
@@ -204,9 +217,8 @@ export function duplicateIssues(policies: readonly LoadedPolicy[]): PolicyIssue[
         message: `policy ${key} is already defined at ${first.source.file}:${first.source.line}`,
         code: 'duplicate_policy',
       });
-    } else seen.set(key, p);
+    } else this.seen.set(key, p);
   }
-  return issues;
 }
 
 /** Issues as lines, errors first. */

@@ -60,6 +60,14 @@ class Reader {
   readonly nodeLines = new Map<object, number>();
   private readonly strings = new Map<string, string>();
   private readonly lists = new Map<string, unknown[]>();
+  /** One-value string lists by their value (most lists in policies: one path, one principal). */
+  private readonly singles = new Map<string, unknown[]>();
+  /** Plain keys already checked (`plainKey`), by their text: a file repeats the same few dozen keys. */
+  private readonly keys = new Map<string, string>();
+  /** The last {@link keyOn} answer: a mapping's first key is looked at twice (to see it is one, then to read it). */
+  private keyLine = -1;
+  private keyCol = -1;
+  private keyFound: { key: string; after: number } | null = null;
 
   constructor(private readonly lines: readonly string[]) {}
 
@@ -111,7 +119,7 @@ class Reader {
     if (isSeqStart(s, indent)) return this.sequence(indent, depth);
     const c = s[indent];
     if (c === '[' || c === '{') return this.flowOnLine(indent, depth, parentIndent === -1);
-    if (keyAt(s, indent) !== null) return this.mapping(indent, indent, depth);
+    if (this.keyOn(s, indent) !== null) return this.mapping(indent, indent, depth);
     return this.inline(s, indent, depth);
   }
 
@@ -122,7 +130,7 @@ class Reader {
     let col = first;
     for (;;) {
       const s = this.lines[this.i]!;
-      const key = keyAt(s, col) ?? giveUp();
+      const key = this.keyOn(s, col) ?? giveUp();
       if (Object.hasOwn(out, key.key) || key.key === '__proto__' || key.key === '<<') giveUp();
       out[key.key] = this.value(s, key.after, indent, depth + 1);
       const next = this.next();
@@ -130,6 +138,16 @@ class Reader {
       if (next > indent) giveUp();
       col = indent;
     }
+  }
+
+  /** {@link keyAt} on the current line, remembered for the next question about the same line and column. */
+  private keyOn(s: string, p: number): { key: string; after: number } | null {
+    if (this.keyLine !== this.i || this.keyCol !== p) {
+      this.keyFound = keyAt(s, p, this.keys);
+      this.keyLine = this.i;
+      this.keyCol = p;
+    }
+    return this.keyFound;
   }
 
   /** The value after `key:` (at column `from`) of a mapping at `indent`. */
@@ -156,7 +174,7 @@ class Reader {
         out.push(next > indent ? this.node(next, indent, depth + 1) : null);
       } else if (isSeqStart(s, p)) {
         giveUp(); // `- - a`: a compact nested sequence
-      } else if (s[p] !== '[' && s[p] !== '{' && keyAt(s, p) !== null) {
+      } else if (s[p] !== '[' && s[p] !== '{' && this.keyOn(s, p) !== null) {
         out.push(this.mapping(p, p, depth + 1));
       } else {
         out.push(this.inline(s, p, depth + 1));
@@ -175,6 +193,13 @@ class Reader {
    * callers repeat across a file's rules); the policy model is read-only.
    */
   private list(items: unknown[], depth: number, line: number): unknown[] {
+    if (depth > 2 && items.length === 1 && typeof items[0] === 'string') {
+      const known = this.singles.get(items[0]);
+      if (known !== undefined) return known;
+      const out = [items[0]];
+      this.singles.set(items[0], out);
+      return out;
+    }
     if (depth > 2 && items.length <= 16 && items.every((v) => typeof v === 'string')) {
       const key = JSON.stringify(items);
       const known = this.lists.get(key);
@@ -328,7 +353,7 @@ function restIsBlank(s: string, p: number): void {
 }
 
 /** An implicit key at column `p` (`key:` followed by a space or the end of the line), or null. */
-function keyAt(s: string, p: number): { key: string; after: number } | null {
+function keyAt(s: string, p: number, checked: Map<string, string>): { key: string; after: number } | null {
   const c = s[p]!;
   if (c === '"' || c === "'") {
     const q = quoted(s, p);
@@ -341,7 +366,13 @@ function keyAt(s: string, p: number): { key: string; after: number } | null {
     const ch = s[j];
     if (ch === ':' && (j + 1 === s.length || s[j + 1] === ' ')) {
       if (j - p > 1000) giveUp(); // the `yaml` library limits implicit keys to 1024 characters
-      return { key: plainKey(s.slice(p, j).trimEnd()), after: j + 1 };
+      const raw = s.slice(p, j).trimEnd();
+      let key = checked.get(raw);
+      if (key === undefined) {
+        key = plainKey(raw);
+        checked.set(raw, key);
+      }
+      return { key, after: j + 1 };
     }
     if (ch === '#' && s[j - 1] === ' ') return null;
   }

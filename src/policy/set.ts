@@ -1,6 +1,7 @@
 import { type CompiledPolicy, compilePolicy, firstMatchingRule, selects } from './compile.js';
 import { explainDecision } from './explain.js';
 import type { LoadedPolicy } from './model.js';
+import { NamespaceGroups } from './namespaces.js';
 import { normalizePath } from './normalize.js';
 import { type CompileOptions, type ResolvedCompileOptions, resolveCompileOptions } from './options.js';
 import { buildPlan, type WorkloadPlan } from './plan.js';
@@ -46,36 +47,48 @@ interface PlanNode {
 export class PolicySet implements CompiledPolicySet {
   readonly options: ResolvedCompileOptions;
   readonly policies: readonly LoadedPolicy[];
-  private readonly compiled: readonly CompiledPolicy[];
-  private readonly root: readonly CompiledPolicy[];
-  private readonly byNamespace = new Map<string, CompiledPolicy[]>();
+  /** The policies by namespace, each namespace compiled on first use (namespaces.ts). */
+  private readonly groups: NamespaceGroups;
   private readonly byWorkloadNs = new Map<string, NamespaceIndex>();
   private planCount = 0;
   /** Numbers the plans for their cache keys; never reset (a plan rebuilt after a reset gets a new number). */
   private planIds = 0;
   private readonly labelsMatterByNs = new Map<string, boolean>();
 
-  /** `compiled`: the policies already compiled in this order (see {@link compilePolicySetInSlices}). */
+  /**
+   * `compiled`: compiled forms of some (or all) of the policies, made under these options (see
+   * {@link compilePolicySetInSlices}); without it, what `previous` compiled under the same options is reused.
+   * Everything else is compiled per namespace when first needed.
+   */
   constructor(
     policies: readonly LoadedPolicy[],
     options: CompileOptions,
     readonly generation: number,
     previous: PolicySet | null = null,
-    compiled?: readonly CompiledPolicy[],
+    compiled?: readonly CompiledPolicy[] | ReadonlyMap<LoadedPolicy, CompiledPolicy>,
   ) {
     this.options = resolveCompileOptions(options);
     this.policies = Object.freeze([...policies]);
-    const reuse = compiled === undefined ? PolicySet.reusable(previous, this.options) : null;
-    this.compiled = (compiled ?? policies.map((p) => reuse?.get(p) ?? compilePolicy(p, this.options))).toSorted(
-      (a, b) => (a.order < b.order ? -1 : a.order > b.order ? 1 : 0),
-    );
-    for (const p of this.compiled) {
-      if (p.namespace === this.options.rootNamespace) continue;
-      const list = this.byNamespace.get(p.namespace);
-      if (list) list.push(p);
-      else this.byNamespace.set(p.namespace, [p]);
-    }
-    this.root = this.compiled.filter((p) => p.namespace === this.options.rootNamespace);
+    const known =
+      compiled === undefined
+        ? PolicySet.reusable(previous, this.options)
+        : compiled instanceof Map
+          ? compiled
+          : new Map((compiled as readonly CompiledPolicy[]).map((c) => [c.loaded, c]));
+    this.groups = new NamespaceGroups(this.policies, this.options, known);
+  }
+
+  /**
+   * Compiles, in the background and in slices, every policy no request has needed yet; decisions are the same
+   * before and after (see namespaces.ts). Stops when `stop()` says so (the set was replaced).
+   */
+  warm(yielder: Yielder, stop: () => boolean = () => false): Promise<void> {
+    return this.groups.warm(yielder, stop);
+  }
+
+  /** The root namespace's policies: they apply to every workload of the mesh. */
+  private get root(): readonly CompiledPolicy[] {
+    return this.groups.compiled(this.options.rootNamespace);
   }
 
   /**
@@ -83,12 +96,19 @@ export class PolicySet implements CompiledPolicySet {
    * it (a reload of one file then compiles only that file's policies). Compiled policies are immutable; plans are
    * not shared, they are rebuilt per set.
    */
+  /** @internal Every compiled form this set holds so far (what the next set may reuse). */
+  compiledSoFar(): Iterable<CompiledPolicy> {
+    return this.groups.compiledSoFar();
+  }
+
   static reusable(
     previous: PolicySet | null,
     options: ResolvedCompileOptions,
   ): Map<LoadedPolicy, CompiledPolicy> | null {
     if (previous === null || !sameOptions(previous.options, options)) return null;
-    return new Map(previous.compiled.map((c) => [c.loaded, c]));
+    const out = new Map<LoadedPolicy, CompiledPolicy>();
+    for (const c of previous.groups.compiledSoFar()) out.set(c.loaded, c);
+    return out;
   }
 
   /** The policies that select the workload (root namespace first), CUSTOM included. */
@@ -153,9 +173,7 @@ export class PolicySet implements CompiledPolicySet {
 
   private namespaceIndex(namespace: string): NamespaceIndex {
     const candidates =
-      namespace === this.options.rootNamespace
-        ? this.root
-        : [...this.root, ...(this.byNamespace.get(namespace) ?? NONE)];
+      namespace === this.options.rootNamespace ? this.root : [...this.root, ...this.groups.compiled(namespace)];
     const keys = new Set<string>();
     for (const p of candidates) for (const [k] of p.selector) keys.add(k);
     const targeted = candidates.filter((p) => p.targets !== null);
@@ -223,8 +241,11 @@ function selectsByWorkload(p: CompiledPolicy): boolean {
 export type Yielder = () => Promise<void> | undefined;
 
 /**
- * {@link compilePolicySet} in slices: one policy at a time, asking `yielder` after each whether to pause. The set
- * serving meanwhile is untouched; the caller swaps the result in when it resolves. Gives the same set.
+ * {@link compilePolicySet} for a reload, in slices: asks `yielder` after each piece of work whether to pause. Only
+ * the policies that changed (objects `previous` did not hold; an unchanged file keeps its parsed objects) are
+ * compiled now; what `previous` compiled is reused, and an unchanged policy of a namespace no request has reached
+ * yet stays to be compiled on first use, as in `previous`. The set serving meanwhile is untouched; the caller swaps
+ * the result in when it resolves. Gives a set with the same decisions.
  */
 export async function compilePolicySetInSlices(
   policies: readonly LoadedPolicy[],
@@ -234,14 +255,38 @@ export async function compilePolicySetInSlices(
   yielder: Yielder,
 ): Promise<PolicySet> {
   const resolved = resolveCompileOptions(options);
-  const reuse = PolicySet.reusable(previous, resolved);
-  const compiled: CompiledPolicy[] = [];
+  const same = previous !== null && sameOptions(previous.options, resolved);
+  // What `previous` holds, gathered in slices too (a 50k-rule set is 10k entries).
+  const reuse = new Map<LoadedPolicy, CompiledPolicy>();
+  const before = new Set<LoadedPolicy>();
+  if (same) {
+    let n = 0;
+    for (const c of previous.compiledSoFar()) {
+      reuse.set(c.loaded, c);
+      if (++n % CHEAP_STEPS === 0) await pauseIfDue(yielder);
+    }
+    for (const p of previous.policies) {
+      before.add(p);
+      if (++n % CHEAP_STEPS === 0) await pauseIfDue(yielder);
+    }
+  }
+  const compiled = new Map<LoadedPolicy, CompiledPolicy>();
   for (const p of policies) {
-    compiled.push(reuse?.get(p) ?? compilePolicy(p, resolved));
+    const known = reuse.get(p);
+    if (known !== undefined) compiled.set(p, known);
+    else if (!before.has(p)) compiled.set(p, compilePolicy(p, resolved));
     const pause = yielder();
     if (pause !== undefined) await pause;
   }
   return new PolicySet(policies, resolved, generation, previous, compiled);
+}
+
+/** Cheap steps (a lookup, an insert) between two questions to the yielder. */
+const CHEAP_STEPS = 512;
+
+async function pauseIfDue(yielder: Yielder): Promise<void> {
+  const pause = yielder();
+  if (pause !== undefined) await pause;
 }
 
 /** Compiles loaded policies into a set. */

@@ -22,17 +22,35 @@ const NEVER: StringTest = () => false;
 export function compileStringMatch(values: readonly string[], options: StringMatchOptions = {}): StringTest {
   // Generated rule sets repeat the same lists thousands of times (methods, a caller's principal): the tests are
   // pure functions of their inputs, so one compiled test serves every rule that lists the same values.
-  const key = `${options.prefix ?? ''}\u0001${options.ignoreCase ? 1 : 0}\u0001${values.join('\u0000')}`;
-  const known = SHARED.get(key);
+  // Keyed by the options, then by the one value itself or by the joined list (in a map of their own, so a value
+  // holding the separator never meets a list): most lists have one value, whose hash the string already knows.
+  if (sharedCount >= SHARED_LIMIT) {
+    SHARED.clear();
+    sharedCount = 0;
+  }
+  const prefix = options.prefix ?? '';
+  let variant = SHARED.get(prefix);
+  if (variant === undefined) {
+    variant = [new Map(), new Map(), new Map(), new Map()];
+    SHARED.set(prefix, variant);
+  }
+  const single = values.length === 1;
+  const byKey = variant[(options.ignoreCase ? 2 : 0) + (single ? 1 : 0)]!;
+  const key = single ? values[0]! : values.join('\u0000');
+  const known = byKey.get(key);
   if (known !== undefined) return known;
-  if (SHARED.size >= SHARED_LIMIT) SHARED.clear();
   const made = buildStringMatch(values, options);
-  SHARED.set(key, made);
+  byKey.set(key, made);
+  sharedCount++;
   return made;
 }
 
-/** Compiled tests by inputs; bounded so a long run of reloads with ever-new values cannot grow it forever. */
-const SHARED = new Map<string, StringTest>();
+/**
+ * Compiled tests by prefix, then [case-sensitive lists, case-sensitive single values, ignore-case lists,
+ * ignore-case single values]; bounded so a long run of reloads with ever-new values cannot grow it forever.
+ */
+const SHARED = new Map<string, Map<string, StringTest>[]>();
+let sharedCount = 0;
 const SHARED_LIMIT = 100_000;
 
 function buildStringMatch(values: readonly string[], options: StringMatchOptions): StringTest {

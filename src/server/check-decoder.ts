@@ -12,6 +12,7 @@ import type {
   WireStruct,
   WireValue,
 } from '../authz/wire-types.js';
+import { requestMap } from '../authz/wire-types.js';
 
 /**
  * The CheckRequest reader of the Check path: one pass over the bytes that builds only what `toCheckInput` reads
@@ -28,8 +29,8 @@ import type {
  * a known field with the wrong wire type, a group (proto3 has none), a field number 0, or a varint over 10 bytes is
  * a malformed request (denied), where protobufjs would read the bytes as whatever the field expects.
  * Not built (never read by the core): query, fragment, size, body, raw_body (the raw path carries query and
- * fragment), route and typed metadata. Maps are objects without a prototype, so a key such as `__proto__` or
- * `constructor` is only ever itself.
+ * fragment), route and typed metadata. Maps are `requestMap()`s, so a key such as `__proto__` or `constructor`
+ * is only ever the request's own entry.
  */
 
 export interface DecodeLimits {
@@ -67,20 +68,23 @@ declare module 'node:buffer' {
 }
 class OverLimit extends Error {}
 
-// The cursor and counters of the one decode in progress (decoding is synchronous, so one set is enough and the
-// walk allocates nothing for itself).
-let buf: Buffer = Buffer.alloc(0);
-let pos = 0;
-let limits: DecodeLimits | undefined;
-let headerCount = 0;
-let headerBytes = 0;
-let extensionCount = 0;
-let sourceLabels = 0;
-let destinationLabels = 0;
-/** The last map entry read by {@link entry}, and the bytes of its key and value. */
-let entryKey = '';
-let entryValue = '';
-let entryBytes = 0;
+// The cursor and counters of the one decode in progress. Decoding is synchronous, so one set is enough and the walk
+// allocates nothing for itself; they are fields of one constant object rather than module `let`s, which V8 reads
+// with a hole check on every access.
+const cur = {
+  buf: Buffer.alloc(0) as Buffer,
+  pos: 0,
+  limits: undefined as DecodeLimits | undefined,
+  headerCount: 0,
+  headerBytes: 0,
+  extensionCount: 0,
+  sourceLabels: 0,
+  destinationLabels: 0,
+  /** The last map entry read by {@link entry}, and the bytes of its key and value. */
+  entryKey: '',
+  entryValue: '',
+  entryBytes: 0,
+};
 
 /**
  * Decodes a CheckRequest. Never throws: a malformed message or one over a limit becomes a
@@ -88,18 +92,18 @@ let entryBytes = 0;
  * Envoy's failure mode).
  */
 export function readCheckRequest(bytes: Uint8Array, decodeLimits?: DecodeLimits): WireCheckRequest | MalformedRequest {
-  buf = Buffer.isBuffer(bytes) ? bytes : Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
-  pos = 0;
-  limits = decodeLimits;
-  headerCount = 0;
-  headerBytes = 0;
-  extensionCount = 0;
-  sourceLabels = 0;
-  destinationLabels = 0;
+  cur.buf = Buffer.isBuffer(bytes) ? bytes : Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+  cur.pos = 0;
+  cur.limits = decodeLimits;
+  cur.headerCount = 0;
+  cur.headerBytes = 0;
+  cur.extensionCount = 0;
+  cur.sourceLabels = 0;
+  cur.destinationLabels = 0;
   try {
     const request: WireCheckRequest = {};
-    const end = buf.length;
-    while (pos < end) {
+    const end = cur.buf.length;
+    while (cur.pos < end) {
       const t = tag(end);
       if (t >>> 3 === 1) request.attributes = attributes(request.attributes ?? {}, sub(t, end));
       else skip(t, end);
@@ -107,18 +111,18 @@ export function readCheckRequest(bytes: Uint8Array, decodeLimits?: DecodeLimits)
     return request;
   } catch (err) {
     if (err instanceof OverLimit) return { malformed: `over a limit, refused while decoding: ${err.message}` };
-    if (err instanceof Malformed) return { malformed: `invalid CheckRequest at byte ${pos}: ${err.message}` };
+    if (err instanceof Malformed) return { malformed: `invalid CheckRequest at byte ${cur.pos}: ${err.message}` };
     // A RangeError from a runaway input (never expected): still a deny with a reason, never a crash.
     return { malformed: `invalid CheckRequest: ${err instanceof Error ? err.message : String(err)}` };
   } finally {
-    buf = EMPTY_BUFFER;
+    cur.buf = EMPTY_BUFFER;
   }
 }
 
 const EMPTY_BUFFER = Buffer.alloc(0);
 
 function attributes(a: WireAttributeContext, end: number): WireAttributeContext {
-  while (pos < end) {
+  while (cur.pos < end) {
     const t = tag(end);
     switch (t >>> 3) {
       case 1:
@@ -131,7 +135,7 @@ function attributes(a: WireAttributeContext, end: number): WireAttributeContext 
         const e = sub(t, end);
         const r = a.request ?? {};
         a.request = r;
-        while (pos < e) {
+        while (cur.pos < e) {
           const f = tag(e);
           if (f >>> 3 === 1) r.time = timestamp(r.time ?? {}, sub(f, e));
           else if (f >>> 3 === 2) r.http = http(r.http ?? {}, sub(f, e));
@@ -141,11 +145,11 @@ function attributes(a: WireAttributeContext, end: number): WireAttributeContext 
       }
       case 10:
         entry(sub(t, end));
-        if (limits !== undefined && ++extensionCount > limits.maxLabels) {
-          throw new OverLimit(`more than ${limits.maxLabels} context extensions`);
+        if (cur.limits !== undefined && ++cur.extensionCount > cur.limits.maxLabels) {
+          throw new OverLimit(`more than ${cur.limits.maxLabels} context extensions`);
         }
-        a.contextExtensions ??= Object.create(null) as Record<string, string>;
-        a.contextExtensions[entryKey] = entryValue;
+        a.contextExtensions ??= requestMap<string>();
+        a.contextExtensions[cur.entryKey] = cur.entryValue;
         break;
       case 11:
         a.metadataContext = metadata(a.metadataContext ?? {}, sub(t, end));
@@ -154,7 +158,7 @@ function attributes(a: WireAttributeContext, end: number): WireAttributeContext 
         const e = sub(t, end);
         const tls = a.tlsSession ?? {};
         a.tlsSession = tls;
-        while (pos < e) {
+        while (cur.pos < e) {
           const f = tag(e);
           if (f >>> 3 === 1) tls.sni = string(f, e);
           else skip(f, e);
@@ -169,7 +173,7 @@ function attributes(a: WireAttributeContext, end: number): WireAttributeContext 
 }
 
 function peer(p: WirePeer, end: number, source: boolean): WirePeer {
-  while (pos < end) {
+  while (cur.pos < end) {
     const t = tag(end);
     switch (t >>> 3) {
       case 1:
@@ -180,12 +184,12 @@ function peer(p: WirePeer, end: number, source: boolean): WirePeer {
         break;
       case 3: {
         entry(sub(t, end));
-        const n = source ? ++sourceLabels : ++destinationLabels;
-        if (limits !== undefined && n > limits.maxLabels) {
-          throw new OverLimit(`more than ${limits.maxLabels} ${source ? 'source' : 'destination'} labels`);
+        const n = source ? ++cur.sourceLabels : ++cur.destinationLabels;
+        if (cur.limits !== undefined && n > cur.limits.maxLabels) {
+          throw new OverLimit(`more than ${cur.limits.maxLabels} ${source ? 'source' : 'destination'} labels`);
         }
-        p.labels ??= Object.create(null) as Record<string, string>;
-        p.labels[entryKey] = entryValue;
+        p.labels ??= requestMap<string>();
+        p.labels[cur.entryKey] = cur.entryValue;
         break;
       }
       case 4:
@@ -203,7 +207,7 @@ function peer(p: WirePeer, end: number, source: boolean): WirePeer {
 
 /** Address is a oneof (socket_address, pipe, envoy_internal_address): another member after it clears it. */
 function address(a: WireAddress, end: number): WireAddress {
-  while (pos < end) {
+  while (cur.pos < end) {
     const t = tag(end);
     if (t >>> 3 === 1) {
       a.socketAddress = socketAddress(a.socketAddress ?? {}, sub(t, end));
@@ -217,7 +221,7 @@ function address(a: WireAddress, end: number): WireAddress {
 
 /** port_specifier is a oneof (port_value, named_port): a named port clears the number. */
 function socketAddress(s: WireSocketAddress, end: number): WireSocketAddress {
-  while (pos < end) {
+  while (cur.pos < end) {
     const t = tag(end);
     const field = t >>> 3;
     if (field === 2) s.address = string(t, end);
@@ -235,7 +239,7 @@ function socketAddress(s: WireSocketAddress, end: number): WireSocketAddress {
 type WireTimestamp = NonNullable<NonNullable<WireAttributeContext['request']>['time']>;
 
 function timestamp(ts: WireTimestamp, end: number): WireTimestamp {
-  while (pos < end) {
+  while (cur.pos < end) {
     const t = tag(end);
     if (t >>> 3 === 1) {
       want(t, VARINT);
@@ -251,7 +255,7 @@ function timestamp(ts: WireTimestamp, end: number): WireTimestamp {
 }
 
 function http(h: WireHttpRequest, end: number): WireHttpRequest {
-  while (pos < end) {
+  while (cur.pos < end) {
     const t = tag(end);
     switch (t >>> 3) {
       case 1:
@@ -262,16 +266,16 @@ function http(h: WireHttpRequest, end: number): WireHttpRequest {
         break;
       case 3: {
         entry(sub(t, end));
-        countHeader(entryBytes);
-        h.headers ??= Object.create(null) as Record<string, string>;
-        h.headers[entryKey] = entryValue;
+        countHeader(cur.entryBytes);
+        h.headers ??= requestMap<string>();
+        h.headers[cur.entryKey] = cur.entryValue;
         break;
       }
       case 4: {
         want(t, LEN);
         const n = length(end);
-        if (limits !== undefined && n > limits.maxPathBytes) {
-          throw new OverLimit(`the path is longer than ${limits.maxPathBytes} bytes`);
+        if (cur.limits !== undefined && n > cur.limits.maxPathBytes) {
+          throw new OverLimit(`the path is longer than ${cur.limits.maxPathBytes} bytes`);
         }
         h.path = utf8(n);
         break;
@@ -289,7 +293,7 @@ function http(h: WireHttpRequest, end: number): WireHttpRequest {
         const e = sub(t, end);
         const map = h.headerMap ?? { headers: [] };
         h.headerMap = map;
-        while (pos < e) {
+        while (cur.pos < e) {
           const f = tag(e);
           if (f >>> 3 === 1) map.headers!.push(headerValue(sub(f, e)));
           else skip(f, e);
@@ -306,7 +310,7 @@ function http(h: WireHttpRequest, end: number): WireHttpRequest {
 function headerValue(end: number): WireHeaderValue {
   const v: WireHeaderValue = {};
   let text = 0;
-  while (pos < end) {
+  while (cur.pos < end) {
     const t = tag(end);
     const field = t >>> 3;
     if (field === 1 || field === 2) {
@@ -319,8 +323,8 @@ function headerValue(end: number): WireHeaderValue {
       want(t, LEN);
       const n = length(end);
       text += n;
-      v.rawValue = buf.subarray(pos, pos + n);
-      pos += n;
+      v.rawValue = cur.buf.subarray(cur.pos, cur.pos + n);
+      cur.pos += n;
     } else skip(t, end);
   }
   countHeader(text);
@@ -328,27 +332,28 @@ function headerValue(end: number): WireHeaderValue {
 }
 
 function countHeader(bytes: number): void {
-  if (limits === undefined) return;
-  headerCount++;
-  headerBytes += bytes;
-  if (headerCount > limits.maxHeaders) throw new OverLimit(`more than ${limits.maxHeaders} headers`);
-  if (headerBytes > limits.maxHeaderBytes) throw new OverLimit(`headers exceed ${limits.maxHeaderBytes} bytes`);
+  if (cur.limits === undefined) return;
+  cur.headerCount++;
+  cur.headerBytes += bytes;
+  if (cur.headerCount > cur.limits.maxHeaders) throw new OverLimit(`more than ${cur.limits.maxHeaders} headers`);
+  if (cur.headerBytes > cur.limits.maxHeaderBytes)
+    throw new OverLimit(`headers exceed ${cur.limits.maxHeaderBytes} bytes`);
 }
 
 function metadata(m: WireMetadata, end: number): WireMetadata {
-  while (pos < end) {
+  while (cur.pos < end) {
     const t = tag(end);
     if (t >>> 3 === 1) {
       const e = sub(t, end);
       let key = '';
-      let value: WireStruct = { fields: Object.create(null) as Record<string, WireValue> };
-      while (pos < e) {
+      let value: WireStruct = { fields: requestMap<WireValue>() };
+      while (cur.pos < e) {
         const f = tag(e);
         if (f >>> 3 === 1) key = string(f, e);
         else if (f >>> 3 === 2) value = struct(sub(f, e), 1);
         else skip(f, e);
       }
-      m.filterMetadata ??= Object.create(null) as Record<string, WireStruct>;
+      m.filterMetadata ??= requestMap<WireStruct>();
       m.filterMetadata[key] = value;
     } else skip(t, end);
   }
@@ -357,8 +362,8 @@ function metadata(m: WireMetadata, end: number): WireMetadata {
 
 function struct(end: number, depth: number): WireStruct {
   if (depth > MAX_STRUCT_DEPTH) throw new Malformed(`metadata nested deeper than ${MAX_STRUCT_DEPTH} levels`);
-  const fields = Object.create(null) as Record<string, WireValue>;
-  while (pos < end) {
+  const fields = requestMap<WireValue>();
+  while (cur.pos < end) {
     const t = tag(end);
     if (t >>> 3 !== 1) {
       skip(t, end);
@@ -367,7 +372,7 @@ function struct(end: number, depth: number): WireStruct {
     const e = sub(t, end);
     let key = '';
     let value: WireValue = { nullValue: 0 };
-    while (pos < e) {
+    while (cur.pos < e) {
       const f = tag(e);
       if (f >>> 3 === 1) key = string(f, e);
       else if (f >>> 3 === 2) value = structValue(sub(f, e), depth);
@@ -381,7 +386,7 @@ function struct(end: number, depth: number): WireStruct {
 /** google.protobuf.Value: a oneof, so the last member present is the value. */
 function structValue(end: number, depth: number): WireValue {
   let value: WireValue = { nullValue: 0 };
-  while (pos < end) {
+  while (cur.pos < end) {
     const t = tag(end);
     switch (t >>> 3) {
       case 1:
@@ -390,9 +395,9 @@ function structValue(end: number, depth: number): WireValue {
         break;
       case 2:
         want(t, FIXED64);
-        if (end - pos < 8) throw new Malformed('truncated double');
-        value = { numberValue: buf.readDoubleLE(pos) };
-        pos += 8;
+        if (end - cur.pos < 8) throw new Malformed('truncated double');
+        value = { numberValue: cur.buf.readDoubleLE(cur.pos) };
+        cur.pos += 8;
         break;
       case 3:
         value = { stringValue: string(t, end) };
@@ -408,7 +413,7 @@ function structValue(end: number, depth: number): WireValue {
         const e = sub(t, end);
         if (depth + 1 > MAX_STRUCT_DEPTH) throw new Malformed(`metadata nested deeper than ${MAX_STRUCT_DEPTH} levels`);
         const values: WireValue[] = [];
-        while (pos < e) {
+        while (cur.pos < e) {
           const f = tag(e);
           if (f >>> 3 === 1) values.push(structValue(sub(f, e), depth + 1));
           else skip(f, e);
@@ -423,12 +428,12 @@ function structValue(end: number, depth: number): WireValue {
   return value;
 }
 
-/** A map<string, string> entry ending at `end`: sets {@link entryKey} and {@link entryValue} (absent: ''). */
+/** A map<string, string> entry ending at `end`: sets {@link cur.entryKey} and {@link cur.entryValue} (absent: ''). */
 function entry(end: number): void {
   let key = '';
   let value = '';
   let bytes = 0;
-  while (pos < end) {
+  while (cur.pos < end) {
     const t = tag(end);
     const field = t >>> 3;
     if (field === 1 || field === 2) {
@@ -439,9 +444,9 @@ function entry(end: number): void {
       else value = utf8(n);
     } else skip(t, end);
   }
-  entryKey = key;
-  entryValue = value;
-  entryBytes = bytes;
+  cur.entryKey = key;
+  cur.entryValue = value;
+  cur.entryBytes = bytes;
 }
 
 // --- the wire format -----------------------------------------------------------------------------------------
@@ -461,12 +466,12 @@ function want(t: number, wireType: number): void {
 function sub(t: number, end: number): number {
   want(t, LEN);
   const n = length(end);
-  return pos + n;
+  return cur.pos + n;
 }
 
 function length(end: number): number {
   const n = varint(end);
-  if (n > end - pos) throw new Malformed('a length runs past the end of its message');
+  if (n > end - cur.pos) throw new Malformed('a length runs past the end of its message');
   return n;
 }
 
@@ -478,11 +483,29 @@ function string(t: number, end: number): string {
 /** The next `n` bytes as a string; proto3 strings must be UTF-8, so invalid bytes make the message malformed. */
 function utf8(n: number): string {
   if (n === 0) return '';
-  const start = pos;
-  pos += n;
-  const s = buf.utf8Slice(start, pos);
+  const start = cur.pos;
+  cur.pos += n;
+  // Most strings of a request are short ASCII (header names, methods, ports): built here, they cost no call into
+  // C++, which for strings this short costs more than the decode.
+  if (n <= SHORT_STRING) {
+    let s = '';
+    for (let i = start; i < cur.pos; i++) {
+      const c = cur.buf[i]!;
+      if (c >= 0x80) return utf8Slow(start, cur.pos);
+      s += String.fromCharCode(c);
+    }
+    return s;
+  }
+  return utf8Slow(start, cur.pos);
+}
+
+/** Strings up to this many bytes are built in JavaScript when ASCII. */
+const SHORT_STRING = 16;
+
+function utf8Slow(start: number, end: number): string {
+  const s = cur.buf.utf8Slice(start, end);
   // Invalid bytes decode to U+FFFD; only then is the (rarer) full validation worth its cost.
-  if (s.includes('\uFFFD') && !isUtf8(buf.subarray(start, pos))) throw new Malformed('a string is not UTF-8');
+  if (s.includes('\uFFFD') && !isUtf8(cur.buf.subarray(start, end))) throw new Malformed('a string is not UTF-8');
   return s;
 }
 
@@ -495,9 +518,9 @@ function skip(t: number, end: number): void {
       advance(8, end);
       return;
     case LEN: {
-      // Not `pos += length(end)`: that would read `pos` before length() moves it past the length varint.
+      // Not `cur.pos += length(end)`: that would read `cur.pos` before length() moves it past the length varint.
       const n = length(end);
-      pos += n;
+      cur.pos += n;
       return;
     }
     case FIXED32:
@@ -509,20 +532,20 @@ function skip(t: number, end: number): void {
 }
 
 function advance(n: number, end: number): void {
-  if (n > end - pos) throw new Malformed('a fixed-size field runs past the end of its message');
-  pos += n;
+  if (n > end - cur.pos) throw new Malformed('a fixed-size field runs past the end of its message');
+  cur.pos += n;
 }
 
 /** A varint up to 64 bits as a number (exact to 2^53; beyond, only compared or skipped). */
 function varint(end: number): number {
-  if (pos >= end) throw new Malformed('truncated varint');
-  let b = buf[pos++]!;
+  if (cur.pos >= end) throw new Malformed('truncated varint');
+  let b = cur.buf[cur.pos++]!;
   if (b < 0x80) return b;
   let result = b & 0x7f;
   let mul = 128;
   for (let i = 1; i < 10; i++) {
-    if (pos >= end) throw new Malformed('truncated varint');
-    b = buf[pos++]!;
+    if (cur.pos >= end) throw new Malformed('truncated varint');
+    b = cur.buf[cur.pos++]!;
     result += (b & 0x7f) * mul;
     if (b < 0x80) return result;
     mul *= 128;
@@ -534,8 +557,8 @@ function varint(end: number): number {
 function varint32(end: number): number {
   let result = 0;
   for (let i = 0; i < 10; i++) {
-    if (pos >= end) throw new Malformed('truncated varint');
-    const b = buf[pos++]!;
+    if (cur.pos >= end) throw new Malformed('truncated varint');
+    const b = cur.buf[cur.pos++]!;
     if (i < 5) result |= (b & 0x7f) << (7 * i);
     if (b < 0x80) return result;
   }

@@ -11,10 +11,16 @@ import { constants, type Http2SecureServer, type Http2Server, type Http2Session,
  * - past the per-connection or the total cap it resets the stream holding the most such bytes (a real
  *   CheckRequest is a few KB, so the resets land on the streams that built the pile, not on normal callers);
  * - a stream whose message is not complete `messageTimeoutMs` after it opened (or after its previous message) is
- *   reset, so a slow sender cannot hold its bytes forever.
+ *   reset, so a slow sender cannot hold its bytes forever. One sweep timer per guard (every quarter of the timeout,
+ *   at most a second) finds them, rather than a timer per stream: a stream is reset between `messageTimeoutMs` and
+ *   that plus one sweep period after its clock started.
  * - a connection that has not sent the HTTP/2 client preface (its first SETTINGS frame) `prefaceTimeoutMs` after
  *   the session opened is closed: without it, a plaintext client that connects and says nothing holds a socket
  *   forever (Node has no such timeout; TLS connections get one for the handshake, not for what follows).
+ * Two ways to follow the framing: for grpc-js (which reads it internally) the guard listens to each stream's DATA
+ * itself ({@link ConnectionGuard.attach}); the lean transport, which reads the framing anyway, tells the guard how
+ * many bytes its reader holds ({@link ConnectionGuard.follow}), so the bytes are parsed once and the guard adds no
+ * listener but 'close'.
  * The stream limit per connection (HTTP/2 SETTINGS_MAX_CONCURRENT_STREAMS) and the TLS handshake timeout are
  * set where the sockets are created (server.ts, tls.ts).
  */
@@ -41,12 +47,21 @@ interface Tracked {
   readonly session: SessionState;
   /** Bytes of the message in progress (prefix included) not yet complete. */
   pending: number;
-  /** Prefix bytes still to read (5 at a message boundary; 0 while reading a body). */
+  /** Prefix bytes still to read (5 at a message boundary; 0 while reading a body). Listening mode only. */
   prefixLeft: number;
-  prefix: Buffer;
+  prefix: Buffer | null;
   bodyLeft: number;
-  timer: NodeJS.Timeout | null;
+  /** When the message in progress must be complete (ms since epoch); 0 when no clock runs. */
+  deadline: number;
   done: boolean;
+}
+
+/** A stream the transport reads itself: it reports what its reader holds (see {@link ConnectionGuard.follow}). */
+export interface FollowedStream {
+  /** The reader now holds `bytes` of a message not yet complete (0 once it is complete). */
+  holding(bytes: number): void;
+  /** The request half is over: nothing more can be buffered for this stream. */
+  settled(): void;
 }
 
 interface SessionState {
@@ -64,6 +79,7 @@ export class ConnectionGuard {
   private total = 0;
   private readonly sessions = new WeakMap<Http2Session, SessionState>();
   private readonly all = new Set<Tracked>();
+  private sweeper: NodeJS.Timeout | null = null;
 
   constructor(private readonly limits: BufferLimits) {}
 
@@ -77,11 +93,33 @@ export class ConnectionGuard {
     return this.all.size;
   }
 
-  /** Watches every stream of `server`; called before grpc-js sees the stream. */
-  attach(server: Http2Server | Http2SecureServer): void {
-    server.prependListener('stream', (stream: Http2Stream) => this.track(stream));
+  /**
+   * Watches `server`'s connections (the preface timeout) and, unless the transport follows the framing itself
+   * (`listen: false`, see {@link follow}), every stream's DATA; called before grpc-js sees the stream.
+   */
+  attach(server: Http2Server | Http2SecureServer, listen = true): void {
+    if (listen) server.prependListener('stream', (stream: Http2Stream) => this.track(stream));
     const prefaceMs = this.limits.prefaceTimeoutMs;
     if (prefaceMs !== undefined) server.on('session', (session: Http2Session) => this.awaitPreface(session, prefaceMs));
+  }
+
+  /**
+   * Follows a stream whose framing the transport reads itself: the transport reports the bytes its reader holds
+   * and when the request half ends; the guard keeps the per-connection and total books, the caps and the clock.
+   */
+  follow(stream: Http2Stream): FollowedStream | null {
+    const t = this.open(stream, false);
+    if (t === null) return null;
+    stream.once('close', () => this.release(t));
+    return {
+      holding: (bytes: number) => {
+        if (t.done) return;
+        this.add(t, bytes - t.pending);
+        if (bytes === 0) t.deadline = 0;
+        this.enforce(t);
+      },
+      settled: () => this.finishMessage(t, false),
+    };
   }
 
   /** The client's SETTINGS frame ends the preface; until then the session holds a socket for nothing. */
@@ -96,9 +134,9 @@ export class ConnectionGuard {
     session.once('close', clear);
   }
 
-  private track(stream: Http2Stream): void {
+  private open(stream: Http2Stream, listening: boolean): Tracked | null {
     const h2session = stream.session;
-    if (!h2session) return;
+    if (!h2session) return null;
     let session = this.sessions.get(h2session);
     if (!session) {
       session = { pending: 0, streams: new Set() };
@@ -109,28 +147,50 @@ export class ConnectionGuard {
       session,
       pending: 0,
       prefixLeft: 5,
-      prefix: Buffer.alloc(5),
+      prefix: listening ? Buffer.alloc(5) : null,
       bodyLeft: 0,
-      timer: null,
+      deadline: 0,
       done: false,
     };
     session.streams.add(t);
     this.all.add(t);
     this.arm(t);
+    return t;
+  }
+
+  private track(stream: Http2Stream): void {
+    const t = this.open(stream, true);
+    if (t === null) return;
     stream.on('data', (chunk: Buffer) => this.onData(t, chunk));
     // The request half is over: nothing more can be buffered for this stream.
     stream.once('end', () => this.finishMessage(t, false));
     stream.once('close', () => this.release(t));
   }
 
+  /** Starts the stream's clock (if none runs): its message must be complete within messageTimeoutMs. */
   private arm(t: Tracked): void {
-    if (t.timer !== null || t.done) return;
-    t.timer = setTimeout(() => {
-      t.timer = null;
-      this.counters.resetForTimeout++;
-      this.reset(t);
-    }, this.limits.messageTimeoutMs);
-    t.timer.unref();
+    if (t.deadline !== 0 || t.done) return;
+    t.deadline = Date.now() + this.limits.messageTimeoutMs;
+    if (this.sweeper === null) {
+      const period = Math.max(5, Math.min(1000, Math.floor(this.limits.messageTimeoutMs / 4)));
+      this.sweeper = setInterval(() => this.sweep(), period);
+      this.sweeper.unref();
+    }
+  }
+
+  /** Resets every stream past its deadline; stops when nothing is left to watch. */
+  private sweep(): void {
+    const now = Date.now();
+    for (const t of this.all) {
+      if (t.deadline !== 0 && t.deadline <= now) {
+        this.counters.resetForTimeout++;
+        this.reset(t);
+      }
+    }
+    if (this.all.size === 0 && this.sweeper !== null) {
+      clearInterval(this.sweeper);
+      this.sweeper = null;
+    }
   }
 
   private onData(t: Tracked, chunk: Buffer): void {
@@ -139,13 +199,13 @@ export class ConnectionGuard {
     while (at < chunk.length) {
       if (t.prefixLeft > 0) {
         const n = Math.min(t.prefixLeft, chunk.length - at);
-        chunk.copy(t.prefix, 5 - t.prefixLeft, at, at + n);
+        chunk.copy(t.prefix!, 5 - t.prefixLeft, at, at + n);
         t.prefixLeft -= n;
         at += n;
         this.add(t, n);
         this.arm(t);
         if (t.prefixLeft === 0) {
-          t.bodyLeft = t.prefix.readUInt32BE(1);
+          t.bodyLeft = t.prefix!.readUInt32BE(1);
           if (t.bodyLeft === 0) this.finishMessage(t, true);
         }
       } else {
@@ -172,8 +232,7 @@ export class ConnectionGuard {
     t.pending = 0;
     t.prefixLeft = 5;
     t.bodyLeft = 0;
-    if (t.timer !== null) clearTimeout(t.timer);
-    t.timer = null;
+    t.deadline = 0;
     // A further message on the same stream restarts the clock when its first byte arrives (arm in onData).
     if (!another) t.done = true;
   }

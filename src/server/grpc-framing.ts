@@ -95,6 +95,11 @@ export class UnaryMessageReader {
 
   constructor(private readonly maxMessageBytes: number) {}
 
+  /** Bytes held of a message not yet complete (prefix included): what the connection guard counts. */
+  get heldBytes(): number {
+    return this.message !== null || this.failure !== null ? 0 : this.have;
+  }
+
   /** Takes one DATA chunk. Returns a failure the first time the input becomes invalid, else null. */
   push(chunk: Buffer): GrpcFailure | null {
     if (this.failure !== null) return null;

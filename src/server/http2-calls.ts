@@ -1,4 +1,5 @@
 import type { IncomingHttpHeaders, ServerHttp2Stream } from 'node:http2';
+import type { FollowedStream } from './connection-guard.js';
 import { encodeGrpcMessage, frameMessage, type GrpcFailure, GrpcStatus, UnaryMessageReader } from './grpc-framing.js';
 
 /**
@@ -108,19 +109,24 @@ export function acceptCall(stream: ServerHttp2Stream, headers: IncomingHttpHeade
 
 /**
  * Reads the one request message of a unary call and hands it to `onMessage` once the request half has ended;
- * framing errors (compressed, oversize, a second message, none) fail the call with their status.
+ * framing errors (compressed, oversize, a second message, none) fail the call with their status. `followed`
+ * (the connection guard's books for this stream) is told what the reader holds after every chunk, so the framing
+ * is parsed once, here.
  */
 export function readUnary(
   stream: ServerHttp2Stream,
   maxMessageBytes: number,
+  followed: FollowedStream | null,
   onMessage: (message: Buffer) => void,
 ): void {
   const reader = new UnaryMessageReader(maxMessageBytes);
   stream.on('data', (chunk: Buffer) => {
     const failure = reader.push(chunk);
+    followed?.holding(reader.heldBytes);
     if (failure !== null) sendFailure(stream, failure);
   });
   stream.once('end', () => {
+    followed?.settled();
     if (reader.failure !== null) return;
     const message = reader.end();
     if (Buffer.isBuffer(message)) onMessage(message);

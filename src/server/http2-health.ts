@@ -1,4 +1,5 @@
 import type { ServerHttp2Stream } from 'node:http2';
+import type { FollowedStream } from './connection-guard.js';
 import { GrpcStatus } from './grpc-framing.js';
 import {
   decodeHealthRequest,
@@ -26,8 +27,8 @@ export class Http2Health {
 
   constructor(private readonly state: HealthState) {}
 
-  check(stream: ServerHttp2Stream): void {
-    readUnary(stream, MAX_HEALTH_REQUEST_BYTES, (bytes) => {
+  check(stream: ServerHttp2Stream, followed: FollowedStream | null = null): void {
+    readUnary(stream, MAX_HEALTH_REQUEST_BYTES, followed, (bytes) => {
       const request = decodeHealthRequest(bytes);
       if (request.malformed) {
         sendFailure(stream, { code: GrpcStatus.INVALID_ARGUMENT, message: 'malformed HealthCheckRequest' });
@@ -37,8 +38,8 @@ export class Http2Health {
     });
   }
 
-  watch(stream: ServerHttp2Stream): void {
-    readUnary(stream, MAX_HEALTH_REQUEST_BYTES, (bytes) => {
+  watch(stream: ServerHttp2Stream, followed: FollowedStream | null = null): void {
+    readUnary(stream, MAX_HEALTH_REQUEST_BYTES, followed, (bytes) => {
       const request = decodeHealthRequest(bytes);
       if (request.malformed) {
         sendFailure(stream, { code: GrpcStatus.INVALID_ARGUMENT, message: 'malformed HealthCheckRequest' });

@@ -13,7 +13,7 @@ import type { CheckOutcome } from '../authz/outcome.js';
 import { ResponseEncoder } from '../authz/response.js';
 import { isPromise } from '../identity/types.js';
 import { decodeCheckRequest, encodeCheckResponse } from './codec.js';
-import { ConnectionGuard } from './connection-guard.js';
+import { ConnectionGuard, type FollowedStream } from './connection-guard.js';
 import { GrpcStatus, parseGrpcTimeout } from './grpc-framing.js';
 import { acceptCall, ignoreError, readUnary, sendFailure, sendUnary } from './http2-calls.js';
 import { HEALTH_CHECK_PATH, HEALTH_WATCH_PATH, Http2Health } from './http2-health.js';
@@ -58,11 +58,11 @@ export function createHttp2Transport(options: AuthzServerOptions): AuthzTranspor
     }
   };
 
-  const check = (stream: ServerHttp2Stream, headers: IncomingHttpHeaders): void => {
+  const check = (stream: ServerHttp2Stream, headers: IncomingHttpHeaders, followed: FollowedStream | null): void => {
     const timeoutMs = parseGrpcTimeout(headers['grpc-timeout']);
     // The deadline starts when the call arrives, not when its last byte does.
     const deadline = timeoutMs === null ? undefined : Date.now() + timeoutMs - DEADLINE_MARGIN_MS;
-    readUnary(stream, maxMessageBytes, (bytes) => {
+    readUnary(stream, maxMessageBytes, followed, (bytes) => {
       inFlight++;
       let result: CheckOutcome | Promise<CheckOutcome>;
       try {
@@ -93,11 +93,14 @@ export function createHttp2Transport(options: AuthzServerOptions): AuthzTranspor
 
   const onStream = (stream: ServerHttp2Stream, headers: IncomingHttpHeaders): void => {
     stream.on('error', ignoreError);
+    // Every stream is on the guard's clock, whatever its method: one that is refused below but never ends its
+    // request half is reset when the clock runs out.
+    const followed = guard === null ? null : guard.follow(stream);
     if (!acceptCall(stream, headers)) return;
     const path = headers[':path'];
-    if (path === CHECK_METHOD_PATH) check(stream, headers);
-    else if (path === HEALTH_CHECK_PATH) health.check(stream);
-    else if (path === HEALTH_WATCH_PATH) health.watch(stream);
+    if (path === CHECK_METHOD_PATH) check(stream, headers, followed);
+    else if (path === HEALTH_CHECK_PATH) health.check(stream, followed);
+    else if (path === HEALTH_WATCH_PATH) health.watch(stream, followed);
     else {
       stream.resume();
       sendFailure(stream, {
@@ -152,7 +155,8 @@ export function createHttp2Transport(options: AuthzServerOptions): AuthzTranspor
     closeWatches: () => health.close(),
     bind(listen, credentials) {
       const h2 = build(credentials);
-      if (guard) guard.attach(h2);
+      // This transport reads the framing itself and reports to the guard (follow), so the guard adds no listeners.
+      if (guard) guard.attach(h2, false);
       h2.on('stream', onStream);
       h2.on('session', onSession);
       server = h2;

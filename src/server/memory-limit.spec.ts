@@ -27,4 +27,13 @@ describe('container memory limit', () => {
     expect(heapLimitWarning(512 * MiB, 432 * MiB)).toBeNull();
     expect(heapLimitWarning(null, 4096 * MiB)).toBeNull();
   });
+
+  it('shares the limit between worker processes: two heaps that each fit alone do not fit together', () => {
+    // 2 × 432 MB (--max-old-space-size=384) in a 512Mi container: each fits alone, not both.
+    expect(heapLimitWarning(512 * MiB, 432 * MiB, 1)).toBeNull();
+    const warning = heapLimitWarning(512 * MiB, 432 * MiB, 2);
+    expect(warning).toContain('each of 2 worker processes');
+    expect(warning).toContain('--max-old-space-size=192');
+    expect(heapLimitWarning(1024 * MiB, 432 * MiB, 2)).toBeNull();
+  });
 });

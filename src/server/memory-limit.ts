@@ -29,17 +29,24 @@ export function containerMemoryLimit(read: (path: string) => string = (p) => rea
 /** Heap limit (old space plus young space: 432 MB for --max-old-space-size=384) above this share of the limit. */
 const MAX_SHARE = 0.9;
 
-/** A warning to log at start, or null when the heap limit fits the container (or there is no limit). */
+/**
+ * A warning to log at start, or null when the heap limit fits the container (or there is no limit). With
+ * `processes` workers (server.workers) every one of them may grow its heap to the limit, so they share the
+ * container's limit between them.
+ */
 export function heapLimitWarning(
   limitBytes: number | null = containerMemoryLimit(),
   heapLimitBytes: number = getHeapStatistics().heap_size_limit,
+  processes = 1,
 ): string | null {
   if (limitBytes === null) return null;
-  if (heapLimitBytes <= limitBytes * MAX_SHARE) return null;
+  if (heapLimitBytes * processes <= limitBytes * MAX_SHARE) return null;
   const mb = (n: number) => Math.round(n / 1048576);
+  const each = processes > 1 ? ` each of ${processes} worker processes` : ' the process';
   return (
-    `the V8 heap may grow to ${mb(heapLimitBytes)} MB but the container is limited to ${mb(limitBytes)} MB: set ` +
-    `NODE_OPTIONS=--max-old-space-size=${Math.floor(mb(limitBytes) * 0.75)} (about 3/4 of the limit) so the process ` +
-    'collects garbage harder instead of being OOM-killed'
+    `the V8 heap of${each} may grow to ${mb(heapLimitBytes)} MB but the container is limited to ` +
+    `${mb(limitBytes)} MB: set NODE_OPTIONS=--max-old-space-size=${Math.floor((mb(limitBytes) * 0.75) / processes)} ` +
+    `(about 3/4 of the limit${processes > 1 ? ', shared between the workers' : ''}) so ` +
+    `${processes > 1 ? 'they collect' : 'the process collects'} garbage harder instead of being OOM-killed`
   );
 }

@@ -83,6 +83,8 @@ export class PolicyStore {
   private refusedSnapshot: PolicySnapshot | null = null;
   /** Each file's text and parse in the set serving now, so a reload parses and compiles only what changed. */
   private parsed: ParseCache = new Map();
+  /** The background compile of the serving set's policies (see {@link PolicySet.warm}). */
+  private warming: Promise<void> = Promise.resolve();
 
   constructor(private readonly options: PolicyStoreOptions) {}
 
@@ -145,6 +147,9 @@ export class PolicyStore {
           this.tell({ ok: false, generation: this.gen, issues });
           continue;
         }
+        // A turn of the event loop between the last compile slice and the whole-set checks and the swap below.
+        await nextTurn();
+        if (this.closed) return;
         const dropped = this.options.allowEmpty ? [] : droppedNamespaces(this.set, set);
         if (dropped.length > 0) {
           // Refused: report it once per refused content (the watcher fires on every write of the same file).
@@ -232,6 +237,19 @@ export class PolicyStore {
     this.gen = set.generation;
     this.perFile = perFile;
     this.refusedSnapshot = null;
+    // The set compiles each namespace when a request first needs it; compile the rest now, in slices, so first
+    // requests rarely pay for it. Stops when this set is replaced or the store closes.
+    // It starts on a later turn of the event loop, so its first slice never adds to the work of the swap's turn.
+    this.warming = nextTurn()
+      .then(() => set.warm(this.slicer(), () => this.closed || this.set !== set))
+      .catch(() => {
+        // Nothing is lost: a namespace not compiled here is compiled when a request needs it.
+      });
+  }
+
+  /** Resolves when the serving set has compiled every policy (or was replaced meanwhile). */
+  warmed(): Promise<void> {
+    return this.warming;
   }
 
   /**
@@ -290,6 +308,10 @@ interface Built {
   readonly issues: PolicyIssue[];
   readonly notes: string[];
   readonly perFile: Map<string, number>;
+}
+
+function nextTurn(): Promise<void> {
+  return new Promise((resolve) => setImmediate(resolve));
 }
 
 function sleep(ms: number): Promise<void> {

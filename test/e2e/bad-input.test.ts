@@ -41,7 +41,7 @@ describe('bad input is denied with a reason, never a crash', () => {
   });
 
   it('truncated protobuf bytes: denied, reason names the malformed message', async () => {
-    // Field 1 (attributes), wire type 2, claims 127 bytes but carries 1: protobufjs cannot decode it.
+    // Field 1 (attributes), wire type 2, claims 127 bytes but carries 1: the reader refuses it.
     const res = await sendRaw(Buffer.from([0x0a, 0x7f, 0x01]));
     expect(res.status.code).toBe(7);
     expect(reasonOf(res)).toMatch(/malformed CheckRequest/);
@@ -52,6 +52,17 @@ describe('bad input is denied with a reason, never a crash', () => {
     const res = await sendRaw(Buffer.from([0x09, 1, 2, 3, 4, 5, 6, 7, 8]));
     expect(res.status.code).toBe(7);
     expect(res.deniedResponse?.status.code).toBe(403);
+  });
+
+  it('a path that is not UTF-8 (proto3 strings must be): denied, never read with replacement characters', async () => {
+    // CheckRequest{attributes{request{http{method "GET", path "/admin" + 0xff}}}}: a lossy read would give
+    // "/admin\uFFFD" and let the request be judged on text it did not carry.
+    const http = Buffer.from([0x12, 0x03, ...Buffer.from('GET'), 0x22, 0x07, ...Buffer.from('/admin'), 0xff]);
+    const request = Buffer.from([0x12, http.length, ...http]);
+    const attributes = Buffer.from([0x22, request.length, ...request]);
+    const res = await sendRaw(Buffer.from([0x0a, attributes.length, ...attributes]));
+    expect(res.status.code).toBe(7);
+    expect(reasonOf(res)).toMatch(/not UTF-8/);
   });
 
   it('an empty CheckRequest (no attributes): denied, not allowed (an empty response would allow)', async () => {

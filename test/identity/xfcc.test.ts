@@ -129,3 +129,142 @@ describe('which element is trusted', () => {
     expect(el!.uri).toEqual(['spiffe://a/b;URI=spiffe://a/admin']);
   });
 });
+
+/** The parse must fail closed with this reason; the message names what was wrong (never echoes the value). */
+function refusedWith(header: string): string {
+  try {
+    parseXfcc(header);
+  } catch (err) {
+    expect(err).toBeInstanceOf(XfccError);
+    expect((err as XfccError).code).toBe('xfcc_malformed');
+    return (err as XfccError).message.replace('the x-forwarded-client-cert header is malformed: ', '');
+  }
+  throw new Error(`expected ${JSON.stringify(header.slice(0, 60))} to be refused`);
+}
+
+describe('every refusal names its reason', () => {
+  it.each([
+    ['', 'a pair has no "="'],
+    ['URI=spiffe://a/b;', 'a pair has no "="'],
+    ['=spiffe://a/b', 'a key is not a plain word'],
+    ['URI1=spiffe://a/b', 'a key is not a plain word'],
+    [' URI=spiffe://a/b', 'a key is not a plain word'],
+    ['URI=spiffe://a/b; DNS=x', 'a key is not a plain word'],
+    ['Subject="CN=x', 'an unterminated quoted value'],
+    ['Subject="', 'an unterminated quoted value'],
+    ['Subject="CN=x\\', 'an unknown escape in a quoted value'],
+    ['Subject="CN=\\n"', 'an unknown escape in a quoted value'],
+    ['Subject="CN=x"URI=spiffe://a/b', 'text after a closing quote'],
+    ['Subject="CN=x" ;URI=spiffe://a/b', 'text after a closing quote'],
+    ['URI=spiffe://a/"b', 'a bare value contains a quote, "=" or backslash'],
+    ['URI=spiffe://a/b=c', 'a bare value contains a quote, "=" or backslash'],
+    ['URI=spiffe://a/b\\c', 'a bare value contains a quote, "=" or backslash'],
+    ['URI=spiffe://a/b\u0000', 'a control character in a value'],
+    ['URI=spiffe://a/b\u001f', 'a control character in a value'],
+    ['URI=spiffe://a/b\u007f', 'a control character in a value'],
+    ['URI=spiffe://a/\tb', 'a control character in a value'],
+    ['Subject="CN=\u0000"', 'a control character in a value'],
+    ['URI=spiffe://a/b,', 'an empty element'],
+    ['URI=spiffe://a/b, ', 'an empty element'],
+    ['URI=spiffe://a/b,\t', 'an empty element'],
+    ['URI=spiffe://a/b;Role=admin', 'an unknown key'],
+    ['Hash=a;Hash=b', 'the hash key appears twice in one element'],
+    ['Cert=a;Cert=b', 'the cert key appears twice in one element'],
+    ['Chain=a;chain=b', 'the chain key appears twice in one element'],
+    ['Subject=a;Subject=', 'the subject key appears twice in one element'],
+  ])('%j → %s', (header, reason) => {
+    expect(refusedWith(header)).toBe(reason);
+  });
+
+  it('the same key in two elements is not a duplicate', () => {
+    expect(parseXfcc('Hash=a;URI=spiffe://a/b,Hash=b;URI=spiffe://a/c').map((e) => e.hash)).toEqual(['a', 'b']);
+  });
+});
+
+describe('size limits, from both sides', () => {
+  it('a header of exactly 64 KiB is parsed; one character more is refused', () => {
+    const head = 'URI=spiffe://a/';
+    const exact = head + 'x'.repeat(64 * 1024 - head.length);
+    expect(parseXfcc(exact)[0]!.uri[0]).toHaveLength(64 * 1024 - 4);
+    expect(refusedWith(`${exact}x`)).toBe('too long');
+  });
+
+  it('32 elements are parsed; 33 are refused', () => {
+    const els = (k: number) => Array.from({ length: k }, (_, i) => `URI=spiffe://a/${i}`).join(',');
+    expect(parseXfcc(els(32))).toHaveLength(32);
+    expect(refusedWith(els(33))).toBe('too many elements');
+  });
+});
+
+describe('quoting is exact: a value is a bare token or a complete quoted string', () => {
+  it('a quoted value may end the header or its element, and the next element is still read', () => {
+    const els = parseXfcc('Subject="CN=a,b";URI=spiffe://a/x,Subject="CN=c",URI=spiffe://a/y;Subject="CN=\\\\"');
+    expect(els.map((e) => [e.subject, e.uri])).toEqual([
+      ['CN=a,b', ['spiffe://a/x']],
+      ['CN=c', []],
+      ['CN=\\', ['spiffe://a/y']],
+    ]);
+  });
+
+  it('an escaped quote does not end the value; an empty quoted value is empty', () => {
+    const [el] = parseXfcc('Subject="a\\";URI=spiffe://a/admin";URI=""');
+    expect(el!.subject).toBe('a";URI=spiffe://a/admin');
+    expect(el!.uri).toEqual([]);
+  });
+
+  it('By, URI and DNS collect every non-empty value, each in its own list (By is never a URI)', () => {
+    const [el] = parseXfcc(
+      'By=spiffe://a/gw;By=;URI=spiffe://a/x;DNS=;DNS=a.example;URI=spiffe://a/y;By=spiffe://a/g2',
+    );
+    expect(el).toEqual({
+      by: ['spiffe://a/gw', 'spiffe://a/g2'],
+      hash: null,
+      cert: null,
+      chain: null,
+      subject: null,
+      uri: ['spiffe://a/x', 'spiffe://a/y'],
+      dns: ['a.example'],
+    });
+    expect(parseXfcc('By=spiffe://a/admin')[0]!.uri).toEqual([]);
+  });
+
+  it('a space inside a bare value is kept, so a padded URI is never silently trimmed into a valid one', () => {
+    expect(parseXfcc('URI=spiffe://a/b ')[0]!.uri).toEqual(['spiffe://a/b ']);
+  });
+
+  it('tabs and spaces after "," are skipped (a proxy joining two headers)', () => {
+    expect(parseXfcc('URI=spiffe://a/x,\t URI=spiffe://a/y').map((e) => e.uri[0])).toEqual([
+      'spiffe://a/x',
+      'spiffe://a/y',
+    ]);
+  });
+});
+
+describe('which element is trusted, from both sides', () => {
+  it('no element at all is refused (fail closed), whatever the trust mode', () => {
+    for (const trust of ['last', 'only'] as const) {
+      expect(() => selectTrustedElement([], trust)).toThrow(
+        expect.objectContaining({
+          code: 'xfcc_malformed',
+          message: 'the x-forwarded-client-cert header is malformed: no element',
+        }),
+      );
+    }
+  });
+
+  it('`last` takes the last of three elements; `only` refuses three', () => {
+    const els = parseXfcc('URI=spiffe://a/1,URI=spiffe://a/2,URI=spiffe://a/3');
+    expect(selectTrustedElement(els, 'last').uri).toEqual(['spiffe://a/3']);
+    expect(() => selectTrustedElement(els, 'only')).toThrow(
+      expect.objectContaining({
+        code: 'xfcc_untrusted',
+        name: 'XfccError',
+        message: 'the x-forwarded-client-cert header has more than one element',
+      }),
+    );
+  });
+
+  it('`last` with one element takes it', () => {
+    expect(selectTrustedElement(parseXfcc('URI=spiffe://a/1'), 'last').uri).toEqual(['spiffe://a/1']);
+  });
+});

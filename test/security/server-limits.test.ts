@@ -12,7 +12,7 @@ import { issueLeaf, makeCa } from '../support/tls-pki.js';
 
 /**
  * Issue 12 item 3, through the real server over loopback: limits named in bytes count UTF-8 bytes, over-limit
- * requests are refused while decoding (before protobufjs builds objects from them), an unfinished message times
+ * requests are refused while decoding (at the first entry past a limit, src/server/check-decoder.ts), an unfinished message times
  * out, and a TLS handshake that never completes is dropped. Each limit has both sides: just under passes.
  */
 

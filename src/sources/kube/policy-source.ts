@@ -4,6 +4,7 @@ import type { CompileOptions } from '../../policy/options.js';
 import { duplicateIssues } from '../../policy/parse.js';
 import { compilePolicySet, type PolicySet } from '../../policy/set.js';
 import { validateDocument } from '../../policy/validate.js';
+import { timeSlicer } from '../time-slice.js';
 import type { KubeApi } from './api.js';
 import { coalesced } from './coalesce.js';
 import { statusOf } from './errors.js';
@@ -57,6 +58,7 @@ export class KubernetesPolicySource implements PolicySource {
   private set: PolicySet | null = null;
   private gen = 0;
   private live = false;
+  private closed = false;
   private fromSnapshot = false;
   private readonly watches: ListWatch[] = [];
   private readonly runs: Promise<void>[] = [];
@@ -155,11 +157,27 @@ export class KubernetesPolicySource implements PolicySource {
     const { loaded, issues } = validateAll(objects);
     if (issues.some((i) => i.severity === 'error')) return issues;
     this.set = compilePolicySet(loaded, this.options.compile, ++this.gen);
+    this.warm(this.set);
     this.fromSnapshot = true;
     return [];
   }
 
+  /**
+   * A set compiles each namespace when a request first needs it; compile the rest in the background, in slices, on
+   * a later turn of the event loop, until the set is replaced or the source closes.
+   */
+  private warm(set: PolicySet): void {
+    setImmediate(() => {
+      void set
+        .warm(timeSlicer(4), () => this.closed || this.set !== set)
+        .catch(() => {
+          // Nothing is lost: a namespace not compiled here is compiled when a request needs it.
+        });
+    });
+  }
+
   async close(): Promise<void> {
+    this.closed = true;
     for (const w of this.watches) w.stop();
     await Promise.all(this.runs);
   }
@@ -210,6 +228,7 @@ export class KubernetesPolicySource implements PolicySource {
     }
     const set = compilePolicySet(loaded, this.options.compile, ++this.gen);
     this.set = set;
+    this.warm(set);
     this.live = true;
     this.options.onAccepted?.(clean, set);
     const waiters = this.waiters;
