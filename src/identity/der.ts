@@ -106,6 +106,9 @@ export function readSmallInt(buf: Uint8Array, t: Tlv): number {
 
 /** UTCTime or GeneralizedTime (the forms RFC 5280 allows: Zulu, seconds, no fractions) → ms since epoch. */
 export function readTime(buf: Uint8Array, t: Tlv): number {
+  // The longest valid form is 15 characters. Checked before decoding: spreading a huge field into fromCharCode
+  // throws a RangeError (not a DerError), which would escape as an internal error instead of a refusal.
+  if (t.end - t.start > 15) throw new DerError('bad certificate time');
   const s = String.fromCharCode(...buf.subarray(t.start, t.end));
   const utc = t.tag === TAG.UTC_TIME ? /^(\d\d)(\d\d)(\d\d)(\d\d)(\d\d)(\d\d)Z$/.exec(s) : null;
   const gen = t.tag === TAG.GENERALIZED_TIME ? /^(\d{4})(\d\d)(\d\d)(\d\d)(\d\d)(\d\d)Z$/.exec(s) : null;

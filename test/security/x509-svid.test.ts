@@ -102,6 +102,8 @@ interface AttackCase {
   readonly name: string;
   readonly why: string;
   readonly code: IdentityErrorCode;
+  /** The reason the operator and the caller see (safeMessage). */
+  readonly says: RegExp;
   readonly build: () => Promise<{ pem: string; set?: TrustBundleSet; now?: number }>;
 }
 
@@ -110,18 +112,21 @@ const attacks: readonly AttackCase[] = [
     name: 'leaf of a trust domain with no bundle',
     why: 'a trust domain with no bundle is untrusted, whoever signed the leaf',
     code: 'svid_untrusted_domain',
+    says: /trust domain evil\.org has no trust bundle/,
     build: async () => ({ pem: (await createSvid(root, 'spiffe://evil.org/ns/default/sa/web')).pem }),
   },
   {
     name: 'leaf claiming example.org but chaining to other.org root',
     why: 'roots are never pooled: an ID in example.org must chain to example.org bundle',
     code: 'svid_bad_chain',
+    says: /does not chain to a root of trust domain example\.org/,
     build: async () => ({ pem: (await createSvid(otherRoot, ID)).pem }),
   },
   {
     name: 'leaf signed by an unknown self-made CA that copies the root name',
     why: 'a name match is not trust: the key identifiers and signature must match a bundle authority',
     code: 'svid_bad_chain',
+    says: /does not chain to a root of trust domain example\.org/,
     build: async () => {
       const fake = await createCa({ trustDomain: 'example.org', subject: root.cert.subject });
       return { pem: (await createSvid(fake, ID)).pem };
@@ -131,6 +136,7 @@ const attacks: readonly AttackCase[] = [
     name: 'expired leaf',
     why: 'validity is checked at the request time',
     code: 'svid_expired',
+    says: /the peer certificate has expired/,
     build: async () => ({
       pem: (await createSvid(root, ID, { notBefore: new Date(NOW - 10 * DAY), notAfter: new Date(NOW - DAY) })).pem,
     }),
@@ -139,6 +145,7 @@ const attacks: readonly AttackCase[] = [
     name: 'leaf valid only from tomorrow',
     why: 'a certificate is not valid before notBefore',
     code: 'svid_not_yet_valid',
+    says: /the peer certificate is not yet valid/,
     build: async () => ({
       pem: (await createSvid(root, ID, { notBefore: new Date(NOW + DAY), notAfter: new Date(NOW + 10 * DAY) })).pem,
     }),
@@ -147,6 +154,7 @@ const attacks: readonly AttackCase[] = [
     name: 'a good leaf checked one millisecond after notAfter',
     why: 'the request time, not the load time, decides',
     code: 'svid_expired',
+    says: /the peer certificate has expired/,
     build: async () => {
       const leaf = await createSvid(root, ID);
       return { pem: leaf.pem, now: leaf.cert.notAfter.getTime() + 1 };
@@ -156,42 +164,49 @@ const attacks: readonly AttackCase[] = [
     name: 'CA certificate used as a leaf',
     why: 'signing certificates are never accepted as leaves (cA=true)',
     code: 'svid_not_leaf',
+    says: /the peer certificate is a CA certificate/,
     build: async () => ({ pem: (await createSvid(root, ID, { ca: true, keyUsage: ['digitalSignature'] })).pem }),
   },
   {
     name: 'leaf with keyCertSign',
     why: 'a leaf must not be able to sign certificates',
     code: 'svid_bad_key_usage',
+    says: /has the keyCertSign key usage/,
     build: async () => ({ pem: (await createSvid(root, ID, { keyUsage: ['digitalSignature', 'keyCertSign'] })).pem }),
   },
   {
     name: 'leaf with cRLSign',
     why: 'a leaf must not be able to sign CRLs',
     code: 'svid_bad_key_usage',
+    says: /has the cRLSign key usage/,
     build: async () => ({ pem: (await createSvid(root, ID, { keyUsage: ['digitalSignature', 'cRLSign'] })).pem }),
   },
   {
     name: 'leaf without digitalSignature',
     why: 'an X.509-SVID leaf must have digitalSignature',
     code: 'svid_bad_key_usage',
+    says: /lacks the digitalSignature key usage/,
     build: async () => ({ pem: (await createSvid(root, ID, { keyUsage: ['keyEncipherment'] })).pem }),
   },
   {
     name: 'leaf without keyUsage',
     why: 'keyUsage is required on an X.509-SVID leaf',
     code: 'svid_bad_key_usage',
+    says: /has no keyUsage extension/,
     build: async () => ({ pem: (await createSvid(root, ID, { keyUsage: null })).pem }),
   },
   {
     name: 'leaf whose extendedKeyUsage is codeSigning only',
     why: 'if extendedKeyUsage is present it must allow TLS client and server auth',
     code: 'svid_bad_key_usage',
+    says: /extendedKeyUsage lacks serverAuth and clientAuth/,
     build: async () => ({ pem: (await createSvid(root, ID, { extKeyUsage: ['codeSigning'] })).pem }),
   },
   {
     name: 'leaf with two URI SANs',
     why: 'exactly one URI SAN: two would let the holder pick the identity it claims',
     code: 'svid_multiple_uri_sans',
+    says: /more than one URI SAN/,
     build: async () => ({
       pem: (await createSvid(root, ID, { uris: [ID, 'spiffe://example.org/ns/admin/sa/root'] })).pem,
     }),
@@ -200,24 +215,28 @@ const attacks: readonly AttackCase[] = [
     name: 'leaf with no URI SAN (DNS only)',
     why: 'no SPIFFE ID, no workload identity',
     code: 'svid_no_uri_san',
+    says: /has no URI SAN \(no SPIFFE ID\)/,
     build: async () => ({ pem: (await createSvid(root, ID, { uris: [], dns: ['web.default.svc'] })).pem }),
   },
   {
     name: 'leaf with a non-SPIFFE URI SAN',
     why: 'the URI SAN must be a SPIFFE ID',
     code: 'svid_invalid_spiffe_id',
+    says: /the URI SAN is not a valid SPIFFE ID \(\w+\)/,
     build: async () => ({ pem: (await createSvid(root, ID, { uris: ['https://example.org/web'] })).pem }),
   },
   {
     name: 'leaf whose SPIFFE ID has no path',
     why: 'a workload ID has a path; the bare trust domain ID names the domain, not a workload',
     code: 'svid_invalid_spiffe_id',
+    says: /a workload SPIFFE ID must have a path/,
     build: async () => ({ pem: (await createSvid(root, ID, { uris: ['spiffe://example.org'] })).pem }),
   },
   {
     name: 'leaf whose SPIFFE ID has an uppercase trust domain',
     why: 'IDs are compared raw; Example.org is not example.org',
     code: 'svid_invalid_spiffe_id',
+    says: /the URI SAN is not a valid SPIFFE ID \(\w+\)/,
     build: async () => ({
       pem: (await createSvid(root, ID, { uris: ['spiffe://Example.org/ns/default/sa/web'] })).pem,
     }),
@@ -226,12 +245,14 @@ const attacks: readonly AttackCase[] = [
     name: 'leaf with a broken signature',
     why: 'the signature must verify with the issuer key',
     code: 'svid_bad_signature',
+    says: /a certificate signature in the chain does not verify/,
     build: async () => ({ pem: tamperSignature(await createSvid(root, ID)) }),
   },
   {
     name: 'leaf under an intermediate without the CA flag (presented chain)',
     why: 'only CAs may sign: an end-entity certificate cannot vouch for another',
     code: 'svid_bad_chain',
+    says: /signs others but is not a CA/,
     build: async () => {
       const notCa = await createCertificate({
         subject: 'CN=not a ca',
@@ -247,6 +268,7 @@ const attacks: readonly AttackCase[] = [
     name: 'leaf under an intermediate without the CA flag (configured in the bundle)',
     why: 'a bundle entry that is not a CA cannot anchor a chain either',
     code: 'svid_bad_chain',
+    says: /signs others but is not a CA/,
     build: async () => {
       const notCa = await createCertificate({
         subject: 'CN=not a ca',
@@ -261,6 +283,7 @@ const attacks: readonly AttackCase[] = [
     name: 'leaf under an expired intermediate',
     why: 'every certificate on the path must be valid at the request time',
     code: 'svid_expired',
+    says: /a CA certificate in the chain is expired/,
     build: async () => {
       const old = await createCa({
         trustDomain: 'example.org',
@@ -275,6 +298,7 @@ const attacks: readonly AttackCase[] = [
     name: 'leaf two intermediates below a CA with pathLen 0',
     why: 'pathLenConstraint limits how many intermediates may follow',
     code: 'svid_bad_chain',
+    says: /violates a CA pathLenConstraint/,
     build: async () => {
       const mid1 = await createCa({ trustDomain: 'example.org', issuer: root, pathLength: 0 });
       const mid2 = await createCa({ trustDomain: 'example.org', issuer: mid1 });
@@ -285,6 +309,7 @@ const attacks: readonly AttackCase[] = [
     name: 'leaf with an unknown critical extension',
     why: 'RFC 5280: a critical extension we do not understand must fail the certificate',
     code: 'svid_malformed',
+    says: /unsupported critical extension 1\.2\.3\.4\.5/,
     build: async () => ({
       pem: (await createSvid(root, ID, { extensions: [new x509.Extension('1.2.3.4.5', true, new Uint8Array([5, 0]))] }))
         .pem,
@@ -294,6 +319,7 @@ const attacks: readonly AttackCase[] = [
     name: 'a leaf followed by nine more certificates',
     why: 'Envoy sends one certificate; a long presented chain is only a way to spend our CPU',
     code: 'svid_malformed',
+    says: /too many certificates were presented/,
     build: async () => {
       const l = await createSvid(intermediate, ID);
       return { pem: l.pem + intermediate.pem.repeat(9) };
@@ -303,12 +329,14 @@ const attacks: readonly AttackCase[] = [
     name: 'garbage instead of a certificate',
     why: 'a credential that cannot be decoded is invalid, not absent',
     code: 'svid_malformed',
+    says: /the peer certificate could not be decoded/,
     build: async () => ({ pem: '-----BEGIN CERTIFICATE-----\nAAAA\n-----END CERTIFICATE-----\n' }),
   },
   {
     name: 'trust domain whose bundle is empty',
     why: 'an empty bundle distrusts the whole domain',
     code: 'svid_untrusted_domain',
+    says: /trust domain example\.org has no trust bundle/,
     build: async () => ({ pem: (await createSvid(root, ID)).pem, set: bundleSet({ 'example.org': [] }) }),
   },
 ];
@@ -318,6 +346,7 @@ describe('bad X.509-SVIDs are denied with the right reason', () => {
     const { pem, set, now } = await attack.build();
     const err = denied(pem, set ?? bundles, now ?? NOW);
     expect(err.code, attack.why).toBe(attack.code);
+    expect(err.safeMessage).toMatch(attack.says);
     // Secrets never appear in messages: no certificate body.
     expect(err.safeMessage).not.toMatch(/BEGIN|MII/);
   });
