@@ -8,7 +8,6 @@ import { webcrypto } from 'node:crypto';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { bundleFromPem } from '../../src/identity/bundle.js';
 import {
-  CertificateParseError,
   parseCertificate,
   parsePemCertificates,
   pemToDers,
@@ -17,6 +16,7 @@ import {
 import { TrustBundleSet } from '../../src/identity/trust-bundles.js';
 import { IdentityError } from '../../src/identity/types.js';
 import { verifyX509Svid } from '../../src/identity/x509-svid.js';
+import { certificateRefusal } from '../support/certificate-refusal.js';
 import { BASE_TIME, createCa, createSvid, type Issued, tamperSignature, x509 } from '../support/pki.js';
 
 const NOW = BASE_TIME;
@@ -62,16 +62,6 @@ function toPem(der: Buffer): string {
   return `-----BEGIN CERTIFICATE-----\n${der.toString('base64')}\n-----END CERTIFICATE-----\n`;
 }
 
-function parseMessage(der: Buffer): string {
-  try {
-    parseCertificate(der);
-  } catch (err) {
-    expect(err).toBeInstanceOf(CertificateParseError);
-    return (err as Error).message;
-  }
-  throw new Error('expected the certificate to be refused');
-}
-
 function refusal(pem: string, set: TrustBundleSet): string {
   try {
     verifyX509Svid(pem, set, NOW);
@@ -102,7 +92,7 @@ describe('DER that a lenient reader would accept is refused', () => {
   it('an empty TBS is refused as malformed (not a crash), with the DER error kept as the cause', () => {
     const [, alg, sig] = topParts(leaf.der);
     const der = tlv(0x30, Buffer.concat([tlv(0x30, Buffer.alloc(0)), alg!, sig!]));
-    expect(parseMessage(der)).toMatch(/expected serialNumber/);
+    expect(certificateRefusal(der)).toMatch(/expected serialNumber/);
     try {
       parseCertificate(der);
     } catch (err) {
@@ -113,14 +103,14 @@ describe('DER that a lenient reader would accept is refused', () => {
   });
 
   it('one byte after the certificate: refused (one certificate, one encoding, one fingerprint)', () => {
-    expect(parseMessage(Buffer.concat([Buffer.from(leaf.der), Buffer.from([0])]))).toMatch(/trailing bytes/);
+    expect(certificateRefusal(Buffer.concat([Buffer.from(leaf.der), Buffer.from([0])]))).toMatch(/trailing bytes/);
   });
 
   it('a fourth part after the signature: refused', () => {
     const [tbs, alg, sig] = topParts(leaf.der);
     const four = tlv(0x30, Buffer.concat([tbs!, alg!, sig!, tlv(0x05, Buffer.alloc(0))]));
-    expect(parseMessage(four)).toMatch(/exactly three parts/);
-    expect(parseMessage(tlv(0x30, Buffer.concat([tbs!, alg!])))).toMatch(/exactly three parts/);
+    expect(certificateRefusal(four)).toMatch(/exactly three parts/);
+    expect(certificateRefusal(tlv(0x30, Buffer.concat([tbs!, alg!])))).toMatch(/exactly three parts/);
   });
 
   it('a signature BIT STRING with unused bits set, or empty, is refused', () => {
@@ -128,23 +118,23 @@ describe('DER that a lenient reader would accept is refused', () => {
     const padded = Buffer.from(sig!);
     // The first content byte of a BIT STRING counts the unused bits of its last byte.
     padded[padded[1]! & 0x80 ? 2 + (padded[1]! & 0x7f) : 2] = 1;
-    expect(parseMessage(tlv(0x30, Buffer.concat([tbs!, alg!, padded])))).toMatch(/bad signature BIT STRING/);
+    expect(certificateRefusal(tlv(0x30, Buffer.concat([tbs!, alg!, padded])))).toMatch(/bad signature BIT STRING/);
     const empty = tlv(0x30, Buffer.concat([tbs!, alg!, tlv(0x03, Buffer.from([0]))]));
-    expect(parseMessage(empty)).toMatch(/bad signature BIT STRING/);
+    expect(certificateRefusal(empty)).toMatch(/bad signature BIT STRING/);
   });
 
   it('an outer signature algorithm that differs from the signed one is refused (no algorithm substitution)', () => {
     const [tbs, , sig] = topParts(leaf.der);
     // ecdsa-with-SHA384 where the TBS says ecdsa-with-SHA256.
     const sha384 = Buffer.from('300a06082a8648ce3d040303', 'hex');
-    expect(parseMessage(tlv(0x30, Buffer.concat([tbs!, sha384, sig!])))).toMatch(/signature algorithms differ/);
+    expect(certificateRefusal(tlv(0x30, Buffer.concat([tbs!, sha384, sig!])))).toMatch(/signature algorithms differ/);
   });
 
   it('an extension that appears twice is refused (which keyUsage would count?)', async () => {
     const twice = await createSvid(root, ID, {
       extensions: [new x509.KeyUsagesExtension(x509.KeyUsageFlags.keyCertSign, true)],
     });
-    expect(parseMessage(Buffer.from(twice.der))).toMatch(/2\.5\.29\.15 appears twice/);
+    expect(certificateRefusal(Buffer.from(twice.der))).toMatch(/2\.5\.29\.15 appears twice/);
     expect(refusal(twice.pem, trusting(root))).toBe('svid_malformed');
   });
 });

@@ -5,7 +5,8 @@
  * longer matches after an edit, but decoding comes first, so each case reaches the rule it names.
  */
 import { beforeAll, describe, expect, it } from 'vitest';
-import { CertificateParseError, parseCertificate } from '../../src/identity/certificate.js';
+import { parseCertificate } from '../../src/identity/certificate.js';
+import { certificateRefusal } from '../support/certificate-refusal.js';
 import { createCa, createSvid, type Issued } from '../support/pki.js';
 
 let leaf: Issued;
@@ -76,16 +77,6 @@ function withExtensions(...exts: Buffer[]): Buffer {
   return rebuild({ tbs: { 7: tlv(0xa3, tlv(SEQ, ...exts)) } });
 }
 
-function refusal(der: Buffer): string {
-  try {
-    parseCertificate(der);
-  } catch (err) {
-    expect(err).toBeInstanceOf(CertificateParseError);
-    return (err as Error).message;
-  }
-  throw new Error('expected the certificate to be refused');
-}
-
 beforeAll(async () => {
   leaf = await createSvid(await createCa({ trustDomain: 'example.org' }), 'spiffe://example.org/w');
 });
@@ -119,20 +110,20 @@ describe('each part of a certificate is checked for its type', () => {
     ['authorityKeyIdentifier', () => withExtensions(ext(AKI, NULL)), /expected AuthorityKeyIdentifier$/],
   ];
   it.each(cases)('%s of the wrong type is refused, naming it', (_name, build, message) => {
-    expect(refusal(build())).toMatch(/^the certificate is malformed: /);
-    expect(refusal(build())).toMatch(message);
+    expect(certificateRefusal(build())).toMatch(/^the certificate is malformed: /);
+    expect(certificateRefusal(build())).toMatch(message);
   });
 
   it('a validity without notAfter, or empty, is refused naming the missing time', () => {
     const [, , , , validity] = parts(parts(Buffer.from(leaf.der))[0]!);
     const [notBefore] = parts(validity!);
-    expect(refusal(rebuild({ tbs: { 4: tlv(SEQ, notBefore!) } }))).toMatch(/missing notAfter$/);
-    expect(refusal(rebuild({ tbs: { 4: tlv(SEQ) } }))).toMatch(/missing notBefore$/);
+    expect(certificateRefusal(rebuild({ tbs: { 4: tlv(SEQ, notBefore!) } }))).toMatch(/missing notAfter$/);
+    expect(certificateRefusal(rebuild({ tbs: { 4: tlv(SEQ) } }))).toMatch(/missing notBefore$/);
   });
 
   it('a huge validity time is a malformed certificate, not an internal error', () => {
     const huge = tlv(0x17, Buffer.alloc(2_000_000, 0x30));
-    expect(refusal(rebuild({ tbs: { 4: tlv(SEQ, huge, huge) } }))).toMatch(/bad certificate time$/);
+    expect(certificateRefusal(rebuild({ tbs: { 4: tlv(SEQ, huge, huge) } }))).toMatch(/bad certificate time$/);
   });
 });
 
