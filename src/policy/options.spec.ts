@@ -62,6 +62,9 @@ describe('expandPrincipal without aliases', () => {
     expect(expandPrincipal('example.org/workload/api', options)).toEqual(['example.org/workload/api']);
     expect(expandPrincipal('*/ns/a/sa/b', options)).toEqual(['*/ns/a/sa/b']);
     expect(expandPrincipal('/ns/a/sa/b', options)).toEqual(['/ns/a/sa/b']);
+    // Without `/ns/` nothing is a trust domain, even text that starts like one.
+    expect(expandPrincipal('cluster.localx', options)).toEqual(['cluster.localx']);
+    expect(expandPrincipal('prod.examplex', options)).toEqual(['prod.examplex']);
     const yaml = allowPrincipal('example.org/workload/api');
     expect(allowed(yaml, 'spiffe://example.org/workload/api')).toBe(true);
     expect(allowed(yaml, 'spiffe://example.org/workload/other')).toBe(false);
@@ -88,6 +91,7 @@ describe('expandPrincipal with trust domain aliases', () => {
 
   it('a principal of another trust domain is not rewritten to the local ones', () => {
     expect(expandPrincipal('other.org/ns/a/sa/b', options)).toEqual(['other.org/ns/a/sa/b']);
+    expect(expandPrincipal('cluster.localx', options)).toEqual(['cluster.localx']);
     const yaml = allowPrincipal('other.org/ns/a/sa/b');
     expect(allowed(yaml, 'spiffe://other.org/ns/a/sa/b', config)).toBe(true);
     // Rewriting it would let the local service account of the same name in.
