@@ -148,7 +148,13 @@ function readHeaders(http: WireHttpRequest, limits: InputLimits): Record<string,
   const plain = http.headers;
   const map = http.headerMap?.headers;
   let hasPlain = false;
-  if (plain !== undefined && plain !== null) for (const _ in plain) hasPlain = true;
+  if (plain !== undefined && plain !== null) {
+    // Whether there is any header: the first key answers it.
+    for (const _ in plain) {
+      hasPlain = true;
+      break;
+    }
+  }
   if (hasPlain && map && map.length > 0) {
     // Envoy sends one or the other (`header_map` with encode_raw_headers). Both at once is not Envoy: which one
     // the policy should read is ambiguous, so deny rather than silently pick one.
