@@ -484,25 +484,18 @@ async function main(): Promise<void> {
     `medians over ${options.rounds} round${options.rounds === 1 ? '' : 's'}; × floor = median of each round's ratio\n`,
   );
   process.stdout.write(`${table(rows, roundRatios)}\n`);
-  // The same servers against the proto-loader floor (what outside harnesses usually call "the grpc-js floor").
-  const byDecode = ratiosPerRound([
-    ...perRound.filter((x) => x.figures.name === DECODE_FLOOR),
-    ...perRound.filter((x) => x.figures.name !== DECODE_FLOOR),
-  ]);
-  for (const r of rows) {
-    const x = byDecode.get(r.name);
-    if (r.name === DECODE_FLOOR || x === undefined) continue;
-    process.stdout.write(`× ${DECODE_FLOOR}: ${r.name} req/s ${fmt(x.rps, 2)}, p99 ${fmt(x.p99, 2)}\n`);
-  }
-  // And against the ceiling: how much of what node:http2 alone can do each server keeps.
-  const byRaw = ratiosPerRound([
-    ...perRound.filter((x) => x.figures.name === RAW_FLOOR),
-    ...perRound.filter((x) => x.figures.name !== RAW_FLOOR),
-  ]);
-  for (const r of rows) {
-    const x = byRaw.get(r.name);
-    if (r.name === RAW_FLOOR || x === undefined) continue;
-    process.stdout.write(`× ${RAW_FLOOR}: ${r.name} req/s ${fmt(x.rps, 2)}, p99 ${fmt(x.p99, 2)}\n`);
+  // The same servers against the proto-loader floor (what outside harnesses usually call "the grpc-js floor"), and
+  // against the ceiling: how much of what node:http2 alone can do each server keeps.
+  for (const floor of [DECODE_FLOOR, RAW_FLOOR]) {
+    const byFloor = ratiosPerRound([
+      ...perRound.filter((x) => x.figures.name === floor),
+      ...perRound.filter((x) => x.figures.name !== floor),
+    ]);
+    for (const r of rows) {
+      const x = byFloor.get(r.name);
+      if (r.name === floor || x === undefined) continue;
+      process.stdout.write(`× ${floor}: ${r.name} req/s ${fmt(x.rps, 2)}, p99 ${fmt(x.p99, 2)}\n`);
+    }
   }
   for (const n of notes) process.stdout.write(`note: ${n}\n`);
   for (const r of rows) {
