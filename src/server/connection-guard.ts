@@ -42,18 +42,34 @@ export interface GuardCounters {
   closedForSilence: number;
 }
 
-interface Tracked {
-  readonly stream: Http2Stream;
-  readonly session: SessionState;
+/**
+ * One stream's books. For a stream the transport reads itself ({@link ConnectionGuard.follow}) this object is also
+ * what the transport reports to: one object per stream, its methods shared on the prototype.
+ */
+class Tracked implements FollowedStream {
   /** Bytes of the message in progress (prefix included) not yet complete. */
-  pending: number;
+  pending = 0;
   /** Prefix bytes still to read (5 at a message boundary; 0 while reading a body). Listening mode only. */
-  prefixLeft: number;
-  prefix: Buffer | null;
-  bodyLeft: number;
+  prefixLeft = 5;
+  bodyLeft = 0;
   /** When the message in progress must be complete (ms since epoch); 0 when no clock runs. */
-  deadline: number;
-  done: boolean;
+  deadline = 0;
+  done = false;
+
+  constructor(
+    private readonly guard: ConnectionGuard,
+    readonly stream: Http2Stream,
+    readonly session: SessionState,
+    readonly prefix: Buffer | null,
+  ) {}
+
+  holding(bytes: number): void {
+    this.guard.hold(this, bytes);
+  }
+
+  settled(): void {
+    this.guard.finishMessage(this, false);
+  }
 }
 
 /** A stream the transport reads itself: it reports what its reader holds (see {@link ConnectionGuard.follow}). */
@@ -111,15 +127,15 @@ export class ConnectionGuard {
     const t = this.open(stream, false);
     if (t === null) return null;
     stream.once('close', () => this.release(t));
-    return {
-      holding: (bytes: number) => {
-        if (t.done) return;
-        this.add(t, bytes - t.pending);
-        if (bytes === 0) t.deadline = 0;
-        this.enforce(t);
-      },
-      settled: () => this.finishMessage(t, false),
-    };
+    return t;
+  }
+
+  /** @internal A followed stream's reader holds `bytes` of an unfinished message now (see {@link Tracked}). */
+  hold(t: Tracked, bytes: number): void {
+    if (t.done) return;
+    this.add(t, bytes - t.pending);
+    if (bytes === 0) t.deadline = 0;
+    this.enforce(t);
   }
 
   /** The client's SETTINGS frame ends the preface; until then the session holds a socket for nothing. */
@@ -142,16 +158,7 @@ export class ConnectionGuard {
       session = { pending: 0, streams: new Set() };
       this.sessions.set(h2session, session);
     }
-    const t: Tracked = {
-      stream,
-      session,
-      pending: 0,
-      prefixLeft: 5,
-      prefix: listening ? Buffer.alloc(5) : null,
-      bodyLeft: 0,
-      deadline: 0,
-      done: false,
-    };
+    const t = new Tracked(this, stream, session, listening ? Buffer.alloc(5) : null);
     session.streams.add(t);
     this.all.add(t);
     this.arm(t);
@@ -226,7 +233,8 @@ export class ConnectionGuard {
   }
 
   /** A message is complete (grpc-js hands it on and frees its buffer): its bytes no longer count. */
-  private finishMessage(t: Tracked, another: boolean): void {
+  /** @internal */
+  finishMessage(t: Tracked, another: boolean): void {
     this.total -= t.pending;
     t.session.pending -= t.pending;
     t.pending = 0;
