@@ -61,14 +61,17 @@ describe('each give-up rule of the structure reader, both sides', () => {
     expectLeft(make(MAX + 2), false);
   });
 
-  it('leaves a thousand nested levels to the library, which reports an error (the fast path used to accept it)', () => {
-    expectLeft(`${'['.repeat(1000)}${']'.repeat(1000)}\n`, true);
-    expectLeft(`${'{a: '.repeat(1000)}1${'}'.repeat(1000)}\n`, true);
+  // How deep the library gets before it reports an error depends on the stack it runs on (about 700 to 1000 levels
+  // on node's default stack), so these say what the fast path does, whatever the library makes of the text.
+  it('leaves a thousand nested levels to the library (the fast path used to read them; the library may report an error)', () => {
+    expect(readPlainYaml(`${'['.repeat(1000)}${']'.repeat(1000)}\n`)).toBeNull();
+    expect(readPlainYaml(`${'{a: '.repeat(1000)}1${'}'.repeat(1000)}\n`)).toBeNull();
   });
 
-  it('reports deep nesting as a YAML error instead of throwing (the fast reader overflowed its stack)', () => {
-    const parsed = parsePolicyText(`${'{a: '.repeat(5000)}1${'}'.repeat(5000)}\n`, 'deep.yaml');
-    expect(parsed.issues.map((i) => i.code)).toEqual(['yaml_syntax']);
+  it('does not throw on deep nesting (the fast reader used to overflow its stack out of parsePolicyText)', () => {
+    const text = `${'{a: '.repeat(5000)}1${'}'.repeat(5000)}\n`;
+    expect(readPlainYaml(text)).toBeNull();
+    expect(() => parsePolicyText(text, 'deep.yaml')).not.toThrow();
   });
 
   it('reads a key of 1000 characters; leaves a longer one to the library (which stops at 1024)', () => {
