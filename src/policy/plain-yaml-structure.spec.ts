@@ -106,6 +106,7 @@ describe('each give-up rule of the structure reader, both sides', () => {
     expectLeft('- [y]#c\n', true);
     expectLeft(`- 'x' y\n`, true);
     expectLeft('[\n  "a"#c\n]\n', true);
+    expectLeft('[\n  "a"# c\n]\n', true);
     expectLeft('[1,#c\n  2]\n', true);
   });
 
