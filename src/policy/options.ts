@@ -62,7 +62,8 @@ export function expandPrincipal(value: string, options: ResolvedCompileOptions):
   const rest = value.slice(cut);
   const out: string[] = [];
   for (const d of [local, ...aliases]) {
-    const principal = suffixGlobCovers(td, d) ? value : `${d}${rest}`;
+    // The value itself where it already names `d` (one string shared by every compiled copy, not one per copy).
+    const principal = d === td || suffixGlobCovers(td, d) ? value : `${d}${rest}`;
     if (!out.includes(principal)) out.push(principal);
   }
   return out;
