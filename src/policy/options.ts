@@ -38,24 +38,24 @@ export function resolveCompileOptions(options: CompileOptions = {}): ResolvedCom
 export const CLUSTER_LOCAL = 'cluster.local';
 
 /**
- * A principal value as the set of principals Istio generates for it (`spiffe://` not included). A value whose
- * trust domain is the local one, an alias, or `cluster.local` (which always means "the local trust domain") is
- * written out for the local trust domain and every alias; other values are kept as they are; values starting with
- * `*` do not name a trust domain. Source: istio/istio `pilot/pkg/security/trustdomain/bundle.go`
- * (ReplaceTrustDomainAliases).
+ * A principal value as the set of principals Istio generates for it (`spiffe://` not included). Istio rewrites only
+ * a value of five `/`-separated parts (`td/ns/<namespace>/sa/<account>`; the parts are counted, not read) whose
+ * trust domain, the first part, is the local one, an alias, or `cluster.local` (which always means "the local trust
+ * domain"): it is then written out for the local trust domain and every alias, without duplicates. Any other value
+ * (another trust domain, `*`, fewer or more parts) is kept as it is. Source: istio/istio
+ * `pilot/pkg/security/trustdomain/bundle.go` (ReplaceTrustDomainAliases, isTrustDomainBeingEnforced,
+ * getTrustDomainFromSpiffeIdentity, replaceTrustDomainInPrincipal).
  */
 export function expandPrincipal(value: string, options: ResolvedCompileOptions): string[] {
-  if (value.startsWith('*')) return [value];
-  const cut = value.indexOf('/ns/');
-  if (cut <= 0) return [value];
-  const td = value.slice(0, cut);
-  if (options.trustDomainAliases.length === 0) {
-    // The common case (no aliases), without the arrays and the Set: one domain, one principal.
-    if (td === options.trustDomain) return [value];
-    return td === CLUSTER_LOCAL ? [`${options.trustDomain}${value.slice(cut)}`] : [value];
+  const parts = value.split('/', 6);
+  if (parts.length !== 5) return [value];
+  const td = parts[0]!;
+  if (td !== CLUSTER_LOCAL && td !== options.trustDomain && !options.trustDomainAliases.includes(td)) return [value];
+  const rest = value.slice(td.length);
+  const out = [`${options.trustDomain}${rest}`];
+  for (const alias of options.trustDomainAliases) {
+    const principal = `${alias}${rest}`;
+    if (!out.includes(principal)) out.push(principal);
   }
-  const domains = [options.trustDomain, ...options.trustDomainAliases];
-  if (td !== CLUSTER_LOCAL && !domains.includes(td)) return [value];
-  const rest = value.slice(cut);
-  return [...new Set(domains.map((d) => `${d}${rest}`))];
+  return out;
 }
