@@ -37,6 +37,9 @@ export function resolveCompileOptions(options: CompileOptions = {}): ResolvedCom
 /** `cluster.local` in a principal always means the local trust domain, whatever the configured one is. */
 export const CLUSTER_LOCAL = 'cluster.local';
 
+/** Five `/`-separated parts (a regular expression: `split` per principal made a 50k-rule load measurably slower). */
+const FIVE_PARTS = /^[^/]*(?:\/[^/]*){4}$/;
+
 /**
  * A principal value as the set of principals Istio generates for it (`spiffe://` not included). Istio rewrites only
  * a value of five `/`-separated parts (`td/ns/<namespace>/sa/<account>`; the parts are counted, not read) whose
@@ -47,9 +50,8 @@ export const CLUSTER_LOCAL = 'cluster.local';
  * getTrustDomainFromSpiffeIdentity, replaceTrustDomainInPrincipal).
  */
 export function expandPrincipal(value: string, options: ResolvedCompileOptions): string[] {
-  const parts = value.split('/', 6);
-  if (parts.length !== 5) return [value];
-  const td = parts[0]!;
+  if (!FIVE_PARTS.test(value)) return [value];
+  const td = value.slice(0, value.indexOf('/'));
   if (td !== CLUSTER_LOCAL && td !== options.trustDomain && !options.trustDomainAliases.includes(td)) return [value];
   const rest = value.slice(td.length);
   const out = [`${options.trustDomain}${rest}`];
