@@ -49,7 +49,10 @@ const FIVE_PARTS = /^[^/]*(?:\/[^/]*){4}$/;
  * domain or an alias, the value is written out for the local domain and every alias; a domain the value's own
  * suffix glob already covers keeps the value as written; no duplicates. Otherwise it is kept as written.
  */
-export function expandPrincipal(value: string, options: ResolvedCompileOptions): string[] {
+export function expandPrincipal(
+  value: string,
+  options: Pick<ResolvedCompileOptions, 'trustDomain' | 'trustDomainAliases'>,
+): string[] {
   if (!FIVE_PARTS.test(value)) return [value];
   const cut = value.indexOf('/');
   const td = value.slice(0, cut);
