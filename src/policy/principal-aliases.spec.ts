@@ -73,6 +73,7 @@ describe('expandPrincipal: istiod trust-domain aliases (bundle_test.go)', () => 
 
   it('a domain without `*` is no glob: a shared ending or start is not a match', () => {
     expect(expand('xd1/ns/foo/sa/bar', 'td1')).toEqual(['xd1/ns/foo/sa/bar']);
+    expect(expand('xd1/ns/foo/sa/bar', 'td1', ['other'])).toEqual(['xd1/ns/foo/sa/bar']);
     expect(expand('td/ns/foo/sa/bar', 'td1', ['td12'])).toEqual(['td/ns/foo/sa/bar']);
     expect(expand('td1/ns/foo/sa/bar', 'xtd1')).toEqual(['td1/ns/foo/sa/bar']);
   });
