@@ -2,6 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { policy } from '../../test/conformance/policy-fixtures.js';
 import { type LintOptions, lintPolicies } from './lint.js';
 import { parsePolicyText } from './parse.js';
+import type { WorkloadRef } from './types.js';
 
 /**
  * Each lint warning stated both ways: the policy it warns about (with the path and the words an operator reads) and
@@ -203,7 +204,7 @@ describe('shadowed_rule', () => {
 });
 
 describe('with a workload list', () => {
-  const workloads = [
+  const workloads: WorkloadRef[] = [
     { namespace: 'foo', labels: { app: 'httpbin' } },
     { namespace: 'bar', labels: { app: 'db', tier: 'data' } },
   ];
