@@ -81,6 +81,12 @@ const CASES: readonly [string, RequestAttributes, string, RequestAttributes][] =
     req({ user: user('https://idp', 'bob', {}, { presenter: 'web' }) }),
   ],
   [
+    'when:\n    - key: request.auth.claims[org][team]\n      values: ["red"]',
+    req({ user: user('https://idp', 'alice', { org: { team: 'blue' } }) }),
+    "spec.rules[0].when[0] (request.auth.claims[org][team]) requires one of [red], but the end user's org.team claim is [blue] (user https://idp/alice)",
+    req({ user: user('https://idp', 'alice', { org: { team: 'red' } }) }),
+  ],
+  [
     'from:\n    - source:\n        requestPrincipals: ["*"]',
     req(),
     'spec.rules[0].from[0].source.requestPrincipals requires one of [*], but the request has no verified end-user token',
@@ -139,17 +145,19 @@ describe('explain: the failure names the field, what it requires and what the re
 
 describe('explain: policies in the order Istio applies them, each with its role', () => {
   const dry = { annotations: '    istio.io/dry-run: "true"' };
-  const set = policySet(
-    policy('AUDIT', '  rules:\n  - {}', { name: 'audit' }) +
-      policy('ALLOW', '  rules:\n  - {}', { name: 'staged-allow', ...dry }) +
-      policy('ALLOW', '  rules:\n  - {}', { name: 'allow' }) +
-      policy('DENY', '  rules:\n  - to:\n    - operation:\n        methods: ["DELETE"]', { name: 'deny' }) +
-      policy('DENY', '  rules:\n  - {}', { name: 'staged-deny', ...dry }) +
-      policy('CUSTOM', '  provider:\n    name: ext\n  rules:\n  - {}', { name: 'custom' }),
-  );
-  const e = set.explain(WORKLOAD, req());
+  // Built inside each test (not at collection time), so mutation testing sees which test reads what.
+  const explainAll = () =>
+    policySet(
+      policy('AUDIT', '  rules:\n  - {}', { name: 'audit' }) +
+        policy('ALLOW', '  rules:\n  - {}', { name: 'staged-allow', ...dry }) +
+        policy('ALLOW', '  rules:\n  - {}', { name: 'allow' }) +
+        policy('DENY', '  rules:\n  - to:\n    - operation:\n        methods: ["DELETE"]', { name: 'deny' }) +
+        policy('DENY', '  rules:\n  - {}', { name: 'staged-deny', ...dry }) +
+        policy('CUSTOM', '  provider:\n    name: ext\n  rules:\n  - {}', { name: 'custom' }),
+    ).explain(WORKLOAD, req());
 
   it('CUSTOM, then DENY, then ALLOW, then AUDIT, each role in words', () => {
+    const e = explainAll();
     expect(e.policies.map((p) => p.policy.action)).toEqual(['CUSTOM', 'DENY', 'DENY', 'ALLOW', 'ALLOW', 'AUDIT']);
     expect(Object.fromEntries(e.policies.map((p) => [p.policy.name, [p.dryRun, p.role]]))).toEqual({
       custom: [
@@ -165,6 +173,7 @@ describe('explain: policies in the order Istio applies them, each with its role'
   });
 
   it("a CUSTOM policy's rules are not evaluated, and it is not said to match nothing", () => {
+    const e = explainAll();
     expect(e.policies[0]!.rules).toEqual([]);
     const text = formatExplanation(e);
     expect(text).not.toContain('(no rules: matches nothing)');
@@ -205,5 +214,66 @@ describe('explain: the request as it was matched', () => {
     expect(text.split('\n')[0]).toBe('workload: namespace (none)');
     const labelled = formatExplanation(set.explain({ namespace: 'foo', labels: { app: 'httpbin', v: '1' } }, req()));
     expect(labelled.split('\n')[0]).toBe('workload: namespace foo, labels app=httpbin,v=1');
+  });
+});
+
+describe('explain: where to look', () => {
+  it('each rule is reported at its own line of the policy file', () => {
+    const yaml = policy(
+      'ALLOW',
+      '  rules:\n  - to:\n    - operation:\n        methods: ["POST"]\n  - to:\n    - operation:\n        methods: ["PUT"]',
+    );
+    const ruleLines = yaml
+      .split('\n')
+      .map((l, i) => (l.startsWith('  - ') ? i + 1 : 0))
+      .filter((n) => n > 0);
+    const e = policySet(yaml).explain(WORKLOAD, req());
+    expect(e.policies[0]!.rules.map((r) => r.line)).toEqual(ruleLines);
+    expect(formatExplanation(e)).toContain(`  rule 1 (line ${ruleLines[1]}): no match: `);
+  });
+
+  it('says on a line of its own that no policy selects the workload, and not when one does', () => {
+    const set = policySet(policy('DENY', '  rules:\n  - to:\n    - operation:\n        methods: ["DELETE"]'));
+    const none = formatExplanation(set.explain({ namespace: 'elsewhere', labels: {} }, req())).split('\n');
+    expect(none).toContain('no policy selects this workload');
+    const some = formatExplanation(set.explain(WORKLOAD, req())).split('\n');
+    expect(some).not.toContain('no policy selects this workload');
+    expect(some).toContain('policy foo/deny at test.yaml:1');
+  });
+
+  it('names the workload’s targets, and why a targetRef policy aimed elsewhere did not apply', () => {
+    const gateway = `apiVersion: security.istio.io/v1
+kind: AuthorizationPolicy
+metadata:
+  name: gw-deny
+  namespace: foo
+spec:
+  targetRefs:
+  - group: gateway.networking.k8s.io
+    kind: Gateway
+    name: ingress
+  - group: gateway.networking.k8s.io
+    kind: Gateway
+    name: egress
+  action: DENY
+  rules:
+  - {}
+`;
+    const workload = {
+      namespace: 'foo',
+      labels: {},
+      targets: [
+        { group: '', kind: 'Service', name: 'a' },
+        { group: '', kind: 'Service', name: 'b' },
+      ],
+    };
+    const text = formatExplanation(policySet(gateway).explain(workload, req())).split('\n');
+    expect(text[0]).toBe('workload: namespace foo, targets Service/a,Service/b');
+    expect(text).toContain(
+      'policy foo/gw-deny at test.yaml:1 (targetRef Gateway.gateway.networking.k8s.io/ingress, Gateway.gateway.networking.k8s.io/egress)',
+    );
+    expect(text).toContain(
+      '  not applied: this request is for Service/a, Service/b, none of which this policy targets',
+    );
   });
 });
