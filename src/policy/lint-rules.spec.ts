@@ -29,6 +29,7 @@ describe('allow_all', () => {
       },
     ]);
     expect(codes(rules('DENY', '  - {}'))).toEqual([]);
+    expect(codes(policy('ALLOW', ''))).toEqual([]);
     expect(codes(rules('AUDIT', '  - {}'))).toEqual([]);
     expect(codes(rules('ALLOW', '  - from:\n    - source:\n        namespaces: ["a"]'))).toEqual([]);
     expect(codes(rules('ALLOW', '  - to:\n    - operation:\n        methods: ["GET"]'))).toEqual([]);
@@ -60,6 +61,10 @@ describe('spiffe_prefix', () => {
     const when = (key: string, field: string) =>
       codes(rules('DENY', `  - when:\n    - key: ${key}\n      ${field}: ["spiffe://cluster.local/ns/a/sa/b"]`));
     expect(when('source.principal', 'values')).toEqual([['spiffe_prefix', 'spec.rules[0].when[0]']]);
+    expect(
+      issues(rules('DENY', '  - when:\n    - key: source.principal\n      values: ["spiffe://td/ns/a/sa/b"]'))[0]
+        ?.message,
+    ).toBe("'spiffe://td/ns/a/sa/b' never matches: drop spiffe://");
     expect(when('source.principal', 'notValues')).toEqual([['spiffe_prefix', 'spec.rules[0].when[0]']]);
     expect(when('request.headers[x-spiffe]', 'values')).toEqual([]);
     expect(
@@ -80,9 +85,9 @@ describe('http_fields_on_tcp', () => {
         'port(s) 5432 carry TCP, and notMethods, paths are HTTP-only: for TCP traffic Istio drops an ALLOW rule with HTTP-only fields, so it never allows anything there',
       ],
     ]);
-    const deny = op('DENY', '        ports: ["6379"]\n        hosts: ["a.com:*"]');
+    const deny = op('DENY', '        ports: ["6379", "22"]\n        hosts: ["a.com:*"]');
     expect(deny.map((i) => i.message)).toEqual([
-      'port(s) 6379 carry TCP, and hosts are HTTP-only: for TCP traffic Istio ignores the HTTP-only fields, so this rule matches more than it says',
+      'port(s) 6379, 22 carry TCP, and hosts are HTTP-only: for TCP traffic Istio ignores the HTTP-only fields, so this rule matches more than it says',
     ]);
   });
 
@@ -178,6 +183,10 @@ describe('shadowed_rule', () => {
     const earlier = src('        notNamespaces: ["a"]');
     expect(shadowed(`${earlier}\n${src('        notNamespaces: ["a", "b"]')}`)).toHaveLength(1);
     expect(shadowed(`${earlier}\n${src('        notNamespaces: ["b"]')}`)).toEqual([]);
+    // An earlier rule excluding a and b does not match a request from a; a later one excluding only b does.
+    const both = src('        notNamespaces: ["a", "b"]');
+    expect(shadowed(`${both}\n${src('        notNamespaces: ["b"]')}`)).toEqual([]);
+    expect(shadowed(`${both}\n${src('        notNamespaces: ["b", "c", "a"]')}`)).toHaveLength(1);
     expect(shadowed(`${earlier}\n${src('        namespaces: ["b"]')}`)).toEqual([]);
   });
 
@@ -186,6 +195,15 @@ describe('shadowed_rule', () => {
     expect(shadowed(`${earlier}\n${src('        principals: ["x/y"]')}`)).toEqual([]);
     expect(shadowed(`${earlier}\n${src('        namespaces: ["a"]\n        principals: ["x/y"]')}`)).toHaveLength(1);
     expect(shadowed(`${earlier}\n  - to:\n    - operation:\n        methods: ["GET"]`)).toEqual([]);
+  });
+
+  it('`to` entries are compared the same way: operations the earlier rule allows for every later one', () => {
+    const op = (fields: string) => `  - to:\n    - operation:\n${fields}`;
+    const earlier = op('        methods: ["GET", "POST"]');
+    expect(shadowed(`${earlier}\n${op('        methods: ["GET"]\n        paths: ["/a"]')}`)).toHaveLength(1);
+    expect(shadowed(`${earlier}\n${op('        methods: ["PUT"]')}`)).toEqual([]);
+    expect(shadowed(`${earlier}\n${op('        paths: ["/a"]')}`)).toEqual([]);
+    expect(shadowed(`${earlier}\n${src('        namespaces: ["a"]')}`)).toEqual([]);
   });
 
   it('every later `from` entry must be covered by some earlier entry', () => {
@@ -223,6 +241,15 @@ describe('with a workload list', () => {
       codes(selecting(ns, labels), { workloads }).filter(([c]) => c === 'selector_matches_nothing');
     expect(nothing('foo', '      app: httpbin')).toEqual([]);
     expect(nothing('foo', '      app: db')).toEqual([['selector_matches_nothing', 'spec.selector.matchLabels']]);
+    expect(
+      issues(selecting('foo', '      app: db'), { workloads }).find((i) => i.code === 'selector_matches_nothing')
+        ?.message,
+    ).toBe('the selector matches none of the known workloads');
+    // An empty selector selects every workload of its namespace, known or not: nothing to report.
+    expect(codes(selecting('empty', '      {}'), { workloads })).not.toContainEqual([
+      'selector_matches_nothing',
+      'spec.selector.matchLabels',
+    ]);
     expect(nothing('bar', '      app: db\n      tier: web')).toHaveLength(1);
     expect(nothing('bar', '      app: db\n      tier: data')).toEqual([]);
     // The root namespace's policies select workloads in every namespace.
@@ -263,5 +290,27 @@ describe('with a workload list', () => {
       issues(rootAllow, { workloads, rootNamespace }).filter((i) => i.code === 'uncovered_workload');
     expect(uncovered('mesh')).toEqual([]);
     expect(uncovered()).toHaveLength(2);
+  });
+});
+
+describe('service_account_any_trust_domain: the message names the values and the fix', () => {
+  const message = (v: string) =>
+    `'${v}' matches that service account in ANY trust domain (Istio matches spiffe://<any>/ns/<ns>/sa/<sa>), so a ` +
+    'federated peer with the same namespace and name passes; add trustDomains to this source, or use principals';
+
+  it('for serviceAccounts (path of the field) and for a source.serviceAccount condition (values and notValues)', () => {
+    const from = issues(rules('ALLOW', '  - from:\n    - source:\n        serviceAccounts: ["ops/a", "ops/b"]'));
+    expect(from.map((i) => [i.path, i.message])).toEqual([
+      ['spec.rules[0].from[0].source.serviceAccounts', message('ops/a, ops/b')],
+    ]);
+    const when = issues(
+      rules(
+        'ALLOW',
+        '  - when:\n    - key: source.serviceAccount\n      values: ["ops/a"]\n      notValues: ["ops/b"]',
+      ),
+    );
+    expect(when.map((i) => [i.path, i.message])).toEqual([['spec.rules[0].when[0]', message('ops/a, ops/b')]]);
+    const notOnly = issues(rules('ALLOW', '  - when:\n    - key: source.serviceAccount\n      notValues: ["ops/b"]'));
+    expect(notOnly.map((i) => i.message)).toEqual([message('ops/b')]);
   });
 });
