@@ -176,6 +176,9 @@ describe('explain: policies in the order Istio applies them, each with its role'
     const e = explainAll();
     expect(e.policies[0]!.rules).toEqual([]);
     const text = formatExplanation(e);
+    // Each policy's role is printed under it.
+    expect(text).toMatch(/\npolicy foo\/custom at test\.yaml:\d+\n {2}CUSTOM: decided by the external provider 'ext'/);
+    expect(text).toMatch(/\npolicy foo\/deny at test\.yaml:\d+\n {2}DENY: a matching rule denies\n {2}rule 0 \(line /);
     expect(text).not.toContain('(no rules: matches nothing)');
     expect(text).toContain(
       'dry-run DENY set [foo/staged-deny]: foo/staged-deny rule 0 matched; the staged set alone would DENY',
@@ -185,6 +188,17 @@ describe('explain: policies in the order Istio applies them, each with its role'
     );
     expect(text).toContain('audit: foo/audit matched (request marked for audit)');
     expect(text).toContain('decision: ALLOW (allow_matched)');
+  });
+
+  it('staged policies of one action are reported as one set, naming each', () => {
+    const dry = { annotations: '    istio.io/dry-run: "true"' };
+    const set = policySet(
+      policy('DENY', '  rules:\n  - to:\n    - operation:\n        methods: ["DELETE"]', { name: 'a', ...dry }) +
+        policy('DENY', '  rules:\n  - to:\n    - operation:\n        methods: ["PUT"]', { name: 'b', ...dry }),
+    );
+    expect(formatExplanation(set.explain(WORKLOAD, req({ method: 'PUT' })))).toContain(
+      'dry-run DENY set [foo/a, foo/b]: foo/b rule 0 matched; the staged set alone would DENY',
+    );
   });
 
   it('an ALLOW without rules is said to match nothing', () => {

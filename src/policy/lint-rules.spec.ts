@@ -310,6 +310,8 @@ describe('service_account_any_trust_domain: the message names the values and the
       ),
     );
     expect(when.map((i) => [i.path, i.message])).toEqual([['spec.rules[0].when[0]', message('ops/a, ops/b')]]);
+    const valuesOnly = issues(rules('ALLOW', '  - when:\n    - key: source.serviceAccount\n      values: ["ops/a"]'));
+    expect(valuesOnly.map((i) => i.message)).toEqual([message('ops/a')]);
     const notOnly = issues(rules('ALLOW', '  - when:\n    - key: source.serviceAccount\n      notValues: ["ops/b"]'));
     expect(notOnly.map((i) => i.message)).toEqual([message('ops/b')]);
   });
