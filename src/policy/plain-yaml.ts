@@ -402,8 +402,8 @@ function plainInBlock(s: string, p: number): unknown {
 }
 
 /**
- * Where a plain scalar that starts at `p` inside a flow collection ends. A key ends at `: `; any other colon
- * (`[a: b]` is a pair, `{a:b}` one scalar) is left to the library.
+ * Where a plain scalar that starts at `p` inside a flow collection ends. A key ends at its colon; a colon in any
+ * other scalar (`[a: b]` is a pair, `[a:b]` one scalar) is left to the library.
  */
 function plainEnd(s: string, p: number, key: boolean): number {
   const c = s[p]!; // the callers skip spaces and line ends first: there is a character at `p`
@@ -415,7 +415,7 @@ function plainEnd(s: string, p: number, key: boolean): number {
     const ch = s[j]!;
     if (FLOW_ENDS.has(ch)) break;
     if (ch === ':') {
-      if (key && (j + 1 === s.length || s[j + 1] === ' ')) break;
+      if (key) break; // flowEntry then gives up unless a space or the line end follows (`{a:b}` is one scalar)
       giveUp();
     }
     if (ch === '#' && s[j - 1] === ' ') break;
