@@ -485,6 +485,9 @@ describe('serviceAccountMatches: spiffe://.+<ns>(.+/|)<sa>(/.+)? as a full match
   it('the service account must end the ID or be followed by "/" and more: sa/b is not sa/bc', () => {
     expect(serviceAccountMatches('spiffe://td/ns/ns1/sa/b', NS, 'sa/b')).toBe(true);
     expect(serviceAccountMatches('spiffe://td/ns/ns1/sa/bc', NS, 'sa/b')).toBe(false);
+    // A longer name that starts with the wanted one (`b-canary` is not `b`), with or without more path after it.
+    expect(serviceAccountMatches('spiffe://td/ns/ns1/sa/b-canary', NS, 'sa/b')).toBe(false);
+    expect(serviceAccountMatches('spiffe://td/ns/ns1/sa/b-canary/x', NS, 'sa/b')).toBe(false);
     expect(serviceAccountMatches('spiffe://td/ns/ns1/sa/b/x', NS, 'sa/b')).toBe(true);
     expect(serviceAccountMatches('spiffe://td/ns/ns1/sa/b/', NS, 'sa/b')).toBe(false);
   });

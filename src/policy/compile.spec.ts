@@ -147,6 +147,23 @@ describe('compiled fields: index keys, checks, order and locations', () => {
     ]);
   });
 
+  it('rule and clause indices past the shared path table (64) still name their own place', () => {
+    // 70 rules, the last with 70 `from` entries: the paths of large indices are built, not looked up.
+    const sources = Array.from({ length: 70 }, (_, i) => `    - source:\n        namespaces: ["ns${i}"]`).join('\n');
+    const rules = `${'  - {}\n'.repeat(69)}  - from:\n${sources}\n    to:\n    - operation:\n        methods: ["GET"]`;
+    const [p] = compiled(policy('ALLOW', `  rules:\n${rules}`));
+    const last = p!.rules[69]!.checks.map((c) => c.at);
+    expect(last[0]).toBe('spec.rules[69].from[0].source.namespaces');
+    expect(last[64]).toBe('spec.rules[69].from[64].source.namespaces');
+    expect(last[69]).toBe('spec.rules[69].from[69].source.namespaces');
+    expect(last[70]).toBe('spec.rules[69].to[0].operation.methods');
+    // A small rule index with a large clause index, and the other way round.
+    const wide = `  - from:\n${sources}\n${'  - {}\n'.repeat(64)}  - to:\n    - operation:\n        methods: ["GET"]`;
+    const [q] = compiled(policy('ALLOW', `  rules:\n${wide}`));
+    expect(q!.rules[0]!.checks[65]!.at).toBe('spec.rules[0].from[65].source.namespaces');
+    expect(q!.rules[65]!.checks[0]!.at).toBe('spec.rules[65].to[0].operation.methods');
+  });
+
   it('the sort key puts the root namespace first, then namespace, then name', () => {
     const doc = (ns: string, name: string) => policy('ALLOW', '  rules:\n  - {}', { namespace: ns, name });
     // Kubernetes names may start with a digit: `0-team` sorts before `istio-system` as text, not as a key.

@@ -37,25 +37,56 @@ export function resolveCompileOptions(options: CompileOptions = {}): ResolvedCom
 /** `cluster.local` in a principal always means the local trust domain, whatever the configured one is. */
 export const CLUSTER_LOCAL = 'cluster.local';
 
+/** Five `/`-separated parts, `td/ns/<namespace>/sa/<account>` as Istio counts them (a test, not a split per value). */
+const FIVE_PARTS = /^[^/]*(?:\/[^/]*){4}$/;
+
 /**
- * A principal value as the set of principals Istio generates for it (`spiffe://` not included). A value whose
- * trust domain is the local one, an alias, or `cluster.local` (which always means "the local trust domain") is
- * written out for the local trust domain and every alias; other values are kept as they are; values starting with
- * `*` do not name a trust domain. Source: istio/istio `pilot/pkg/security/trustdomain/bundle.go`
- * (ReplaceTrustDomainAliases).
+ * A principal value as the set of principals istiod generates for it (`spiffe://` not included). Source: istio/istio
+ * `pilot/pkg/security/trustdomain/bundle.go` (ReplaceTrustDomainAliases, isTrustDomainBeingEnforced,
+ * replaceTrustDomains) and `util.go` (stringMatch). Only a value of five `/`-separated parts names a trust domain,
+ * its first part, and not when that part is `*` alone; any other value is kept as written. When the named domain
+ * is `cluster.local` (always "the local trust domain"), or equals or glob-matches (`*-td`, `td-*`) the local
+ * domain or an alias, the value is written out for the local domain and every alias; a domain the value's own
+ * suffix glob already covers keeps the value as written; no duplicates. Otherwise it is kept as written.
  */
 export function expandPrincipal(value: string, options: ResolvedCompileOptions): string[] {
-  if (value.startsWith('*')) return [value];
-  const cut = value.indexOf('/ns/');
-  if (cut <= 0) return [value];
+  if (!FIVE_PARTS.test(value)) return [value];
+  const cut = value.indexOf('/');
   const td = value.slice(0, cut);
-  if (options.trustDomainAliases.length === 0) {
-    // The common case (no aliases), without the arrays and the Set: one domain, one principal.
-    if (td === options.trustDomain) return [value];
-    return td === CLUSTER_LOCAL ? [`${options.trustDomain}${value.slice(cut)}`] : [value];
+  if (td === '*') return [value];
+  const local = options.trustDomain;
+  const aliases = options.trustDomainAliases;
+  if (td !== CLUSTER_LOCAL && !domainMatches(td, local) && !aliases.some((d) => domainMatches(td, d))) {
+    return [value];
   }
-  const domains = [options.trustDomain, ...options.trustDomainAliases];
-  if (td !== CLUSTER_LOCAL && !domains.includes(td)) return [value];
   const rest = value.slice(cut);
-  return [...new Set(domains.map((d) => `${d}${rest}`))];
+  const out: string[] = [];
+  for (const d of [local, ...aliases]) {
+    // The value itself where it already names `d` (one string shared by every compiled copy, not one per copy).
+    const principal = d === td || suffixGlobCovers(td, d) ? value : `${d}${rest}`;
+    if (!out.includes(principal)) out.push(principal);
+  }
+  return out;
+}
+
+/** Istio's `stringMatch` for two trust domains: equal, a listed `*`, or either one a prefix or suffix glob of the other. */
+function domainMatches(td: string, listed: string): boolean {
+  return (
+    td === listed ||
+    listed === '*' ||
+    prefixGlobCovers(listed, td) ||
+    prefixGlobCovers(td, listed) ||
+    suffixGlobCovers(listed, td) ||
+    suffixGlobCovers(td, listed)
+  );
+}
+
+/** `abc*` covers every text starting with `abc`. */
+function prefixGlobCovers(pattern: string, text: string): boolean {
+  return pattern.endsWith('*') && text.startsWith(pattern.slice(0, -1));
+}
+
+/** `*abc` covers every text ending with `abc`. */
+function suffixGlobCovers(pattern: string, text: string): boolean {
+  return pattern.startsWith('*') && text.endsWith(pattern.slice(1));
 }
