@@ -52,6 +52,24 @@ describe('canReach (pair-level reachability)', () => {
     expect(canReach([p], src('shop', 'web', 'prod.example'), db, o)).toBe(false);
   });
 
+  it('principals are written out for the local domain and aliases as enforcement does (istiod bundle.go)', () => {
+    const allow = (principal: string) =>
+      entry({ action: 'ALLOW', rules: [{ from: [{ source: { principals: [principal] } }] }] });
+    // `cluster.local` names the local domain and the aliases, not itself when it is neither.
+    expect(canReach([allow('cluster.local/ns/shop/sa/api')], src('shop', 'api', 'cluster.local'), db, o)).toBe(false);
+    // Only five parts name a trust domain: `cluster.local/ns/shop/*` is kept as written (no local caller matches).
+    expect(canReach([allow('cluster.local/ns/shop/*')], src('shop', 'api', 'prod.example'), db, o)).toBe(false);
+    expect(canReach([allow('cluster.local/ns/shop/*')], src('shop', 'api', 'cluster.local'), db, o)).toBe(true);
+    // A glob trust domain names the listed domains it matches.
+    expect(canReach([allow('prod*/ns/shop/sa/api')], src('shop', 'api', 'prod.example'), db, o)).toBe(true);
+    expect(canReach([allow('prod*/ns/shop/sa/api')], src('shop', 'api', 'old.example'), db, o)).toBe(true);
+    expect(canReach([allow('prod*/ns/shop/sa/api')], src('shop', 'web', 'prod.example'), db, o)).toBe(false);
+    // An identity-only DENY on such a value removes the pair.
+    const deny = entry({ action: 'DENY', rules: [{ from: [{ source: { principals: ['prod*/ns/shop/sa/api'] } }] }] });
+    expect(canReach([deny], src('shop', 'api', 'old.example'), db, o)).toBe(false);
+    expect(canReach([deny], src('shop', 'web', 'old.example'), db, o)).toBe(true);
+  });
+
   it('selectors, namespaces and the root namespace decide which policies apply', () => {
     const other = entry({ selector: { matchLabels: { app: 'web' } }, action: 'ALLOW', rules: [] });
     expect(canReach([other], src('a', 'b'), db, o)).toBe(true);

@@ -1,5 +1,5 @@
 import { actionOf, type PolicyRule, type PolicySource } from '../policy/model.js';
-import { CLUSTER_LOCAL, ISTIO_DEFAULTS } from '../policy/options.js';
+import { expandPrincipal, ISTIO_DEFAULTS } from '../policy/options.js';
 import type { WorkloadRef } from '../policy/types.js';
 import type { PolicyEntry } from './policy-model.js';
 import type { FlowSource } from './types.js';
@@ -57,17 +57,15 @@ function principalOf(src: FlowSource): string {
   return src.spiffeId.startsWith('spiffe://') ? src.spiffeId.slice('spiffe://'.length) : src.spiffeId;
 }
 
-/** A principal value matches the caller, with `cluster.local` and the aliases standing for the local domain. */
+/**
+ * A principal value matches the caller as enforcement matches it: the value is first written out for the local
+ * trust domain and its aliases exactly as istiod does (policy/options.ts `expandPrincipal`), then each principal is
+ * an Istio string match against the caller's ID.
+ */
 function matchPrincipal(value: string, src: FlowSource, o: ReachOptions): boolean {
   const p = principalOf(src);
   if (p === '') return false;
-  if (matchValue(value, p)) return true;
-  const slash = value.indexOf('/');
-  if (slash <= 0) return false;
-  const td = value.slice(0, slash);
-  const local = [o.trustDomain, CLUSTER_LOCAL, ...o.trustDomainAliases];
-  if (!local.includes(td) || !local.includes(src.trustDomain)) return false;
-  return matchValue(`${src.trustDomain}${value.slice(slash)}`, p);
+  return expandPrincipal(value, o).some((v) => matchValue(v, p));
 }
 
 function matchServiceAccount(value: string, src: FlowSource, policyNs: string): boolean {

@@ -26,6 +26,7 @@ const YAML =
   allowFrom('c', 'cc2', 'z-second') +
   allowFrom('c', 'cc1', 'a-first');
 const OPTIONS = resolveCompileOptions({});
+const never = () => false;
 const compiledCount = (set: PolicySet) => PolicySet.reusable(set, OPTIONS)?.size ?? 0;
 
 /** Each namespace's decisions, both sides of every rule (allowed caller, other caller, denied path). */
@@ -55,7 +56,7 @@ describe('policy set: namespaces compiled on first use', () => {
     expect(lazy.evaluate(at('b'), from('ca')).allowed).toBe(false);
     expect(compiledCount(lazy)).toBe(2);
     const warm = policySet(YAML);
-    await warm.warm(() => undefined);
+    await warm.warm(() => undefined, never);
     expect(compiledCount(warm)).toBe(6);
     expect(decisions(lazy)).toEqual(decisions(warm));
     expect(decisions(warm)).toContain('a spiffe://cluster.local/ns/ca/sa/x /a-denied: false deny_matched deny');
@@ -77,8 +78,29 @@ describe('policy set: namespaces compiled on first use', () => {
     );
     expect(compiledCount(set)).toBe(2);
     const plan = set.planFor(at('c')).policies;
-    await set.warm(() => undefined);
+    await set.warm(() => undefined, never);
     expect(set.planFor(at('c')).policies[0]).toBe(plan[0]);
+    expect(compiledCount(set)).toBe(6);
+  });
+
+  it('warm-up compiles nothing more while a pause the yielder asked for is pending', async () => {
+    const set = policySet(YAML);
+    let release: () => void = () => {};
+    let asked = 0;
+    const warming = set.warm(() => {
+      asked++;
+      if (asked > 1) return undefined;
+      return new Promise<void>((resolve) => {
+        release = resolve;
+      });
+    }, never);
+    for (let i = 0; i < 5; i++) await new Promise((resolve) => setImmediate(resolve));
+    // Paused after its first policy.
+    expect(asked).toBe(1);
+    expect(compiledCount(set)).toBe(1);
+    release();
+    await warming;
+    expect(asked).toBe(6);
     expect(compiledCount(set)).toBe(6);
   });
 

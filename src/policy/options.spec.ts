@@ -71,6 +71,34 @@ describe('expandPrincipal without aliases', () => {
   });
 });
 
+describe("expandPrincipal: only Istio's five-part form names a trust domain", () => {
+  // istio/istio pilot/pkg/security/trustdomain/bundle.go: getTrustDomainFromSpiffeIdentity and
+  // replaceTrustDomainInPrincipal split the value at `/` and rewrite only when there are exactly five parts.
+  const config = { trustDomain: 'prod.example' };
+  const options = resolveCompileOptions(config);
+
+  it('a cluster.local value of fewer or more parts stands for itself, so it never lets a local peer in', () => {
+    expect(expandPrincipal('cluster.local/ns/a/*', options)).toEqual(['cluster.local/ns/a/*']);
+    expect(expandPrincipal('cluster.local/ns/a', options)).toEqual(['cluster.local/ns/a']);
+    expect(expandPrincipal('cluster.local/ns/a/sa/b/c', options)).toEqual(['cluster.local/ns/a/sa/b/c']);
+    const yaml = allowPrincipal('cluster.local/ns/a/*');
+    expect(allowed(yaml, 'spiffe://prod.example/ns/a/sa/b', config)).toBe(false);
+    expect(allowed(yaml, 'spiffe://cluster.local/ns/a/sa/b', config)).toBe(true);
+  });
+
+  it('a cluster.local value of five parts is rewritten whatever its parts say, so its DENY fires locally', () => {
+    expect(expandPrincipal('cluster.local/team/a/sa/b', options)).toEqual(['prod.example/team/a/sa/b']);
+    expect(expandPrincipal('cluster.local/ns/a/sa/*', options)).toEqual(['prod.example/ns/a/sa/*']);
+    const deny = policy(
+      'DENY',
+      '  rules:\n  - from:\n    - source:\n        principals: ["cluster.local/team/a/sa/b"]',
+    );
+    const set = policySet(deny, config);
+    expect(set.evaluate(WORKLOAD, req({ peer: peer('spiffe://prod.example/team/a/sa/b') })).allowed).toBe(false);
+    expect(set.evaluate(WORKLOAD, req({ peer: peer('spiffe://prod.example/team/a/sa/c') })).allowed).toBe(true);
+  });
+});
+
 describe('expandPrincipal with trust domain aliases', () => {
   const config = { trustDomain: 'prod.example', trustDomainAliases: ['old.example'] };
   const options = resolveCompileOptions(config);
@@ -87,6 +115,17 @@ describe('expandPrincipal with trust domain aliases', () => {
     const yaml = allowPrincipal('prod.example/ns/a/sa/b');
     expect(allowed(yaml, 'spiffe://old.example/ns/a/sa/b', config)).toBe(true);
     expect(allowed(yaml, 'spiffe://other.org/ns/a/sa/b', config)).toBe(false);
+  });
+
+  it('writes each principal once, whatever the aliases repeat', () => {
+    const repeated = resolveCompileOptions({
+      trustDomain: 'prod.example',
+      trustDomainAliases: ['old.example', 'prod.example', 'old.example'],
+    });
+    expect(expandPrincipal('cluster.local/ns/a/sa/b', repeated)).toEqual([
+      'prod.example/ns/a/sa/b',
+      'old.example/ns/a/sa/b',
+    ]);
   });
 
   it('a principal of another trust domain is not rewritten to the local ones', () => {

@@ -49,11 +49,15 @@ const FIVE_PARTS = /^[^/]*(?:\/[^/]*){4}$/;
  * domain or an alias, the value is written out for the local domain and every alias; a domain the value's own
  * suffix glob already covers keeps the value as written; no duplicates. Otherwise it is kept as written.
  */
-export function expandPrincipal(value: string, options: ResolvedCompileOptions): string[] {
+export function expandPrincipal(
+  value: string,
+  options: Pick<ResolvedCompileOptions, 'trustDomain' | 'trustDomainAliases'>,
+): string[] {
   if (!FIVE_PARTS.test(value)) return [value];
   const cut = value.indexOf('/');
+  // A first part of `*` alone (Istio: "trust domain not enforced") is a suffix glob covering every domain, so the
+  // loop below keeps the value as written for each of them: no case of its own.
   const td = value.slice(0, cut);
-  if (td === '*') return [value];
   const local = options.trustDomain;
   const aliases = options.trustDomainAliases;
   if (td !== CLUSTER_LOCAL && !domainMatches(td, local) && !aliases.some((d) => domainMatches(td, d))) {
@@ -69,11 +73,13 @@ export function expandPrincipal(value: string, options: ResolvedCompileOptions):
   return out;
 }
 
-/** Istio's `stringMatch` for two trust domains: equal, a listed `*`, or either one a prefix or suffix glob of the other. */
+/**
+ * Istio's `stringMatch` for two trust domains: equal, or either one a prefix or suffix glob of the other (a listed
+ * `*`, which `stringMatch` names on its own, is the suffix glob of every domain).
+ */
 function domainMatches(td: string, listed: string): boolean {
   return (
     td === listed ||
-    listed === '*' ||
     prefixGlobCovers(listed, td) ||
     prefixGlobCovers(td, listed) ||
     suffixGlobCovers(listed, td) ||

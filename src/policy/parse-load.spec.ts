@@ -84,6 +84,46 @@ describe('which documents are policies', () => {
     expect(out.notes).toEqual(["f.yaml:4: skipped PeerAuthentication 'p' (not an AuthorizationPolicy)"]);
   });
 
+  it('only AuthorizationPolicyList of security.istio.io is read as a typed list; any other is skipped whole', () => {
+    const items =
+      '\nitems:\n- metadata:\n    name: a\n    namespace: foo\n  spec:\n    action: DENY\n    rules:\n    - {}\n';
+    // Another kind of the same group: its items must not become AuthorizationPolicies.
+    expect(both(`apiVersion: security.istio.io/v1\nkind: PeerAuthenticationList${items}`).notes).toEqual([
+      'f.yaml:1: skipped PeerAuthenticationList (not an AuthorizationPolicy)',
+    ]);
+    for (const head of ['kind: AuthorizationPolicyList', 'apiVersion: 7\nkind: AuthorizationPolicyList']) {
+      const out = both(`${head}${items}`);
+      expect(out.policies, head).toEqual([]);
+      expect(out.notes, head).toEqual(['f.yaml:1: skipped AuthorizationPolicyList (not an AuthorizationPolicy)']);
+    }
+    // An AuthorizationPolicy with an `items` field is a policy (refused for the unknown field), not a list.
+    expect(summary(both(`${ap('a')}items:\n- metadata:\n    name: b\n`).issues)).toEqual([
+      ['error', 'unknown_field', 'items', 7],
+    ]);
+  });
+
+  it('list items that are not mappings are skipped with a note at their own line, in both kinds of list', () => {
+    const policy = ap('a', 'spec:\n  action: DENY\n  rules:\n  - {}').trimEnd().replace(/\n/g, '\n  ');
+    const list = both(`apiVersion: v1\nkind: List\nitems:\n- just-text\n-\n- ${policy}\n- [x]\n`);
+    expect(list.policies.map((p) => [p.policy.metadata.name, p.source.line])).toEqual([['a', 6]]);
+    expect(list.notes).toEqual([
+      'f.yaml:4: skipped a document without kind (not an AuthorizationPolicy)',
+      'f.yaml:5: skipped a document without kind (not an AuthorizationPolicy)',
+      'f.yaml:15: skipped a document without kind (not an AuthorizationPolicy)',
+    ]);
+    const typed = both(
+      'apiVersion: security.istio.io/v1\nkind: AuthorizationPolicyList\nitems:\n- just-text\n-\n- [x]\n' +
+        '- metadata:\n    name: a\n    namespace: foo\n  spec:\n    action: DENY\n    rules:\n    - {}\n',
+    );
+    expect(typed.policies.map((p) => [p.policy.metadata.name, p.policy.kind, p.source.line])).toEqual([
+      ['a', 'AuthorizationPolicy', 7],
+    ]);
+    expect(typed.issues).toEqual([]);
+    expect(typed.notes).toEqual(
+      [4, 5, 6].map((l) => `f.yaml:${l}: skipped a document without kind (not an AuthorizationPolicy)`),
+    );
+  });
+
   it('an AuthorizationPolicy of security.istio.io with an unserved version is refused, not skipped', () => {
     const out = both(ap('a', 'spec: {}', 'foo', 'security.istio.io/v1alpha1'));
     expect(out.policies).toEqual([]);
@@ -177,7 +217,21 @@ describe('issues keep the file and the line of the field', () => {
       ['error', 'missing_rules', 's.yaml', 16, 'spec'],
     ]);
     expect(out.issues[0]?.message).toMatch(/^YAML syntax error: [^\n]{10,}$/);
+    // The position is the issue's line: the message does not repeat it.
+    expect(out.issues[0]?.message).not.toMatch(/line \d|column \d/);
     expect(out.policies.map((p) => p.policy.metadata.name)).toEqual(['a']);
+  });
+
+  it('the field lines of a policy after a broken document are its own', () => {
+    const text = `${ap('a')}---\nkey: [1\nb: 2\n---\n# empty\n---\n${ap('c', 'spec:\n  action: DENY\n  rules:\n  - {}')}`;
+    const out = parsePolicyText(text, 's.yaml');
+    expect(summary(out.issues)).toEqual([['error', 'yaml_syntax', '', 9]]);
+    expect(out.policies.map((p) => [p.policy.metadata.name, p.source.line])).toEqual([
+      ['a', 1],
+      ['c', 13],
+    ]);
+    expect(out.policies[1]?.lines).toMatchObject({ apiVersion: 13, 'metadata.name': 16, 'spec.rules[0]': 21 });
+    expect(out.policies[0]?.lines).toMatchObject({ apiVersion: 1, spec: 6 });
   });
 });
 

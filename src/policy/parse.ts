@@ -27,26 +27,28 @@ export function parsePolicyText(text: string, file: string): ParsedPolicies {
   return parsePlain(text, file) ?? parseWithLibrary(text, file);
 }
 
-/** The fast path: null when the text leaves the reader's subset or any issue needs a field's line. */
+/**
+ * The fast path: null when the text leaves the reader's subset, when a `List` item has no line of its own (the
+ * reader keeps lines for mappings and sequences only), or when there is any issue (it needs its field's line).
+ */
 function parsePlain(text: string, file: string): ParsedPolicies | null {
   const read = readPlainYaml(text);
   if (read === null) return null;
   const out: ParsedPolicies = { policies: [], issues: [], notes: [] };
-  let needsLines = false;
-  const at = (line: number | undefined) => (path: FieldPath) => {
-    if (path.length > 0 || line === undefined) needsLines = true;
-    return line ?? 0;
-  };
   const lazyLines = lazyLineTables(text);
-  read.docs.forEach(({ value, line }, docIndex) => {
+  for (const [docIndex, { value, line }] of read.docs.entries()) {
     const items = listItems(value);
-    if (items !== null) {
-      items.forEach((item, i) => {
-        addObject(item, file, at(read.lineOf(item)), out, lazyLines(docIndex, i), false);
-      });
-    } else addObject(value, file, at(line), out, lazyLines(docIndex, null), false);
-  });
-  return needsLines || out.issues.length > 0 ? null : out;
+    if (items === null) {
+      addObject(value, file, () => line, out, lazyLines(docIndex, null), false);
+      continue;
+    }
+    for (const [i, item] of items.entries()) {
+      const itemLine = read.lineOf(item);
+      if (itemLine === undefined) return null;
+      addObject(item, file, () => itemLine, out, lazyLines(docIndex, i), false);
+    }
+  }
+  return out.issues.length > 0 ? null : out;
 }
 
 function parseWithLibrary(text: string, file: string): ParsedPolicies {
@@ -55,7 +57,7 @@ function parseWithLibrary(text: string, file: string): ParsedPolicies {
   const docs = parseAllDocuments(text, { lineCounter, prettyErrors: false });
   let index = 0;
   const lazyLines = lazyLineTables(text);
-  const line = (offset: number | undefined) => (offset === undefined ? 1 : lineCounter.linePos(offset).line);
+  const line = (offset: number) => lineCounter.linePos(offset).line;
   for (const doc of docs) {
     if (doc.errors.length > 0) {
       for (const e of doc.errors) {
@@ -70,9 +72,9 @@ function parseWithLibrary(text: string, file: string): ParsedPolicies {
       }
       continue;
     }
-    const root = doc.contents as Node | null;
     const value: unknown = doc.toJS();
-    if (value === null || value === undefined) continue;
+    if (value == null) continue; // an empty document
+    const root = doc.contents as Node;
     const lineIn = (base: FieldPath) => (path: FieldPath) => line(offsetOf(root, [...base, ...path]));
     const docIndex = index++;
     const items = listItems(value);
@@ -91,20 +93,21 @@ function parseWithLibrary(text: string, file: string): ParsedPolicies {
  * policy cost about 0.6 KB per rule, while the text is one string per file.
  */
 function lazyLineTables(text: string): (docIndex: number, item: number | null) => () => Record<string, number> {
-  let parsed: { roots: (Node | null)[]; line: (offset: number | undefined) => number } | null = null;
+  let parsed: { roots: Node[]; line: (offset: number) => number } | null = null;
   const load = () => {
     const lineCounter = new LineCounter();
+    // The documents both readers load from: without errors, not empty (then `contents` is not null either).
     const docs = parseAllDocuments(text, { lineCounter, prettyErrors: false }).filter(
-      (d) => d.errors.length === 0 && d.contents !== null && d.toJS() != null,
+      (d) => d.errors.length === 0 && d.toJS() != null,
     );
-    const line = (offset: number | undefined) => (offset === undefined ? 1 : lineCounter.linePos(offset).line);
-    return { roots: docs.map((d) => d.contents as Node | null), line };
+    const line = (offset: number) => lineCounter.linePos(offset).line;
+    return { roots: docs.map((d) => d.contents as Node), line };
   };
   return (docIndex, item) => () => {
     parsed ??= load();
     const root = parsed.roots[docIndex] ?? null;
     if (item === null) return fieldLines(root, parsed.line);
-    const items = isMap(root) ? root.get('items', true) : null;
+    const items = isMap(root) ? root.get('items') : null;
     return fieldLines(isSeq(items) ? ((items.items[item] as Node | undefined) ?? null) : null, parsed.line);
   };
 }
@@ -176,22 +179,29 @@ function addObject(
   out.policies.push(loaded);
 }
 
+/**
+ * Where a node starts. Every node the library parses has a range (only nodes built in code lack one), a mapping
+ * entry always has a key node (an empty one where the key is missing), and a sequence item is always a node (a
+ * `[a: b]` pair becomes a one-entry mapping with its own range).
+ */
+const start = (node: unknown): number => (node as Node).range![0];
+
 /** The line of every field under `root`, keyed by field path (for lint and explain messages). */
-function fieldLines(root: Node | null, line: (offset: number | undefined) => number): Record<string, number> {
+function fieldLines(root: Node | null, line: (offset: number) => number): Record<string, number> {
   const out: Record<string, number> = {};
   const walk = (node: unknown, path: string): void => {
     if (isMap(node)) {
       for (const pair of node.items) {
-        const key = (pair.key as { value?: unknown } | null)?.value;
+        const key = (pair.key as { value?: unknown }).value;
         if (typeof key !== 'string') continue;
         const at = path === '' ? key : `${path}.${key}`;
-        out[at] = line((pair.key as { range?: number[] }).range?.[0]);
+        out[at] = line(start(pair.key));
         walk(pair.value, at);
       }
     } else if (isSeq(node)) {
       node.items.forEach((item, i) => {
         const at = `${path}[${i}]`;
-        out[at] = line((item as { range?: number[] } | null)?.range?.[0]);
+        out[at] = line(start(item));
         walk(item, at);
       });
     }
@@ -200,19 +210,24 @@ function fieldLines(root: Node | null, line: (offset: number | undefined) => num
   return out;
 }
 
-/** The source offset of the deepest node along `path` that exists (the key's position for mapping entries). */
-function offsetOf(root: Node | null, path: FieldPath): number | undefined {
+/**
+ * The source offset of the deepest node along `path` that exists (the key's position for mapping entries). The
+ * validator's paths name mapping entries by key and sequence items by index, and stop at the first missing or
+ * scalar node.
+ */
+function offsetOf(root: Node, path: FieldPath): number {
   let node: unknown = root;
-  let offset: number | undefined = (root as { range?: number[] } | null)?.range?.[0];
+  let offset = start(root);
   for (const key of path) {
     if (isMap(node)) {
-      const pair = node.items.find((p) => (p.key as { value?: unknown } | null)?.value === key);
+      const pair = node.items.find((p) => (p.key as { value?: unknown }).value === key);
       if (!pair) break;
-      offset = (pair.key as { range?: number[] } | null)?.range?.[0] ?? offset;
+      offset = start(pair.key);
       node = pair.value;
-    } else if (isSeq(node) && typeof key === 'number') {
-      node = node.items[key];
-      offset = (node as { range?: number[] } | null)?.range?.[0] ?? offset;
+    } else if (isSeq(node)) {
+      node = node.items[key as number];
+      if (node === undefined) break;
+      offset = start(node);
     } else break;
   }
   return offset;

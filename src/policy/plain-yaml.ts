@@ -318,19 +318,21 @@ class Reader {
     const s = this.lines[this.i]!;
     const c = s[this.col]!;
     let key: string;
+    let jsonLike = false;
     if (c === '"' || c === "'") {
       const q = quoted(s, this.col);
       key = q.value;
       this.col = q.end;
+      jsonLike = true;
     } else {
       const end = plainEnd(s, this.col, true);
       key = plainKey(s.slice(this.col, end).trimEnd());
       this.col = end;
     }
     this.col = skipSpaces(s, this.col);
-    // After a quoted key the colon may touch the value (`{"a":1}`); after a plain key plainEnd only stops at a colon
-    // with a space or the line end after it (`{a:b}` is one scalar, and it gives up on that).
-    if (s[this.col] !== ':') giveUp();
+    // After a plain key the colon needs a space or the line end after it (`{a:b}` is one scalar; plainEnd stops a
+    // key at any colon); after a quoted key it does not (`{"a":1}`).
+    if (s[this.col] !== ':' || (!jsonLike && this.col + 1 < s.length && s[this.col + 1] !== ' ')) giveUp();
     if (Object.hasOwn(out, key) || key === '__proto__') giveUp();
     this.col++;
     this.flowSpace(multiLine);
@@ -410,20 +412,20 @@ function plainInBlock(s: string, p: number): unknown {
 }
 
 /**
- * Where a plain scalar that starts at `p` inside a flow collection ends. A key ends at `: `; any other colon
- * (`[a: b]` is a pair, `{a:b}` one scalar) is left to the library.
+ * Where a plain scalar that starts at `p` inside a flow collection ends. A key ends at its colon; a colon in any
+ * other scalar (`[a: b]` is a pair, `[a:b]` one scalar) is left to the library.
  */
 function plainEnd(s: string, p: number, key: boolean): number {
-  const c = s[p];
+  const c = s[p]!; // the callers skip spaces and line ends first: there is a character at `p`
   const after = s[p + 1];
-  if (c === undefined || INDICATORS.has(c)) giveUp();
+  if (INDICATORS.has(c)) giveUp();
   if (c === '-' && (after === undefined || after === ' ' || FLOW_ENDS.has(after))) giveUp();
   let j = p;
   for (; j < s.length; j++) {
     const ch = s[j]!;
     if (FLOW_ENDS.has(ch)) break;
     if (ch === ':') {
-      if (key && (j + 1 === s.length || s[j + 1] === ' ')) break;
+      if (key) break; // flowEntry then gives up unless a space or the line end follows (`{a:b}` is one scalar)
       giveUp();
     }
     if (ch === '#' && s[j - 1] === ' ') break;
@@ -441,7 +443,7 @@ export function resolvePlain(raw: string): unknown {
   if (/^(?:[Tt]rue|TRUE|[Ff]alse|FALSE)$/.test(raw)) return raw[0] === 't' || raw[0] === 'T';
   if (/^0o[0-7]+$/.test(raw)) return parseInt(raw.substring(2), 8);
   if (/^[-+]?[0-9]+$/.test(raw)) return parseInt(raw, 10);
-  if (/^0x[0-9a-fA-F]+$/.test(raw)) return parseInt(raw.substring(2), 16);
+  if (/^0x[0-9a-fA-F]+$/.test(raw)) return parseInt(raw, 16); // with radix 16, parseInt skips the `0x` itself
   if (/^(?:[-+]?\.(?:inf|Inf|INF)|\.nan|\.NaN|\.NAN)$/.test(raw)) {
     if (raw.slice(-3).toLowerCase() === 'nan') return Number.NaN;
     return raw[0] === '-' ? Number.NEGATIVE_INFINITY : Number.POSITIVE_INFINITY;
@@ -483,14 +485,14 @@ function quoted(s: string, p: number): { value: string; end: number } {
     } else if (s[k] === '"') {
       return { value: out, end: k + 1 };
     } else {
-      const e = s[k + 1];
+      const e = s.charAt(k + 1); // '' after a `\` that ends the line: no escape, so the library reads it
       if (e === 'u') {
         const hex = s.slice(k + 2, k + 6);
         if (!/^[0-9a-fA-F]{4}$/.test(hex)) giveUp();
         out += String.fromCharCode(parseInt(hex, 16));
         j = k + 6;
       } else {
-        const r = e === undefined ? undefined : ESCAPES[e];
+        const r = ESCAPES[e];
         if (r === undefined) giveUp();
         out += r;
         j = k + 2;

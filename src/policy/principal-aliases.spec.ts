@@ -67,6 +67,15 @@ describe('expandPrincipal: istiod trust-domain aliases (bundle_test.go)', () => 
     expect(expand('cluster*/ns/foo/sa/bad', 'cluster.local')).toEqual(['cluster.local/ns/foo/sa/bad']);
     expect(expand('td*/ns/foo/sa/bar', 'td1', ['other'])).toEqual(['td1/ns/foo/sa/bar', 'other/ns/foo/sa/bar']);
     expect(expand('zz*/ns/foo/sa/bar', 'td1', ['other'])).toEqual(['zz*/ns/foo/sa/bar']);
+    // The glob must cover the domain's whole start, not only its first letter.
+    expect(expand('tx*/ns/foo/sa/bar', 'td1')).toEqual(['tx*/ns/foo/sa/bar']);
+  });
+
+  it('a domain without `*` is no glob: a shared ending or start is not a match', () => {
+    expect(expand('xd1/ns/foo/sa/bar', 'td1')).toEqual(['xd1/ns/foo/sa/bar']);
+    expect(expand('xd1/ns/foo/sa/bar', 'td1', ['other'])).toEqual(['xd1/ns/foo/sa/bar']);
+    expect(expand('td/ns/foo/sa/bar', 'td1', ['td12'])).toEqual(['td/ns/foo/sa/bar']);
+    expect(expand('td1/ns/foo/sa/bar', 'xtd1')).toEqual(['td1/ns/foo/sa/bar']);
   });
 });
 

@@ -120,6 +120,30 @@ describe('PolicySet', () => {
     ]);
   });
 
+  it("a workload of the root namespace gets the root namespace's policies once; another namespace's, theirs too", () => {
+    // istio-authorization.md: the candidates are the root namespace's policies plus the workload namespace's; for a
+    // workload of the root namespace these are one and the same list.
+    const yaml =
+      policy('AUDIT', '  rules:\n  - {}', { name: 'root-audit', namespace: 'istio-system', selector: false }) +
+      policy('DENY', '  rules:\n  - to:\n    - operation:\n        paths: ["/x"]', {
+        name: 'root-deny',
+        namespace: 'istio-system',
+        selector: false,
+      }) +
+      policy('ALLOW', '  rules:\n  - {}', { name: 'own', namespace: 'foo', selector: false });
+    const set = policySet(yaml);
+    const inRoot = { namespace: 'istio-system', labels: { app: 'httpbin' } };
+    const names = (w: typeof WORKLOAD) => set.policiesFor(w).map((p) => p.policy.metadata.name);
+    expect(names(inRoot)).toEqual(['root-audit', 'root-deny']);
+    expect(names(WORKLOAD)).toEqual(['root-audit', 'root-deny', 'own']);
+    // The AUDIT result names the policy once, the DENY still denies, and without an ALLOW the rest is allowed.
+    expect(set.evaluate(inRoot, req()).audit.map((p) => p.name)).toEqual(['root-audit']);
+    expect(set.evaluate(inRoot, req({ path: '/x' })).allowed).toBe(false);
+    expect(set.evaluate(inRoot, req()).code).toBe('no_allow_policy');
+    // The explanation lists each once too (DENY first: the order it is asked in).
+    expect(set.explain(inRoot, req()).policies.map((p) => p.policy.name)).toEqual(['root-deny', 'root-audit']);
+  });
+
   it('says whether any policy selects the workload when none enforces ALLOW', () => {
     expect(policySet('').evaluate(WORKLOAD, req()).reason).toMatch(/^no policy selects/);
     const deny = policySet(policy('DENY', '  rules:\n  - to:\n    - operation:\n        paths: ["/x"]'));
@@ -288,6 +312,38 @@ describe('PolicySet: what a Decision shares, the plan cache, slices', () => {
     // Counting restarted too: the next reset comes only after another full cache, not at the next namespace.
     set.planFor(w(PLAN_CACHE_LIMIT + 1));
     expect(set.planFor(w(0))).toBe(rebuilt);
+  });
+
+  it('a reload of a large set never goes on while a pause the yielder asked for is pending', async () => {
+    // 600 unchanged policies, all compiled by the previous set, and one new one: the reload also walks what the
+    // previous set holds (1200 entries) before compiling the new policy.
+    let yaml = '';
+    for (let i = 0; i < 600; i++) {
+      yaml += policy('ALLOW', `  rules:\n  - to:\n    - operation:\n        paths: ["/p${i}"]`, { name: `p${i}` });
+    }
+    const previous = policySet(yaml);
+    expect(previous.evaluate(WORKLOAD, req({ path: '/p599' })).allowed).toBe(true);
+    const added = policySet(policy('DENY', '  rules:\n  - to:\n    - operation:\n        paths: ["/p7"]')).policies;
+    let pending = false;
+    let overlapped = 0;
+    let asked = 0;
+    const next = await compilePolicySetInSlices([...previous.policies, ...added], {}, 2, previous, () => {
+      asked++;
+      if (pending) overlapped++;
+      pending = true;
+      return new Promise<void>((resolve) =>
+        setImmediate(() => {
+          pending = false;
+          resolve();
+        }),
+      );
+    });
+    expect(asked).toBeGreaterThan(600);
+    expect(overlapped).toBe(0);
+    expect(next.evaluate(WORKLOAD, req({ path: '/p599' })).allowed).toBe(true);
+    expect(next.evaluate(WORKLOAD, req({ path: '/p7' })).allowed).toBe(false);
+    expect(next.evaluate(WORKLOAD, req({ path: '/q' })).allowed).toBe(false);
+    expect(next.planFor(WORKLOAD).policies[1]).toBe(previous.planFor(WORKLOAD).policies[0]);
   });
 
   it('a reload in slices waits for each pause the yielder asks for before going on', async () => {

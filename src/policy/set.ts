@@ -24,8 +24,6 @@ import type {
  */
 export const PLAN_CACHE_LIMIT = 10_000;
 const NONE: readonly never[] = Object.freeze([]);
-/** Stands for "label not set" (distinct from an empty value; label values cannot contain NUL). */
-const ABSENT = '\u0000';
 
 /** Per destination namespace: the candidate policies and the label keys their selectors read. */
 interface NamespaceIndex {
@@ -38,7 +36,8 @@ interface NamespaceIndex {
 
 interface PlanNode {
   plan?: WorkloadPlan;
-  next?: Map<string, PlanNode>;
+  /** Keyed by a label value, `undefined` for "label not set" (distinct from every value, the empty one included). */
+  next?: Map<string | undefined, PlanNode>;
 }
 
 /**
@@ -68,16 +67,11 @@ export class PolicySet implements CompiledPolicySet {
     options: CompileOptions,
     readonly generation: number,
     previous: PolicySet | null = null,
-    compiled?: readonly CompiledPolicy[] | ReadonlyMap<LoadedPolicy, CompiledPolicy>,
+    compiled?: ReadonlyMap<LoadedPolicy, CompiledPolicy>,
   ) {
     this.options = resolveCompileOptions(options);
     this.policies = Object.freeze([...policies]);
-    const known =
-      compiled === undefined
-        ? PolicySet.reusable(previous, this.options)
-        : compiled instanceof Map
-          ? compiled
-          : new Map((compiled as readonly CompiledPolicy[]).map((c) => [c.loaded, c]));
+    const known = compiled ?? PolicySet.reusable(previous, this.options);
     this.groups = new NamespaceGroups(this.policies, this.options, known);
   }
 
@@ -85,7 +79,7 @@ export class PolicySet implements CompiledPolicySet {
    * Compiles, in the background and in slices, every policy no request has needed yet; decisions are the same
    * before and after (see namespaces.ts). Stops when `stop()` says so (the set was replaced).
    */
-  warm(yielder: Yielder, stop: () => boolean = () => false): Promise<void> {
+  warm(yielder: Yielder, stop: () => boolean): Promise<void> {
     return this.groups.warm(yielder, stop);
   }
 
@@ -134,10 +128,7 @@ export class PolicySet implements CompiledPolicySet {
     // short strings, instead of building and hashing a key from every label on every request.
     let node = ns.root;
     const labels = workload.labels;
-    for (const k of ns.keys) {
-      const v = labels[k];
-      node = childOf(node, v === undefined ? ABSENT : v);
-    }
+    for (const k of ns.keys) node = childOf(node, labels[k]);
     // targetRef policies: one more step keyed by which of them attach (rare; only namespaces that have them pay).
     let attached: CompiledPolicy[] | null = null;
     if (ns.targeted.length > 0) {
@@ -174,13 +165,18 @@ export class PolicySet implements CompiledPolicySet {
     return workloads.filter((w) => !this.planFor(w).hasEnforcedAllow);
   }
 
+  /** The policies that may apply to a workload of the namespace: the root namespace's, then the namespace's own. */
+  private candidatesIn(namespace: string): readonly CompiledPolicy[] {
+    return namespace === this.options.rootNamespace ? this.root : [...this.root, ...this.groups.compiled(namespace)];
+  }
+
   private namespaceIndex(namespace: string): NamespaceIndex {
-    const candidates =
-      namespace === this.options.rootNamespace ? this.root : [...this.root, ...this.groups.compiled(namespace)];
+    const candidates = this.candidatesIn(namespace);
     const keys = new Set<string>();
     for (const p of candidates) for (const [k] of p.selector) keys.add(k);
     const targeted = candidates.filter((p) => p.targets !== null);
-    return { candidates, targeted, keys: [...keys].sort(), root: {} };
+    // The tree is built and walked in this one order (any order: it is fixed per index).
+    return { candidates, targeted, keys: [...keys], root: {} };
   }
 
   private resetPlans(): void {
@@ -191,9 +187,7 @@ export class PolicySet implements CompiledPolicySet {
   labelsMatter(namespace: string): boolean {
     let known = this.labelsMatterByNs.get(namespace);
     if (known === undefined) {
-      const candidates =
-        namespace === this.options.rootNamespace ? this.root : this.namespaceIndex(namespace).candidates;
-      known = candidates.some(selectsByWorkload);
+      known = this.candidatesIn(namespace).some(selectsByWorkload);
       if (this.labelsMatterByNs.size >= PLAN_CACHE_LIMIT) this.labelsMatterByNs.clear();
       this.labelsMatterByNs.set(namespace, known);
     }
@@ -303,7 +297,7 @@ export function compilePolicySet(
 }
 
 function sameOptions(a: ResolvedCompileOptions, b: ResolvedCompileOptions): boolean {
-  return a === b || JSON.stringify(a) === JSON.stringify(b);
+  return JSON.stringify(a) === JSON.stringify(b);
 }
 
 function decide(plan: WorkloadPlan, request: RequestAttributes, path: string): Decision {
@@ -390,7 +384,7 @@ function auditResults(plan: WorkloadPlan, r: RequestAttributes, path: string): P
 }
 
 /** The plan-tree node one step below `node` along `step`, created on first use. */
-function childOf(node: PlanNode, step: string): PlanNode {
+function childOf(node: PlanNode, step: string | undefined): PlanNode {
   node.next ??= new Map();
   let child = node.next.get(step);
   if (child === undefined) {

@@ -246,6 +246,9 @@ describe('readCheckRequest: protobuf rules', () => {
       ).requestTime;
     expect(at(1_767_225_600, 250_000_000)).toBe(1_767_225_600_250);
     expect(at(-5, 0)).toBeNull();
+    // The most negative int64 (-2^63, on the wire 2^63) is negative too, not a time 2^63 seconds from now.
+    expect(at(-(2 ** 63), 0)).toBeNull();
+    expect(at(2 ** 53, 0)).toBe(2 ** 53 * 1000);
     expect(at(10, -1)).toBe(9_999);
   });
 
