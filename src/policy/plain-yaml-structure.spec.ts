@@ -33,6 +33,8 @@ describe('the fast path reads the policy shapes the load figures rely on (docs/b
     ['a document that starts below a comment', '# lead\na: 1\n'],
     ['comments after flow lists and quoted values', `a: ["x", y] # c\nb: 'z' # c\n`],
     ['a JSON array over many lines', '[\n  {"a": 1},\n  {"b": 2}\n]\n'],
+    ["compact JSON (no space after a quoted key's colon)", '{"kind":"List","items":[{"a":1,"b":["x"]}]}\n'],
+    ['a plain key ending its line in a flow mapping over many lines', '{\n  a:\n    1,\n  b: [x]\n}\n'],
     ['comments inside a flow collection over many lines', '{\n# c\n  "a": [1, # c\n    2]\n}\n'],
     ['a flow mapping entry without a value', '{a: , b: 1, c: }\n'],
     ['a quoted key whose value is below', `"a":\n  - b\n'c':\n  d: e\n`],
