@@ -5,9 +5,9 @@
  * and keeps no syntax tree.
  *
  * It gives up (returns null) on anything outside that subset: anchors, aliases, tags, block scalars (`|`, `>`),
- * multi-line plain or quoted scalars, complex keys, directives, tabs, CR line ends, duplicate keys, and any input
- * the `yaml` library would call an error. The caller then parses with the `yaml` library, which also reports errors
- * with their lines. What it accepts, it reads exactly as `yaml`'s parseAllDocuments(text).map(d => d.toJS()) does
+ * multi-line plain or quoted scalars, complex keys, directives, tabs, CR line ends, duplicate keys, nesting deeper
+ * than 64 levels, and any input the `yaml` library would call an error. The caller then parses with the `yaml`
+ * library, which also reports errors with their lines. What it accepts, it reads exactly as `yaml`'s parseAllDocuments(text).map(d => d.toJS()) does
  * (YAML 1.2 core schema); plain-yaml.spec.ts compares the two on generated and real policy files.
  */
 
@@ -37,6 +37,12 @@ const UNSUPPORTED_CHARS = /[\u0000-\u0009\u000b-\u001f\u007f\u0085\u2028\u2029\u
 const INDICATORS = new Set(['?', ':', ',', '[', ']', '{', '}', '#', '&', '*', '!', '|', '>', "'", '"', '%', '@', '`']);
 /** Characters that end a plain scalar inside a flow collection. */
 const FLOW_ENDS = new Set([',', '[', ']', '{', '}']);
+/**
+ * Nesting deeper than this is left to the library. Policies nest about ten levels; the library reports an error
+ * once its own recursion runs out of stack (some hundreds of levels), and a few thousand would overflow this
+ * reader's stack.
+ */
+const MAX_DEPTH = 64;
 
 /** Reads `text`, or returns null when it leaves the subset (then use the `yaml` library). */
 export function readPlainYaml(text: string): PlainYaml | null {
@@ -45,7 +51,7 @@ export function readPlainYaml(text: string): PlainYaml | null {
   try {
     const docs = reader.documents();
     const lines = reader.nodeLines;
-    return { docs, lineOf: (node) => (typeof node === 'object' && node !== null ? lines.get(node) : undefined) };
+    return { docs, lineOf: (node) => lines.get(node as object) };
   } catch (err) {
     if (err === GIVE_UP) return null;
     throw err;
@@ -64,9 +70,11 @@ class Reader {
   private readonly singles = new Map<string, unknown[]>();
   /** Plain keys already checked (`plainKey`), by their text: a file repeats the same few dozen keys. */
   private readonly keys = new Map<string, string>();
-  /** The last {@link keyOn} answer: a mapping's first key is looked at twice (to see it is one, then to read it). */
+  /**
+   * The last {@link keyOn} answer and its line: a mapping's first key is looked at twice (to see it is one, then to
+   * read it), always at the same column (a line is only ever asked about at its first content column).
+   */
   private keyLine = -1;
-  private keyCol = -1;
   private keyFound: { key: string; after: number } | null = null;
 
   constructor(private readonly lines: readonly string[]) {}
@@ -97,13 +105,12 @@ class Reader {
   private next(): number {
     for (; this.i < this.lines.length; this.i++) {
       const s = this.lines[this.i]!;
-      let p = 0;
-      while (p < s.length && s.charCodeAt(p) === 32) p++;
+      const p = skipSpaces(s, 0);
       if (p === s.length || s[p] === '#') continue;
-      if (p === 0) {
-        if (s.startsWith('---') && (s.length === 3 || s[3] === ' ')) return -1;
-        if (s.startsWith('...') || s[0] === '%') giveUp();
-      }
+      // `---x` is not a marker, but documents() gives up on it all the same. A `%` directive needs no rule here:
+      // `%` starts no key or plain scalar, so any line it starts is left to the library.
+      if (s.startsWith('---')) return -1;
+      if (s.startsWith('...')) giveUp();
       return p;
     }
     return -1;
@@ -125,13 +132,14 @@ class Reader {
 
   /** A block mapping at `indent`; its first key is on the current line at column `first`. */
   private mapping(indent: number, first: number, depth: number): Record<string, unknown> {
+    if (depth > MAX_DEPTH) giveUp();
     const out: Record<string, unknown> = {};
     this.record(out, depth, this.i + 1);
     let col = first;
     for (;;) {
       const s = this.lines[this.i]!;
       const key = this.keyOn(s, col) ?? giveUp();
-      if (Object.hasOwn(out, key.key) || key.key === '__proto__' || key.key === '<<') giveUp();
+      if (Object.hasOwn(out, key.key) || key.key === '__proto__') giveUp();
       out[key.key] = this.value(s, key.after, indent, depth + 1);
       const next = this.next();
       if (next < indent) return out;
@@ -140,12 +148,11 @@ class Reader {
     }
   }
 
-  /** {@link keyAt} on the current line, remembered for the next question about the same line and column. */
+  /** {@link keyAt} on the current line, remembered for the next question about the same line. */
   private keyOn(s: string, p: number): { key: string; after: number } | null {
-    if (this.keyLine !== this.i || this.keyCol !== p) {
+    if (this.keyLine !== this.i) {
       this.keyFound = keyAt(s, p, this.keys);
       this.keyLine = this.i;
-      this.keyCol = p;
     }
     return this.keyFound;
   }
@@ -163,6 +170,7 @@ class Reader {
 
   /** A block sequence at `indent` (its first `-` is on the current line). */
   private sequence(indent: number, depth: number): unknown[] {
+    if (depth > MAX_DEPTH) giveUp();
     const out: unknown[] = [];
     const line = this.i + 1;
     for (;;) {
@@ -172,17 +180,14 @@ class Reader {
         this.i++;
         const next = this.next();
         out.push(next > indent ? this.node(next, indent, depth + 1) : null);
-      } else if (isSeqStart(s, p)) {
-        giveUp(); // `- - a`: a compact nested sequence
-      } else if (s[p] !== '[' && s[p] !== '{' && this.keyOn(s, p) !== null) {
+      } else if (this.keyOn(s, p) !== null) {
         out.push(this.mapping(p, p, depth + 1));
       } else {
-        out.push(this.inline(s, p, depth + 1));
+        out.push(this.inline(s, p, depth + 1)); // `- - a` (a compact nested sequence): plainInBlock gives up
       }
-      // A line at this indent that is not an item ends the sequence (a compact sequence under a key); deeper is
-      // an error or a continuation: left to the library.
+      // A line at this indent that is not an item ends the sequence (a compact sequence under a key). A deeper line
+      // (an error or a continuation) ends it too: the mapping or document around it then gives up.
       const next = this.next();
-      if (next > indent) giveUp();
       if (next < indent || !isSeqStart(this.lines[this.i]!, indent)) return this.list(out, depth, line);
     }
   }
@@ -238,10 +243,8 @@ class Reader {
 
   /** A flow collection starting at column `p` of the current line; only a document root may span lines (JSON). */
   private flowOnLine(p: number, depth: number, multiLine: boolean): unknown {
-    const start = this.i;
     this.col = p;
-    const value = this.flow(depth, multiLine);
-    if (!multiLine && this.i !== start) giveUp();
+    const value = this.flow(depth, multiLine); // flowSpace keeps it on this line unless multiLine
     restIsBlank(this.lines[this.i]!, this.col);
     this.i++;
     return value;
@@ -251,7 +254,7 @@ class Reader {
   private flowSpace(multiLine: boolean): void {
     for (;;) {
       const s = this.lines[this.i]!;
-      while (this.col < s.length && s.charCodeAt(this.col) === 32) this.col++;
+      this.col = skipSpaces(s, this.col);
       if (this.col < s.length && !(s[this.col] === '#' && (this.col === 0 || s[this.col - 1] === ' '))) return;
       if (!multiLine || this.i + 1 >= this.lines.length) giveUp();
       this.i++;
@@ -262,6 +265,7 @@ class Reader {
   }
 
   private flow(depth: number, multiLine: boolean): unknown {
+    if (depth > MAX_DEPTH) giveUp();
     const s = this.lines[this.i]!;
     const c = s[this.col]!;
     if (c === '[') {
@@ -326,9 +330,10 @@ class Reader {
       this.col = end;
     }
     this.col = skipSpaces(s, this.col);
-    // After a plain key the colon needs a space after it (`{a:b}` is one scalar); after a quoted key it does not.
+    // After a plain key the colon needs a space or the line end after it (`{a:b}` is one scalar; plainEnd stops a
+    // key at any colon); after a quoted key it does not (`{"a":1}`).
     if (s[this.col] !== ':' || (!jsonLike && this.col + 1 < s.length && s[this.col + 1] !== ' ')) giveUp();
-    if (Object.hasOwn(out, key) || key === '__proto__' || key === '<<') giveUp();
+    if (Object.hasOwn(out, key) || key === '__proto__') giveUp();
     this.col++;
     this.flowSpace(multiLine);
     const d = this.lines[this.i]![this.col];
@@ -337,6 +342,8 @@ class Reader {
 }
 
 function skipSpaces(s: string, p: number): number {
+  // The bound is for speed only (charCodeAt past the end is NaN, but reading past the end is slow in V8: kubectl
+  // JSON read 10-50% slower without it).
   while (p < s.length && s.charCodeAt(p) === 32) p++;
   return p;
 }
@@ -379,9 +386,12 @@ function keyAt(s: string, p: number, checked: Map<string, string>): { key: strin
   return null;
 }
 
-/** A plain key must read as a string (not null, a boolean or a number) and avoid the flow indicators. */
+/**
+ * A plain key must read as a string (not empty, null, a boolean or a number). Flow indicators inside a block key
+ * (`a[0]: x`) are part of it, as in the library; a flow key never holds one (plainEnd stops there).
+ */
 function plainKey(raw: string): string {
-  if (raw === '' || /[[\]{},]/.test(raw) || typeof resolvePlain(raw) !== 'string') giveUp();
+  if (typeof resolvePlain(raw) !== 'string') giveUp();
   return raw;
 }
 
@@ -390,7 +400,7 @@ function plainInBlock(s: string, p: number): unknown {
   const c = s[p]!;
   if (INDICATORS.has(c) || isSeqStart(s, p)) giveUp();
   let end = s.length;
-  for (let j = p + 1; j < s.length; j++) {
+  for (let j = p; j < s.length; j++) {
     const ch = s[j];
     if (ch === '#' && s[j - 1] === ' ') {
       end = j;
