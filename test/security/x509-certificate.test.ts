@@ -17,6 +17,7 @@ import { TrustBundleSet } from '../../src/identity/trust-bundles.js';
 import { IdentityError } from '../../src/identity/types.js';
 import { verifyX509Svid } from '../../src/identity/x509-svid.js';
 import { certificateRefusal } from '../support/certificate-refusal.js';
+import { children, tlv } from '../support/der.js';
 import { BASE_TIME, createCa, createSvid, type Issued, tamperSignature, x509 } from '../support/pki.js';
 
 const NOW = BASE_TIME;
@@ -25,38 +26,6 @@ const ID = 'spiffe://example.org/ns/default/sa/web';
 
 let root: Issued;
 let leaf: Issued;
-
-/** DER length octets (definite form). */
-function derLength(n: number): Buffer {
-  if (n < 0x80) return Buffer.from([n]);
-  const bytes: number[] = [];
-  for (let v = n; v > 0; v = Math.floor(v / 256)) bytes.unshift(v % 256);
-  return Buffer.from([0x80 | bytes.length, ...bytes]);
-}
-
-function tlv(tag: number, content: Buffer): Buffer {
-  return Buffer.concat([Buffer.from([tag]), derLength(content.length), content]);
-}
-
-/** The encoded children of the outer SEQUENCE (test-side reader, independent of src/identity/der.ts). */
-function topParts(der: Uint8Array): Buffer[] {
-  const buf = Buffer.from(der);
-  const headerEnd = (at: number) => (buf[at + 1]! & 0x80 ? at + 2 + (buf[at + 1]! & 0x7f) : at + 2);
-  const lengthAt = (at: number) => {
-    const first = buf[at + 1]!;
-    if (!(first & 0x80)) return first;
-    let n = 0;
-    for (let i = 0; i < (first & 0x7f); i++) n = n * 256 + buf[at + 2 + i]!;
-    return n;
-  };
-  const out: Buffer[] = [];
-  for (let pos = headerEnd(0); pos < buf.length; ) {
-    const end = headerEnd(pos) + lengthAt(pos);
-    out.push(buf.subarray(pos, end));
-    pos = end;
-  }
-  return out;
-}
 
 function toPem(der: Buffer): string {
   return `-----BEGIN CERTIFICATE-----\n${der.toString('base64')}\n-----END CERTIFICATE-----\n`;
@@ -90,7 +59,7 @@ describe('DER that a lenient reader would accept is refused', () => {
   });
 
   it('an empty TBS is refused as malformed (not a crash), with the DER error kept as the cause', () => {
-    const [, alg, sig] = topParts(leaf.der);
+    const [, alg, sig] = children(leaf.der);
     const der = tlv(0x30, Buffer.concat([tlv(0x30, Buffer.alloc(0)), alg!, sig!]));
     expect(certificateRefusal(der)).toMatch(/expected serialNumber/);
     try {
@@ -107,14 +76,14 @@ describe('DER that a lenient reader would accept is refused', () => {
   });
 
   it('a fourth part after the signature: refused', () => {
-    const [tbs, alg, sig] = topParts(leaf.der);
+    const [tbs, alg, sig] = children(leaf.der);
     const four = tlv(0x30, Buffer.concat([tbs!, alg!, sig!, tlv(0x05, Buffer.alloc(0))]));
     expect(certificateRefusal(four)).toMatch(/exactly three parts/);
     expect(certificateRefusal(tlv(0x30, Buffer.concat([tbs!, alg!])))).toMatch(/exactly three parts/);
   });
 
   it('a signature BIT STRING with unused bits set, or empty, is refused', () => {
-    const [tbs, alg, sig] = topParts(leaf.der);
+    const [tbs, alg, sig] = children(leaf.der);
     const padded = Buffer.from(sig!);
     // The first content byte of a BIT STRING counts the unused bits of its last byte.
     padded[padded[1]! & 0x80 ? 2 + (padded[1]! & 0x7f) : 2] = 1;
@@ -124,7 +93,7 @@ describe('DER that a lenient reader would accept is refused', () => {
   });
 
   it('an outer signature algorithm that differs from the signed one is refused (no algorithm substitution)', () => {
-    const [tbs, , sig] = topParts(leaf.der);
+    const [tbs, , sig] = children(leaf.der);
     // ecdsa-with-SHA384 where the TBS says ecdsa-with-SHA256.
     const sha384 = Buffer.from('300a06082a8648ce3d040303', 'hex');
     expect(certificateRefusal(tlv(0x30, Buffer.concat([tbs!, sha384, sig!])))).toMatch(/signature algorithms differ/);
@@ -263,8 +232,8 @@ describe('signature algorithms other than ECDSA', () => {
 
   it('an issuer whose public key cannot be decoded verifies nothing (and does not throw)', () => {
     const rootDer = Buffer.from(root.der);
-    const [tbs, alg, sig] = topParts(rootDer);
-    const tbsParts = topParts(tbs!);
+    const [tbs, alg, sig] = children(rootDer);
+    const tbsParts = children(tbs!);
     // subjectPublicKeyInfo (7th part after the version) with an EC algorithm and a key that is not a point.
     const badSpki = tlv(
       0x30,

@@ -7,42 +7,10 @@
 import { beforeAll, describe, expect, it } from 'vitest';
 import { parseCertificate } from '../../src/identity/certificate.js';
 import { certificateRefusal } from '../support/certificate-refusal.js';
+import { children, tlv } from '../support/der.js';
 import { createCa, createSvid, type Issued } from '../support/pki.js';
 
 let leaf: Issued;
-
-function tlv(tag: number, ...content: Buffer[]): Buffer {
-  const body = Buffer.concat(content);
-  const n = body.length;
-  const len =
-    n < 0x80
-      ? [n]
-      : n < 0x100
-        ? [0x81, n]
-        : n < 0x10000
-          ? [0x82, n >> 8, n & 0xff]
-          : [0x83, n >> 16, (n >> 8) & 0xff, n & 0xff];
-  return Buffer.concat([Buffer.from([tag, ...len]), body]);
-}
-
-/** The encoded children of the TLV that starts at 0 (test-side reader, independent of src/identity/der.ts). */
-function parts(der: Buffer): Buffer[] {
-  const header = (at: number) => {
-    const first = der[at + 1]!;
-    if (!(first & 0x80)) return { start: at + 2, len: first };
-    let len = 0;
-    for (let i = 0; i < (first & 0x7f); i++) len = len * 256 + der[at + 2 + i]!;
-    return { start: at + 2 + (first & 0x7f), len };
-  };
-  const out: Buffer[] = [];
-  const top = header(0);
-  for (let pos = top.start; pos < top.start + top.len; ) {
-    const h = header(pos);
-    out.push(der.subarray(pos, h.start + h.len));
-    pos = h.start + h.len;
-  }
-  return out;
-}
 
 const NULL = Buffer.from([0x05, 0x00]);
 const SEQ = 0x30;
@@ -63,8 +31,8 @@ const AKI = '551d23';
 
 /** The leaf with TBS part `i` replaced (`null` removes it); with `outer`, the certificate's own three parts edited. */
 function rebuild(edit: { tbs?: Record<number, Buffer | null>; outer?: Record<number, Buffer> }): Buffer {
-  const [tbs, alg, sig] = parts(Buffer.from(leaf.der));
-  const t = parts(tbs!).flatMap((p, i) => {
+  const [tbs, alg, sig] = children(Buffer.from(leaf.der));
+  const t = children(tbs!).flatMap((p, i) => {
     const r = edit.tbs?.[i];
     return r === undefined ? [p] : r === null ? [] : [r];
   });
@@ -83,7 +51,7 @@ beforeAll(async () => {
 
 describe('each part of a certificate is checked for its type', () => {
   const cases: readonly [string, () => Buffer, RegExp][] = [
-    ['the certificate itself', () => tlv(0x31, ...parts(Buffer.from(leaf.der))), /expected Certificate$/],
+    ['the certificate itself', () => tlv(0x31, ...children(Buffer.from(leaf.der))), /expected Certificate$/],
     ['tbsCertificate', () => rebuild({ outer: { 0: NULL } }), /expected TBSCertificate$/],
     ['signatureAlgorithm', () => rebuild({ outer: { 1: NULL } }), /expected signatureAlgorithm$/],
     ['signatureValue', () => rebuild({ outer: { 2: NULL } }), /expected signatureValue$/],
@@ -115,8 +83,8 @@ describe('each part of a certificate is checked for its type', () => {
   });
 
   it('a validity without notAfter, or empty, is refused naming the missing time', () => {
-    const [, , , , validity] = parts(parts(Buffer.from(leaf.der))[0]!);
-    const [notBefore] = parts(validity!);
+    const [, , , , validity] = children(children(Buffer.from(leaf.der))[0]!);
+    const [notBefore] = children(validity!);
     expect(certificateRefusal(rebuild({ tbs: { 4: tlv(SEQ, notBefore!) } }))).toMatch(/missing notAfter$/);
     expect(certificateRefusal(rebuild({ tbs: { 4: tlv(SEQ) } }))).toMatch(/missing notBefore$/);
   });

@@ -1,6 +1,7 @@
 import { createPrivateKey, generateKeyPairSync, type KeyObject as Key, sign } from 'node:crypto';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { parseCertificate, signatureVerifies } from '../../src/identity/certificate.js';
+import { children, tlv } from '../support/der.js';
 import { createCa, createSvid, type Issued } from '../support/pki.js';
 
 /**
@@ -21,43 +22,12 @@ const ALG = {
   ed448: Buffer.from('300506032b6571', 'hex'),
 };
 
-function derLength(n: number): Buffer {
-  if (n < 0x80) return Buffer.from([n]);
-  const bytes: number[] = [];
-  for (let v = n; v > 0; v = Math.floor(v / 256)) bytes.unshift(v % 256);
-  return Buffer.from([0x80 | bytes.length, ...bytes]);
-}
-
-function tlv(tag: number, content: Buffer): Buffer {
-  return Buffer.concat([Buffer.from([tag]), derLength(content.length), content]);
-}
-
-/** The encoded children of a SEQUENCE. */
-function parts(der: Uint8Array): Buffer[] {
-  const buf = Buffer.from(der);
-  const headerEnd = (at: number) => (buf[at + 1]! & 0x80 ? at + 2 + (buf[at + 1]! & 0x7f) : at + 2);
-  const lengthAt = (at: number) => {
-    const first = buf[at + 1]!;
-    if (!(first & 0x80)) return first;
-    let n = 0;
-    for (let i = 0; i < (first & 0x7f); i++) n = n * 256 + buf[at + 2 + i]!;
-    return n;
-  };
-  const out: Buffer[] = [];
-  for (let pos = headerEnd(0); pos < buf.length; ) {
-    const end = headerEnd(pos) + lengthAt(pos);
-    out.push(buf.subarray(pos, end));
-    pos = end;
-  }
-  return out;
-}
-
 /**
  * `cert` with its signature algorithm (inner and outer) set to `alg`, optionally another subjectPublicKeyInfo, and
  * its TBS signed by `signWith` (a real signature over the edited bytes).
  */
 function reSigned(cert: Uint8Array, alg: Buffer, signWith: (tbs: Buffer) => Buffer, spki?: Buffer): Buffer {
-  const tbs = parts(parts(cert)[0]!);
+  const tbs = children(children(cert)[0]!);
   // version [0], serialNumber, signature, issuer, validity, subject, subjectPublicKeyInfo, ...
   tbs[2] = alg;
   if (spki) tbs[6] = spki;
