@@ -72,3 +72,9 @@ async function readBounded(res: Response, maxBytes: number, what: string): Promi
   }
   return Buffer.concat(chunks, total).toString('utf8');
 }
+
+/** Endpoints must use https; plain http only to this host (a local agent, a test). */
+export function isHttpsOrLoopback(url: URL): boolean {
+  const loopback = url.hostname === '127.0.0.1' || url.hostname === 'localhost' || url.hostname === '[::1]';
+  return url.protocol === 'https:' || (url.protocol === 'http:' && loopback);
+}

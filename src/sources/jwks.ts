@@ -4,7 +4,7 @@ import { createLocalJWKSet, errors, type FlattenedJWSInput, type JSONWebKeySet, 
 import type { IssuerConfig } from '../config/schema.js';
 import { type JwksProvider, type KeyResolver, type ResolvedKey, toJwks } from '../identity/jwks.js';
 import { IdentityError } from '../identity/types.js';
-import { fetchDocument } from './http-document.js';
+import { fetchDocument, isHttpsOrLoopback } from './http-document.js';
 
 /**
  * Where issuers' signing keys come from: a JWKS file (re-read when it changes) or an HTTPS endpoint (fetched,
@@ -137,8 +137,7 @@ export class RemoteJwks implements JwksProvider {
     private readonly options: RemoteJwksOptions,
   ) {
     const u = new URL(url);
-    const loopback = u.hostname === '127.0.0.1' || u.hostname === 'localhost' || u.hostname === '[::1]';
-    if (u.protocol !== 'https:' && !(u.protocol === 'http:' && loopback)) {
+    if (!isHttpsOrLoopback(u)) {
       throw new Error(`JWKS URL ${u.origin} must use https`);
     }
     this.clock = options.clock ?? Date.now;

@@ -4,7 +4,7 @@ import type { TrustBundleConfig } from '../config/schema.js';
 import { BundleError, bundleFromPem, mergeBundles, parseSpiffeBundle, type TrustBundle } from '../identity/bundle.js';
 import { parseTrustDomain } from '../identity/spiffe-id.js';
 import { TrustBundleSet } from '../identity/trust-bundles.js';
-import { fetchDocument } from './http-document.js';
+import { fetchDocument, isHttpsOrLoopback } from './http-document.js';
 
 /** Default bundle endpoint refresh when neither config nor the document says (the SPIFFE suggestion, ~5 min). */
 const DEFAULT_REFRESH_SECONDS = 300;
@@ -177,8 +177,7 @@ export class TrustBundleLoader {
 /** Bundle endpoints are `https_web`: plain http is allowed only to loopback (tests, a local agent). */
 function assertEndpointUrl(url: string): void {
   const u = new URL(url);
-  const loopback = u.hostname === '127.0.0.1' || u.hostname === 'localhost' || u.hostname === '[::1]';
-  if (u.protocol !== 'https:' && !(u.protocol === 'http:' && loopback)) {
+  if (!isHttpsOrLoopback(u)) {
     throw new BundleError('bundle_json', `bundle endpoint ${u.origin} must use https`);
   }
 }
