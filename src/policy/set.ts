@@ -88,16 +88,16 @@ export class PolicySet implements CompiledPolicySet {
     return this.groups.compiled(this.options.rootNamespace);
   }
 
-  /**
-   * @internal A policy object the previous set compiled under the same options compiles to the same thing: reuse
-   * it (a reload of one file then compiles only that file's policies). Compiled policies are immutable; plans are
-   * not shared, they are rebuilt per set.
-   */
   /** @internal Every compiled form this set holds so far (what the next set may reuse). */
   compiledSoFar(): Iterable<CompiledPolicy> {
     return this.groups.compiledSoFar();
   }
 
+  /**
+   * @internal A policy object the previous set compiled under the same options compiles to the same thing: reuse
+   * it (a reload of one file then compiles only that file's policies). Compiled policies are immutable; plans are
+   * not shared, they are rebuilt per set.
+   */
   static reusable(
     previous: PolicySet | null,
     options: ResolvedCompileOptions,
@@ -272,8 +272,7 @@ export async function compilePolicySetInSlices(
     const known = reuse.get(p);
     if (known !== undefined) compiled.set(p, known);
     else if (!before.has(p)) compiled.set(p, compilePolicy(p, resolved));
-    const pause = yielder();
-    if (pause !== undefined) await pause;
+    await pauseIfDue(yielder);
   }
   return new PolicySet(policies, resolved, generation, previous, compiled);
 }

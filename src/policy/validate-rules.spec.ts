@@ -40,6 +40,19 @@ const when = (cond: unknown, action = 'ALLOW', provider?: string): Spec => ({
   rules: [{ when: [cond] }],
 });
 const SRC = `${R}.from[0].source`;
+/** The source fields that name an identity (written out here on purpose: the test's list is the oracle). */
+const IDENTITY_FIELDS = [
+  'principals',
+  'notPrincipals',
+  'requestPrincipals',
+  'notRequestPrincipals',
+  'namespaces',
+  'notNamespaces',
+  'serviceAccounts',
+  'notServiceAccounts',
+  'trustDomains',
+  'notTrustDomains',
+];
 const OP = `${R}.to[0].operation`;
 const W = `${R}.when[0]`;
 
@@ -119,18 +132,7 @@ describe('rules: shape and limits (CRD maxItems 512)', () => {
   });
 
   it('accepts every source and operation field with a plain value', () => {
-    for (const f of [
-      'principals',
-      'notPrincipals',
-      'requestPrincipals',
-      'notRequestPrincipals',
-      'namespaces',
-      'notNamespaces',
-      'serviceAccounts',
-      'notServiceAccounts',
-      'trustDomains',
-      'notTrustDomains',
-    ]) {
+    for (const f of IDENTITY_FIELDS) {
       expect(errors(from({ [f]: ['a'] })), f).toEqual([]);
     }
     for (const f of ['ipBlocks', 'notIpBlocks', 'remoteIpBlocks', 'notRemoteIpBlocks']) {
@@ -235,21 +237,8 @@ describe('field values checked per field', () => {
 });
 
 describe('CUSTOM: no identity fields or keys (the provider, not the proxy, decides)', () => {
-  const identity = [
-    'principals',
-    'notPrincipals',
-    'requestPrincipals',
-    'notRequestPrincipals',
-    'namespaces',
-    'notNamespaces',
-    'serviceAccounts',
-    'notServiceAccounts',
-    'trustDomains',
-    'notTrustDomains',
-  ];
-
   it('refuses each identity source field on CUSTOM, accepts it on ALLOW, DENY and AUDIT', () => {
-    for (const f of identity) {
+    for (const f of IDENTITY_FIELDS) {
       expect(errors(from({ [f]: ['a'] }, 'CUSTOM', 'ext')), f).toEqual([['custom_identity_field', `${SRC}.${f}`]]);
       for (const action of ['ALLOW', 'DENY', 'AUDIT']) expect(errors(from({ [f]: ['a'] }, action)), f).toEqual([]);
     }

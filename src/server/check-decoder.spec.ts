@@ -43,6 +43,15 @@ function varint(n: number): Buffer {
   return Buffer.from(out);
 }
 /** CheckRequest{attributes{request{http{...fields}}}}. */
+/**
+ * `attributes.metadata_context` (field 11) with one filter `ns` (filter_metadata, field 1) holding a Struct with
+ * one field `k` whose Value is `value` (Value bytes as given).
+ */
+function filterMetadata(value: Buffer): Buffer {
+  const struct = lenField(1, Buffer.concat([lenField(1, 'k'), lenField(2, value)]));
+  return lenField(11, lenField(1, Buffer.concat([lenField(1, 'ns'), lenField(2, struct)])));
+}
+
 function httpBytes(...fields: Buffer[]): Buffer {
   return lenField(1, lenField(4, lenField(2, Buffer.concat(fields))));
 }
@@ -177,16 +186,7 @@ describe('readCheckRequest: malformed bytes are a reason, never an exception', (
     let value = lenField(3, 'leaf'); // Value{string_value}
     for (let i = 0; i < 40; i++)
       value = lenField(5, lenField(1, Buffer.concat([lenField(1, 'k'), lenField(2, value)])));
-    const meta = lenField(
-      11,
-      lenField(
-        1,
-        Buffer.concat([
-          lenField(1, 'ns'),
-          lenField(2, lenField(1, Buffer.concat([lenField(1, 'k'), lenField(2, value)]))),
-        ]),
-      ),
-    );
+    const meta = filterMetadata(value);
     const req = Buffer.concat([httpBytes(lenField(2, 'GET'), lenField(4, '/')), lenField(1, meta)]);
     expect(refusal(readCheckRequest(req))).toMatch(/nested deeper than 32 levels/);
   });
@@ -495,16 +495,7 @@ describe('readCheckRequest: unknown fields are skipped at every level, and the w
 
   it('refuses a double cut short, and a byte 0x80 alone in a short string', () => {
     const value = Buffer.concat([field(2, 1, Buffer.alloc(4))]); // number_value with 4 of its 8 bytes
-    const meta = lenField(
-      11,
-      lenField(
-        1,
-        Buffer.concat([
-          lenField(1, 'ns'),
-          lenField(2, lenField(1, Buffer.concat([lenField(1, 'k'), lenField(2, value)]))),
-        ]),
-      ),
-    );
+    const meta = filterMetadata(value);
     expect(
       refusal(readCheckRequest(Buffer.concat([httpBytes(lenField(2, 'GET'), lenField(4, '/')), lenField(1, meta)]))),
     ).toMatch(/truncated double/);

@@ -4,6 +4,7 @@ import { createLocalJWKSet, errors, type FlattenedJWSInput, type JSONWebKeySet, 
 import type { IssuerConfig } from '../config/schema.js';
 import { type JwksProvider, type KeyResolver, type ResolvedKey, toJwks } from '../identity/jwks.js';
 import { IdentityError } from '../identity/types.js';
+import { fetchDocument, isHttpsOrLoopback } from './http-document.js';
 
 /**
  * Where issuers' signing keys come from: a JWKS file (re-read when it changes) or an HTTPS endpoint (fetched,
@@ -136,8 +137,7 @@ export class RemoteJwks implements JwksProvider {
     private readonly options: RemoteJwksOptions,
   ) {
     const u = new URL(url);
-    const loopback = u.hostname === '127.0.0.1' || u.hostname === 'localhost' || u.hostname === '[::1]';
-    if (u.protocol !== 'https:' && !(u.protocol === 'http:' && loopback)) {
+    if (!isHttpsOrLoopback(u)) {
       throw new Error(`JWKS URL ${u.origin} must use https`);
     }
     this.clock = options.clock ?? Date.now;
@@ -154,14 +154,9 @@ export class RemoteJwks implements JwksProvider {
   private async fetchOnce(): Promise<void> {
     this.attemptedAt = this.clock();
     try {
-      const doFetch = this.options.fetch ?? globalThis.fetch;
-      const res = await doFetch(this.url, {
-        headers: { accept: 'application/json' },
-        redirect: 'error',
-        signal: AbortSignal.timeout(this.options.timeoutMs ?? 5000),
-      });
+      const res = await fetchDocument(this.url, `the JWKS endpoint ${new URL(this.url).origin}`, this.options);
       if (!res.ok) throw new Error(`JWKS endpoint answered HTTP ${res.status}`);
-      const jwks = toJwks(await res.json(), 'the JWKS endpoint response');
+      const jwks = toJwks(JSON.parse(res.text), 'the JWKS endpoint response');
       this.fetchedAt = this.clock();
       const keys = keySetKey(jwks);
       // A periodic refetch that brings the same keys must not flush every cached token verdict.

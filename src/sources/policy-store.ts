@@ -14,7 +14,7 @@ import {
   sameSnapshot,
 } from './policy-files.js';
 import { droppedNamespaces, emptiedFiles } from './reload-guard.js';
-import { timeSlicer } from './time-slice.js';
+import { timeSlicer, warmInBackground } from './time-slice.js';
 
 /**
  * Holds the current policy set and reloads it when the files change. A reload parses, validates and compiles the
@@ -239,12 +239,7 @@ export class PolicyStore {
     this.refusedSnapshot = null;
     // The set compiles each namespace when a request first needs it; compile the rest now, in slices, so first
     // requests rarely pay for it. Stops when this set is replaced or the store closes.
-    // It starts on a later turn of the event loop, so its first slice never adds to the work of the swap's turn.
-    this.warming = nextTurn()
-      .then(() => set.warm(this.slicer(), () => this.closed || this.set !== set))
-      .catch(() => {
-        // Nothing is lost: a namespace not compiled here is compiled when a request needs it.
-      });
+    this.warming = warmInBackground(set, this.slicer(), () => this.closed || this.set !== set);
   }
 
   /** Resolves when the serving set has compiled every policy (or was replaced meanwhile). */

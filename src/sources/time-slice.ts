@@ -1,4 +1,4 @@
-import type { Yielder } from '../policy/set.js';
+import type { PolicySet, Yielder } from '../policy/set.js';
 
 /**
  * Cooperative slicing for work that runs beside the Check path (a policy reload): the work asks after each small
@@ -18,4 +18,16 @@ export function timeSlicer(budgetMs: number): Yielder {
       });
     });
   };
+}
+
+/**
+ * Compiles, in the background and in slices, every policy of a newly served set that no request has needed yet
+ * (see PolicySet.warm), starting on a later turn of the event loop so its first slice never adds to the turn that
+ * swapped the set in. Stops once `stale()` says the set was replaced or its source closed. Never rejects: a
+ * namespace not compiled here is compiled when a request needs it, so nothing is lost.
+ */
+export function warmInBackground(set: PolicySet, yielder: Yielder, stale: () => boolean): Promise<void> {
+  return new Promise<void>((resolve) => setImmediate(resolve))
+    .then(() => set.warm(yielder, stale))
+    .catch(() => undefined);
 }

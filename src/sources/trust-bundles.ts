@@ -4,6 +4,7 @@ import type { TrustBundleConfig } from '../config/schema.js';
 import { BundleError, bundleFromPem, mergeBundles, parseSpiffeBundle, type TrustBundle } from '../identity/bundle.js';
 import { parseTrustDomain } from '../identity/spiffe-id.js';
 import { TrustBundleSet } from '../identity/trust-bundles.js';
+import { fetchDocument, isHttpsOrLoopback } from './http-document.js';
 
 /** Default bundle endpoint refresh when neither config nor the document says (the SPIFFE suggestion, ~5 min). */
 const DEFAULT_REFRESH_SECONDS = 300;
@@ -109,12 +110,12 @@ export class TrustBundleLoader {
 
   private async refreshEndpoint(source: Source): Promise<void> {
     const { trustDomain, endpoint, refreshSeconds } = source.config;
-    const doFetch = this.options.fetch ?? globalThis.fetch;
     let next = refreshSeconds ?? DEFAULT_REFRESH_SECONDS;
     try {
-      const res = await doFetch(endpoint!, { headers: { accept: 'application/json' }, redirect: 'error' });
+      const what = `the ${trustDomain} bundle endpoint ${new URL(endpoint!).origin}`;
+      const res = await fetchDocument(endpoint!, what, { fetch: this.options.fetch });
       if (!res.ok) throw new BundleError('bundle_json', `the ${trustDomain} bundle endpoint answered ${res.status}`);
-      const bundle = parseSpiffeBundle(trustDomain, await res.text());
+      const bundle = parseSpiffeBundle(trustDomain, res.text);
       // spiffe_sequence only grows: an older document is a replay or a stale replica, never a rollback we accept.
       const current = source.endpoint?.sequence ?? null;
       if (current !== null && bundle.sequence !== null && bundle.sequence < current) {
@@ -176,8 +177,7 @@ export class TrustBundleLoader {
 /** Bundle endpoints are `https_web`: plain http is allowed only to loopback (tests, a local agent). */
 function assertEndpointUrl(url: string): void {
   const u = new URL(url);
-  const loopback = u.hostname === '127.0.0.1' || u.hostname === 'localhost' || u.hostname === '[::1]';
-  if (u.protocol !== 'https:' && !(u.protocol === 'http:' && loopback)) {
+  if (!isHttpsOrLoopback(u)) {
     throw new BundleError('bundle_json', `bundle endpoint ${u.origin} must use https`);
   }
 }

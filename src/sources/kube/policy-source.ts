@@ -4,7 +4,7 @@ import type { CompileOptions } from '../../policy/options.js';
 import { duplicateIssues } from '../../policy/parse.js';
 import { compilePolicySet, type PolicySet } from '../../policy/set.js';
 import { validateDocument } from '../../policy/validate.js';
-import { timeSlicer } from '../time-slice.js';
+import { timeSlicer, warmInBackground } from '../time-slice.js';
 import type { KubeApi } from './api.js';
 import { coalesced } from './coalesce.js';
 import { statusOf } from './errors.js';
@@ -162,18 +162,9 @@ export class KubernetesPolicySource implements PolicySource {
     return [];
   }
 
-  /**
-   * A set compiles each namespace when a request first needs it; compile the rest in the background, in slices, on
-   * a later turn of the event loop, until the set is replaced or the source closes.
-   */
+  /** Compiles the rest of a newly served set in the background, until it is replaced or the source closes. */
   private warm(set: PolicySet): void {
-    setImmediate(() => {
-      void set
-        .warm(timeSlicer(4), () => this.closed || this.set !== set)
-        .catch(() => {
-          // Nothing is lost: a namespace not compiled here is compiled when a request needs it.
-        });
-    });
+    void warmInBackground(set, timeSlicer(4), () => this.closed || this.set !== set);
   }
 
   async close(): Promise<void> {
