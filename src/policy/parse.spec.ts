@@ -47,3 +47,30 @@ describe('parsePolicyText', () => {
     expect(Object.keys(a!)).not.toContain('lines');
   });
 });
+
+describe('a document the yaml library refuses to load', () => {
+  // Nine aliases of nine aliases of ...: the library's alias-count guard throws from toJS(); that threw out of
+  // parsePolicyText and stopped `serve` with a stack trace instead of a file:line.
+  const levels = ['a: &a ["x","x","x","x","x","x","x","x","x"]'];
+  for (const [i, name] of ['b', 'c', 'd', 'e', 'f', 'g'].entries()) {
+    const prev = 'abcdef'[i];
+    levels.push(`${name}: &${name} [${Array(9).fill(`*${prev}`).join(',')}]`);
+  }
+  const bomb = `${levels.join('\n')}\n`;
+  const policy =
+    'apiVersion: security.istio.io/v1\nkind: AuthorizationPolicy\nmetadata: {name: p, namespace: foo}\nspec: {}\n';
+
+  it('an alias bomb is an issue at its document line, and the other documents still load', () => {
+    const parsed = parsePolicyText(`${policy}---\n${bomb}`, 'bomb.yaml');
+    expect(parsed.issues).toHaveLength(1);
+    expect(parsed.issues[0]).toMatchObject({ file: 'bomb.yaml', line: 6, code: 'yaml_syntax', severity: 'error' });
+    expect(parsed.issues[0]!.message).toMatch(/^YAML document cannot be loaded: .*alias/);
+    expect(parsed.policies.map((p) => p.policy.metadata.name)).toEqual(['p']);
+  });
+
+  it('a few aliases still load (the guard is not tripped by ordinary anchors)', () => {
+    const parsed = parsePolicyText(`x: &x [1]\ny: *x\n---\n${policy}`, 'ok.yaml');
+    expect(parsed.issues).toEqual([]);
+    expect(parsed.policies).toHaveLength(1);
+  });
+});

@@ -72,7 +72,21 @@ function parseWithLibrary(text: string, file: string): ParsedPolicies {
       }
       continue;
     }
-    const value: unknown = doc.toJS();
+    const loaded = loadDocument(doc);
+    if (loaded instanceof Error) {
+      // An alias bomb (yaml's alias-count guard) or a structure too deep to load: an issue at the document's line,
+      // not an exception (which stopped `serve` with a stack trace and no file:line).
+      out.issues.push({
+        severity: 'error',
+        file,
+        line: line(doc.contents?.range?.[0] ?? doc.range[0]),
+        path: '',
+        message: `YAML document cannot be loaded: ${loaded.message.split('\n')[0]}`,
+        code: 'yaml_syntax',
+      });
+      continue;
+    }
+    const value = loaded;
     if (value == null) continue; // an empty document
     const root = doc.contents as Node;
     const lineIn = (base: FieldPath) => (path: FieldPath) => line(offsetOf(root, [...base, ...path]));
@@ -87,6 +101,15 @@ function parseWithLibrary(text: string, file: string): ParsedPolicies {
   return out;
 }
 
+/** A document's value, or the error its loading threw (the `yaml` library throws on too many aliases). */
+function loadDocument(doc: { toJS(): unknown }): unknown {
+  try {
+    return doc.toJS();
+  } catch (err) {
+    return err instanceof Error ? err : new Error(String(err));
+  }
+}
+
 /**
  * The field-line tables of a file's documents (or `List` items), computed on first use by parsing the text again,
  * once per file. Only lint and explain read them; keeping them (or the YAML tree they come from) for every loaded
@@ -97,9 +120,11 @@ function lazyLineTables(text: string): (docIndex: number, item: number | null) =
   const load = () => {
     const lineCounter = new LineCounter();
     // The documents both readers load from: without errors, not empty (then `contents` is not null either).
-    const docs = parseAllDocuments(text, { lineCounter, prettyErrors: false }).filter(
-      (d) => d.errors.length === 0 && d.toJS() != null,
-    );
+    const docs = parseAllDocuments(text, { lineCounter, prettyErrors: false }).filter((d) => {
+      if (d.errors.length > 0) return false;
+      const value = loadDocument(d);
+      return !(value instanceof Error) && value != null;
+    });
     const line = (offset: number) => lineCounter.linePos(offset).line;
     return { roots: docs.map((d) => d.contents as Node), line };
   };

@@ -27,3 +27,29 @@ describe('loadPolicyPaths', () => {
     expect(out.issues.map((i) => i.code).sort()).toEqual(['duplicate_policy', 'read_failed']);
   });
 });
+
+describe('a policy file that is not UTF-8', () => {
+  const policy = (path: string) =>
+    `apiVersion: security.istio.io/v1\nkind: AuthorizationPolicy\nmetadata: {name: p, namespace: foo}\nspec:\n  rules: [{to: [{operation: {paths: ["${path}`;
+
+  it('is refused with the line of the first bad byte, not read with U+FFFD in a rule', async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'policy-utf8-'));
+    // Line 5 holds "/admin" followed by 0xff: a lossy read loaded a rule for "/admin\uFFFD".
+    const bytes = Buffer.concat([Buffer.from(policy('/admin')), Buffer.from([0xff]), Buffer.from('"]}}]}]\n')]);
+    await writeFile(join(dir, 'bad.yaml'), bytes);
+    const out = await loadPolicyPaths([dir]);
+    expect(out.policies).toEqual([]);
+    expect(out.issues).toEqual([
+      expect.objectContaining({ file: join(dir, 'bad.yaml'), line: 5, code: 'read_failed', severity: 'error' }),
+    ]);
+    expect(out.issues[0]!.message).toMatch(/not valid UTF-8 \(byte 0xff\)/);
+  });
+
+  it('UTF-8 text (a BOM, non-ASCII in a comment and a value) still loads', async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'policy-utf8-'));
+    await writeFile(join(dir, 'ok.yaml'), `\uFEFF# café\n${policy('/caf\u00e9')}"]}}]}]\n`);
+    const out = await loadPolicyPaths([dir]);
+    expect(out.issues).toEqual([]);
+    expect(out.policies).toHaveLength(1);
+  });
+});

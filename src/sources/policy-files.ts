@@ -38,8 +38,9 @@ export async function readPolicySnapshot(paths: readonly string[]): Promise<Poli
   // a few hundred files waited on each in turn), kept in name order.
   const texts = await mapLimited(names, READ_CONCURRENCY, async (file) => {
     try {
-      return await readFile(file, 'utf8');
+      return decodeUtf8(await readFile(file), file);
     } catch (err) {
+      if (isPolicyIssue(err)) return err;
       return err instanceof Error ? err : new Error(String(err));
     }
   });
@@ -47,9 +48,58 @@ export async function readPolicySnapshot(paths: readonly string[]): Promise<Poli
   names.forEach((file, i) => {
     const text = texts[i]!;
     if (typeof text === 'string') files.push({ file, text });
-    else issues.push(readIssue(file, text));
+    else issues.push(text instanceof Error ? readIssue(file, text) : text);
   });
   return { files, issues };
+}
+
+const UTF8 = new TextDecoder('utf-8', { fatal: true, ignoreBOM: true });
+
+/**
+ * A policy file's bytes as text, refused (an issue at the line of the first bad byte) when they are not UTF-8:
+ * Kubernetes and Istio's YAML reader refuse such a file, and a lossy read would turn the bytes into U+FFFD inside
+ * a principal or a path and load a rule the operator never wrote.
+ */
+function decodeUtf8(bytes: Buffer, file: string): string {
+  try {
+    return UTF8.decode(bytes);
+  } catch {
+    // The first bad byte: the shortest prefix that fails a strict decode (validity of prefixes is monotone, so a
+    // binary search; only on this failure path).
+    let lo = 0;
+    let hi = bytes.length;
+    while (lo < hi) {
+      const mid = (lo + hi) >> 1;
+      if (validPrefix(bytes.subarray(0, mid + 1))) lo = mid + 1;
+      else hi = mid;
+    }
+    const bad = Math.min(lo, bytes.length - 1);
+    let line = 1;
+    for (let i = 0; i < bad; i++) if (bytes[i] === 0x0a) line++;
+    const issue: PolicyIssue = {
+      severity: 'error',
+      file,
+      line,
+      path: '',
+      message: `not valid UTF-8 (byte 0x${bytes[bad]!.toString(16).padStart(2, '0')}); save the file as UTF-8`,
+      code: 'read_failed',
+    };
+    throw issue;
+  }
+}
+
+/** True when `bytes` is UTF-8, allowing a character cut off at its end. */
+function validPrefix(bytes: Buffer): boolean {
+  try {
+    new TextDecoder('utf-8', { fatal: true }).decode(bytes, { stream: true });
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+function isPolicyIssue(value: unknown): value is PolicyIssue {
+  return typeof value === 'object' && value !== null && !(value instanceof Error) && 'code' in value;
 }
 
 /** Reads in flight at once: libuv's pool has 4 threads by default; more only queue. */
