@@ -40,7 +40,6 @@ export async function readPolicySnapshot(paths: readonly string[]): Promise<Poli
     try {
       return decodeUtf8(await readFile(file), file);
     } catch (err) {
-      if (isPolicyIssue(err)) return err;
       return err instanceof Error ? err : new Error(String(err));
     }
   });
@@ -60,7 +59,7 @@ const UTF8 = new TextDecoder('utf-8', { fatal: true, ignoreBOM: true });
  * Kubernetes and Istio's YAML reader refuse such a file, and a lossy read would turn the bytes into U+FFFD inside
  * a principal or a path and load a rule the operator never wrote.
  */
-function decodeUtf8(bytes: Buffer, file: string): string {
+function decodeUtf8(bytes: Buffer, file: string): string | PolicyIssue {
   try {
     return UTF8.decode(bytes);
   } catch {
@@ -76,7 +75,7 @@ function decodeUtf8(bytes: Buffer, file: string): string {
     const bad = Math.min(lo, bytes.length - 1);
     let line = 1;
     for (let i = 0; i < bad; i++) if (bytes[i] === 0x0a) line++;
-    const issue: PolicyIssue = {
+    return {
       severity: 'error',
       file,
       line,
@@ -84,7 +83,6 @@ function decodeUtf8(bytes: Buffer, file: string): string {
       message: `not valid UTF-8 (byte 0x${bytes[bad]!.toString(16).padStart(2, '0')}); save the file as UTF-8`,
       code: 'read_failed',
     };
-    throw issue;
   }
 }
 
@@ -96,10 +94,6 @@ function validPrefix(bytes: Buffer): boolean {
   } catch {
     return false;
   }
-}
-
-function isPolicyIssue(value: unknown): value is PolicyIssue {
-  return typeof value === 'object' && value !== null && !(value instanceof Error) && 'code' in value;
 }
 
 /** Reads in flight at once: libuv's pool has 4 threads by default; more only queue. */
